@@ -1,0 +1,200 @@
+"""Structured configuration (Hydra ConfigStore) and its validation.
+
+Hydra checks types; `validate` checks meaning (ranges, references between sections) so that a
+bad setting fails in a second, naming its key, before any model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+from genetic_instruct.errors import ConfigError
+
+EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
+
+DEFAULT_MUTATION_METHODS: dict[str, str] = {
+    # The evolution methods of Evol-Instruct as adapted for code by WizardCoder.
+    "add_constraints": "Add new constraints and requirements to the original problem, "
+    "adding approximately 10 additional words.",
+    "rarer_requirement": "Replace a commonly used requirement in the programming task with "
+    "a less common and more specific one.",
+    "more_reasoning": "If the original problem can be solved with only a few logical steps, "
+    "add more reasoning steps.",
+    "erroneous_code": "Provide a piece of erroneous code as a reference to increase "
+    "misdirection.",
+    "complexity": "Propose higher time or space complexity requirements, but do not do so "
+    "frequently.",
+}
+
+
+@dataclass
+class ModelConfig:
+    """One model and the engine that serves it; roles name models, so one engine per model."""
+
+    path: str = EMBEDDED_MODEL  # a local folder, or `embedded:smollm2-135m-instruct`
+    engine: str = "vllm"  # vllm | scripted (tests and benchmarks only)
+    dtype: str = "bfloat16"
+    max_model_len: int = 2048
+    tensor_parallel_size: int = 1
+    enforce_eager: bool = True  # torch.compile costs 90-120 s of start-up on the CPU
+    kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE; ignored on GPUs
+    engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
+
+
+@dataclass
+class RoleConfig:
+    model: str = "default"
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 256
+
+
+@dataclass
+class RolesConfig:
+    instructor: RoleConfig = field(default_factory=lambda: RoleConfig(max_tokens=200))
+    coder: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.3, max_tokens=320))
+    judge: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.0, max_tokens=96))
+
+
+@dataclass
+class EvolutionConfig:
+    target_size: int = 150  # population size (seeds included) at which the run stops
+    max_generations: int = 3  # a second stop, so a weak model cannot loop for ever; 0 = none
+    colonies: int = 2
+    offspring_per_colony: int = 12  # candidate instructions asked for per colony and generation
+    mutation_rate: float = 0.5  # share of offspring made by mutation; the rest by crossover
+    crossover_parents: int = 3  # k few-shot parents shown per crossover request
+    crossover_tasks_per_call: int = 2  # new tasks asked for per crossover request
+    mutation_methods: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_MUTATION_METHODS)
+    )
+
+
+@dataclass
+class FilterConfig:
+    min_instruction_words: int = 8
+    max_instruction_words: int = 400
+    max_solution_chars: int = 8000
+
+
+@dataclass
+class FitnessConfig:
+    threshold: float = 6.0  # survive when the weighted judge score is at least this (1-10)
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"correctness": 0.6, "quality": 0.4}
+    )
+
+
+@dataclass
+class DedupConfig:
+    threshold: float = 0.7  # estimated Jaccard at or above which two texts are duplicates
+    num_perm: int = 128
+    bands: int | None = None  # None: the index picks bands for the threshold
+    shingle_size: int = 3
+    normalize: str = "code"  # none | text | code
+    compare: str = "instruction"  # instruction | instruction+solution
+
+
+@dataclass
+class ExportConfig:
+    path: str = "${run_dir}/dataset.jsonl"
+    include_seeds: bool = False
+
+
+@dataclass
+class Config:
+    run_dir: str = "runs/demo"
+    seed: int = 0
+    seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
+    progress: bool = True
+    models: dict[str, ModelConfig] = field(default_factory=lambda: {"default": ModelConfig()})
+    roles: RolesConfig = field(default_factory=RolesConfig)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    fitness: FitnessConfig = field(default_factory=FitnessConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+
+def register_configs() -> None:
+    """Make the schema known to Hydra so `conf/config.yaml` is checked against it."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+ROLES = ("instructor", "coder", "judge")
+ENGINES = ("vllm", "scripted")
+JUDGE_CRITERIA = ("correctness", "quality")
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config key {key}: {message}")
+
+
+def validate(cfg: Config) -> None:
+    """Check meanings Hydra's types cannot express; raise ConfigError naming the key."""
+    evo = cfg.evolution
+    _require(evo.target_size > 0, "evolution.target_size", "must be positive")
+    _require(evo.max_generations >= 0, "evolution.max_generations", "must be >= 0")
+    _require(evo.colonies >= 1, "evolution.colonies", "must be >= 1")
+    _require(evo.offspring_per_colony >= 1, "evolution.offspring_per_colony", "must be >= 1")
+    _require(0.0 <= evo.mutation_rate <= 1.0, "evolution.mutation_rate", "must be in [0, 1]")
+    _require(evo.crossover_parents >= 1, "evolution.crossover_parents", "must be >= 1")
+    _require(
+        evo.crossover_tasks_per_call >= 1, "evolution.crossover_tasks_per_call", "must be >= 1"
+    )
+    _require(
+        evo.mutation_rate == 0.0 or len(evo.mutation_methods) > 0,
+        "evolution.mutation_methods",
+        "is empty but evolution.mutation_rate > 0",
+    )
+    for name, model in cfg.models.items():
+        _require(
+            model.engine in ENGINES, f"models.{name}.engine", f"must be one of {ENGINES}"
+        )
+        _require(bool(model.path), f"models.{name}.path", "must be set (a local model folder)")
+        _require(model.max_model_len > 0, f"models.{name}.max_model_len", "must be positive")
+    for role in ROLES:
+        role_cfg: RoleConfig = getattr(cfg.roles, role)
+        _require(
+            role_cfg.model in cfg.models,
+            f"roles.{role}.model",
+            f"names model {role_cfg.model!r}, not one of models: {sorted(cfg.models)}",
+        )
+        _require(role_cfg.temperature >= 0.0, f"roles.{role}.temperature", "must be >= 0")
+        _require(0.0 < role_cfg.top_p <= 1.0, f"roles.{role}.top_p", "must be in (0, 1]")
+        _require(role_cfg.max_tokens > 0, f"roles.{role}.max_tokens", "must be positive")
+    flt = cfg.filters
+    _require(flt.min_instruction_words >= 1, "filters.min_instruction_words", "must be >= 1")
+    _require(
+        flt.max_instruction_words > flt.min_instruction_words,
+        "filters.max_instruction_words",
+        "must be greater than filters.min_instruction_words",
+    )
+    _require(1.0 <= cfg.fitness.threshold <= 10.0, "fitness.threshold", "must be in [1, 10]")
+    for criterion, weight in cfg.fitness.weights.items():
+        _require(
+            criterion in JUDGE_CRITERIA,
+            f"fitness.weights.{criterion}",
+            f"unknown criterion; known: {JUDGE_CRITERIA}",
+        )
+        _require(weight >= 0.0, f"fitness.weights.{criterion}", "must be >= 0")
+    _require(sum(cfg.fitness.weights.values()) > 0, "fitness.weights", "must not all be zero")
+    dd = cfg.dedup
+    _require(0.0 < dd.threshold < 1.0, "dedup.threshold", "must be in (0, 1)")
+    _require(dd.num_perm >= 16, "dedup.num_perm", "must be >= 16")
+    _require(
+        dd.bands is None or (dd.bands > 0 and dd.num_perm % dd.bands == 0),
+        "dedup.bands",
+        "must divide dedup.num_perm",
+    )
+    _require(dd.shingle_size >= 1, "dedup.shingle_size", "must be >= 1")
+    _require(dd.normalize in ("none", "text", "code"), "dedup.normalize", "none|text|code")
+    _require(
+        dd.compare in ("instruction", "instruction+solution"),
+        "dedup.compare",
+        "must be instruction or instruction+solution",
+    )
