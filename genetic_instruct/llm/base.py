@@ -1,0 +1,87 @@
+"""The one interface every engine implements: a batch of chat requests in, completions out.
+
+The loop hands an engine a whole stage of a generation at once, so the engine (vLLM's
+continuous batching, or many HTTP requests in flight) decides how to keep the device busy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One call to a model. `seed` is derived from the run seed and the request's place."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs
+    sampling: Sampling
+    seed: int
+    json_schema: dict[str, Any] | None = None
+
+    def journal_key(self, model: str) -> str:
+        """Hash of everything that determines the answer: the journal's primary key."""
+        payload = json.dumps(
+            [model, self.messages, self.sampling.__dict__, self.seed, self.json_schema],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+    def chat_messages(self) -> list[dict[str, str]]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+    error: str | None = None  # set when the engine gave up on this request
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# Called as each request finishes, with its position in the batch: the journal persists it
+# at once (a crash loses only requests still in flight) and the display counts it.
+CompletionCallback = Callable[[int, Completion], None]
+
+
+class Engine(Protocol):
+    """A loaded model. `model_name` identifies it in lineage and in journal keys."""
+
+    model_name: str
+
+    def generate(
+        self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
+    ) -> list[Completion]:
+        """Answer every request, in order; a failed request is a Completion with `error`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class TokenCounter:
+    """Tokens spent per role, for the summary and the report."""
+
+    prompt: dict[str, int] = field(default_factory=dict)
+    completion: dict[str, int] = field(default_factory=dict)
+
+    def add(self, role: str, completions: Sequence[Completion]) -> None:
+        self.prompt[role] = self.prompt.get(role, 0) + sum(c.prompt_tokens for c in completions)
+        self.completion[role] = self.completion.get(role, 0) + sum(
+            c.completion_tokens for c in completions
+        )

