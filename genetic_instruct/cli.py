@@ -1,0 +1,134 @@
+"""`genetic-instruct [run|export|inspect] [key=value ...]`: Hydra apps over one config.
+
+`run` (the default) grows the population, resuming when the run directory has state;
+`export` rewrites the dataset from a run directory; `inspect` prints its progress.
+Bad input (config, seed file, run state) prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from rich.console import Console
+from rich.table import Table
+
+from genetic_instruct.config import Config, register_configs, validate
+from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.export import export_jsonl
+from genetic_instruct.store import STATE_FILE, RunStore
+
+EXIT_BAD_INPUT = 2
+_READ_ONLY_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=."]
+
+register_configs()
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """The typed config, validated; missing or invalid values become a ConfigError."""
+    try:
+        config = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as error:
+        raise ConfigError(f"config key {error.full_key}: must be set") from None
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"config key {error.full_key}: {error.msg}") from None
+    assert isinstance(config, Config)
+    validate(config)
+    return config
+
+
+def _guarded(task: Callable[[Config], None]) -> Callable[[DictConfig], None]:
+    """Turn InputError into a one-line message and exit code 2."""
+
+    def wrapper(cfg: DictConfig) -> None:
+        _State.started = True
+        try:
+            task(to_config(cfg))
+        except InputError as error:
+            print(f"genetic-instruct: error: {error}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+class _State:
+    started = False  # whether Hydra got as far as our task (else: a config compose error)
+
+
+def _run(cfg: Config) -> None:
+    from genetic_instruct.runner import run
+
+    run(cfg)
+
+
+def _open_existing(cfg: Config) -> RunStore:
+    from pathlib import Path
+
+    if not (Path(cfg.run_dir) / STATE_FILE).is_file():
+        raise InputError(f"{cfg.run_dir}: no run state here (config key run_dir)")
+    return RunStore(cfg.run_dir)
+
+
+def _export(cfg: Config) -> None:
+    store = _open_existing(cfg)
+    try:
+        count = export_jsonl(store.individuals(), cfg.export.path, cfg.export.include_seeds)
+    finally:
+        store.close()
+    print(f"exported {count} records to {cfg.export.path}")
+
+
+def _inspect(cfg: Config) -> None:
+    store = _open_existing(cfg)
+    try:
+        table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
+        for column in ("generation", "tried", "accepted", "acceptance", "population"):
+            table.add_column(column, justify="right")
+        table.add_column("rejected (top reasons)")
+        for row in store.generation_stats():
+            tried = row.get("tried", 0)
+            accepted = row.get("accepted", row.get("seeds", 0))
+            reasons = sorted(row.get("rejected", {}).items(), key=lambda kv: -kv[1])[:3]
+            table.add_row(
+                str(row["generation"]),
+                str(tried),
+                str(accepted),
+                f"{accepted / tried:.0%}" if tried else "-",
+                str(row.get("population", accepted)),
+                ", ".join(f"{k} {v}" for k, v in reasons),
+            )
+        Console().print(table)
+        print(f"population {store.population_size()}")
+    finally:
+        store.close()
+
+
+_COMMANDS: dict[str, tuple[Callable[[Config], None], list[str]]] = {
+    "run": (_run, []),
+    "export": (_export, _READ_ONLY_OVERRIDES),
+    "inspect": (_inspect, _READ_ONLY_OVERRIDES),
+}
+
+
+def main() -> None:
+    """Console entry point: pick the command, then hand the rest of argv to Hydra."""
+    args = sys.argv[1:]
+    name = args.pop(0) if args and args[0] in _COMMANDS else "run"
+    task, extra = _COMMANDS[name]
+    sys.argv = [f"{sys.argv[0]} {name}", *args, *extra]
+    app = hydra.main(version_base="1.3", config_path="../conf", config_name="config")(
+        _guarded(task)
+    )
+    try:
+        app()
+    except SystemExit as exit_:
+        if exit_.code == 1 and not _State.started:  # Hydra could not compose the config
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""What the user watches: a progress bar per stage and one summary line per generation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from genetic_instruct.llm.base import Completion
+
+
+class StageTracker:
+    """Counts one stage's finished requests and tokens; feeds the bar if there is one."""
+
+    def __init__(self, progress: Progress | None, task: Any, accepted_so_far: str) -> None:
+        self._progress = progress
+        self._task = task
+        self._accepted = accepted_so_far
+        self._start = time.monotonic()
+        self.done = 0
+        self.tokens = 0
+
+    def __call__(self, _index: int, completion: Completion) -> None:
+        self.done += 1
+        self.tokens += completion.completion_tokens
+        if self._progress is not None:
+            self._progress.update(
+                self._task, advance=1, speed=f"{self.tokens_per_s:,.0f} tok/s", acc=self._accepted
+            )
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._start
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(self.seconds, 1e-9)
+
+
+class RunDisplay:
+    """Rich output when enabled; silent (for tests and logs) otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.console = Console(stderr=True, quiet=not enabled)
+        self.enabled = enabled
+
+    @contextmanager
+    def stage(self, name: str, total: int, accepted_so_far: str) -> Iterator[StageTracker]:
+        if not self.enabled:
+            yield StageTracker(None, None, accepted_so_far)
+            return
+        with Progress(
+            TextColumn("[bold]{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TextColumn("accepted so far {task.fields[acc]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(name, total=total, speed="", acc=accepted_so_far)
+            yield StageTracker(progress, task, accepted_so_far)
+
+    def line(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+

@@ -1,0 +1,371 @@
+"""The Genetic-Instruct generation loop: plan, instruct, filter, dedup, code, judge, commit.
+
+Each stage runs over the whole generation (all colonies together) as one batch, so the engine
+sees as many requests at once as the generation has. Colonies differ in their RNG streams,
+which depend only on (run seed, generation, colony): a resumed run plans the same offspring
+and so sends the same requests, which the journal then answers without the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genetic_instruct.config import Config, RoleConfig
+from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.display import RunDisplay
+from genetic_instruct.fitness import JUDGE_SCHEMA, JudgeVerdict, VerdictError, fitness, parse_verdict
+from genetic_instruct.journal import JournaledCalls
+from genetic_instruct.llm.base import ChatRequest, Completion, Engine, Sampling, TokenCounter
+from genetic_instruct.llm.pool import EnginePool
+from genetic_instruct.operators import (
+    OffspringPlan,
+    parse_instructor,
+    plan_colony,
+    render_instructor_prompt,
+)
+from genetic_instruct.prompts import PromptTemplate, load_templates
+from genetic_instruct.records import Individual, content_id
+from genetic_instruct.solutions import SolutionError, check_solution
+from genetic_instruct.store import RunStore
+
+STAGES = ("instructor", "coder", "judge")
+
+
+@dataclass
+class Candidate:
+    """An offspring on its way through the stages."""
+
+    plan: OffspringPlan
+    instruction: str
+    solution: str = ""
+    verdict: JudgeVerdict | None = None
+    fitness: float = 0.0
+
+
+@dataclass
+class GenerationStats:
+    tried: int = 0  # offspring asked of the Instructor
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    tokens: TokenCounter = field(default_factory=TokenCounter)
+    seconds: dict[str, float] = field(default_factory=dict)
+    replayed: int = 0  # answers taken from the journal
+
+    def to_dict(self, population: int) -> dict[str, Any]:
+        return {
+            "tried": self.tried,
+            "accepted": self.accepted,
+            "rejected": dict(self.rejected),
+            "population": population,
+            "prompt_tokens": self.tokens.prompt,
+            "completion_tokens": self.tokens.completion,
+            "seconds": self.seconds,
+            "replayed": self.replayed,
+        }
+
+
+def request_seed(run_seed: int, generation: int, stage: str, index: int) -> int:
+    """A request's sampling seed, from its place in the run (not from wall time or order)."""
+    entropy = [run_seed, generation, STAGES.index(stage), index]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([run_seed, generation, colony, 0xC0]))
+
+
+def _sampling(role: RoleConfig) -> Sampling:
+    return Sampling(role.temperature, role.top_p, role.max_tokens)
+
+
+class Evolution:
+    """A run: the population, its dedup index and the engines, driven one generation at a time."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        store: RunStore,
+        engines: EnginePool,
+        display: RunDisplay,
+        index: NearDuplicateIndex,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.display = display
+        self.index = index
+        self.templates: dict[str, PromptTemplate] = load_templates()
+        self.population: list[Individual] = store.individuals()
+        self._ids = {ind.id for ind in self.population}
+        self._engines = engines
+        self._calls: dict[str, JournaledCalls] = {}
+
+    # -- engines ------------------------------------------------------------------------
+    def _role(self, role: str) -> JournaledCalls:
+        if role not in self._calls:
+            self._calls[role] = JournaledCalls(self._engines.for_role(role), self.store, role)
+        return self._calls[role]
+
+    def _model_names(self) -> dict[str, str]:
+        return {role: getattr(self.cfg.roles, role).model for role in STAGES}
+
+    def _ask(
+        self, role: str, generation: int, prompts: Sequence[str], stats: GenerationStats,
+        json_schema: dict[str, Any] | None = None,
+    ) -> list[Completion]:
+        role_cfg: RoleConfig = getattr(self.cfg.roles, role)
+        requests = [
+            ChatRequest(
+                messages=(("user", prompt),),
+                sampling=_sampling(role_cfg),
+                seed=request_seed(self.cfg.seed, generation, role, i),
+                json_schema=json_schema,
+            )
+            for i, prompt in enumerate(prompts)
+        ]
+        calls = self._role(role)
+        replayed_before = calls.replayed
+        with self.display.stage(role, len(requests), f"{stats.accepted}") as tracker:
+            answers = calls.generate(requests, tracker)
+        stats.seconds[role] = round(tracker.seconds, 3)
+        stats.replayed += calls.replayed - replayed_before
+        stats.tokens.add(role, answers)
+        return answers
+
+    # -- stages -------------------------------------------------------------------------
+    def _instruct(self, generation: int, stats: GenerationStats) -> list[Candidate]:
+        plans = [
+            plan
+            for colony in range(self.cfg.evolution.colonies)
+            for plan in plan_colony(
+                colony_rng(self.cfg.seed, generation, colony),
+                self.population,
+                self.cfg.evolution,
+                colony,
+            )
+        ]
+        stats.tried = sum(p.n_tasks for p in plans)
+        methods = self.cfg.evolution.mutation_methods
+        prompts = [render_instructor_prompt(p, self.templates, methods) for p in plans]
+        answers = self._ask("instructor", generation, prompts, stats)
+        candidates: list[Candidate] = []
+        for plan, answer in zip(plans, answers):
+            if answer.error is not None:
+                stats.rejected["instructor_failed"] += plan.n_tasks
+                continue
+            tasks = parse_instructor(plan, answer.text)
+            stats.rejected["instructor_no_task"] += plan.n_tasks - len(tasks)
+            candidates.extend(Candidate(plan, task) for task in tasks)
+        return candidates
+
+    def _filter(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
+        """Cheap checks before any code is paid for: length, and copies of a parent."""
+        flt = self.cfg.filters
+        kept = []
+        for cand in candidates:
+            words = len(cand.instruction.split())
+            parent_ids = {p.id for p in cand.plan.parents}
+            if words < flt.min_instruction_words:
+                stats.rejected["instruction_too_short"] += 1
+            elif words > flt.max_instruction_words:
+                stats.rejected["instruction_too_long"] += 1
+            elif content_id(cand.instruction) in parent_ids:
+                stats.rejected["copy_of_parent"] += 1
+            else:
+                kept.append(cand)
+        return kept
+
+    def _dedup_text(self, cand: Candidate) -> str:
+        if self.cfg.dedup.compare == "instruction":
+            return cand.instruction
+        return f"{cand.instruction}\n{cand.solution}"
+
+    def _dedup(
+        self, candidates: list[Candidate], stats: GenerationStats
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """Drop near-duplicates of the population and of earlier candidates in this batch."""
+        if not candidates:
+            return [], np.zeros((0, self.cfg.dedup.num_perm), dtype=self.index.signature_dtype)
+        signatures = self.index.signatures([self._dedup_text(c) for c in candidates])
+        in_population = self.index.query(signatures)
+        in_batch = self.index.within_batch(signatures)
+        keep = []
+        for i, (pop_hit, batch_hit) in enumerate(zip(in_population, in_batch)):
+            if pop_hit is not None or content_id(candidates[i].instruction) in self._ids:
+                stats.rejected["near_duplicate_population"] += 1
+            elif batch_hit is not None:
+                stats.rejected["near_duplicate_batch"] += 1
+            else:
+                keep.append(i)
+        return [candidates[i] for i in keep], signatures[keep]
+
+    def _code(
+        self, generation: int, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[int]:
+        prompts = [self.templates["coder"].render(instruction=c.instruction) for c in candidates]
+        answers = self._ask("coder", generation, prompts, stats)
+        kept = []
+        for i, (cand, answer) in enumerate(zip(candidates, answers)):
+            if answer.error is not None:
+                stats.rejected["coder_failed"] += 1
+                continue
+            try:
+                cand.solution = check_solution(answer.text, self.cfg.filters.max_solution_chars)
+            except SolutionError as reason:
+                stats.rejected[str(reason)] += 1
+                continue
+            kept.append(i)
+        return kept
+
+    def _judge(
+        self, generation: int, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[int]:
+        prompts = [
+            self.templates["judge"].render(instruction=c.instruction, solution=c.solution)
+            for c in candidates
+        ]
+        answers = self._ask("judge", generation, prompts, stats, json_schema=JUDGE_SCHEMA)
+        weights = dict(self.cfg.fitness.weights)
+        kept = []
+        for i, (cand, answer) in enumerate(zip(candidates, answers)):
+            if answer.error is not None:
+                stats.rejected["judge_failed"] += 1
+                continue
+            try:
+                cand.verdict = parse_verdict(answer.text)
+            except VerdictError as reason:
+                stats.rejected[str(reason)] += 1
+                continue
+            cand.fitness = fitness(cand.verdict, weights)
+            if cand.fitness < self.cfg.fitness.threshold:
+                stats.rejected["judge_below_threshold"] += 1
+            else:
+                kept.append(i)
+        return kept
+
+    # -- a generation -------------------------------------------------------------------
+    def run_generation(self, generation: int) -> GenerationStats:
+        stats = GenerationStats()
+        candidates = self._filter(self._instruct(generation, stats), stats)
+        early_dedup = self.cfg.dedup.compare == "instruction"
+        if early_dedup:  # before coding: near-copies cost no Coder or Judge call
+            candidates, signatures = self._dedup(candidates, stats)
+        kept = self._code(generation, candidates, stats)
+        candidates = [candidates[i] for i in kept]
+        if early_dedup:
+            signatures = signatures[kept]
+        else:
+            candidates, signatures = self._dedup(candidates, stats)
+        kept = self._judge(generation, candidates, stats)
+        survivors = [self._individual(candidates[i], generation) for i in kept]
+        signatures = signatures[kept]
+        stats.accepted = len(survivors)
+        self.store.commit_generation(
+            generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
+        )
+        self.index.add([s.id for s in survivors], signatures)
+        self.population.extend(survivors)
+        self._ids.update(s.id for s in survivors)
+        return stats
+
+    def _individual(self, cand: Candidate, generation: int) -> Individual:
+        plan = cand.plan
+        assert cand.verdict is not None
+        return Individual(
+            id=content_id(cand.instruction),
+            instruction=cand.instruction,
+            solution=cand.solution,
+            origin=plan.operator,
+            generation=generation,
+            method=plan.method,
+            parents=tuple(p.id for p in plan.parents),
+            colony=plan.colony,
+            models={role: self.cfg.models[key].path for role, key in self._model_names().items()},
+            prompt_hashes={
+                "instructor": self.templates[plan.operator].hash,
+                "coder": self.templates["coder"].hash,
+                "judge": self.templates["judge"].hash,
+            },
+            scores=dict(cand.verdict.scores),
+            fitness=round(cand.fitness, 4),
+            rationale=cand.verdict.rationale,
+        )
+
+
+def build_index(cfg: Config) -> NearDuplicateIndex:
+    dd = cfg.dedup
+    return NearDuplicateIndex(
+        threshold=dd.threshold,
+        num_perm=dd.num_perm,
+        bands=dd.bands,
+        shingle_size=dd.shingle_size,
+        normalize=dd.normalize,
+        seed=cfg.seed + 1,
+    )
+
+
+def seed_population(
+    cfg: Config, store: RunStore, index: NearDuplicateIndex, seeds: Sequence[Individual]
+) -> None:
+    """Generation 0: the seeds, committed with their signatures like any generation."""
+    texts = [
+        s.instruction if cfg.dedup.compare == "instruction" else f"{s.instruction}\n{s.solution}"
+        for s in seeds
+    ]
+    store.commit_generation(0, seeds, index.signatures(texts), {"seeds": len(seeds)})
+
+
+def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
+    ids, signatures = store.signatures(index.signature_dtype)
+    if ids:
+        index.add(ids, signatures)
+
+
+def summary_line(generation: int, stats: GenerationStats) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in stats.rejected.most_common() if v)
+    tokens = sum(stats.tokens.completion.values())
+    seconds = sum(stats.seconds.values())
+    return (
+        f"generation {generation}: tried {stats.tried}, rejected "
+        f"{sum(stats.rejected.values())} ({reasons or 'none'}), accepted {stats.accepted}; "
+        f"{tokens:,} tokens in {seconds:.0f} s ({tokens / max(seconds, 1e-9):,.0f} tok/s)"
+    )
+
+
+def evolve(
+    cfg: Config,
+    store: RunStore,
+    display: RunDisplay,
+    seeds: Sequence[Individual],
+    engines: Mapping[str, Engine] | None = None,
+    on_generation: Callable[[int, GenerationStats], None] | None = None,
+) -> Evolution:
+    """Grow the population until target_size (or max_generations); resumes from the store."""
+    index = build_index(cfg)
+    if store.generation is None:
+        seed_population(cfg, store, index, seeds)
+    restore_index(store, index)
+    pool = EnginePool(cfg, engines)
+    evo = Evolution(cfg, store, pool, display, index)
+    target = cfg.evolution.target_size
+    limit = cfg.evolution.max_generations
+    try:
+        generation = (store.generation or 0) + 1
+        while len(evo.population) < target and (limit == 0 or generation <= limit):
+            start = time.monotonic()
+            stats = evo.run_generation(generation)
+            display.line(
+                summary_line(generation, stats)
+                + f"; population {len(evo.population)} ({time.monotonic() - start:.0f} s)"
+            )
+            if on_generation is not None:
+                on_generation(generation, stats)
+            generation += 1
+    finally:
+        pool.close()
+    return evo
