@@ -1,0 +1,49 @@
+"""Shared fixtures: configs composed through Hydra, and one real engine per test session.
+
+The real engine (SmolLM2-135M on vLLM's CPU build) takes ~30 s to load, so every test that
+needs it shares the session fixture `embedded_engine`; tests marked `model` use it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from genetic_instruct.cli import to_config
+from genetic_instruct.config import Config
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def make_config(*overrides: str) -> Config:
+    """Compose conf/config.yaml with overrides, exactly as the CLI does."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return to_config(compose(config_name="config", overrides=list(overrides)))
+
+
+@pytest.fixture
+def scripted_config(tmp_path: Path) -> Config:
+    """A small run on the synthetic engine, in a fresh run directory."""
+    return make_config(
+        "engine=scripted",
+        f"run_dir={tmp_path / 'run'}",
+        "progress=false",
+        "evolution.target_size=200",
+        "evolution.max_generations=3",
+    )
+
+
+@pytest.fixture(scope="session")
+def embedded_engine() -> Iterator[object]:
+    """The real embedded model, loaded once for the whole session."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from genetic_instruct.config import ModelConfig
+    from genetic_instruct.llm.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine(ModelConfig())
+    yield engine
+    engine.close()

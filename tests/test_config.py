@@ -1,0 +1,93 @@
+"""Configuration: defaults valid, bad values named by key, CLI exits 2 with one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genetic_instruct.config import Config, validate
+from genetic_instruct.errors import ConfigError
+
+from .conftest import make_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_default_config_is_the_embedded_demo() -> None:
+    cfg = make_config()
+    validate(cfg)
+    assert cfg.models["default"].path.startswith("embedded:")
+    assert cfg.models["default"].engine == "vllm"
+    assert cfg.roles.judge.model == "default"
+
+
+def test_paper_preset_composes_once_a_model_path_is_given() -> None:
+    cfg = make_config("experiment=paper", "models.default.path=/models/big")
+    assert cfg.evolution.target_size == 800_000
+    assert cfg.models["default"].tensor_parallel_size > 1
+    assert {cfg.roles.instructor.model, cfg.roles.coder.model, cfg.roles.judge.model} == {"default"}
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("evolution.colonies=0", "evolution.colonies"),
+        ("evolution.mutation_rate=1.5", "evolution.mutation_rate"),
+        ("roles.coder.model=missing", "roles.coder.model"),
+        ("fitness.threshold=11", "fitness.threshold"),
+        ("dedup.bands=7", "dedup.bands"),
+        ("dedup.compare=solution", "dedup.compare"),
+        ("+fitness.weights.style=1", "fitness.weights.style"),
+        ("models.default.engine=tgi", "models.default.engine"),
+    ],
+)
+def test_invalid_values_name_their_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"config key {key}:"):
+        make_config(override)
+
+
+def test_missing_mandatory_model_path_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"models.default.path: must be set"):
+        make_config("experiment=paper")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["evolution.colonies=0"], "evolution.colonies"),
+        (["evolution.colonies=abc"], "evolution.colonies"),
+        (["no_such_key=1"], "no_such_key"),
+        (["experiment=paper"], "models.default.path"),
+    ],
+)
+def test_cli_bad_input_exits_2_before_loading_anything(
+    args: list[str], needle: str, tmp_path: Path
+) -> None:
+    result = _cli(*args, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "state.sqlite").exists()
+
+
+def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text('{"instruction": "a", "solution": "x = 1"}\n{"instruction": 3}\n')
+    result = _cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines == [f"genetic-instruct: error: {seeds}:2: field 'instruction' must be a non-empty string"]
+
+
+def test_config_dataclass_defaults_validate() -> None:
+    validate(Config())

@@ -1,0 +1,94 @@
+"""The loop on the synthetic engine: growth, accounting, lineage, export, journal replay."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from genetic_instruct.config import Config
+from genetic_instruct.export import sample
+from genetic_instruct.llm.scripted import ScriptedEngine
+from genetic_instruct.runner import run
+from genetic_instruct.store import RunStore
+
+LINEAGE_FIELDS = {
+    "id", "messages", "instruction", "output", "origin", "generation", "method", "parents",
+    "colony", "models", "prompt_hashes", "scores", "fitness", "rationale", "tests", "topic",
+}
+
+
+def test_run_grows_the_population_and_exports_every_lineage_field(
+    scripted_config: Config,
+) -> None:
+    result = run(scripted_config)
+    assert result.exported > 0
+    records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
+    assert len(records) == result.exported
+    store = RunStore(scripted_config.run_dir)
+    population = {ind.id: ind for ind in store.individuals()}
+    for record in records:
+        assert set(record) >= LINEAGE_FIELDS
+        assert record["origin"] in ("crossover", "mutation")
+        assert record["messages"][0] == {"role": "user", "content": record["instruction"]}
+        assert record["messages"][1]["role"] == "assistant"
+        assert all(parent in population for parent in record["parents"])
+        assert record["fitness"] >= scripted_config.fitness.threshold
+        assert set(record["prompt_hashes"]) == {"instructor", "coder", "judge"}
+        assert set(record["models"]) == {"instructor", "coder", "judge"}
+        assert (record["origin"] == "mutation") == (record["method"] is not None)
+    assert len({r["colony"] for r in records}) == scripted_config.evolution.colonies
+    assert len({r["id"] for r in records}) == len(records)
+
+
+def test_every_offspring_is_accepted_or_rejected_with_a_reason(scripted_config: Config) -> None:
+    run(scripted_config)
+    stats = RunStore(scripted_config.run_dir).generation_stats()
+    generations = [s for s in stats if s["generation"] > 0]
+    assert generations
+    for s in generations:
+        assert s["tried"] == s["accepted"] + sum(s["rejected"].values())
+    reasons = set().union(*(s["rejected"] for s in generations))
+    assert "judge_below_threshold" in reasons
+    assert reasons & {"near_duplicate_population", "near_duplicate_batch", "copy_of_parent"}
+
+
+def test_target_size_stops_the_run(scripted_config: Config) -> None:
+    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, target_size=120,
+                                                     max_generations=0))
+    result = run(cfg)
+    assert result.population >= 120
+    stats = RunStore(cfg.run_dir).generation_stats()
+    before_last = stats[-2].get("population", stats[-2].get("seeds"))
+    assert before_last < 120  # it stopped as soon as the target was reached
+
+
+def test_same_seed_same_population_and_a_rerun_replays_the_journal(
+    scripted_config: Config, tmp_path
+) -> None:
+    engine = ScriptedEngine("scripted", malformed_rate=0.1, copy_rate=0.05)
+    first = run(scripted_config, engines={"default": engine})
+    calls = engine.calls
+    twin_cfg = replace(scripted_config, run_dir=str(tmp_path / "twin"),
+                       export=replace(scripted_config.export, path=str(tmp_path / "twin.jsonl")))
+    run(twin_cfg)
+    assert first.dataset.read_text() == (tmp_path / "twin.jsonl").read_text()
+    # Forget the generations but keep the journal: the rerun must not call the engine.
+    store = RunStore(scripted_config.run_dir)
+    store._db.execute("DELETE FROM individuals WHERE generation > 0")
+    store._db.execute("DELETE FROM generations WHERE generation > 0")
+    store.set_meta("generation", 0)
+    store.close()
+    before = first.dataset.read_text()
+    run(scripted_config, engines={"default": engine})
+    assert engine.calls == calls
+    assert first.dataset.read_text() == before
+
+
+def test_seeds_are_excluded_from_the_export_unless_asked(scripted_config: Config) -> None:
+    cfg = replace(scripted_config, export=replace(scripted_config.export, include_seeds=True))
+    result = run(cfg)
+    origins = {json.loads(line)["origin"] for line in result.dataset.read_text().splitlines()}
+    assert "seed" in origins
+    store = RunStore(cfg.run_dir)
+    seed = next(i for i in store.individuals() if i.origin == "seed")
+    assert sample(seed)["tests"] == seed.tests

@@ -1,0 +1,73 @@
+"""The run's SQLite state: atomic generations, signatures restored byte-exact, journal."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genetic_instruct.llm.base import Completion
+from genetic_instruct.records import Individual
+from genetic_instruct.store import STATE_FILE, RunStore, StateError
+
+
+def _ind(i: int, generation: int = 1) -> Individual:
+    return Individual(id=f"id{i}", instruction=f"task {i}", solution="x = 1", origin="crossover",
+                      generation=generation, parents=("a", "b"), scores={"correctness": 7.0})
+
+
+def test_generation_commit_round_trips(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    assert store.generation is None
+    sigs = np.arange(12, dtype=np.uint32).reshape(3, 4)
+    store.commit_generation(1, [_ind(0), _ind(1), _ind(2)], sigs, {"tried": 5})
+    store.close()
+    again = RunStore(tmp_path)
+    assert again.generation == 1
+    assert [i.id for i in again.individuals()] == ["id0", "id1", "id2"]
+    assert again.individuals()[0] == _ind(0)
+    ids, restored = again.signatures(np.dtype(np.uint32))
+    assert ids == ["id0", "id1", "id2"] and np.array_equal(restored, sigs)
+    assert again.generation_stats() == [{"generation": 1, "tried": 5}]
+
+
+def test_an_id_is_never_stored_twice(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    sig = np.zeros((1, 4), dtype=np.uint32)
+    store.commit_generation(1, [_ind(0)], sig, {})
+    store.commit_generation(2, [_ind(0, generation=2)], sig, {})
+    assert store.population_size() == 1
+    assert store.individuals()[0].generation == 1
+
+
+def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    with pytest.raises(ValueError):  # two individuals, one signature row
+        store.commit_generation(1, [_ind(0), _ind(1)], np.zeros((1, 4), np.uint32), {})
+    assert store.population_size() == 0 and store.generation is None
+
+
+def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    store.journal_record("coder", [("k1", Completion("ok", 3, 4)), ("k2", Completion("", error="x"))])
+    found = store.journal_lookup(["k1", "k2", "k3"])
+    assert found == {"k1": Completion("ok", 3, 4)}
+
+
+def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / STATE_FILE).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match="not a usable state database"):
+        RunStore(tmp_path)
+    assert (tmp_path / STATE_FILE).read_bytes().startswith(b"this is not")
+
+
+def test_a_state_file_from_another_version_is_refused(tmp_path: Path) -> None:
+    RunStore(tmp_path).close()
+    db = sqlite3.connect(tmp_path / STATE_FILE)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="schema version 99"):
+        RunStore(tmp_path)
