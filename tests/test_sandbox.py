@@ -19,15 +19,23 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, SandboxUnavailable, run_many, run_tests
-from genetic_instruct.sandbox import runner
-from genetic_instruct.sandbox._launcher import SANDBOX_UID_BASE
+from genetic_instruct.sandbox import (
+    ExecutionResult,
+    SandboxLimits,
+    SandboxUnavailable,
+    run_many,
+    run_tests,
+    runner,
+)
+from genetic_instruct.sandbox.verdict import Records
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = SandboxLimits(wall_seconds=5, cpu_seconds=3, memory_mb=256, max_processes=8, output_bytes=4096)
+FAST = SandboxLimits(wall_seconds=5, cpu_seconds=3, memory_mb=256, output_bytes=4096)
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux namespaces")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux")
 
 
 def run(solution: str, tests: str, limits: SandboxLimits = FAST) -> ExecutionResult:
@@ -45,13 +53,15 @@ def sandbox_processes(marker: str = "") -> list[str]:
         except OSError:
             continue  # exited while we looked
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if str(runner.LAUNCHER) in cmdline or uid >= SANDBOX_UID_BASE or (marker and marker in cmdline):
+        marked = bool(marker) and marker in cmdline
+        if str(runner.LAUNCHER) in cmdline or uid >= runner.SANDBOX_UID_BASE or marked:
             found.append(f"{pid} uid={uid} {cmdline}")
     return found
 
 
 def sandbox_dirs() -> set[str]:
-    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith(runner.TEMP_PREFIX)}
+    names = os.listdir(tempfile.gettempdir())
+    return {name for name in names if name.startswith(runner.TEMP_PREFIX)}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -71,8 +81,12 @@ def leaves_nothing_behind():
 
 
 def test_all_asserts_pass():
-    result = run("def add(a, b):\n    return a + b\n", "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n")
-    assert (result.status, result.passed, result.total, result.pass_fraction) == ("passed", 2, 2, 1.0)
+    result = run(
+        "def add(a, b):\n    return a + b",
+        "assert add(1, 2) == 3\nassert add(0, 0) == 0",
+    )
+    assert (result.status, result.passed, result.total) == ("passed", 2, 2)
+    assert result.pass_fraction == 1.0
 
 
 def test_failing_asserts_are_counted_and_the_run_goes_on():
@@ -92,22 +106,33 @@ def test_an_assert_that_raises_is_a_failed_test():
 
 
 def test_setup_statements_run_between_asserts():
-    result = run("def double(x):\n    return 2 * x\n", "x = double(3)\nassert x == 6\nimport math\nassert math.isqrt(x * x) == 6\n")
+    tests = "x = double(3)\nassert x == 6\nimport math\nassert math.isqrt(x * x) == 6\n"
+    result = run("def double(x):\n    return 2 * x\n", tests)
     assert (result.status, result.passed, result.total) == ("passed", 2, 2)
 
 
 @pytest.mark.parametrize(
     ("solution", "tests", "expected"),
     [
-        ("def f(:\n    pass\n", "assert True\n", "syntax error in solution"),
-        ("x = 1\n", "assert (x ==\n", "syntax error in tests"),
+        ("def f(:\n    pass\n", "assert True\n", "compile the solution: SyntaxError"),
+        ("x = 1\n", "assert (x ==\n", "compile the tests: SyntaxError"),
+        ("x = 1\n", "assert " + "(" * 5000 + ")" * 5000, "compile the tests"),
         ("x = 1 / 0\n", "assert True\n", "ZeroDivisionError"),
         ("x = 1\n", "y = undefined_name\nassert x == 1\n", "NameError"),
         ("x = 1\n", "y = x + 1\n", "no top-level assert"),
         ("import sys\nsys.exit(0)\n", "assert True\n", "SystemExit"),
         ("import os\nos._exit(0)\n", "assert True\n", "exited before the tests finished"),
     ],
-    ids=["solution-syntax", "tests-syntax", "import-raises", "setup-raises", "no-asserts", "sys-exit", "os-exit"],
+    ids=[
+        "solution-syntax",
+        "tests-syntax",
+        "tests-too-deep",
+        "import-raises",
+        "setup-raises",
+        "no-asserts",
+        "sys-exit",
+        "os-exit",
+    ],
 )
 def test_programs_that_cannot_run_are_errors(solution, tests, expected):
     result = run(solution, tests)
@@ -134,19 +159,47 @@ def test_limits_are_validated_up_front():
         SandboxLimits(wall_seconds=0)
 
 
+NONCE = "ab" * 16
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), max_size=30))
+def test_records_do_not_depend_on_how_the_pipe_splits_them(cuts):
+    stream = (
+        f"{NONCE} total 3 \n{NONCE} pass 0 \n{NONCE} fail 1 line 2: assert f() (AssertionError)\n"
+        f"junk without a nonce\n{NONCE} pass 2 \n{NONCE} done 3 \n"
+    ).encode()
+    records = Records(NONCE)
+    position = 0
+    for cut in cuts:
+        records.feed(stream[position : position + cut])
+        position += cut
+    records.feed(stream[position:])
+    assert (records.total, records.passed, records.ran, records.done) == (3, 2, 3, True)
+    assert records.first_failure == "line 2: assert f() (AssertionError)"
+
+
+def test_records_out_of_order_or_replayed_count_once():
+    records = Records(NONCE)
+    lines = ["total 2", "pass 0", "pass 0", "pass 5", "pass x"]
+    records.feed("".join(f"{NONCE} {line} \n" for line in lines).encode())
+    assert (records.passed, records.ran) == (1, 1)
+
+
 # Hostile programs ------------------------------------------------------------------------
 
 
 def test_infinite_loop_is_stopped_by_the_wall_clock():
     limits = SandboxLimits(wall_seconds=1, cpu_seconds=30)
-    result = run("def spin():\n    while True:\n        pass\n", "assert True\nspin()\nassert True\n", limits)
+    solution = "def spin():\n    while True:\n        pass\n"
+    result = run(solution, "assert True\nspin()\nassert True\n", limits)
     assert result.status == "timeout" and "wall-clock" in result.detail
     assert (result.passed, result.total) == (1, 2)  # what ran before the loop still counts
     assert result.runtime_s < 1 + runner.GRACE_S
 
 
 def test_busy_loop_is_stopped_by_the_cpu_limit():
-    result = run("while True:\n    pass\n", "assert True\n", SandboxLimits(wall_seconds=20, cpu_seconds=1))
+    limits = SandboxLimits(wall_seconds=20, cpu_seconds=1)
+    result = run("while True:\n    pass\n", "assert True\n", limits)
     assert result.status == "timeout" and "CPU" in result.detail
     assert result.runtime_s < 5
 
@@ -181,19 +234,28 @@ def test_memory_bomb_is_killed_and_the_caller_is_unharmed():
 
 def test_huge_output_is_truncated_without_buffering_it():
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    flood = "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 1_000_000)\n    sys.stderr.write('y' * 1_000_000)\n"
+    flood = """
+        import sys
+        for _ in range(100):
+            sys.stdout.write("x" * 1_000_000)
+            sys.stderr.write("y" * 1_000_000)
+    """
     result = run(flood, "assert True\n")
     assert result.status == "passed"
     assert result.stdout == "x" * FAST.output_bytes and result.stderr == "y" * FAST.output_bytes
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50_000  # 200 MB went through
+    # 200 MB went through the pipes; the caller's peak memory barely moved (KiB).
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50_000
 
 
 def test_cannot_write_outside_its_directory():
     tag = uuid.uuid4().hex
-    targets = [Path(f"/tmp/escape-{tag}"), Path(f"/dev/shm/escape-{tag}"), REPO / f"escape-{tag}"]
+    targets = [Path(f"/tmp/escape-{tag}"), REPO / f"escape-{tag}", Path(f"/var/tmp/escape-{tag}")]
     solution = f"""
         import os, tempfile
         escaped = []
+        # /dev/shm is writable, but a private tmpfs: the host's stays untouched.
+        with open("/dev/shm/escape-{tag}", "w") as file:
+            file.write("private")
         for path in {[str(t) for t in targets]!r}:
             try:
                 with open(path, "w") as file:
@@ -208,7 +270,7 @@ def test_cannot_write_outside_its_directory():
     """
     result = run(solution, "assert escaped == []\nassert open('inside.txt').read() == 'in'\n")
     assert result.status == "passed", result
-    assert [t for t in targets if t.exists()] == []
+    assert [t for t in [*targets, Path(f"/dev/shm/escape-{tag}")] if t.exists()] == []
 
 
 def test_cannot_delete_files_outside_its_directory():
@@ -221,9 +283,10 @@ def test_cannot_delete_files_outside_its_directory():
         victim.chmod(0o666)
         solution = f"""
             import os, shutil
-            for attempt in (lambda: os.remove({str(victim)!r}), lambda: shutil.rmtree({str(victim_dir)!r})):
+            attempts = ((os.remove, {str(victim)!r}), (shutil.rmtree, {str(victim_dir)!r}))
+            for attempt, path in attempts:
                 try:
-                    attempt()
+                    attempt(path)
                 except OSError:
                     pass
         """
@@ -321,9 +384,10 @@ def test_forged_results_do_not_turn_failures_into_passes():
         import os
         # Text that looks like a result, on stdout and on every open descriptor.
         print("passed 2/2")
+        fakes = (b"total 2", b"pass 0", b"pass 1", b"done 2")
         for fd in range(3, 256):
             try:
-                os.write(fd, b"0" * 32 + b" pass 0 \\n" + b"0" * 32 + b" pass 1 \\n" + b"0" * 32 + b" done 2 \\n")
+                os.write(fd, b"".join(b"0" * 32 + b" " + r + b" \\n" for r in fakes))
             except OSError:
                 pass
         # Rewrite the harness's own records on their way out.
@@ -337,46 +401,80 @@ def test_forged_results_do_not_turn_failures_into_passes():
 
 
 def test_exiting_midway_is_not_a_pass():
-    result = run("import os\ndef leave():\n    os._exit(0)\n", "assert True\nassert leave()\nassert True\n")
+    solution = "import os\ndef leave():\n    os._exit(0)\n"
+    result = run(solution, "assert True\nassert leave()\nassert True\n")
     assert result.status == "error" and (result.passed, result.total) == (1, 3)
 
 
 # Platforms ------------------------------------------------------------------------------
 
+ESCAPE_ATTEMPTS = """
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+# Try to undo the read-only mount first (MS_REMOUNT | MS_BIND, without MS_RDONLY).
+libc.mount(None, b"/", None, 0x20 | 0x1000, None)
+try:
+    open("/tmp/escape-{tag}", "w").close()
+    wrote = True
+except OSError:
+    wrote = False
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    connected = True
+except OSError:
+    connected = False
+"""
 
-def caller_in_subprocess(prefix: list[str], python: str, limits: str) -> subprocess.CompletedProcess:
-    script = (
-        "from genetic_instruct.sandbox import *\n"
-        "try:\n"
-        f"    r = run_tests('import os\\nuid = os.getuid()', 'assert True', {limits})\n"
-        "    print(r.status, r.detail)\n"
-        "except SandboxUnavailable as exc:\n"
-        "    print('unavailable', exc)\n"
-    )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
-    return subprocess.run([*prefix, python, "-c", script], capture_output=True, text=True, env=env, cwd="/", timeout=30)
+
+def caller_in_subprocess(prefix: list[str], python: str, network: str) -> str:
+    """run_tests called from another process (another user, another namespace): what
+    came back, or "unavailable ..."; the program tries to write /tmp and reach a listener."""
+    tag = uuid.uuid4().hex
+    with listener() as server:
+        solution = ESCAPE_ATTEMPTS.format(tag=tag, port=server.getsockname()[1])
+        script = (
+            "import sys\n"
+            "from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests\n"
+            "try:\n"
+            f"    r = run_tests(sys.argv[1], sys.argv[2], SandboxLimits(network={network!r}))\n"
+            "    print(r.status, r.detail)\n"
+            "except SandboxUnavailable as exc:\n"
+            "    print('unavailable', exc)\n"
+        )
+        tests = "assert not wrote\nassert not connected\n"
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+        command = [*prefix, python, "-c", script, solution, tests]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd="/", timeout=30)
+        assert not Path(f"/tmp/escape-{tag}").exists()
+        with pytest.raises(socket.timeout):
+            server.accept()
+    return done.stdout or done.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and util-linux")
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
 @pytest.mark.parametrize("network", ["isolate", "allow"])
 def test_refused_isolation_raises_instead_of_running(network):
     # In a user namespace that does not map its uid, a process may create no namespace.
-    done = caller_in_subprocess(["unshare", "--user"], sys.executable, f"SandboxLimits(network={network!r})")
-    assert done.stdout.startswith("unavailable"), done
+    # "allow" opts out of the network namespace only: the rest is still required.
+    outcome = caller_in_subprocess(["unshare", "--user"], sys.executable, network)
+    assert outcome.startswith("unavailable"), outcome
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and util-linux")
-def test_works_as_an_ordinary_user():
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
+def test_isolation_holds_for_an_ordinary_user():
     python = next((p for p in (sys.executable, "/usr/bin/python3") if _usable_by_nobody(p)), None)
     if python is None:
         pytest.skip("no Python interpreter that uid 65534 can run")
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    done = caller_in_subprocess(prefix, python, "SandboxLimits()")
-    if done.stdout.startswith("unavailable"):
-        pytest.skip(f"unprivileged user namespaces refused here: {done.stdout}")
-    assert done.stdout.startswith("passed"), done
+    outcome = caller_in_subprocess(NOBODY, python, "isolate")
+    if outcome.startswith("unavailable"):
+        pytest.skip(f"unprivileged user namespaces refused here: {outcome}")
+    assert outcome.startswith("passed"), outcome
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 def _usable_by_nobody(python: str) -> bool:
-    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", "import genetic_instruct"]
-    return subprocess.run(probe, capture_output=True, env={"PYTHONPATH": str(REPO)}, cwd="/").returncode == 0
+    """Whether uid 65534 can run this interpreter and spawn it again, as the sandbox does."""
+    spawn_self = "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
+    return subprocess.run([*NOBODY, python, "-c", spawn_self], capture_output=True).returncode == 0

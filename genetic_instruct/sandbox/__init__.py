@@ -1,0 +1,26 @@
+"""Run untrusted generated Python against its assert-based tests.
+
+Generated code is hostile until proven otherwise. It only ever runs in a fresh child
+interpreter (`python -I -S -B`), in new mount, PID and network namespaces, as an
+unprivileged uid, with CPU, memory, file-size, process-count and wall-clock limits, in a
+size-limited scratch tmpfs, with every other mount read-only and none of the caller's
+environment. Outcomes come back on a pipe, not stdout, so printed text cannot forge a pass.
+
+    run_tests(solution, tests, limits) -> ExecutionResult
+    run_many([(solution, tests), ...], limits, workers) -> [ExecutionResult, ...]
+
+Platform. Linux only. As root, the sandbox drops to a uid of its own. As an ordinary user
+it needs unprivileged user namespaces (most distributions allow them; some, such as
+Ubuntu 24.04 with its AppArmor default, or hardened kernels, do not); where the platform
+refuses, run_tests raises SandboxUnavailable rather than run with less isolation.
+network="allow" opts out of the network namespace only: the file-system and process
+isolation are not optional. The code sees the standard library and no site-packages.
+
+Modules: limits (the value types), runner (the caller's side), verdict (records and exit
+status to a status), _launcher and _harness (run in the child only).
+"""
+
+from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable
+from .runner import run_many, run_tests
+
+__all__ = ["ExecutionResult", "SandboxLimits", "SandboxUnavailable", "run_many", "run_tests"]

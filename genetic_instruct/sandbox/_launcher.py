@@ -1,0 +1,312 @@
+"""Child-side entry point: isolate, then hand the program to the harness.
+
+The caller runs this file as `python -I -S -B _launcher.py JOB RESULT_FD CONTROL_FD`: a
+fresh interpreter that reads no environment variables and imports nothing from
+site-packages. A script rather than subprocess's preexec_fn because the caller may run
+sandboxes from a thread pool, and unshare(CLONE_NEWUSER) needs a single-threaded process;
+here all setup happens in a process with one thread, before any untrusted code is loaded.
+
+Three processes, one job each:
+
+  launcher  Enters new mount, PID and (unless network="allow") network namespaces, mounts
+            a size-limited tmpfs as the scratch directory, binds the standard library where
+            the sandbox user can read it, makes every other mount read-only, forks init and
+            waits for it. The caller kills the launcher's process group if a run overruns.
+  init      PID 1 of the new PID namespace and still trusted: forks the runner, enforces
+            the wall clock, reports the runner's exit status and CPU time on the control
+            pipe. When init exits the kernel kills everything left in the namespace, even
+            processes that left the process group with setsid(), so no orphan survives.
+  runner    Applies rlimits, drops privileges, runs the harness.
+
+Privileges. As root, the runner takes a uid of its own, the caller's uid_base + the
+launcher's pid (unique among live sandboxes, so concurrent runs do not share RLIMIT_NPROC's count,
+which the kernel keeps per uid and does not enforce for root at all), with no supplementary
+groups; where the uid map cannot hold such a uid it uses nobody (65534). As an ordinary
+user the launcher also enters a new user namespace that maps only its own uid, which grants
+the right to mount there; the runner then drops every capability, so it cannot undo the
+read-only mounts, and RLIMIT_NPROC counts the processes of that namespace (Linux >= 5.14),
+launcher and init included, so the limit is raised by two for them.
+If the platform refuses a namespace, the launcher reports "unavailable" and the caller
+raises SandboxUnavailable; nothing runs with less isolation than asked for.
+
+Linux only (namespaces, pidfd_open: Linux >= 5.3). Standard library only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import marshal
+import os
+import resource
+import select
+import sys
+
+import _signal  # the signal module imports enum: milliseconds per program for two constants
+
+# typing costs ~18 ms per program; only type checkers need it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn
+
+# Imported now, as root: the runner may not be able to read this directory once it drops
+# privileges. Under -I the script's own directory is not on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness  # noqa: E402
+
+del sys.path[0]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+# A remount replaces a mount's flags; these must be carried over, or the kernel refuses
+# the remount (in a user namespace) or we would silently relax them.
+MOUNT_OPTION_FLAGS = {
+    b"nosuid": 0x2,
+    b"nodev": 0x4,
+    b"noexec": 0x8,
+    b"noatime": 0x400,
+    b"nodiratime": 0x800,
+    b"relatime": 0x200000,
+}
+MOUNTINFO_ESCAPES = ((b"\\040", b" "), (b"\\011", b"\t"), (b"\\012", b"\n"), (b"\\134", b"\\"))
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+NOBODY = 65534
+SETUP_FAILED = 125  # a forked child's body raised: the sandbox's fault, not the program's
+SHARED_MEMORY = "/dev/shm"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+# Flags are unsigned long: passed as plain ints, their upper 32 bits would be undefined.
+_path, _flags = ctypes.c_char_p, ctypes.c_ulong
+_libc.mount.argtypes = (_path, _path, _path, _flags, _path)
+_libc.prctl.argtypes = (ctypes.c_int, _flags, _flags, _flags, _flags)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+def main() -> None:
+    job_path, result_fd, control_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    job = _take_job(job_path)
+    try:
+        _isolate(job)
+    except OSError as exc:
+        _send(control_fd, f"unavailable {exc}")
+        os._exit(1)
+    init = os.fork()
+    if init == 0:
+        _as_child(_run_init, job, result_fd, control_fd)
+    os.close(result_fd)
+    os.close(control_fd)
+    os.waitpid(init, 0)
+    os._exit(0)
+
+
+def _as_child(body: Callable[..., None], *args: object) -> NoReturn:
+    """Run a forked child's body, which must never return into its parent's code."""
+    try:
+        body(*args)
+    except BaseException as exc:
+        os.write(2, f"sandbox {body.__name__} failed: {exc!r}\n".encode())
+    os._exit(SETUP_FAILED)
+
+
+def _take_job(path: str) -> dict:
+    """Read the job and delete it before anything untrusted runs: it holds the nonce."""
+    with open(path, "rb") as file:
+        job = marshal.load(file)
+    os.unlink(path)
+    job["stdlib"] = os.path.dirname(os.__file__)
+    job["rootless"] = os.geteuid() != 0
+    job["uid"], job["gid"] = _sandbox_ids(job["rootless"], job["uid_base"])
+    return job
+
+
+def _sandbox_ids(rootless: bool, uid_base: int) -> tuple[int, int]:
+    if rootless:
+        return os.getuid(), os.getgid()
+    uid = uid_base + os.getpid()
+    return (uid, uid) if _uid_mapped(uid) else (NOBODY, NOBODY)
+
+
+def _uid_mapped(uid: int) -> bool:
+    """In a container's user namespace only part of the uid range may exist."""
+    with open("/proc/self/uid_map") as file:
+        for line in file:
+            inside, _outside, count = map(int, line.split())
+            if inside <= uid < inside + count:
+                return True
+    return False
+
+
+def _isolate(job: dict) -> None:
+    flags = CLONE_NEWNS | CLONE_NEWPID
+    flags |= CLONE_NEWNET if job["isolate_network"] else 0
+    flags |= CLONE_NEWUSER if job["rootless"] else 0
+    _check(_libc.unshare(flags), "unshare")
+    if job["rootless"]:
+        _map_own_ids(job["uid"], job["gid"])
+    # Private first, so nothing mounted or remounted below propagates back to the host.
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    scratch = f"size={job['file_size_mb']}m,mode=0700,uid={job['uid']},gid={job['gid']}"
+    _mount("tmpfs", job["workdir"], "tmpfs", MS_NOSUID | MS_NODEV, scratch)
+    writable = [job["workdir"]]
+    if os.path.isdir(SHARED_MEMORY):
+        # multiprocessing's locks live there; a private one, as small as the scratch dir.
+        shared = f"size={job['file_size_mb']}m,mode=1777"
+        _mount("tmpfs", SHARED_MEMORY, "tmpfs", MS_NOSUID | MS_NODEV, shared)
+        writable.append(SHARED_MEMORY)
+    # The interpreter may live where the sandbox uid cannot read (pyenv under /root).
+    _mount(job["stdlib"], job["libdir"], None, MS_BIND)
+    _make_read_only(skip=writable)
+
+
+def _map_own_ids(uid: int, gid: int) -> None:
+    maps = (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1"))
+    for name, text in maps:
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+
+
+def _make_read_only(skip: list[str]) -> None:
+    """Remount every mount read-only but our own tmpfs mounts: /tmp and any other
+    world-writable place included, which an unprivileged uid could otherwise write."""
+    with open("/proc/self/mountinfo", "rb") as file:
+        lines = file.read().splitlines()
+    for line in lines:
+        fields = line.split(b" ")
+        target = fields[4]
+        for escaped, plain in MOUNTINFO_ESCAPES:
+            target = target.replace(escaped, plain)
+        if os.fsdecode(target) in skip:
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in fields[5].split(b","):
+            flags |= MOUNT_OPTION_FLAGS.get(option, 0)
+        _mount(None, target, None, flags)
+
+
+def _mount(
+    source: str | None, target: str | bytes, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data))
+    _check(result, f"mount {os.fsdecode(target)}")
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    return os.fsencode(value) if isinstance(value, str) else value
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _run_init(job: dict, result_fd: int, control_fd: int) -> None:
+    # If the launcher dies, init dies, and with it the namespace.
+    _libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+    # Not ptrace-able by the runner, which keeps the same uid when rootless.
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    runner = os.fork()
+    if runner == 0:
+        os.close(control_fd)
+        _as_child(_run_sandboxed, job, result_fd)
+    os.close(result_fd)
+    try:
+        status, cpu_s, timed_out = _wait(runner, job["wall_seconds"])
+    except OSError as exc:  # pidfd_open needs Linux >= 5.3; our exit kills the runner
+        _send(control_fd, f"unavailable {exc}")
+        raise
+    _send(control_fd, f"exit {status} {cpu_s!r} {int(timed_out)}")
+    os._exit(0)
+
+
+def _wait(pid: int, seconds: float) -> tuple[int, float, bool]:
+    """Wait for the runner up to the wall limit, killing it past that."""
+    pidfd = os.pidfd_open(pid)
+    ready, _, _ = select.select([pidfd], [], [], seconds)
+    if not ready:
+        os.kill(pid, _signal.SIGKILL)
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage.ru_utime + usage.ru_stime, not ready
+
+
+def _run_sandboxed(job: dict, result_fd: int) -> None:
+    os.chdir(job["workdir"])
+    _apply_limits(job)
+    _drop_privileges(job)
+    _import_from(job["stdlib"], job["libdir"])
+    sys.argv[:] = ["solution.py"]
+    os.set_inheritable(result_fd, False)  # programs the solution execs get no channel
+    report = _harness.make_reporter(result_fd, job.pop("nonce"))
+    _harness.run(job.pop("solution"), job.pop("tests"), report)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # the solution may have replaced or closed it
+            pass
+    # Skips atexit handlers and non-daemon threads the solution left behind.
+    os._exit(0)
+
+
+def _import_from(stdlib: str, libdir: str) -> None:
+    """Point imports at the standard library's bind mount, for the sandbox uid may not be
+    able to read its real path; that includes packages imported before the drop
+    (encodings, ctypes), which look for their submodules along their own __path__."""
+
+    def moved(entry: str) -> str:
+        inside = entry == stdlib or entry.startswith(stdlib + os.sep)
+        return libdir + entry[len(stdlib) :] if inside else entry
+
+    sys.path[:] = map(moved, sys.path)
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__path__", None)
+        if isinstance(path, list):
+            path[:] = map(moved, path)
+
+
+def _apply_limits(job: dict) -> None:
+    cpu = int(-(-job["cpu_seconds"] // 1))  # the kernel counts whole seconds; round up
+    megabyte = 1024 * 1024
+    # Rootless, the count is per user namespace and so includes the launcher and init.
+    processes = job["max_processes"] + (2 if job["rootless"] else 0)
+    limits = (
+        (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at the limit, SIGKILL a second later
+        (resource.RLIMIT_AS, job["memory_mb"] * megabyte, job["memory_mb"] * megabyte),
+        (resource.RLIMIT_FSIZE, job["file_size_mb"] * megabyte, job["file_size_mb"] * megabyte),
+        (resource.RLIMIT_NPROC, processes, processes),
+        (resource.RLIMIT_CORE, 0, 0),
+    )
+    for which, soft, hard in limits:
+        resource.setrlimit(which, (soft, hard))
+
+
+def _drop_privileges(job: dict) -> None:
+    if job["rootless"]:
+        _drop_capabilities()
+    else:
+        uid, gid = job["uid"], job["gid"]
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)  # leaving uid 0 clears every capability
+    # Setuid binaries and file capabilities grant nothing from here on.
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def _drop_capabilities() -> None:
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    nothing = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; two words each
+    _check(_libc.capset(ctypes.byref(header), nothing), "capset")
+
+
+def _send(fd: int, text: str) -> None:
+    os.write(fd, text.encode("utf-8", "replace") + b"\n")
+
+
+if __name__ == "__main__":
+    main()

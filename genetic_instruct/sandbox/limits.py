@@ -1,0 +1,78 @@
+"""The sandbox's public value types: what a run may use, and what came out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NETWORK_MODES = ("isolate", "allow")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The platform refused an isolation the limits ask for.
+
+    Raised instead of running the code with less protection than requested: a silent
+    fallback would let generated code reach the network or the file system unnoticed.
+    """
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Bounds on one run of generated code.
+
+    wall_seconds: real time for the whole run, asserts included; the process tree is
+        killed when it runs out.
+    cpu_seconds: CPU time of the main sandboxed process (RLIMIT_CPU, rounded up to a
+        whole second because the kernel counts in seconds).
+    memory_mb: address space per process (RLIMIT_AS); Python raises MemoryError past it.
+    file_size_mb: the largest file the code may write (RLIMIT_FSIZE), and also the size
+        of its scratch directory, a tmpfs, so many small files cannot fill the disk.
+    max_processes: processes and threads the sandbox may hold at once (RLIMIT_NPROC),
+        the main process included.
+    output_bytes: how much of stdout and of stderr is kept; the rest is read and dropped.
+    network: "isolate" runs the code in an empty network namespace (no interface is up,
+        not even loopback) and raises SandboxUnavailable if the platform refuses;
+        "allow" is the explicit opt-out and leaves the host's network reachable.
+    """
+
+    wall_seconds: float = 10.0
+    cpu_seconds: float = 5.0
+    memory_mb: int = 512
+    file_size_mb: int = 16
+    max_processes: int = 16
+    output_bytes: int = 65536
+    network: str = "isolate"
+
+    def __post_init__(self) -> None:
+        # Fail at construction, before any code runs under a limit that means nothing.
+        for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ValueError(f"SandboxLimits.{name} must be positive, got {value!r}")
+        if self.output_bytes < 0:
+            raise ValueError(f"SandboxLimits.output_bytes must be >= 0, got {self.output_bytes!r}")
+        if self.network not in NETWORK_MODES:
+            raise ValueError(
+                f"SandboxLimits.network must be one of {NETWORK_MODES}, got {self.network!r}"
+            )
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """Outcome of running one solution against its tests.
+
+    status: "passed" (every assert held), "failed" (some assert failed), "error" (the
+        solution or the test setup could not run, or the tests hold no assert),
+        "timeout" (wall-clock or CPU limit), "killed" (a signal or the memory limit).
+    passed / total: asserts that held / top-level asserts in the tests; on a timeout or
+        a crash, asserts that never ran count as not passed.
+    detail: one short line: the first failing assert, the exception, or the limit hit.
+    """
+
+    status: str
+    passed: int
+    total: int
+    pass_fraction: float
+    runtime_s: float
+    stdout: str
+    stderr: str
+    detail: str
