@@ -92,7 +92,9 @@ class VLLMEngine:
         ids = self._llm.enqueue_chat(
             [r.chat_messages() for r in requests], params, use_tqdm=False
         )
-        position = {str(request_id): i for i, request_id in enumerate(ids)}
+        # enqueue returns internal ids ("<counter>-<8 random chars>"); outputs carry the
+        # external "<counter>" part.
+        position = {str(rid).split("-", 1)[0]: i for i, rid in enumerate(ids)}
         results: list[Completion | None] = [None] * len(requests)
         engine = self._llm.llm_engine
         while engine.has_unfinished_requests():
