@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -22,6 +23,9 @@ from genetic_instruct.export import export_jsonl
 from genetic_instruct.store import STATE_FILE, RunStore
 
 EXIT_BAD_INPUT = 2
+# The repository's conf/ (the package is installed editable, beside it); absolute, because
+# Hydra reads a relative config_path as a Python package when run from a console script.
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 _READ_ONLY_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=."]
 
 register_configs()
@@ -65,8 +69,6 @@ def _run(cfg: Config) -> None:
 
 
 def _open_existing(cfg: Config) -> RunStore:
-    from pathlib import Path
-
     if not (Path(cfg.run_dir) / STATE_FILE).is_file():
         raise InputError(f"{cfg.run_dir}: no run state here (config key run_dir)")
     return RunStore(cfg.run_dir)
@@ -100,7 +102,8 @@ def _inspect(cfg: Config) -> None:
                 str(row.get("population", accepted)),
                 ", ".join(f"{k} {v}" for k, v in reasons),
             )
-        Console().print(table)
+        console = Console()
+        console.print(table, width=None if console.is_terminal else 160)
         print(f"population {store.population_size()}")
     finally:
         store.close()
@@ -119,7 +122,7 @@ def main() -> None:
     name = args.pop(0) if args and args[0] in _COMMANDS else "run"
     task, extra = _COMMANDS[name]
     sys.argv = [f"{sys.argv[0]} {name}", *args, *extra]
-    app = hydra.main(version_base="1.3", config_path="../conf", config_name="config")(
+    app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(
         _guarded(task)
     )
     try:

@@ -46,7 +46,8 @@ class RunDisplay:
 
     def __init__(self, enabled: bool) -> None:
         self.console = Console(stderr=True, quiet=not enabled)
-        self.enabled = enabled
+        # Live bars only on a terminal; logs get the summary lines alone.
+        self.enabled = enabled and self.console.is_terminal
 
     @contextmanager
     def stage(self, name: str, total: int, accepted_so_far: str) -> Iterator[StageTracker]:
@@ -67,5 +68,5 @@ class RunDisplay:
             yield StageTracker(progress, task, accepted_so_far)
 
     def line(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, soft_wrap=True)
 

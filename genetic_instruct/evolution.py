@@ -104,6 +104,8 @@ class Evolution:
         self._ids = {ind.id for ind in self.population}
         self._engines = engines
         self._calls: dict[str, JournaledCalls] = {}
+        self._run_tried = 0  # over the generations run by this process, for the display
+        self._run_accepted = 0
 
     # -- engines ------------------------------------------------------------------------
     def _role(self, role: str) -> JournaledCalls:
@@ -130,12 +132,17 @@ class Evolution:
         ]
         calls = self._role(role)
         replayed_before = calls.replayed
-        with self.display.stage(role, len(requests), f"{stats.accepted}") as tracker:
+        with self.display.stage(role, len(requests), self._acceptance()) as tracker:
             answers = calls.generate(requests, tracker)
         stats.seconds[role] = round(tracker.seconds, 3)
         stats.replayed += calls.replayed - replayed_before
         stats.tokens.add(role, answers)
         return answers
+
+    def _acceptance(self) -> str:
+        if not self._run_tried:
+            return "-"
+        return f"{self._run_accepted}/{self._run_tried} ({self._run_accepted / self._run_tried:.0%})"
 
     # -- stages -------------------------------------------------------------------------
     def _instruct(self, generation: int, stats: GenerationStats) -> list[Candidate]:
@@ -271,6 +278,8 @@ class Evolution:
         self.index.add([s.id for s in survivors], signatures)
         self.population.extend(survivors)
         self._ids.update(s.id for s in survivors)
+        self._run_tried += stats.tried
+        self._run_accepted += stats.accepted
         return stats
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:

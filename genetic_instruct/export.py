@@ -51,6 +51,7 @@ def export_jsonl(population: Iterable[Individual], path: str | Path, include_see
                 count += 1
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a dataset is meant to be shared
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

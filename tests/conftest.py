@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from genetic_instruct.cli import to_config
+from genetic_instruct.cli import CONF_DIR, to_config
 from genetic_instruct.config import Config
-
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def make_config(*overrides: str) -> Config:
