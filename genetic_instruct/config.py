@@ -34,14 +34,22 @@ DEFAULT_MUTATION_METHODS: dict[str, str] = {
 class ModelConfig:
     """One model and the engine that serves it; roles name models, so one engine per model."""
 
-    path: str = EMBEDDED_MODEL  # a local folder, or `embedded:smollm2-135m-instruct`
-    engine: str = "vllm"  # vllm | scripted (tests and benchmarks only)
+    # A local folder or `embedded:smollm2-135m-instruct` (vllm); the served model name (openai).
+    path: str = EMBEDDED_MODEL
+    engine: str = "vllm"  # vllm | openai | scripted (tests and benchmarks only)
+    # -- vllm (offline) --
     dtype: str = "bfloat16"
     max_model_len: int = 2048
     tensor_parallel_size: int = 1
     enforce_eager: bool = True  # torch.compile costs 90-120 s of start-up on the CPU
     kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE; ignored on GPUs
-    engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to vllm.LLM
+    engine_args: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
+    # -- openai (any OpenAI-compatible server: vllm serve, SGLang, NIM, llama.cpp, hosted) --
+    base_urls: list[str] = field(default_factory=list)  # e.g. http://127.0.0.1:8000/v1
+    api_key_env: str | None = None  # NAME of the environment variable holding the key
+    max_concurrency: int = 64  # requests in flight, over all base URLs
+    request_timeout_s: float = 600.0
+    max_retries: int = 6  # on 429, 5xx, timeouts and dropped connections
 
 
 @dataclass
@@ -125,7 +133,7 @@ def register_configs() -> None:
 
 
 ROLES = ("instructor", "coder", "judge")
-ENGINES = ("vllm", "scripted")
+ENGINES = ("vllm", "openai", "scripted")
 JUDGE_CRITERIA = ("correctness", "quality")
 
 
@@ -157,6 +165,14 @@ def validate(cfg: Config) -> None:
         )
         _require(bool(model.path), f"models.{name}.path", "must be set (a local model folder)")
         _require(model.max_model_len > 0, f"models.{name}.max_model_len", "must be positive")
+        if model.engine == "openai":
+            _require(
+                len(model.base_urls) > 0, f"models.{name}.base_urls", "needs at least one URL"
+            )
+            _require(
+                model.max_concurrency >= 1, f"models.{name}.max_concurrency", "must be >= 1"
+            )
+            _require(model.max_retries >= 0, f"models.{name}.max_retries", "must be >= 0")
     for role in ROLES:
         role_cfg: RoleConfig = getattr(cfg.roles, role)
         _require(

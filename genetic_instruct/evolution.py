@@ -56,6 +56,12 @@ class GenerationStats:
     tokens: TokenCounter = field(default_factory=TokenCounter)
     seconds: dict[str, float] = field(default_factory=dict)
     replayed: int = 0  # answers taken from the journal
+    # criterion -> score -> count, over every readable verdict (rejected offspring included)
+    judge_scores: dict[str, Counter[int]] = field(default_factory=dict)
+
+    def count_verdict(self, verdict: JudgeVerdict) -> None:
+        for name, score in verdict.scores.items():
+            self.judge_scores.setdefault(name, Counter())[round(score)] += 1
 
     def to_dict(self, population: int) -> dict[str, Any]:
         return {
@@ -67,6 +73,10 @@ class GenerationStats:
             "completion_tokens": self.tokens.completion,
             "seconds": self.seconds,
             "replayed": self.replayed,
+            "judge_scores": {
+                name: {str(k): v for k, v in sorted(hist.items())}
+                for name, hist in self.judge_scores.items()
+            },
         }
 
 
@@ -166,7 +176,8 @@ class Evolution:
                 stats.rejected["instructor_failed"] += plan.n_tasks
                 continue
             tasks = parse_instructor(plan, answer.text)
-            stats.rejected["instructor_no_task"] += plan.n_tasks - len(tasks)
+            if len(tasks) < plan.n_tasks:
+                stats.rejected["instructor_no_task"] += plan.n_tasks - len(tasks)
             candidates.extend(Candidate(plan, task) for task in tasks)
         return candidates
 
@@ -248,6 +259,7 @@ class Evolution:
             except VerdictError as reason:
                 stats.rejected[str(reason)] += 1
                 continue
+            stats.count_verdict(cand.verdict)
             cand.fitness = fitness(cand.verdict, weights)
             if cand.fitness < self.cfg.fitness.threshold:
                 stats.rejected["judge_below_threshold"] += 1

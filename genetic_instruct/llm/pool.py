@@ -14,6 +14,10 @@ def build_engine(model: ModelConfig) -> Engine:
         from genetic_instruct.llm.scripted import ScriptedEngine
 
         return ScriptedEngine(model.path, **model.engine_args)
+    if model.engine == "openai":
+        from genetic_instruct.llm.openai_engine import OpenAIEngine
+
+        return OpenAIEngine(model)
     from genetic_instruct.llm.vllm_engine import VLLMEngine
 
     return VLLMEngine(model)
