@@ -63,9 +63,18 @@ class _State:
 
 
 def _run(cfg: Config) -> None:
+    from genetic_instruct.interrupts import Interrupted
     from genetic_instruct.runner import run
 
-    run(cfg)
+    try:
+        run(cfg)
+    except Interrupted as stop:
+        print(
+            f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
+            f"{cfg.run_dir}. Resume with the same command.",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + stop.signum) from None
 
 
 def _open_existing(cfg: Config) -> RunStore:

@@ -118,6 +118,7 @@ class Config:
     seed: int = 0
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
     progress: bool = True
+    force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
     models: dict[str, ModelConfig] = field(default_factory=lambda: {"default": ModelConfig()})
     roles: RolesConfig = field(default_factory=RolesConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import overload
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from genetic_instruct import faults, interrupts
 from genetic_instruct.config import Config, RoleConfig
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.display import RunDisplay
@@ -94,6 +96,36 @@ def _sampling(role: RoleConfig) -> Sampling:
     return Sampling(role.temperature, role.top_p, role.max_tokens)
 
 
+class StoredPopulation(Sequence[Individual]):
+    """The population as a sequence backed by the store: sampling parents reads only them.
+
+    Holding 800k records in memory would cost gigabytes and make every resume re-read them
+    all; parents are a few per offspring.
+    """
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._size = store.population_size()
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Individual: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Individual]: ...
+    def __getitem__(self, index: int | slice) -> Individual | Sequence[Individual]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        return self._store.individual_at(index)
+
+    def refresh(self) -> None:
+        """Take in what the last commit added."""
+        self._size = self._store.population_size()
+
+
 class Evolution:
     """A run: the population, its dedup index and the engines, driven one generation at a time."""
 
@@ -110,8 +142,8 @@ class Evolution:
         self.display = display
         self.index = index
         self.templates: dict[str, PromptTemplate] = load_templates()
-        self.population: list[Individual] = store.individuals()
-        self._ids = {ind.id for ind in self.population}
+        self.population = StoredPopulation(store)
+        self._ids = set(store.ids())
         self._engines = engines
         self._calls: dict[str, JournaledCalls] = {}
         self._run_tried = 0  # over the generations run by this process, for the display
@@ -141,6 +173,7 @@ class Evolution:
             for i, prompt in enumerate(prompts)
         ]
         calls = self._role(role)
+        interrupts.check()
         replayed_before = calls.replayed
         with self.display.stage(role, len(requests), self._acceptance()) as tracker:
             answers = calls.generate(requests, tracker)
@@ -288,8 +321,9 @@ class Evolution:
             generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
         )
         self.index.add([s.id for s in survivors], signatures)
-        self.population.extend(survivors)
+        self.population.refresh()
         self._ids.update(s.id for s in survivors)
+        faults.point("generation")
         self._run_tried += stats.tried
         self._run_accepted += stats.accepted
         return stats

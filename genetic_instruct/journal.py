@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from genetic_instruct import faults, interrupts
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine
 from genetic_instruct.store import RunStore
 
@@ -45,13 +46,18 @@ class JournaledCalls:
             i = todo[j]
             results[i] = completion
             pending.append((keys[i], completion))
+            faults.point(self.role)
             now = time.monotonic()
             if len(pending) >= FLUSH_EVERY_N or now - last_flush >= FLUSH_EVERY_S:
                 self._flush(pending)
                 last_flush = now
             if on_complete is not None:
                 on_complete(i, completion)
+            if interrupts.requested() is not None:
+                self._flush(pending)
+                interrupts.check()
 
+        interrupts.check()
         fresh = self.engine.generate([requests[i] for i in todo], finished)
         for j, completion in enumerate(fresh):  # engines that do not call back per request
             if results[todo[j]] is None:

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from genetic_instruct import interrupts
+from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
 from genetic_instruct.display import RunDisplay
-from genetic_instruct.evolution import evolve
-from genetic_instruct.export import export_jsonl
+from genetic_instruct.evolution import GenerationStats, evolve
+from genetic_instruct.export import sync_export
 from genetic_instruct.llm.base import Engine
+from genetic_instruct.records import Individual
 from genetic_instruct.seeds import load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.store import STATE_FILE, RunStore
 
 
 @dataclass(frozen=True)
@@ -24,14 +27,33 @@ class RunResult:
 
 
 def run(cfg: Config, engines: Mapping[str, Engine] | None = None) -> RunResult:
-    """Validate everything cheap first, then evolve and export. `engines` share loaded models."""
+    """Validate everything cheap first, then evolve and export. `engines` share loaded models.
+
+    Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
+    """
     validate(cfg)
-    seeds = load_seeds(cfg.seeds)  # a malformed seed file fails here, before any model loads
+    seeds: list[Individual] | None = None
+    if not (Path(cfg.run_dir) / STATE_FILE).exists():
+        seeds = load_seeds(cfg.seeds)  # a bad seed file fails before anything is written
     display = RunDisplay(cfg.progress)
     store = RunStore(cfg.run_dir)
     try:
-        evo = evolve(cfg, store, display, seeds, engines)
-        exported = export_jsonl(evo.population, cfg.export.path, cfg.export.include_seeds)
+        check_resume(store, cfg)
+        if store.generation is None and seeds is None:
+            seeds = load_seeds(cfg.seeds)
+
+        def after_generation(_generation: int, _stats: GenerationStats) -> None:
+            sync_export(store, cfg.export.path, cfg.export.include_seeds)
+
+        with interrupts.stop_at_safe_points():
+            try:
+                evo = evolve(cfg, store, display, seeds or [], engines, after_generation)
+            except Exception:
+                signum = interrupts.requested()
+                if signum is not None:  # an engine that died of the same Ctrl-C
+                    raise interrupts.Interrupted(signum) from None
+                raise
+        exported = sync_export(store, cfg.export.path, cfg.export.include_seeds)
         display.line(f"exported {exported} records to {cfg.export.path}")
         return RunResult(len(evo.population), store.generation or 0, exported, Path(cfg.export.path))
     finally:

@@ -4,18 +4,23 @@ A generation's survivors, their dedup signatures, its statistics and the generat
 commit in one transaction, so after a crash the database holds either the whole generation
 or none of it. Finished LLM requests are journaled as they arrive (keyed by a hash of model,
 prompt, sampling parameters and seed), so a restart pays for no finished call twice.
+
+Individuals are numbered 1..N in insertion order (`seq`, SQLite's rowid; rows are never
+deleted), so the population can be sampled by position without holding it in memory.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from genetic_instruct import faults
 from genetic_instruct.errors import InputError
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.records import Individual
@@ -43,9 +48,24 @@ CREATE TABLE IF NOT EXISTS generations (
 );
 """
 
+T = TypeVar("T")
+
 
 class StateError(InputError):
     """The run directory's state cannot be used as it is (corrupt, other version, unwritable)."""
+
+
+def _state_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """SQLite failures (corrupt file, read-only or full disk) become one-line StateErrors."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            raise StateError(f"{self.path}: run state unusable ({error})") from None
+
+    return wrapper
 
 
 class RunStore:
@@ -55,15 +75,16 @@ class RunStore:
         self.path = Path(run_dir) / STATE_FILE
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"{self.path.parent}: cannot create run directory ({error})") from None
+        try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._check_version()
         except sqlite3.DatabaseError as error:
             raise StateError(f"{self.path}: not a usable state database ({error})") from None
-        except OSError as error:
-            raise StateError(f"{self.path}: cannot open run state ({error})") from None
+        self._check_version()
 
     def _check_version(self) -> None:
         found = self.get_meta("schema_version")
@@ -79,10 +100,12 @@ class RunStore:
         self._db.close()
 
     # -- meta -------------------------------------------------------------------------
+    @_state_errors
     def get_meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    @_state_errors
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
@@ -95,6 +118,7 @@ class RunStore:
         return None if value is None else int(value)
 
     # -- population ---------------------------------------------------------------------
+    @_state_errors
     def commit_generation(
         self,
         generation: int,
@@ -118,11 +142,41 @@ class RunStore:
                 (generation, json.dumps(stats)),
             )
             self.set_meta("generation", generation)
+            faults.point("commit")
 
-    def individuals(self) -> list[Individual]:
-        rows = self._db.execute("SELECT record FROM individuals ORDER BY seq")
-        return [Individual.from_dict(json.loads(record)) for (record,) in rows]
+    @_state_errors
+    def population_size(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM individuals").fetchone()
+        return int(row[0] or 0)
 
+    @_state_errors
+    def individual_at(self, position: int) -> Individual:
+        """The individual at 0-based insertion position (seq = position + 1)."""
+        row = self._db.execute(
+            "SELECT record FROM individuals WHERE seq = ?", (position + 1,)
+        ).fetchone()
+        if row is None:
+            raise IndexError(position)
+        return Individual.from_dict(json.loads(row[0]))
+
+    def individuals(self, after_seq: int = 0) -> Iterator[Individual]:
+        """Stream individuals in insertion order, from position `after_seq` on."""
+        for _, individual in self.numbered_individuals(after_seq):
+            yield individual
+
+    @_state_errors
+    def numbered_individuals(self, after_seq: int = 0) -> Iterator[tuple[int, Individual]]:
+        cursor = self._db.execute(
+            "SELECT seq, record FROM individuals WHERE seq > ? ORDER BY seq", (after_seq,)
+        )
+        for seq, record in cursor:
+            yield seq, Individual.from_dict(json.loads(record))
+
+    @_state_errors
+    def ids(self) -> list[str]:
+        return [ident for (ident,) in self._db.execute("SELECT id FROM individuals ORDER BY seq")]
+
+    @_state_errors
     def signatures(self, dtype: np.dtype) -> tuple[list[str], np.ndarray]:
         """Stored dedup signatures, so the index is rebuilt without re-hashing any text."""
         ids: list[str] = []
@@ -135,14 +189,13 @@ class RunStore:
         flat = np.frombuffer(b"".join(blobs), dtype=dtype)
         return ids, flat.reshape(len(blobs), -1)
 
-    def population_size(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM individuals").fetchone()[0])
-
+    @_state_errors
     def generation_stats(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT generation, stats FROM generations ORDER BY generation")
         return [{"generation": g, **json.loads(s)} for g, s in rows]
 
     # -- journal ------------------------------------------------------------------------
+    @_state_errors
     def journal_lookup(self, keys: Iterable[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}
         for key in keys:
@@ -153,6 +206,7 @@ class RunStore:
                 found[key] = Completion(**json.loads(row[0]))
         return found
 
+    @_state_errors
     def journal_record(self, role: str, entries: Sequence[tuple[str, Completion]]) -> None:
         """Persist finished requests; failed ones are not journaled, so a resume retries them."""
         rows = [
@@ -164,6 +218,49 @@ class RunStore:
             self._db.executemany(
                 "INSERT OR IGNORE INTO journal (key, role, completion) VALUES (?, ?, ?)", rows
             )
+            faults.point("journal")
+
+    @_state_errors
+    def journal_keys(self) -> set[str]:
+        return {key for (key,) in self._db.execute("SELECT key FROM journal")}
+
+    # -- integrity ------------------------------------------------------------------------
+    @_state_errors
+    def integrity_problems(self) -> list[str]:
+        """What `verify` reports: SQLite's own check, then our invariants."""
+        problems = [
+            f"sqlite: {msg}"
+            for (msg,) in self._db.execute("PRAGMA integrity_check")
+            if msg != "ok"
+        ]
+        count, top = self._db.execute("SELECT COUNT(*), MAX(seq) FROM individuals").fetchone()
+        if count != (top or 0):
+            problems.append(f"population positions have gaps: {count} rows, last seq {top}")
+        ids: set[str] = set()
+        widths: set[int] = set()
+        for seq, ident, record, signature in self._db.execute(
+            "SELECT seq, id, record, signature FROM individuals ORDER BY seq"
+        ):
+            data = json.loads(record)
+            if data.get("id") != ident:
+                problems.append(f"seq {seq}: record id {data.get('id')!r} != row id {ident!r}")
+            missing = [p for p in data.get("parents", ()) if p not in ids]
+            if missing:
+                problems.append(f"{ident}: parents not stored before it: {missing}")
+            ids.add(ident)
+            widths.add(len(signature))
+        if len(widths) > 1:
+            problems.append(f"signatures of different sizes: {sorted(widths)}")
+        marker = self.generation
+        (latest,) = self._db.execute("SELECT MAX(generation) FROM individuals").fetchone()
+        if latest is not None and marker is not None and latest > marker:
+            problems.append(f"individuals of generation {latest} beyond the marker {marker}")
+        for key, completion in self._db.execute("SELECT key, completion FROM journal"):
+            try:
+                Completion(**json.loads(completion))
+            except (TypeError, ValueError):
+                problems.append(f"journal entry {key}: unreadable completion")
+        return problems
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 from genetic_instruct.config import Config
 from genetic_instruct.export import sample
@@ -68,20 +70,24 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
     engine = ScriptedEngine("scripted", malformed_rate=0.1, copy_rate=0.05)
     first = run(scripted_config, engines={"default": engine})
     calls = engine.calls
-    twin_cfg = replace(scripted_config, run_dir=str(tmp_path / "twin"),
-                       export=replace(scripted_config.export, path=str(tmp_path / "twin.jsonl")))
-    run(twin_cfg)
+
+    def twin(name: str) -> Config:
+        return replace(scripted_config, run_dir=str(tmp_path / name),
+                       export=replace(scripted_config.export, path=str(tmp_path / f"{name}.jsonl")))
+
+    run(twin("twin"))  # same seed, fresh engine and run directory: the same dataset
     assert first.dataset.read_text() == (tmp_path / "twin.jsonl").read_text()
-    # Forget the generations but keep the journal: the rerun must not call the engine.
-    store = RunStore(scripted_config.run_dir)
-    store._db.execute("DELETE FROM individuals WHERE generation > 0")
-    store._db.execute("DELETE FROM generations WHERE generation > 0")
-    store.set_meta("generation", 0)
-    store.close()
-    before = first.dataset.read_text()
-    run(scripted_config, engines={"default": engine})
+    # A run whose journal already holds every answer must not call the engine at all.
+    replay = twin("replay")
+    RunStore(replay.run_dir).close()
+    db = sqlite3.connect(Path(replay.run_dir) / "state.sqlite")
+    db.execute("ATTACH DATABASE ? AS first", (str(Path(scripted_config.run_dir) / "state.sqlite"),))
+    db.execute("INSERT INTO journal SELECT * FROM first.journal")
+    db.commit()
+    db.close()
+    run(replay, engines={"default": engine})
     assert engine.calls == calls
-    assert first.dataset.read_text() == before
+    assert (tmp_path / "replay.jsonl").read_text() == first.dataset.read_text()
 
 
 def test_seeds_are_excluded_from_the_export_unless_asked(scripted_config: Config) -> None:

@@ -27,7 +27,7 @@ def test_generation_commit_round_trips(tmp_path: Path) -> None:
     again = RunStore(tmp_path)
     assert again.generation == 1
     assert [i.id for i in again.individuals()] == ["id0", "id1", "id2"]
-    assert again.individuals()[0] == _ind(0)
+    assert next(again.individuals()) == _ind(0) == again.individual_at(0)
     ids, restored = again.signatures(np.dtype(np.uint32))
     assert ids == ["id0", "id1", "id2"] and np.array_equal(restored, sigs)
     assert again.generation_stats() == [{"generation": 1, "tried": 5}]
@@ -39,7 +39,7 @@ def test_an_id_is_never_stored_twice(tmp_path: Path) -> None:
     store.commit_generation(1, [_ind(0)], sig, {})
     store.commit_generation(2, [_ind(0, generation=2)], sig, {})
     assert store.population_size() == 1
-    assert store.individuals()[0].generation == 1
+    assert next(store.individuals()).generation == 1
 
 
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,14 +29,26 @@ _N_TASKS = re.compile(r"Write (\d+) new", re.IGNORECASE)
 
 
 class ScriptedEngine:
-    """Answers from a seeded RNG; `malformed_rate` and `copy_rate` control the faults."""
+    """Answers from a seeded RNG; `malformed_rate` and `copy_rate` control the faults.
+
+    `latency_s` makes each answer take that long (to test interruption mid-stage);
+    `request_log` names a file that gets each received request's journal key, flushed
+    before answering, so crash tests can prove no finished request was sent twice.
+    """
 
     def __init__(
-        self, model_name: str = "scripted", malformed_rate: float = 0.1, copy_rate: float = 0.05
+        self,
+        model_name: str = "scripted",
+        malformed_rate: float = 0.1,
+        copy_rate: float = 0.05,
+        latency_s: float = 0.0,
+        request_log: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.malformed_rate = malformed_rate
         self.copy_rate = copy_rate
+        self.latency_s = latency_s
+        self._log = open(request_log, "a", encoding="utf-8") if request_log else None  # noqa: SIM115
         self.calls = 0  # requests answered, so tests can prove what was (not) sent
 
     def generate(
@@ -43,6 +56,11 @@ class ScriptedEngine:
     ) -> list[Completion]:
         results = []
         for i, request in enumerate(requests):
+            if self._log is not None:
+                self._log.write(request.journal_key(self.model_name) + "\n")
+                self._log.flush()
+            if self.latency_s:
+                time.sleep(self.latency_s)
             completion = self._answer(request)
             self.calls += 1
             results.append(completion)
@@ -51,7 +69,8 @@ class ScriptedEngine:
         return results
 
     def close(self) -> None:
-        pass
+        if self._log is not None:
+            self._log.close()
 
     def _answer(self, request: ChatRequest) -> Completion:
         prompt = request.messages[-1][1]
