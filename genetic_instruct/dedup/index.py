@@ -1,0 +1,196 @@
+"""The near-duplicate index the evolution loop checks every generation against.
+
+Per generation the loop calls, on a batch of new instructions::
+
+    sigs = index.signatures(texts)
+    hits = index.query(sigs)                   # vs the whole population
+    fresh = [i for i, hit in enumerate(hits) if hit is None]
+    copies = index.within_batch(sigs[fresh])   # vs earlier rows of the batch
+    keep = [fresh[j] for j, c in enumerate(copies) if c is None]
+    ...                                        # code, judge, then for the survivors:
+    index.add(keys, sigs[survivors])
+
+and stores ``sigs[i].tobytes()`` with each record, so that a resumed run rebuilds the
+index with one ``add`` of the stored signatures and never re-hashes text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from genetic_instruct.dedup.banding import Bands, choose_bands
+from genetic_instruct.dedup.buckets import BucketTable
+from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
+from genetic_instruct.dedup.shingles import Shingler
+
+# A bucket keeps its first 64 items, and within a batch a row is compared with the
+# first 64 earlier rows of each of its buckets. Pairs at the threshold share ~1 in
+# 0.7^-7 = 12 bands (36 of them), so a text still meets its near-duplicates through
+# its other buckets; without the cap a crowded bucket costs O(size) probe steps per
+# lookup and O(size^2) comparisons within a batch.
+_BUCKET_CAP = 64
+_PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~1 MB
+
+
+class NearDuplicateIndex:
+    """MinHash LSH index answering "is there an item with Jaccard similarity >=
+    ``threshold`` to this text?", for texts seen as sets of ``shingle_size``-token
+    shingles after ``normalize`` (see :mod:`genetic_instruct.dedup.shingles`).
+
+    ``bands=None`` chooses the banding for the threshold (see
+    :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
+    signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.
+    """
+
+    signature_dtype: np.dtype = SIGNATURE_DTYPE
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.7,
+        num_perm: int = 256,
+        bands: int | None = None,
+        shingle_size: int = 3,
+        normalize: str = "code",
+        seed: int = 1,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.threshold = threshold
+        self.num_perm = num_perm
+        shingler = Shingler(size=shingle_size, normalize=normalize, seed=seed)
+        self._hasher = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed)
+        self._bands = Bands(
+            num_perm=num_perm, bands=bands or choose_bands(threshold, num_perm), seed=seed
+        )
+        # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
+        self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)
+        self._table = BucketTable(max_per_key=_BUCKET_CAP)
+        self._keys: list[str] = []
+        self._signatures = np.empty((0, num_perm), SIGNATURE_DTYPE)
+
+    @property
+    def bands(self) -> int:
+        return self._bands.bands
+
+    @property
+    def rows_per_band(self) -> int:
+        return self._bands.rows
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in numpy arrays (signatures and buckets), for reports."""
+        return self._signatures.nbytes + self._table.nbytes
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), num_perm)`` MinHash signatures, the same in every process."""
+        return self._hasher.signatures(texts)
+
+    def query(self, signatures: np.ndarray) -> list[str | None]:
+        """Per row, the key of the indexed item most similar to it among those with
+        estimated Jaccard >= threshold, or None."""
+        sigs = self._as_signatures(signatures)
+        result: list[str | None] = [None] * len(sigs)
+        if not len(self) or not len(sigs):
+            return result
+        positions, items = self._table.lookup(self._bands.keys(sigs).ravel())
+        rows, items = _unique_pairs(positions // self.bands, items)
+        agreeing = _agreeing(sigs, rows, self._signatures, items)
+        close = agreeing >= self._min_agreeing
+        rows, items, agreeing = rows[close], items[close], agreeing[close]
+        best = np.lexsort((-agreeing, rows))  # per row, most agreeing first
+        rows, items = rows[best], items[best]
+        first = np.ones(rows.size, bool)
+        first[1:] = rows[1:] != rows[:-1]
+        for row, item in zip(rows[first].tolist(), items[first].tolist()):
+            result[row] = self._keys[item]
+        return result
+
+    def within_batch(self, signatures: np.ndarray) -> list[int | None]:
+        """Per row, the position of an earlier row of this batch that it near-duplicates,
+        or None. The answer equals checking the rows one by one and keeping each row
+        that matched no kept row: a row is only ever reported against a row that is
+        itself None, so chains A ~ B ~ C keep C when C is not close to A. (Pass only
+        the rows that ``query`` let through, so rows dropped there do not count.)"""
+        sigs = self._as_signatures(signatures)
+        rows, earlier = self._bucket_mates(sigs)
+        agreeing = _agreeing(sigs, rows, sigs, earlier)
+        close = agreeing >= self._min_agreeing
+        rows, earlier = rows[close], earlier[close]
+        order = np.lexsort((earlier, rows))
+        result: list[int | None] = [None] * len(sigs)
+        for row, other in zip(rows[order].tolist(), earlier[order].tolist()):
+            if result[row] is None and result[other] is None:
+                result[row] = other
+        return result
+
+    def add(self, keys: Sequence[str], signatures: np.ndarray) -> None:
+        """Index ``signatures`` under ``keys``. Also the restore path: pass the stored
+        signature bytes as ``np.frombuffer(b"".join(blobs), dtype=signature_dtype)``."""
+        sigs = self._as_signatures(signatures)
+        if len(keys) != len(sigs):
+            raise ValueError(f"{len(keys)} keys for {len(sigs)} signatures")
+        start, stop = len(self._keys), len(self._keys) + len(sigs)
+        if stop > len(self._signatures):
+            grown = np.empty((max(stop, 2 * len(self._signatures)), self.num_perm), SIGNATURE_DTYPE)
+            grown[:start] = self._signatures[:start]
+            self._signatures = grown
+        self._signatures[start:stop] = sigs
+        self._keys.extend(keys)
+        items = np.repeat(np.arange(start, stop, dtype=np.int32), self.bands)
+        self._table.insert(self._bands.keys(sigs).ravel(), items)
+
+    def _as_signatures(self, signatures: np.ndarray) -> np.ndarray:
+        sigs = np.asarray(signatures)
+        if sigs.dtype != SIGNATURE_DTYPE:
+            raise TypeError(f"signatures must have dtype {SIGNATURE_DTYPE}, got {sigs.dtype}")
+        if sigs.ndim == 1 and sigs.size % self.num_perm == 0:
+            sigs = sigs.reshape(-1, self.num_perm)
+        if sigs.ndim != 2 or sigs.shape[1] != self.num_perm:
+            raise ValueError(f"signatures must have shape (n, {self.num_perm}), got {sigs.shape}")
+        return sigs
+
+    def _bucket_mates(self, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unique pairs (row, earlier row) of the batch that share a bucket."""
+        keys = self._bands.keys(sigs).ravel()
+        order = np.argsort(keys, kind="stable")  # stable: rows ascend within a bucket
+        keys, rows = keys[order], order // self.bands
+        starts_bucket = np.ones(keys.size, bool)
+        starts_bucket[1:] = keys[1:] != keys[:-1]
+        bucket_start = np.maximum.accumulate(np.where(starts_bucket, np.arange(keys.size), 0))
+        later = np.flatnonzero(~starts_bucket)
+        pairs_rows, pairs_earlier = [], []
+        for offset in range(_BUCKET_CAP):
+            mate = bucket_start[later] + offset
+            before = mate < later
+            later, mate = later[before], mate[before]
+            if not later.size:
+                break
+            pairs_rows.append(rows[later])
+            pairs_earlier.append(rows[mate])
+        if not pairs_rows:
+            return np.empty(0, np.intp), np.empty(0, np.intp)
+        return _unique_pairs(np.concatenate(pairs_rows), np.concatenate(pairs_earlier))
+
+
+def _agreeing(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
+    """Number of equal signature positions of each pair ``(a[a_rows[i]], b[b_rows[i]])``."""
+    out = np.empty(a_rows.size, np.int64)
+    for start in range(0, a_rows.size, _PAIRS_PER_PASS):
+        stop = start + _PAIRS_PER_PASS
+        out[start:stop] = np.count_nonzero(a[a_rows[start:stop]] == b[b_rows[start:stop]], axis=1)
+    return out
+
+
+def _unique_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``(left[i], right[i])`` pairs (a pair found in several bands counts once)."""
+    if not left.size:
+        return left.astype(np.intp), right.astype(np.intp)
+    packed = np.unique((left.astype(np.int64) << 32) | right.astype(np.int64))
+    return (packed >> 32).astype(np.intp), (packed & 0xFFFFFFFF).astype(np.intp)

@@ -1,0 +1,273 @@
+"""Near-duplicate index: determinism, agreement with datasketch, quality against exact
+Jaccard on a labelled corpus, normalization, short texts, semantics, restore."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.dedup.banding import candidate_probability, choose_bands
+from genetic_instruct.dedup.buckets import BucketTable
+from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.dedup.synthetic import SyntheticCorpus, deduplicate, score
+
+SAMPLE = ["Write a function that returns the sum of a list.", "def f(x):\n    return x + 1", ""]
+
+
+def test_signatures_have_the_documented_shape_and_dtype() -> None:
+    index = NearDuplicateIndex()
+    sigs = index.signatures(SAMPLE)
+    assert sigs.shape == (3, 256)
+    assert sigs.dtype == index.signature_dtype == np.dtype("<u2")
+
+
+def test_signatures_are_the_same_in_another_process() -> None:
+    """Stored signature bytes must stay valid across processes (Python's hash() is
+    salted per process) and across releases: the golden prefix guards the latter."""
+    script = (
+        "import sys; from genetic_instruct.dedup import NearDuplicateIndex;"
+        f"sys.stdout.write(NearDuplicateIndex().signatures({SAMPLE!r}).tobytes().hex())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    other = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    here = NearDuplicateIndex().signatures(SAMPLE)
+    assert bytes.fromhex(other.stdout) == here.tobytes()
+    assert here[0, :4].tolist() == [50004, 52244, 16215, 38342]
+
+
+def test_seed_changes_signatures() -> None:
+    assert not np.array_equal(
+        NearDuplicateIndex(seed=1).signatures(SAMPLE), NearDuplicateIndex(seed=2).signatures(SAMPLE)
+    )
+
+
+def _pairs_with_exact_jaccard(count: int) -> tuple[list[tuple[str, str]], np.ndarray, Shingler]:
+    corpus = SyntheticCorpus(4 * count, dup_share=0.5, max_edit=0.3, seed=7)
+    pairs = [
+        (corpus.text(i), corpus.text(src))
+        for i in range(corpus.size)
+        if (src := corpus.source(i)) is not None
+    ]
+    shingler = Shingler(size=3, normalize="code", seed=1)
+    exact = []
+    for a, b in pairs[:count]:
+        sa, sb = (set(shingler.hashes([t])[0].tolist()) for t in (a, b))
+        exact.append(len(sa & sb) / len(sa | sb))
+    return pairs[:count], np.array(exact), shingler
+
+
+def test_jaccard_estimates_agree_with_datasketch_within_sampling_error() -> None:
+    """Same shingles, two MinHash schemes: datasketch's classic one (256 permutations)
+    and ours (one-permutation hashing, 16-bit values). Both must be unbiased against the
+    exact Jaccard, and differ from each other only by sampling noise."""
+    pairs, exact, shingler = _pairs_with_exact_jaccard(150)
+    index = NearDuplicateIndex()
+
+    def datasketch_minhash(text: str) -> MinHash:
+        minhash = MinHash(num_perm=256)
+        minhash.update_batch([h.tobytes() for h in shingler.hashes([text])[0]])
+        return minhash
+
+    ours, theirs = [], []
+    for a, b in pairs:
+        sa, sb = index.signatures([a, b])
+        ours.append(np.mean(sa == sb))
+        theirs.append(datasketch_minhash(a).jaccard(datasketch_minhash(b)))
+    ours, theirs = np.array(ours), np.array(theirs)
+    assert exact.min() < 0.5 and exact.max() > 0.9  # the pairs span the interesting range
+
+    sd = np.sqrt(np.maximum(exact * (1 - exact), 0.01) / 256)  # one estimate's sampling sd
+    assert np.all(np.abs(ours - theirs) <= 4.5 * math.sqrt(2) * sd)
+    assert abs(np.mean(ours - exact)) <= 3 * np.sqrt(np.mean(sd**2) / len(exact))  # unbiased
+    assert abs(np.mean(theirs - exact)) <= 3 * np.sqrt(np.mean(sd**2) / len(exact))
+    assert np.sqrt(np.mean((ours - exact) ** 2)) <= 1.2 * np.sqrt(np.mean((theirs - exact) ** 2))
+
+
+def test_recall_and_precision_against_exact_jaccard() -> None:
+    """4,000 synthetic coding problems, 30% of them edited copies spread over Jaccard
+    ~0.35..1, deduplicated in batches of 1,000 as the loop does."""
+    corpus = SyntheticCorpus(4000, dup_share=0.3, seed=1)
+    index = NearDuplicateIndex()
+    partners = deduplicate(
+        index, ((s, corpus.texts(s, s + 1000)) for s in range(0, corpus.size, 1000))
+    )
+    quality = score(corpus, partners, Shingler(size=3, normalize="code", seed=1), threshold=0.7)
+    assert quality.duplicates > 500
+    assert quality.recall >= 0.92, quality
+    assert quality.precision >= 0.93, quality
+    assert len(index) == partners.count(None)
+
+
+def test_unrelated_synthetic_problems_stay_far_below_the_threshold() -> None:
+    """What ``score`` assumes: pairs across families are never near-duplicates."""
+    corpus = SyntheticCorpus(600, dup_share=0.0, seed=3)
+    shingler = Shingler(size=3, normalize="code", seed=1)
+    sets = [set(shingler.hashes([t])[0].tolist()) for t in corpus.texts(0, corpus.size)]
+    rng = np.random.default_rng(0)
+    worst = max(
+        len(sets[a] & sets[b]) / len(sets[a] | sets[b])
+        for a, b in rng.integers(0, 600, (3000, 2))
+        if a != b
+    )
+    assert worst < 0.4
+
+
+def test_short_texts_do_not_collapse_into_one_signature() -> None:
+    texts = ["sort list", "reverse list", "sum", "add two", "x", "print", "List sort", "a b", "b a"]
+    index = NearDuplicateIndex()
+    sigs = index.signatures(texts)
+    assert len({row.tobytes() for row in sigs}) == len(texts)
+    assert index.within_batch(sigs) == [None] * len(texts)
+    assert index.within_batch(index.signatures(["sort list", "Sort  list"])) == [None, 0]
+
+
+@pytest.mark.parametrize(
+    ("normalize", "a", "b", "same"),
+    [
+        ("code", "def f(a,b):\n    return a+b", "DEF F( a , b ) :  return  a + b", True),
+        ("code", "return a + b", "return a - b", False),
+        ("code", "Ｒeturn ｘ", "return x", True),  # NFKC folds full-width letters
+        ("text", "Hello, world! Sort it.", "hello world sort it", True),
+        ("text", "a+b", "a-b", True),  # punctuation dropped
+        ("none", "Sort the list", "sort the list", False),
+        ("none", "sort  the\n list", "sort the list", True),
+    ],
+)
+def test_normalization(normalize: str, a: str, b: str, same: bool) -> None:
+    sigs = NearDuplicateIndex(normalize=normalize).signatures([a, b])
+    assert np.array_equal(sigs[0], sigs[1]) == same
+
+
+def _variant(base: np.ndarray, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A signature agreeing with ``base`` except at ``positions``."""
+    out = base.copy()
+    out[positions] = (
+        out[positions].astype(np.int64) + rng.integers(1, 1000, positions.size)
+    ) % 65536
+    return out
+
+
+def test_within_batch_keeps_rows_whose_only_match_was_dropped() -> None:
+    """A ~ B (J 0.75) and B ~ C (J 0.75) but A !~ C (J 0.5): sequential dedup keeps
+    A, drops B, and keeps C; an exact copy of A points at A."""
+    rng = np.random.default_rng(0)
+    index = NearDuplicateIndex()
+    a = index.signatures(["some long enough task text " * 40])[0]
+    b = _variant(a, np.arange(0, 64), rng)
+    c = _variant(b, np.arange(64, 128), rng)
+    assert index.within_batch(np.stack([a, b, c, a])) == [None, 0, None, 0]
+
+
+def test_query_returns_the_most_similar_indexed_key() -> None:
+    rng = np.random.default_rng(1)
+    index = NearDuplicateIndex()
+    a = index.signatures(["another long enough task text " * 40])[0]
+    index.add(
+        ["far", "near", "other"],
+        np.stack(
+            [
+                _variant(a, np.arange(60), rng),
+                _variant(a, np.arange(10), rng),
+                _variant(a, np.arange(256), rng),
+            ]
+        ),
+    )
+    assert index.query(np.stack([a, _variant(a, np.arange(200), rng)])) == ["near", None]
+
+
+def test_restore_from_stored_signature_bytes() -> None:
+    corpus = SyntheticCorpus(1500, dup_share=0.3, seed=2)
+    texts = corpus.texts(0, corpus.size)
+    original = NearDuplicateIndex()
+    sigs = original.signatures(texts[:1000])
+    original.add([str(i) for i in range(1000)], sigs)
+    stored = [row.tobytes() for row in sigs]  # what the store keeps per record
+
+    restored = NearDuplicateIndex()
+    restored.add(
+        [str(i) for i in range(1000)],
+        np.frombuffer(b"".join(stored), dtype=restored.signature_dtype),
+    )
+    probe = original.signatures(texts[1000:])
+    assert len(restored) == len(original) == 1000
+    assert restored.query(probe) == original.query(probe)
+    assert any(hit is not None for hit in restored.query(probe))
+
+
+def test_bucket_table_matches_a_dict_through_growth_and_wraparound() -> None:
+    rng = np.random.default_rng(5)
+    table, reference = BucketTable(max_per_key=64), {}
+    crowded = rng.integers(0, 2**64, dtype=np.uint64)
+    for batch in range(6):
+        keys = rng.integers(0, 2**64, 40_000, dtype=np.uint64)
+        keys[::2000] = crowded  # 20 ids per batch, 120 in all
+        keys[1::5000] = np.uint64(2**64 - 1)  # home slot at the very end: probes wrap around
+        ids = np.arange(batch * 40_000, (batch + 1) * 40_000, dtype=np.int32)
+        table.insert(keys, ids)
+        for key, item in zip(keys.tolist(), ids.tolist()):
+            reference.setdefault(key, []).append(item)
+    probe = np.concatenate([keys[:3000], rng.integers(0, 2**64, 500, dtype=np.uint64)])
+    positions, found = table.lookup(probe)
+    got = sorted(zip(positions.tolist(), found.tolist()))
+    want = sorted(
+        (p, item)
+        for p, key in enumerate(probe.tolist())
+        if key != crowded
+        for item in reference.get(key, [])
+    )
+    assert [pair for pair in got if probe[pair[0]] != crowded] == want
+    crowded_ids = found[positions == 0]
+    assert len(crowded_ids) == 64 and set(crowded_ids.tolist()) <= set(reference[int(crowded)])
+    assert len(table) == 240_000 - (120 - 64)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.6, 0.7, 0.8, 0.9])
+@pytest.mark.parametrize("num_perm", [128, 256])
+def test_band_choice_keeps_pairs_at_the_threshold(threshold: float, num_perm: int) -> None:
+    bands = choose_bands(threshold, num_perm)
+    rows = num_perm // bands
+    assert candidate_probability(threshold, bands, rows) >= 0.95
+    assert candidate_probability(threshold, num_perm // (rows + 1), rows + 1) < 0.95
+
+
+def test_default_banding() -> None:
+    index = NearDuplicateIndex()
+    assert (index.bands, index.rows_per_band) == (36, 7)
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda i: i.add(["a"], np.zeros((2, 256), "<u2")), ValueError),
+        (lambda i: i.query(np.zeros((2, 128), "<u2")), ValueError),
+        (lambda i: i.query(np.zeros((2, 256), np.int64)), TypeError),
+        (lambda i: NearDuplicateIndex(normalize="words"), ValueError),
+        (lambda i: NearDuplicateIndex(threshold=0.0), ValueError),
+        (lambda i: NearDuplicateIndex(bands=300), ValueError),
+    ],
+)
+def test_rejects_bad_input(
+    call: Callable[[NearDuplicateIndex], object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        call(NearDuplicateIndex())
+
+
+def test_empty_inputs() -> None:
+    index = NearDuplicateIndex()
+    empty = index.signatures([])
+    assert empty.shape == (0, 256)
+    assert index.query(empty) == [] and index.within_batch(empty) == []
+    index.add([], empty)
+    assert len(index) == 0
+    assert index.query(index.signatures(["x"])) == [None]
