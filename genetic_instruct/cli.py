@@ -1,7 +1,8 @@
 """`genetic-instruct [run|export|inspect] [key=value ...]`: Hydra apps over one config.
 
 `run` (the default) grows the population, resuming when the run directory has state;
-`export` rewrites the dataset from a run directory; `inspect` prints its progress.
+`export` brings the dataset file up to date; `inspect` prints progress per generation;
+`verify` checks the run state's integrity.
 Bad input (config, seed file, run state) prints one line and exits 2.
 """
 
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from genetic_instruct.config import Config, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
-from genetic_instruct.export import export_jsonl
+from genetic_instruct.export import sync_export
 from genetic_instruct.store import STATE_FILE, RunStore
 
 EXIT_BAD_INPUT = 2
@@ -86,10 +87,25 @@ def _open_existing(cfg: Config) -> RunStore:
 def _export(cfg: Config) -> None:
     store = _open_existing(cfg)
     try:
-        count = export_jsonl(store.individuals(), cfg.export.path, cfg.export.include_seeds)
+        count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
     finally:
         store.close()
     print(f"exported {count} records to {cfg.export.path}")
+
+
+def _verify(cfg: Config) -> None:
+    """Integrity check; exit 1 when the state breaks an invariant (each problem on a line)."""
+    store = _open_existing(cfg)
+    try:
+        problems = store.integrity_problems()
+        size = store.population_size()
+    finally:
+        store.close()
+    for problem in problems:
+        print(f"{cfg.run_dir}: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+    print(f"{cfg.run_dir}: ok ({size} individuals)")
 
 
 def _inspect(cfg: Config) -> None:
@@ -118,10 +134,24 @@ def _inspect(cfg: Config) -> None:
         store.close()
 
 
+def _report(cfg: Config) -> None:
+    """Write report.html/json, describing the run by the config it was started with."""
+    from genetic_instruct.report import REPORT_HTML, saved_config, write_report
+
+    store = _open_existing(cfg)
+    try:
+        write_report(store, saved_config(cfg.run_dir) or cfg)
+    finally:
+        store.close()
+    print(Path(cfg.run_dir) / REPORT_HTML)
+
+
 _COMMANDS: dict[str, tuple[Callable[[Config], None], list[str]]] = {
     "run": (_run, []),
     "export": (_export, _READ_ONLY_OVERRIDES),
     "inspect": (_inspect, _READ_ONLY_OVERRIDES),
+    "report": (_report, _READ_ONLY_OVERRIDES),
+    "verify": (_verify, _READ_ONLY_OVERRIDES),
 }
 
 

@@ -1,0 +1,213 @@
+"""Crash-safety: SIGKILL anywhere, SIGINT/SIGTERM, bad state, config changes on resume.
+
+The CLI runs in child processes on the synthetic engine, which is deterministic, so an
+interrupted run must end with exactly the population and dataset of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genetic_instruct.errors import ConfigError
+from genetic_instruct.runner import run
+from genetic_instruct.store import STATE_FILE, RunStore
+
+from .conftest import make_config
+
+RUN_ARGS = [
+    "engine=scripted",
+    "progress=false",
+    "evolution.target_size=400",
+    "evolution.max_generations=5",
+    "evolution.offspring_per_colony=16",
+]
+# Where a run can die: per request, per journal flush, and once per generation.
+PER_REQUEST = ("instructor", "coder", "judge", "journal")
+PER_GENERATION = ("commit", "generation", "export")
+CRASH_POINTS = PER_REQUEST + PER_GENERATION
+
+
+def _cli(run_dir: Path, *extra: str, crash_at: str | None = None,
+         log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
+    if crash_at:
+        env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
+    args = [*RUN_ARGS, f"run_dir={run_dir}", *extra]
+    if log is not None:
+        args.append(f"+models.default.engine_args.request_log={log}")
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+
+def _state(run_dir: Path) -> tuple[list[str], set[str]]:
+    store = RunStore(run_dir)
+    try:
+        return store.ids(), store.journal_keys()
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run of the same config and seed."""
+    run_dir = tmp_path_factory.mktemp("reference")
+    result = _cli(run_dir)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_sigkill_at_random_points_loses_nothing_and_repeats_no_call(
+    reference: Path, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(2026)
+    plan = [(point, int(rng.integers(1, 6))) for point in PER_REQUEST]
+    plan += [(point, 1) for point in PER_GENERATION]
+    plan += [(str(rng.choice(CRASH_POINTS)), int(rng.integers(1, 12))) for _ in range(17)]
+    run_dir = tmp_path / "run"
+    log = tmp_path / "requests.log"
+    killed = set()
+    for point, count in plan:
+        journal_before = _state(run_dir)[1] if (run_dir / STATE_FILE).exists() else set()
+        sent_before = len(log.read_text().splitlines()) if log.exists() else 0
+        result = _cli(run_dir, crash_at=f"{point}:{count}", log=log)
+        assert result.returncode in (0, -signal.SIGKILL), result.stderr
+        if result.returncode == -signal.SIGKILL:
+            killed.add(point)
+        sent_now = log.read_text().splitlines()[sent_before:]
+        assert not journal_before & set(sent_now), f"a journaled request was sent again ({point})"
+    assert killed == set(CRASH_POINTS)  # every stage and the commit were interrupted
+    assert sum(1 for _ in plan) >= 20
+    final = _cli(run_dir, log=log)
+    assert final.returncode == 0, final.stderr
+    assert _state(run_dir)[0] == _state(reference)[0]  # same ids, same order
+    assert (run_dir / "dataset.jsonl").read_bytes() == (reference / "dataset.jsonl").read_bytes()
+    verify = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert verify.returncode == 0, verify.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_stop_cleanly_and_resume(
+    signum: int, reference: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    args = [*RUN_ARGS, f"run_dir={run_dir}", "+models.default.engine_args.latency_s=0.01"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (run_dir / STATE_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the first generation's requests
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Resume with the same command" in lines[0]
+    assert _cli(run_dir).returncode == 0
+    assert _state(run_dir)[0] == _state(reference)[0]
+
+
+def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path) -> None:
+    base = ["engine=scripted", f"run_dir={tmp_path / 'run'}", "progress=false",
+            "evolution.max_generations=1"]
+    run(make_config(*base))
+    with pytest.raises(ConfigError) as error:
+        run(make_config(*base, "evolution.mutation_rate=0.9", "roles.coder.temperature=0.1"))
+    message = str(error.value)
+    assert "evolution.mutation_rate (0.5 -> 0.9)" in message
+    assert "roles.coder.temperature" in message and "force_resume=true" in message
+    # Settings that do not change what is generated are fine.
+    grown = run(make_config(*base[:-1], "evolution.max_generations=2", "export.include_seeds=true"))
+    assert grown.generation == 2
+    forced = run(make_config(*base[:-1], "evolution.max_generations=3",
+                             "evolution.mutation_rate=0.9", "force_resume=true"))
+    assert forced.generation == 3
+    assert RunStore(tmp_path / "run").get_meta("forced_resumes")
+
+
+def _bad_state_cli(run_dir: Path) -> subprocess.CompletedProcess[str]:
+    return _cli(run_dir)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "version"])
+def test_damaged_state_exits_2_and_is_left_as_it_was(
+    damage: str, reference: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    state = run_dir / STATE_FILE
+    original = (reference / STATE_FILE).read_bytes()
+    if damage == "garbage":
+        state.write_bytes(b"\x00garbage" * 1000)
+    elif damage == "truncated":
+        state.write_bytes(original[: len(original) // 3])
+    else:
+        state.write_bytes(original)
+        db = sqlite3.connect(state)
+        db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+        db.commit()
+        db.close()
+    before = state.read_bytes()
+    result = _bad_state_cli(run_dir)
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(state) in lines[0], result.stderr
+    assert state.read_bytes() == before
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    mount = tmp_path / "disk"
+    if not _mount_tmpfs(mount, "size=256k"):
+        pytest.skip("needs root to mount a small tmpfs (a full disk)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_exits_2_and_the_run_resumes_once_there_is_room(
+    small_disk: Path, reference: Path
+) -> None:
+    run_dir = small_disk / "run"
+    result = _cli(run_dir)
+    assert result.returncode == 2, result.stderr
+    assert "full" in result.stderr
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    assert _cli(run_dir).returncode == 0
+    assert _state(run_dir)[0] == _state(reference)[0]
+
+
+def test_a_read_only_run_directory_exits_2(reference: Path, tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    if not _mount_tmpfs(ro, "size=64m"):
+        pytest.skip("needs root to mount a read-only tmpfs")
+    try:
+        (ro / "run").mkdir()
+        (ro / "run" / STATE_FILE).write_bytes((reference / STATE_FILE).read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        result = _cli(ro / "run", "evolution.max_generations=9")
+        assert result.returncode == 2, result.stderr
+        assert "readonly" in result.stderr.replace("-", "").replace(" ", "").lower()
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], check=False)
