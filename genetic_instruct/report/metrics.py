@@ -1,0 +1,231 @@
+"""The run report's numbers, computed once from the run state and the run's config.
+
+The HTML page and the dataset card are renderings of this dict (also saved as report.json),
+so what a reader sees and what a script reads can never disagree. The population is read in
+one pass that keeps only lineage fields, never the texts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from genetic_instruct.config import ROLES, Config
+from genetic_instruct.records import Individual
+from genetic_instruct.report.lineage import lineage_depths
+from genetic_instruct.store import RunStore
+
+REPORT_SCHEMA = 1
+
+
+def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
+    """Every metric of the run, as plain JSON-ready values."""
+    generations = [generation_row(raw) for raw in store.generation_stats()]
+    population = population_metrics(store.individuals())
+    tried = sum(row["tried"] for row in generations)
+    accepted = sum(row["accepted"] for row in generations)
+    return {
+        "schema": REPORT_SCHEMA,
+        "run": {
+            "run_dir": str(store.path.parent),
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "generation": store.generation or 0,
+            "population": population["population"],
+            "seeds": population["seeds"],
+            "survivors": population["population"] - population["seeds"],
+            "dataset": cfg.export.path,
+        },
+        "settings": settings(cfg),
+        "generations": generations,
+        "acceptance": {
+            "tried": tried,
+            "accepted": accepted,
+            "rate": _ratio(accepted, tried),
+            "rejected": _sum_counts(row["rejected"] for row in generations),
+        },
+        "judge_scores": judge_totals(row["judge_scores"] for row in generations),
+        "survivors": population["survivors"],
+        "lineage_depth": population["lineage_depth"],
+        "tokens_per_accepted": tokens_per_accepted(generations, accepted),
+        "throughput": throughput(generations),
+    }
+
+
+def settings(cfg: Config) -> dict[str, Any]:
+    """The config choices that shape the data: what a reader needs to compare or reproduce."""
+    evo = cfg.evolution
+    return {
+        "seed": cfg.seed,
+        "seeds": cfg.seeds,
+        "target_size": evo.target_size,
+        "max_generations": evo.max_generations,
+        "colonies": evo.colonies,
+        "offspring_per_colony": evo.offspring_per_colony,
+        "mutation_rate": evo.mutation_rate,
+        "crossover_parents": evo.crossover_parents,
+        "crossover_tasks_per_call": evo.crossover_tasks_per_call,
+        "mutation_methods": sorted(evo.mutation_methods),
+        "fitness": {"threshold": cfg.fitness.threshold, "weights": dict(cfg.fitness.weights)},
+        "filters": dataclasses.asdict(cfg.filters),
+        "dedup": dataclasses.asdict(cfg.dedup),
+        "models": role_models(cfg),
+    }
+
+
+def role_models(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Model, engine and sampling per role; engine endpoints and key names are left out."""
+    out: dict[str, dict[str, Any]] = {}
+    for role in ROLES:
+        role_cfg = getattr(cfg.roles, role)
+        model = cfg.models[role_cfg.model]
+        out[role] = {
+            "model": model.path,
+            "engine": model.engine,
+            "temperature": role_cfg.temperature,
+            "top_p": role_cfg.top_p,
+            "max_tokens": role_cfg.max_tokens,
+        }
+    return out
+
+
+def generation_row(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """One generation's stats with every field present (generation 0 holds only the seeds)."""
+    if "seeds" in raw:
+        return generation_row({"generation": raw["generation"], "population": raw["seeds"]})
+    prompt = raw.get("prompt_tokens", {})
+    completion = raw.get("completion_tokens", {})
+    seconds = raw.get("seconds", {})
+    tried, accepted = raw.get("tried", 0), raw.get("accepted", 0)
+    return {
+        "generation": raw["generation"],
+        "population": raw.get("population", 0),
+        "tried": tried,
+        "accepted": accepted,
+        "acceptance": _ratio(accepted, tried),
+        "rejected": dict(raw.get("rejected", {})),
+        "prompt_tokens": dict(prompt),
+        "completion_tokens": dict(completion),
+        "seconds": dict(seconds),
+        "tokens_per_second": {
+            role: _ratio(prompt.get(role, 0) + completion.get(role, 0), seconds[role])
+            for role in seconds
+        },
+        "replayed": raw.get("replayed", 0),
+        "judge_scores": {name: dict(hist) for name, hist in raw.get("judge_scores", {}).items()},
+    }
+
+
+def population_metrics(individuals: Iterable[Individual]) -> dict[str, Any]:
+    """Operator and method mix of survivors, and their lineage depth, in one pass."""
+    parents: dict[str, tuple[str, ...]] = {}
+    seeds = 0
+    by_origin: Counter[str] = Counter()
+    by_method: Counter[str] = Counter()
+    by_generation: dict[int, Counter[str]] = {}
+    for ind in individuals:
+        parents[ind.id] = ind.parents
+        if ind.origin == "seed":
+            seeds += 1
+            continue
+        by_origin[ind.origin] += 1
+        if ind.method is not None:
+            by_method[ind.method] += 1
+        by_generation.setdefault(ind.generation, Counter())[operator_label(ind)] += 1
+    return {
+        "population": len(parents),
+        "seeds": seeds,
+        "survivors": {
+            "by_origin": _by_count(by_origin),
+            "by_method": _by_count(by_method),
+            "by_generation": {str(g): _by_count(c) for g, c in sorted(by_generation.items())},
+        },
+        "lineage_depth": depth_summary(lineage_depths(parents), len(parents) - seeds),
+    }
+
+
+def operator_label(ind: Individual) -> str:
+    """`crossover`, or `mutation/<method>`: operator and method in one category."""
+    return ind.origin if ind.method is None else f"{ind.origin}/{ind.method}"
+
+
+def depth_summary(depths: Mapping[str, int], survivors: int) -> dict[str, Any]:
+    """Histogram, mean and maximum depth of the survivors (seeds, at depth 0, left out)."""
+    histogram = Counter(depth for depth in depths.values() if depth > 0)
+    reached = sum(histogram.values())
+    return {
+        "histogram": {str(d): n for d, n in sorted(histogram.items())},
+        "mean": _ratio(sum(d * n for d, n in histogram.items()), reached),
+        "max": max(histogram, default=0),
+        "unreached": survivors - reached,  # survivors whose parents are not in the population
+    }
+
+
+def judge_totals(histograms: Iterable[Mapping[str, Mapping[str, int]]]) -> dict[str, Any]:
+    """Score histogram and mean per criterion, over every judged offspring of the run."""
+    totals: dict[str, Counter[int]] = {}
+    for generation in histograms:
+        for criterion, hist in generation.items():
+            totals.setdefault(criterion, Counter()).update({int(s): n for s, n in hist.items()})
+    return {
+        criterion: {
+            "histogram": {str(s): n for s, n in sorted(hist.items())},
+            "mean": _ratio(sum(s * n for s, n in hist.items()), sum(hist.values())),
+        }
+        for criterion, hist in sorted(totals.items())
+    }
+
+
+def tokens_per_accepted(generations: list[dict[str, Any]], accepted: int) -> dict[str, Any]:
+    """What one surviving sample costs in tokens, per role (rejected offspring included)."""
+    out: dict[str, Any] = {}
+    for role in ROLES:
+        prompt = sum(row["prompt_tokens"].get(role, 0) for row in generations)
+        completion = sum(row["completion_tokens"].get(role, 0) for row in generations)
+        out[role] = {
+            "prompt": _ratio(prompt, accepted),
+            "completion": _ratio(completion, accepted),
+            "total": _ratio(prompt + completion, accepted),
+        }
+    return out
+
+
+def throughput(generations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens per second of each role's stage (prompt and completion tokens over its time).
+
+    Generations with answers replayed from the journal after a resume are left out: their
+    tokens were generated by an earlier process, in time this one did not measure.
+    """
+    measured = [row for row in generations if row["replayed"] == 0]
+    out: dict[str, Any] = {
+        "excluded_generations": [row["generation"] for row in generations if row["replayed"]]
+    }
+    for role in ROLES:
+        completion = sum(row["completion_tokens"].get(role, 0) for row in measured)
+        tokens = completion + sum(row["prompt_tokens"].get(role, 0) for row in measured)
+        seconds = round(sum(row["seconds"].get(role, 0.0) for row in measured), 3)
+        out[role] = {
+            "tokens": tokens,
+            "seconds": seconds,
+            "tokens_per_second": _ratio(tokens, seconds),
+            "completion_tokens_per_second": _ratio(completion, seconds),
+        }
+    return out
+
+
+def _sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    return _by_count(total)
+
+
+def _by_count(counter: Counter[str]) -> dict[str, int]:
+    """Most frequent first, so the JSON and the tables read in the same order."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None

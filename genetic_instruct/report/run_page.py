@@ -1,0 +1,227 @@
+"""The run report page: a rendering of the report dict, one section per metric."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from genetic_instruct.config import ROLES, Config
+from genetic_instruct.report.charts import bar_chart, line_chart
+from genetic_instruct.report.metrics import build_report
+from genetic_instruct.report.page import (
+    Section, document, figure, folded, note, number, percent, share, table,
+)
+from genetic_instruct.store import RunStore
+
+REPORT_HTML = "report.html"
+REPORT_JSON = "report.json"
+MAX_REASONS = 8  # more rejection reasons than colours that stay distinguishable: "other"
+
+
+def write_report(store: RunStore, cfg: Config) -> dict[str, Any]:
+    """Write report.json and report.html into the run directory; return the report."""
+    report = build_report(store, cfg)
+    run_dir = store.path.parent
+    (run_dir / REPORT_JSON).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (run_dir / REPORT_HTML).write_text(render_run(report), encoding="utf-8")
+    return report
+
+
+def render_run(report: Mapping[str, Any]) -> str:
+    run = report["run"]
+    sections = [
+        Section("summary", "Summary", summary_table(report)),
+        Section("growth", "Population growth", _growth(report)),
+        Section("acceptance", "Acceptance and rejection reasons", _acceptance(report)),
+        Section("judge", "Judge scores", _judge(report)),
+        Section("operators", "Operators and methods of survivors", _operators(report)),
+        Section("lineage", "Lineage depth", _lineage(report)),
+        Section("tokens", "Tokens per accepted sample", _tokens(report)),
+        Section("throughput", "Throughput", _throughput(report)),
+        Section("generations", "Per generation", _generation_table(report)),
+    ]
+    subtitle = (
+        f"{run['run_dir']} · generation {run['generation']} · written {run['generated_at']}"
+    )
+    intro = note("The same numbers are in report.json beside this page.")
+    return document("genetic-instruct run report", subtitle, intro, sections)
+
+
+def summary_table(report: Mapping[str, Any]) -> str:
+    run, cfg, acc = report["run"], report["settings"], report["acceptance"]
+    by_origin = report["survivors"]["by_origin"]
+    models = "; ".join(
+        f"{role}: {m['model']} ({m['engine']}, T={m['temperature']})"
+        for role, m in cfg["models"].items()
+    )
+    rows: list[tuple[str, Any]] = [
+        ("run directory", run["run_dir"]),
+        ("generations", f"{run['generation']} (limit {cfg['max_generations'] or 'none'})"),
+        ("population", f"{run['population']:,} of target {cfg['target_size']:,} "
+                       f"({run['population'] / cfg['target_size']:.0%})"),
+        ("seeds", f"{run['seeds']:,} ({cfg['seeds']})"),
+        ("survivors", f"{run['survivors']:,} ("
+                      + ", ".join(f"{k} {v:,}" for k, v in by_origin.items()) + ")"),
+        ("offspring tried / accepted", f"{acc['tried']:,} / {acc['accepted']:,} "
+                                       f"({percent(acc['rate'])})"),
+        ("colonies × offspring per colony", f"{cfg['colonies']} × {cfg['offspring_per_colony']}"),
+        ("mutation rate", str(cfg["mutation_rate"])),
+        ("fitness", f"threshold {cfg['fitness']['threshold']}, weights "
+                    + ", ".join(f"{k} {v}" for k, v in cfg["fitness"]["weights"].items())),
+        ("dedup", f"Jaccard ≥ {cfg['dedup']['threshold']} on {cfg['dedup']['compare']}"),
+        ("models", models),
+        ("dataset", run["dataset"]),
+    ]
+    return table(None, rows)
+
+
+def _generations(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The generations that made offspring (generation 0 is the seeds)."""
+    return [row for row in report["generations"] if row["generation"] > 0]
+
+
+def _growth(report: Mapping[str, Any]) -> str:
+    rows = report["generations"]
+    target = report["settings"]["target_size"]
+    chart = line_chart(
+        [row["generation"] for row in rows],
+        {
+            "population": [row["population"] for row in rows],
+            "target size": [target] * len(rows),
+        },
+        x_label="generation", y_label="individuals (seeds included)",
+    )
+    return figure(chart, "Population after each generation; generation 0 is the seed set.")
+
+
+def _acceptance(report: Mapping[str, Any]) -> str:
+    rows = _generations(report)
+    acc = report["acceptance"]
+    reasons = list(acc["rejected"])
+    shown, other = reasons[:MAX_REASONS], reasons[MAX_REASONS:]
+    series: dict[str, list[float | None]] = {"accepted": [row["accepted"] for row in rows]}
+    for reason in shown:
+        series[reason] = [row["rejected"].get(reason, 0) for row in rows]
+    if other:
+        series["other"] = [sum(row["rejected"].get(r, 0) for r in other) for row in rows]
+    chart = bar_chart(
+        [str(row["generation"]) for row in rows], series, stacked=True,
+        x_label="generation", y_label="offspring tried",
+    )
+    tried = acc["tried"]
+    totals = [("accepted", acc["accepted"], percent(acc["rate"]))] + [
+        (reason, count, share(count, tried))
+        for reason, count in acc["rejected"].items()
+    ]
+    caption = ("What became of each generation's offspring: accepted, or the first filter "
+               "that rejected them.")
+    return figure(chart, caption) + table(("outcome", "offspring", "share of tried"), totals)
+
+
+def _judge(report: Mapping[str, Any]) -> str:
+    scores = report["judge_scores"]
+    if not scores:
+        return note("No judge verdicts recorded.")
+    levels = sorted({int(s) for c in scores.values() for s in c["histogram"]})
+    chart = bar_chart(
+        [str(s) for s in levels],
+        {name: [c["histogram"].get(str(s), 0) for s in levels] for name, c in scores.items()},
+        x_label="score", y_label="judged offspring",
+    )
+    rows = [
+        (name, sum(c["histogram"].values()), c["mean"]) for name, c in scores.items()
+    ]
+    threshold = report["settings"]["fitness"]["threshold"]
+    caption = (f"Judge scores of every judged offspring, rejected ones included; survivors "
+               f"need a weighted score of at least {threshold}.")
+    return figure(chart, caption) + table(("criterion", "judged", "mean score"), rows)
+
+
+def _operators(report: Mapping[str, Any]) -> str:
+    survivors = report["survivors"]
+    by_generation = survivors["by_generation"]
+    labels = sorted({label for counts in by_generation.values() for label in counts})
+    chart = bar_chart(
+        list(by_generation),
+        {label: [counts.get(label, 0) for counts in by_generation.values()] for label in labels},
+        stacked=True, x_label="generation", y_label="survivors",
+    )
+    total = sum(survivors["by_origin"].values())
+    rows = [(origin, n, share(n, total)) for origin, n in survivors["by_origin"].items()]
+    rows += [(f"mutation/{m}", n, share(n, total)) for m, n in survivors["by_method"].items()]
+    caption = ("Survivors of each generation by operator (crossover) and evolution method "
+               "(mutation/…).")
+    return figure(chart, caption) + table(("operator / method", "survivors", "share"), rows)
+
+
+def _lineage(report: Mapping[str, Any]) -> str:
+    depth = report["lineage_depth"]
+    histogram = depth["histogram"]
+    chart = bar_chart(
+        list(histogram), {"survivors": list(histogram.values())},
+        x_label="depth (operator steps from the nearest seed)", y_label="survivors",
+    )
+    text = (
+        f"Mean depth {number(depth['mean'])}, deepest {depth['max']}; "
+        f"{depth['unreached']} survivors have no recorded path to a seed."
+    )
+    return figure(chart, "Shortest distance to a seed through parent links.") + note(text)
+
+
+def _tokens(report: Mapping[str, Any]) -> str:
+    per = report["tokens_per_accepted"]
+    chart = bar_chart(
+        list(ROLES),
+        {part: [per[role][part] for role in ROLES] for part in ("prompt", "completion")},
+        stacked=True, x_label="role", y_label="tokens per accepted sample",
+    )
+    rows = [(role, per[role]["prompt"], per[role]["completion"], per[role]["total"])
+            for role in ROLES]
+    caption = "All tokens spent (on rejected offspring too) divided by the number of survivors."
+    return figure(chart, caption) + table(("role", "prompt", "completion", "total"), rows)
+
+
+def _throughput(report: Mapping[str, Any]) -> str:
+    rows = [row for row in _generations(report) if row["replayed"] == 0]
+    chart = line_chart(
+        [row["generation"] for row in rows],
+        {role: [row["tokens_per_second"].get(role) for row in rows] for role in ROLES},
+        x_label="generation", y_label="tokens per second",
+    )
+    totals = report["throughput"]
+    table_rows = [
+        (role, totals[role]["tokens"], totals[role]["seconds"],
+         totals[role]["tokens_per_second"], totals[role]["completion_tokens_per_second"])
+        for role in ROLES
+    ]
+    excluded = totals["excluded_generations"]
+    caveat = (
+        f" Generations {', '.join(map(str, excluded))} replayed answers from the journal "
+        "after a resume and are left out." if excluded else ""
+    )
+    return (
+        figure(chart, "Prompt and completion tokens per second of wall time in each role's "
+                      "stage.")
+        + table(("role", "tokens", "seconds", "tokens/s", "completion tokens/s"), table_rows)
+        + note("Time is the stage's wall time, waiting on the engine included." + caveat)
+    )
+
+
+def _generation_table(report: Mapping[str, Any]) -> str:
+    rows = []
+    for row in report["generations"]:
+        reasons = list(row["rejected"].items())
+        reasons.sort(key=lambda kv: -kv[1])
+        rows.append((
+            row["generation"], row["population"], row["tried"], row["accepted"],
+            percent(row["acceptance"]),
+            ", ".join(f"{reason} {n}" for reason, n in reasons[:3]),
+            sum(row["prompt_tokens"].values()) + sum(row["completion_tokens"].values()),
+            round(sum(row["seconds"].values()), 2), row["replayed"],
+        ))
+    headers = ("generation", "population", "tried", "accepted", "acceptance",
+               "top rejection reasons", "tokens", "seconds", "replayed")
+    return folded(f"{len(rows)} generations", table(headers, rows)) + note(
+        "Replayed: answers taken from the journal after a resume."
+    )
