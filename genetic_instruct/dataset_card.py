@@ -1,0 +1,220 @@
+"""The dataset card: README.md beside the exported JSONL, so the export can be published as is.
+
+It follows the dataset-hub conventions (YAML front matter that the Hugging Face Hub reads for
+licence, task, language, tags, size and data files; then prose sections). Every number comes
+from the run report's metrics, so the card, report.json and report.html agree. Only settings
+that shape the data are written: no engine endpoints, key names or environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from genetic_instruct.config import Config
+from genetic_instruct.report.metrics import build_report
+from genetic_instruct.store import RunStore
+
+CARD_FILE = "README.md"
+PAPER = "https://arxiv.org/abs/2407.21077"
+# The Hub's size buckets: (upper bound, label).
+_SIZES = (
+    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+)
+# Every key of export.sample(), explained; a test checks that none is missing.
+FIELDS: dict[str, str] = {
+    "id": "stable content id: a hash of the whitespace-folded instruction",
+    "messages": "the pair as a chat: a user turn (instruction), an assistant turn (output)",
+    "instruction": "the coding task",
+    "output": "the solution, as a fenced Python code block",
+    "origin": "`crossover` or `mutation` (`seed` for seed tasks, if included)",
+    "generation": "the generation in which the task was made (0 for seeds)",
+    "tests": "tests for the solution, when the task came with them (seeds); else null",
+    "method": "the evolution method of a mutation (e.g. `add_constraints`); null otherwise",
+    "parents": "ids of the tasks it was made from (the mutated task, or the few-shot "
+    "examples of a crossover)",
+    "colony": "the colony (independent sub-population) that made it",
+    "models": "the model used per role (instructor, coder, judge)",
+    "prompt_hashes": "hash of the prompt template per role, to tell prompt versions apart",
+    "scores": "the judge's score per criterion (1-10)",
+    "fitness": "the weighted judge score that had to reach the threshold",
+    "rationale": "the judge's short explanation",
+    "topic": "the topic of a seed task, when given; else null",
+    "execution": "the sandbox run of the solution against its tests (status, passed, total, "
+    "pass_fraction, runtime_s); null when not executed",
+}
+
+
+def write_dataset_card(
+    path: str | Path, cfg: Config, store: RunStore, exported_count: int, *,
+    license_id: str = "other",
+) -> Path:
+    """Write README.md in the folder of the exported JSONL at `path`; return its path.
+
+    `license_id` is the Hub licence id; it is the publisher's call (the models' licences bind
+    their outputs), hence `other` until one is given.
+    """
+    dataset = Path(path)
+    report = build_report(store, cfg)
+    card = dataset.parent / CARD_FILE
+    text = "\n".join([
+        _front_matter(dataset.name, exported_count, license_id),
+        render_card(report, cfg, dataset.name, exported_count),
+    ])
+    card.write_text(text, encoding="utf-8")
+    return card
+
+
+def size_category(count: int) -> str:
+    return next((label for bound, label in _SIZES if count < bound), "n>100M")
+
+
+def _front_matter(data_file: str, count: int, license_id: str) -> str:
+    meta = {
+        "license": license_id,
+        "task_categories": ["text-generation"],
+        "language": ["en"],
+        "tags": ["code", "synthetic", "genetic-instruct"],
+        "size_categories": [size_category(count)],
+        "configs": [{
+            "config_name": "default",
+            "data_files": [{"split": "train", "path": data_file}],
+        }],
+    }
+    return f"---\n{OmegaConf.to_yaml(meta)}---\n"
+
+
+def render_card(
+    report: Mapping[str, Any], cfg: Config, data_file: str, exported: int
+) -> str:
+    """The card's body (Markdown), below the front matter."""
+    run, settings = report["run"], report["settings"]
+    origins = report["survivors"]["by_origin"]
+    return "\n".join([
+        "# Genetic-Instruct coding instructions",
+        "",
+        f"{exported:,} synthetic Python coding tasks with solutions (`{data_file}`, one JSON "
+        f"record per line), grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
+        f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
+        "tool.",
+        "",
+        "## How it was made",
+        "",
+        "Starting from the seed tasks, each generation every colony makes offspring with one "
+        "of two operators: *crossover* (Self-Instruct: an Instructor model is shown a few "
+        "random tasks and writes new, different ones) and *mutation* (Evol-Instruct / "
+        "WizardCoder: the Instructor rewrites one task with an evolution method). A Coder "
+        "model writes each new task's solution and a Judge model scores it; offspring that "
+        "pass every filter and reach the fitness threshold join the population, until it "
+        "reaches the target size.",
+        "",
+        "| role | model | engine | temperature | top_p | max tokens |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {role} | `{m['model']}` | {m['engine']} | {m['temperature']} | {m['top_p']} "
+            f"| {m['max_tokens']} |"
+            for role, m in settings["models"].items()
+        ),
+        "",
+        f"- Target size: {settings['target_size']:,} (seeds included); generations run: "
+        f"{run['generation']} (limit: {settings['max_generations'] or 'none'}); "
+        f"run seed: {settings['seed']}",
+        f"- Colonies: {settings['colonies']}, each asking for "
+        f"{settings['offspring_per_colony']} offspring per generation",
+        f"- Operators: mutation rate {settings['mutation_rate']}; crossover shows "
+        f"{settings['crossover_parents']} parents and asks for "
+        f"{settings['crossover_tasks_per_call']} tasks per call",
+        "- Mutation methods:",
+        *(f"  - `{name}`: {text}" for name, text in cfg.evolution.mutation_methods.items()),
+        f"- Fitness: weighted judge score ≥ {settings['fitness']['threshold']}, weights "
+        + ", ".join(f"{k} {v}" for k, v in settings["fitness"]["weights"].items()),
+        f"- Deduplication: MinHash LSH on the {settings['dedup']['compare']}, estimated "
+        f"Jaccard ≥ {settings['dedup']['threshold']} is a duplicate "
+        f"({settings['dedup']['num_perm']} permutations, {settings['dedup']['shingle_size']}"
+        f"-shingles, `{settings['dedup']['normalize']}` normalization), against the "
+        "population and within each batch",
+        "",
+        "## Seeds",
+        "",
+        f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
+        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset.",
+        "",
+        "## Counts",
+        "",
+        "| | records |",
+        "| --- | --- |",
+        f"| population (seeds included) | {run['population']:,} |",
+        f"| seeds | {run['seeds']:,} |",
+        *(f"| made by {origin} | {n:,} |" for origin, n in origins.items()),
+        f"| **exported** | **{exported:,}** |",
+        "",
+        *_filters(report, cfg),
+        "## Decontamination",
+        "",
+        *_decontamination(cfg),
+        "",
+        "## Record fields",
+        "",
+        "| field | meaning |",
+        "| --- | --- |",
+        *(f"| `{name}` | {text} |" for name, text in FIELDS.items()),
+        "",
+        "## Limitations",
+        "",
+        "- Synthetic data: instructions, solutions and scores were all written by language "
+        "models, with no human review.",
+        "- Solutions passed a syntax check and an LLM judge, which can be wrong: a solution "
+        "may still be incorrect. Filtering by execution, if any, shows in the rejection "
+        "counts above.",
+        "- The judge's preferences (and the models' blind spots) shape what survives; "
+        "topics the seeds do not cover are rare.",
+        "- Near-duplicates below the deduplication threshold remain.",
+        "- The licence terms of the models above apply to their outputs; check them before "
+        "use.",
+        "",
+    ])
+
+
+def _seed_source(spec: str) -> str:
+    if spec == "builtin":
+        return "the seed file shipped with genetic-instruct (`seeds/python.jsonl`)"
+    return f"`{Path(spec).name}`"
+
+
+def _filters(report: Mapping[str, Any], cfg: Config) -> list[str]:
+    acc = report["acceptance"]
+    flt = cfg.filters
+    return [
+        "## Filters and rejections",
+        "",
+        f"- Instruction length: {flt.min_instruction_words} to {flt.max_instruction_words} "
+        "words; no copy of a parent",
+        "- Near-duplicates of the population or of the same batch (see deduplication)",
+        f"- Solution: a Python program that parses, at most {flt.max_solution_chars:,} "
+        "characters",
+        "- Judge: a readable verdict, and fitness at or above the threshold",
+        "",
+        f"Offspring tried: {acc['tried']:,}; accepted: {acc['accepted']:,}.",
+        "",
+        "| rejected because | offspring |",
+        "| --- | --- |",
+        *(f"| `{reason}` | {n:,} |" for reason, n in acc["rejected"].items()),
+        "",
+    ]
+
+
+def _decontamination(cfg: Config) -> list[str]:
+    """The benchmark sets the data was checked against, as configured (when configured)."""
+    section = getattr(cfg, "decontamination", None)
+    if section is None:
+        return [
+            "None configured: the data was not checked against benchmark problems "
+            "(HumanEval, MBPP, ...). Decontaminate before training a model evaluated on them."
+        ]
+    plain = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else section
+    return ["As configured for the run:", "", "```yaml", OmegaConf.to_yaml(plain).rstrip(), "```"]
