@@ -65,6 +65,8 @@ class RolesConfig:
     instructor: RoleConfig = field(default_factory=lambda: RoleConfig(max_tokens=200))
     coder: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.3, max_tokens=320))
     judge: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.0, max_tokens=96))
+    # Writes unit tests in a request of its own, when execution.tests_from=tester.
+    tester: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.2, max_tokens=200))
 
 
 @dataclass
@@ -90,10 +92,30 @@ class FilterConfig:
 
 @dataclass
 class FitnessConfig:
-    threshold: float = 6.0  # survive when the weighted judge score is at least this (1-10)
+    threshold: float = 6.0  # survive when the weighted score is at least this (1-10)
+    # Judge criteria, plus "tests" (10 x the pass fraction) when execution is enabled.
     weights: dict[str, float] = field(
         default_factory=lambda: {"correctness": 0.6, "quality": 0.4}
     )
+
+
+@dataclass
+class ExecutionConfig:
+    """Running each solution against its unit tests in the sandbox (beyond the paper)."""
+
+    enabled: bool = True  # false: the paper's judge-only fitness
+    tests_from: str = "coder"  # coder: asked with the solution | tester: a separate request
+    min_pass_fraction: float = 1.0  # gate: survive only with at least this share of asserts
+    workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
+    wall_seconds: float = 10.0
+    cpu_seconds: float = 5.0
+    memory_mb: int = 512
+    file_size_mb: int = 16
+    max_processes: int = 16
+    output_bytes: int = 8192
+    # isolate: a network namespace, refusing to run where the platform cannot make one;
+    # allow: the explicit opt-out (generated code can then reach the network).
+    network: str = "isolate"
 
 
 @dataclass
@@ -124,6 +146,7 @@ class Config:
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
@@ -133,9 +156,10 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
-ROLES = ("instructor", "coder", "judge")
+ROLES = ("instructor", "coder", "judge", "tester")
 ENGINES = ("vllm", "openai", "scripted")
 JUDGE_CRITERIA = ("correctness", "quality")
+FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
 
 def _require(condition: bool, key: str, message: str) -> None:
@@ -194,12 +218,26 @@ def validate(cfg: Config) -> None:
     _require(1.0 <= cfg.fitness.threshold <= 10.0, "fitness.threshold", "must be in [1, 10]")
     for criterion, weight in cfg.fitness.weights.items():
         _require(
-            criterion in JUDGE_CRITERIA,
+            criterion in FITNESS_TERMS,
             f"fitness.weights.{criterion}",
-            f"unknown criterion; known: {JUDGE_CRITERIA}",
+            f"unknown criterion; known: {FITNESS_TERMS}",
+        )
+        _require(
+            criterion != "tests" or cfg.execution.enabled,
+            "fitness.weights.tests",
+            "needs execution.enabled=true",
         )
         _require(weight >= 0.0, f"fitness.weights.{criterion}", "must be >= 0")
     _require(sum(cfg.fitness.weights.values()) > 0, "fitness.weights", "must not all be zero")
+    ex = cfg.execution
+    _require(ex.tests_from in ("coder", "tester"), "execution.tests_from", "coder or tester")
+    _require(
+        0.0 <= ex.min_pass_fraction <= 1.0, "execution.min_pass_fraction", "must be in [0, 1]"
+    )
+    _require(ex.workers >= 0, "execution.workers", "must be >= 0")
+    _require(ex.network in ("isolate", "allow"), "execution.network", "isolate or allow")
+    for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
+        _require(getattr(ex, name) > 0, f"execution.{name}", "must be positive")
     dd = cfg.dedup
     _require(0.0 < dd.threshold < 1.0, "dedup.threshold", "must be in (0, 1)")
     _require(dd.num_perm >= 16, "dedup.num_perm", "must be >= 16")

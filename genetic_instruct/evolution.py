@@ -33,10 +33,17 @@ from genetic_instruct.operators import (
 )
 from genetic_instruct.prompts import PromptTemplate, load_templates
 from genetic_instruct.records import Individual, content_id
-from genetic_instruct.solutions import SolutionError, check_solution
+from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
+from genetic_instruct.solutions import (
+    SolutionError,
+    check_solution,
+    check_tests,
+    extract_code,
+    split_solution_and_tests,
+)
 from genetic_instruct.store import RunStore
 
-STAGES = ("instructor", "coder", "judge")
+STAGES = ("instructor", "coder", "judge", "tester")
 
 
 @dataclass
@@ -45,9 +52,19 @@ class Candidate:
 
     plan: OffspringPlan
     instruction: str
+    signature: np.ndarray | None = None
     solution: str = ""
+    tests: str = ""
+    execution: ExecutionResult | None = None
     verdict: JudgeVerdict | None = None
     fitness: float = 0.0
+
+
+class Rejected(ValueError):
+    """A candidate fails a check; the message is the counted reason."""
+
+
+_REJECTIONS = (Rejected, SolutionError, VerdictError)
 
 
 @dataclass
@@ -60,6 +77,7 @@ class GenerationStats:
     replayed: int = 0  # answers taken from the journal
     # criterion -> score -> count, over every readable verdict (rejected offspring included)
     judge_scores: dict[str, Counter[int]] = field(default_factory=dict)
+    executions: Counter[str] = field(default_factory=Counter)  # sandbox status -> count
 
     def count_verdict(self, verdict: JudgeVerdict) -> None:
         for name, score in verdict.scores.items():
@@ -75,6 +93,7 @@ class GenerationStats:
             "completion_tokens": self.tokens.completion,
             "seconds": self.seconds,
             "replayed": self.replayed,
+            "executions": dict(self.executions),
             "judge_scores": {
                 name: {str(k): v for k, v in sorted(hist.items())}
                 for name, hist in self.judge_scores.items()
@@ -146,6 +165,16 @@ class Evolution:
         self._ids = set(store.ids())
         self._engines = engines
         self._calls: dict[str, JournaledCalls] = {}
+        ex = cfg.execution
+        self.sandbox_limits = SandboxLimits(
+            wall_seconds=ex.wall_seconds,
+            cpu_seconds=ex.cpu_seconds,
+            memory_mb=ex.memory_mb,
+            file_size_mb=ex.file_size_mb,
+            max_processes=ex.max_processes,
+            output_bytes=ex.output_bytes,
+            network=ex.network,
+        )
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
 
@@ -156,7 +185,10 @@ class Evolution:
         return self._calls[role]
 
     def _model_names(self) -> dict[str, str]:
-        return {role: getattr(self.cfg.roles, role).model for role in STAGES}
+        roles = ["instructor", "coder", "judge"]
+        if self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester":
+            roles.append("tester")
+        return {role: getattr(self.cfg.roles, role).model for role in roles}
 
     def _ask(
         self, role: str, generation: int, prompts: Sequence[str], stats: GenerationStats,
@@ -236,91 +268,164 @@ class Evolution:
             return cand.instruction
         return f"{cand.instruction}\n{cand.solution}"
 
-    def _dedup(
-        self, candidates: list[Candidate], stats: GenerationStats
-    ) -> tuple[list[Candidate], np.ndarray]:
+    def _dedup(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
         """Drop near-duplicates of the population and of earlier candidates in this batch."""
         if not candidates:
-            return [], np.zeros((0, self.cfg.dedup.num_perm), dtype=self.index.signature_dtype)
+            return []
         signatures = self.index.signatures([self._dedup_text(c) for c in candidates])
         in_population = self.index.query(signatures)
         in_batch = self.index.within_batch(signatures)
-        keep = []
-        for i, (pop_hit, batch_hit) in enumerate(zip(in_population, in_batch)):
-            if pop_hit is not None or content_id(candidates[i].instruction) in self._ids:
+        kept = []
+        for cand, signature, pop_hit, batch_hit in zip(
+            candidates, signatures, in_population, in_batch
+        ):
+            if pop_hit is not None or content_id(cand.instruction) in self._ids:
                 stats.rejected["near_duplicate_population"] += 1
             elif batch_hit is not None:
                 stats.rejected["near_duplicate_batch"] += 1
             else:
-                keep.append(i)
-        return [candidates[i] for i in keep], signatures[keep]
+                cand.signature = signature
+                kept.append(cand)
+        return kept
+
+    def _stage(
+        self,
+        role: str,
+        generation: int,
+        candidates: list[Candidate],
+        prompts: Sequence[str],
+        stats: GenerationStats,
+        accept: Callable[[Candidate, str], None],
+        json_schema: dict[str, Any] | None = None,
+    ) -> list[Candidate]:
+        """Ask `role` about every candidate; keep those whose answer `accept` takes.
+
+        `accept` stores what it read on the candidate, or raises one of _REJECTIONS,
+        whose message is the counted reason.
+        """
+        answers = self._ask(role, generation, prompts, stats, json_schema)
+        kept = []
+        for cand, answer in zip(candidates, answers):
+            if answer.error is not None:
+                stats.rejected[f"{role}_failed"] += 1
+                continue
+            try:
+                accept(cand, answer.text)
+            except _REJECTIONS as reason:
+                stats.rejected[str(reason)] += 1
+                continue
+            kept.append(cand)
+        return kept
+
+    def _coder_template(self) -> str:
+        execution = self.cfg.execution
+        return "coder_tests" if execution.enabled and execution.tests_from == "coder" else "coder"
 
     def _code(
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[int]:
-        prompts = [self.templates["coder"].render(instruction=c.instruction) for c in candidates]
-        answers = self._ask("coder", generation, prompts, stats)
-        kept = []
-        for i, (cand, answer) in enumerate(zip(candidates, answers)):
-            if answer.error is not None:
-                stats.rejected["coder_failed"] += 1
-                continue
+    ) -> list[Candidate]:
+        template = self.templates[self._coder_template()]
+        max_chars = self.cfg.filters.max_solution_chars
+
+        def accept(cand: Candidate, text: str) -> None:
+            if template.name == "coder_tests":
+                cand.solution, cand.tests = split_solution_and_tests(text, max_chars)
+            else:
+                cand.solution = check_solution(text, max_chars)
+
+        prompts = [template.render(instruction=c.instruction) for c in candidates]
+        return self._stage("coder", generation, candidates, prompts, stats, accept)
+
+    def _write_tests(
+        self, generation: int, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[Candidate]:
+        def accept(cand: Candidate, text: str) -> None:
+            cand.tests = extract_code(text)
+
+        prompts = [
+            self.templates["tester"].render(instruction=c.instruction, solution=c.solution)
+            for c in candidates
+        ]
+        return self._stage("tester", generation, candidates, prompts, stats, accept)
+
+    def _execute(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
+        """Run each solution against its tests in the sandbox; gate on the pass fraction."""
+        runnable = []
+        for cand in candidates:
             try:
-                cand.solution = check_solution(answer.text, self.cfg.filters.max_solution_chars)
+                cand.tests = check_tests(cand.tests)
+                runnable.append(cand)
             except SolutionError as reason:
                 stats.rejected[str(reason)] += 1
-                continue
-            kept.append(i)
+        start = time.monotonic()
+        results = run_many(
+            [(c.solution, c.tests) for c in runnable],
+            self.sandbox_limits,
+            self.cfg.execution.workers or None,
+        )
+        stats.seconds["execution"] = round(time.monotonic() - start, 3)
+        kept = []
+        for cand, result in zip(runnable, results):
+            cand.execution = result
+            stats.executions[result.status] += 1
+            if result.pass_fraction < self.cfg.execution.min_pass_fraction:
+                stats.rejected[f"tests_{result.status}"] += 1
+            else:
+                kept.append(cand)
         return kept
 
     def _judge(
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[int]:
+    ) -> list[Candidate]:
+        weights = dict(self.cfg.fitness.weights)
+        threshold = self.cfg.fitness.threshold
+
+        def accept(cand: Candidate, text: str) -> None:
+            cand.verdict = parse_verdict(text)
+            stats.count_verdict(cand.verdict)
+            passed = cand.execution.pass_fraction if cand.execution is not None else None
+            cand.fitness = fitness(cand.verdict, weights, passed)
+            if cand.fitness < threshold:
+                raise Rejected("below_fitness_threshold")
+
         prompts = [
             self.templates["judge"].render(instruction=c.instruction, solution=c.solution)
             for c in candidates
         ]
-        answers = self._ask("judge", generation, prompts, stats, json_schema=JUDGE_SCHEMA)
-        weights = dict(self.cfg.fitness.weights)
-        kept = []
-        for i, (cand, answer) in enumerate(zip(candidates, answers)):
-            if answer.error is not None:
-                stats.rejected["judge_failed"] += 1
-                continue
-            try:
-                cand.verdict = parse_verdict(answer.text)
-            except VerdictError as reason:
-                stats.rejected[str(reason)] += 1
-                continue
-            stats.count_verdict(cand.verdict)
-            cand.fitness = fitness(cand.verdict, weights)
-            if cand.fitness < self.cfg.fitness.threshold:
-                stats.rejected["judge_below_threshold"] += 1
-            else:
-                kept.append(i)
-        return kept
+        return self._stage(
+            "judge", generation, candidates, prompts, stats, accept, json_schema=JUDGE_SCHEMA
+        )
 
     # -- a generation -------------------------------------------------------------------
     def run_generation(self, generation: int) -> GenerationStats:
+        """Instruct, filter, dedup, code, [test], [execute], judge, commit.
+
+        Every check that costs no model call runs before the next call is paid for:
+        near-copies are dropped before coding (when dedup compares instructions), and
+        failing programs before judging.
+        """
         stats = GenerationStats()
         candidates = self._filter(self._instruct(generation, stats), stats)
         early_dedup = self.cfg.dedup.compare == "instruction"
-        if early_dedup:  # before coding: near-copies cost no Coder or Judge call
-            candidates, signatures = self._dedup(candidates, stats)
-        kept = self._code(generation, candidates, stats)
-        candidates = [candidates[i] for i in kept]
         if early_dedup:
-            signatures = signatures[kept]
-        else:
-            candidates, signatures = self._dedup(candidates, stats)
-        kept = self._judge(generation, candidates, stats)
-        survivors = [self._individual(candidates[i], generation) for i in kept]
-        signatures = signatures[kept]
+            candidates = self._dedup(candidates, stats)
+        candidates = self._code(generation, candidates, stats)
+        if not early_dedup:
+            candidates = self._dedup(candidates, stats)
+        execution = self.cfg.execution
+        if execution.enabled:
+            if execution.tests_from == "tester":
+                candidates = self._write_tests(generation, candidates, stats)
+            candidates = self._execute(candidates, stats)
+        candidates = self._judge(generation, candidates, stats)
+        survivors = [self._individual(c, generation) for c in candidates]
+        signatures = np.array([c.signature for c in candidates], dtype=self.index.signature_dtype)
         stats.accepted = len(survivors)
         self.store.commit_generation(
             generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
         )
-        self.index.add([s.id for s in survivors], signatures)
+        if survivors:
+            self.index.add([s.id for s in survivors], signatures)
         self.population.refresh()
         self._ids.update(s.id for s in survivors)
         faults.point("generation")
@@ -341,15 +446,35 @@ class Evolution:
             parents=tuple(p.id for p in plan.parents),
             colony=plan.colony,
             models={role: self.cfg.models[key].path for role, key in self._model_names().items()},
-            prompt_hashes={
-                "instructor": self.templates[plan.operator].hash,
-                "coder": self.templates["coder"].hash,
-                "judge": self.templates["judge"].hash,
-            },
+            prompt_hashes=self._prompt_hashes(plan.operator),
             scores=dict(cand.verdict.scores),
             fitness=round(cand.fitness, 4),
             rationale=cand.verdict.rationale,
+            tests=cand.tests or None,
+            execution=_execution_record(cand.execution),
         )
+
+    def _prompt_hashes(self, operator: str) -> dict[str, str]:
+        hashes = {
+            "instructor": self.templates[operator].hash,
+            "coder": self.templates[self._coder_template()].hash,
+            "judge": self.templates["judge"].hash,
+        }
+        if self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester":
+            hashes["tester"] = self.templates["tester"].hash
+        return hashes
+
+
+def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "status": result.status,
+        "passed": result.passed,
+        "total": result.total,
+        "pass_fraction": round(result.pass_fraction, 4),
+        "runtime_s": round(result.runtime_s, 4),
+    }
 
 
 def build_index(cfg: Config) -> NearDuplicateIndex:

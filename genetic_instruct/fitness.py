@@ -83,7 +83,16 @@ def parse_verdict(text: str) -> JudgeVerdict:
     raise VerdictError("judge_unparseable")
 
 
-def fitness(verdict: JudgeVerdict, weights: dict[str, float]) -> float:
-    """Weighted mean of the criteria named in `weights` (on the judge's 1-10 scale)."""
+def fitness(
+    verdict: JudgeVerdict, weights: dict[str, float], pass_fraction: float | None = None
+) -> float:
+    """Weighted mean of the terms named in `weights`, on the judge's 1-10 scale.
+
+    The term "tests" is the sandbox's pass fraction scaled to 10, so a weight on it lets
+    execution results and judge scores trade off; gates are applied by the caller.
+    """
+    terms = dict(verdict.scores)
+    if pass_fraction is not None:
+        terms["tests"] = SCORE_MAX * pass_fraction
     total = sum(weights.values())
-    return sum(verdict.scores[name] * w for name, w in weights.items()) / total
+    return sum(terms[name] * w for name, w in weights.items()) / total

@@ -45,3 +45,14 @@ def embedded_engine() -> Iterator[object]:
     engine = VLLMEngine(ModelConfig())
     yield engine
     engine.close()
+
+
+def dataset_records(path: Path) -> list[dict]:
+    """The exported records, minus sandbox wall times (the only field runs may not repeat)."""
+    import json
+
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    for record in records:
+        if record.get("execution"):
+            record["execution"].pop("runtime_s")
+    return records

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,42 @@ def test_a_tiny_run_on_the_real_model_exports_complete_records(
         assert record["models"]["coder"] == "embedded:smollm2-135m-instruct"
         assert record["rationale"] is not None
 
+
+
+class _Recorder:
+    """Passes requests to the real engine and remembers which ones it was asked."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+        self.sent: list[str] = []
+
+    def generate(self, requests, on_complete=None):
+        self.sent.extend(r.journal_key(self.model_name) for r in requests)
+        return self.inner.generate(requests, on_complete)
+
+    def close(self) -> None:
+        pass
+
+
+def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
+    embedded_engine, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    args = [f"run_dir={run_dir}", "progress=false", "evolution.max_generations=1",
+            "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1"]
+    env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "coder:2"}
+    killed = subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    store = RunStore(run_dir)
+    journaled = store.journal_keys()
+    assert store.generation == 0 and journaled  # seeds committed, answers journaled
+    store.close()
+    recorder = _Recorder(embedded_engine)
+    result = run(make_config(*args), engines={"default": recorder})
+    assert result.generation == 1
+    assert not journaled & set(recorder.sent)
+    store = RunStore(run_dir)
+    assert store.integrity_problems() == []
+    assert store.generation_stats()[-1]["replayed"] >= len(journaled)

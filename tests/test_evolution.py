@@ -13,9 +13,12 @@ from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.runner import run
 from genetic_instruct.store import RunStore
 
+from .conftest import dataset_records
+
 LINEAGE_FIELDS = {
     "id", "messages", "instruction", "output", "origin", "generation", "method", "parents",
     "colony", "models", "prompt_hashes", "scores", "fitness", "rationale", "tests", "topic",
+    "execution",
 }
 
 
@@ -38,6 +41,9 @@ def test_run_grows_the_population_and_exports_every_lineage_field(
         assert set(record["prompt_hashes"]) == {"instructor", "coder", "judge"}
         assert set(record["models"]) == {"instructor", "coder", "judge"}
         assert (record["origin"] == "mutation") == (record["method"] is not None)
+        assert record["tests"].count("assert") >= 1
+        assert record["execution"]["status"] == "passed"
+        assert record["execution"]["pass_fraction"] == 1.0
     assert len({r["colony"] for r in records}) == scripted_config.evolution.colonies
     assert len({r["id"] for r in records}) == len(records)
 
@@ -50,7 +56,8 @@ def test_every_offspring_is_accepted_or_rejected_with_a_reason(scripted_config: 
     for s in generations:
         assert s["tried"] == s["accepted"] + sum(s["rejected"].values())
     reasons = set().union(*(s["rejected"] for s in generations))
-    assert "judge_below_threshold" in reasons
+    assert "below_fitness_threshold" in reasons
+    assert "tests_failed" in reasons
     assert reasons & {"near_duplicate_population", "near_duplicate_batch", "copy_of_parent"}
 
 
@@ -76,7 +83,7 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
                        export=replace(scripted_config.export, path=str(tmp_path / f"{name}.jsonl")))
 
     run(twin("twin"))  # same seed, fresh engine and run directory: the same dataset
-    assert first.dataset.read_text() == (tmp_path / "twin.jsonl").read_text()
+    assert dataset_records(first.dataset) == dataset_records(tmp_path / "twin.jsonl")
     # A run whose journal already holds every answer must not call the engine at all.
     replay = twin("replay")
     RunStore(replay.run_dir).close()
@@ -87,7 +94,7 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
     db.close()
     run(replay, engines={"default": engine})
     assert engine.calls == calls
-    assert (tmp_path / "replay.jsonl").read_text() == first.dataset.read_text()
+    assert dataset_records(tmp_path / "replay.jsonl") == dataset_records(first.dataset)
 
 
 def test_seeds_are_excluded_from_the_export_unless_asked(scripted_config: Config) -> None:

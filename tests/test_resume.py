@@ -21,7 +21,7 @@ from genetic_instruct.errors import ConfigError
 from genetic_instruct.runner import run
 from genetic_instruct.store import STATE_FILE, RunStore
 
-from .conftest import make_config
+from .conftest import dataset_records, make_config
 
 RUN_ARGS = [
     "engine=scripted",
@@ -91,7 +91,7 @@ def test_sigkill_at_random_points_loses_nothing_and_repeats_no_call(
     final = _cli(run_dir, log=log)
     assert final.returncode == 0, final.stderr
     assert _state(run_dir)[0] == _state(reference)[0]  # same ids, same order
-    assert (run_dir / "dataset.jsonl").read_bytes() == (reference / "dataset.jsonl").read_bytes()
+    assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(reference / "dataset.jsonl")
     verify = subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
         capture_output=True, text=True, timeout=60,

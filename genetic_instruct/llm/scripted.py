@@ -80,7 +80,9 @@ class ScriptedEngine:
         elif request.json_schema is not None:
             text = self._verdict(rng)
         elif "Solve the" in prompt:
-            text = self._program(rng)
+            text = self._program(rng, with_tests="assert statements" in prompt)
+        elif "Write unit tests" in prompt:
+            text = self._tests(rng, int(prompt.split(" * ")[1].split("for")[0]) if " * " in prompt else 1)
         elif "Original task:" in prompt:
             text = "New task: " + self._task(rng, prompt)
         else:
@@ -102,10 +104,21 @@ class ScriptedEngine:
             f"Return the result and handle empty input."
         )
 
-    @staticmethod
-    def _program(rng: np.random.Generator) -> str:
+    @classmethod
+    def _program(cls, rng: np.random.Generator, with_tests: bool) -> str:
         k = int(rng.integers(1, 9))
-        return f"```python\ndef solve(data):\n    return [x * {k} for x in data]\n```"
+        program = f"```python\ndef solve(data):\n    return [x * {k} for x in data]\n```"
+        return program + ("\n" + cls._tests(rng, k) if with_tests else "")
+
+    @staticmethod
+    def _tests(rng: np.random.Generator, k: int) -> str:
+        """Four asserts about `solve`; about one answer in five gets one of them wrong."""
+        wrong = int(rng.integers(4)) if rng.random() < 0.2 else -1
+        lines = [
+            f"assert solve([{i}, {i + 1}]) == [{i * k + (j == wrong)}, {(i + 1) * k}]"
+            for j, i in enumerate(range(1, 5))
+        ]
+        return "```python\n" + "\n".join(lines) + "\n```"
 
     @staticmethod
     def _verdict(rng: np.random.Generator) -> str:

@@ -12,7 +12,7 @@ from string import Template
 
 from genetic_instruct.records import text_hash
 
-TEMPLATE_NAMES = ("crossover", "mutation", "coder", "judge")
+TEMPLATE_NAMES = ("crossover", "mutation", "coder", "coder_tests", "tester", "judge")
 
 
 @dataclass(frozen=True)
