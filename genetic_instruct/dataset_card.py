@@ -52,15 +52,16 @@ FIELDS: dict[str, str] = {
 
 def write_dataset_card(
     path: str | Path, cfg: Config, store: RunStore, exported_count: int, *,
-    license_id: str = "other",
+    license_id: str = "other", report: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write README.md in the folder of the exported JSONL at `path`; return its path.
 
     `license_id` is the Hub licence id; it is the publisher's call (the models' licences bind
-    their outputs), hence `other` until one is given.
+    their outputs), hence `other` until one is given. `report` saves rebuilding the run
+    report when the caller has just written it.
     """
     dataset = Path(path)
-    report = build_report(store, cfg)
+    report = report if report is not None else build_report(store, cfg)
     card = dataset.parent / CARD_FILE
     text = "\n".join([
         _front_matter(dataset.name, exported_count, license_id),

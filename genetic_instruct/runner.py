@@ -9,11 +9,13 @@ from pathlib import Path
 from genetic_instruct import interrupts
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
+from genetic_instruct.dataset_card import write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_export
 from genetic_instruct.llm.base import Engine
 from genetic_instruct.records import Individual
+from genetic_instruct.report import REPORT_HTML, write_report
 from genetic_instruct.seeds import load_seeds
 from genetic_instruct.store import STATE_FILE, RunStore
 
@@ -54,7 +56,12 @@ def run(cfg: Config, engines: Mapping[str, Engine] | None = None) -> RunResult:
                     raise interrupts.Interrupted(signum) from None
                 raise
         exported = sync_export(store, cfg.export.path, cfg.export.include_seeds)
-        display.line(f"exported {exported} records to {cfg.export.path}")
+        report = write_report(store, cfg)
+        card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
+        display.line(
+            f"exported {exported} records to {cfg.export.path} (card: {card}); "
+            f"report: {store.path.parent / REPORT_HTML}"
+        )
         return RunResult(len(evo.population), store.generation or 0, exported, Path(cfg.export.path))
     finally:
         store.close()
