@@ -27,10 +27,12 @@ import numpy as np
 
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.errors import InputError
 
 
-class BenchmarkFormatError(ValueError):
-    """A benchmark file that cannot be used; the message is one line naming file:line."""
+class BenchmarkFormatError(InputError, ValueError):
+    """A benchmark file that cannot be used; the message is one line naming file:line
+    (an InputError, so the CLI prints it and exits 2)."""
 
 
 @dataclass(frozen=True)

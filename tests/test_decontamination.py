@@ -16,6 +16,7 @@ from genetic_instruct.decontamination import (
     read_problems,
 )
 from genetic_instruct.dedup.synthetic import SyntheticCorpus
+from genetic_instruct.errors import InputError
 
 UNRELATED = (
     "Write a function that parses an ISO-8601 timestamp and returns the name of its weekday."
@@ -133,7 +134,7 @@ def test_malformed_files_fail_with_one_line_naming_file_and_line(
     with pytest.raises(BenchmarkFormatError, match=message) as error:
         ContaminationChecker([BenchmarkSource("b", str(path), text_fields=("prompt",))])
     assert "\n" not in str(error.value)
-    assert isinstance(error.value, ValueError)
+    assert isinstance(error.value, ValueError) and isinstance(error.value, InputError)
 
 
 def test_missing_id_and_unreadable_files(tmp_path: Path) -> None:

@@ -19,7 +19,11 @@ from genetic_instruct.dedup.buckets import BucketTable
 from genetic_instruct.dedup.shingles import Shingler
 from genetic_instruct.dedup.synthetic import SyntheticCorpus, deduplicate, score
 
-SAMPLE = ["Write a function that returns the sum of a list.", "def f(x):\n    return x + 1", ""]
+SAMPLE = [
+    "Write `count_distinct_elements(xs)`: the number of distinct items.",
+    "def f(x):\n    return x + 1",
+    "",
+]
 
 
 def test_signatures_have_the_documented_shape_and_dtype() -> None:
@@ -42,7 +46,7 @@ def test_signatures_are_the_same_in_another_process() -> None:
     )
     here = NearDuplicateIndex().signatures(SAMPLE)
     assert bytes.fromhex(other.stdout) == here.tobytes()
-    assert here[0, :4].tolist() == [50004, 52244, 16215, 38342]
+    assert here[0, :4].tolist() == [34536, 58149, 3647, 58149]
 
 
 def test_seed_changes_signatures() -> None:
@@ -119,7 +123,7 @@ def test_unrelated_synthetic_problems_stay_far_below_the_threshold() -> None:
         for a, b in rng.integers(0, 600, (3000, 2))
         if a != b
     )
-    assert worst < 0.4
+    assert worst < 0.2
 
 
 def test_short_texts_do_not_collapse_into_one_signature() -> None:
@@ -199,9 +203,13 @@ def test_restore_from_stored_signature_bytes() -> None:
         np.frombuffer(b"".join(stored), dtype=restored.signature_dtype),
     )
     probe = original.signatures(texts[1000:])
+    before = restored.query(probe)
     assert len(restored) == len(original) == 1000
-    assert restored.query(probe) == original.query(probe)
-    assert any(hit is not None for hit in restored.query(probe))
+    assert before == original.query(probe)
+    assert any(hit is not None for hit in before)
+    restored.add([f"new{i}" for i in range(len(probe))], probe)  # grows past the restored rows
+    after = restored.query(probe)
+    assert all(hit == f"new{i}" for i, hit in enumerate(after) if before[i] is None)
 
 
 def test_bucket_table_matches_a_dict_through_growth_and_wraparound() -> None:
@@ -212,9 +220,8 @@ def test_bucket_table_matches_a_dict_through_growth_and_wraparound() -> None:
         keys = rng.integers(0, 2**64, 40_000, dtype=np.uint64)
         keys[::2000] = crowded  # 20 ids per batch, 120 in all
         keys[1::5000] = np.uint64(2**64 - 1)  # home slot at the very end: probes wrap around
-        ids = np.arange(batch * 40_000, (batch + 1) * 40_000, dtype=np.int32)
-        table.insert(keys, ids)
-        for key, item in zip(keys.tolist(), ids.tolist()):
+        table.insert(keys[:, None], first_id=batch * 40_000)
+        for item, key in enumerate(keys.tolist(), start=batch * 40_000):
             reference.setdefault(key, []).append(item)
     probe = np.concatenate([keys[:3000], rng.integers(0, 2**64, 500, dtype=np.uint64)])
     positions, found = table.lookup(probe)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genetic_instruct.dedup.banding import Bands, choose_bands
-from genetic_instruct.dedup.buckets import BucketTable
+from genetic_instruct.dedup.buckets import BucketTable, sort_tops, top32
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.shingles import Shingler
 
@@ -132,19 +132,24 @@ class NearDuplicateIndex:
 
     def add(self, keys: Sequence[str], signatures: np.ndarray) -> None:
         """Index ``signatures`` under ``keys``. Also the restore path: pass the stored
-        signature bytes as ``np.frombuffer(b"".join(blobs), dtype=signature_dtype)``."""
+        signature bytes as ``np.frombuffer(b"".join(blobs), dtype=signature_dtype)``;
+        a read-only array like that is kept as it is instead of copied, when it is the
+        first thing added (nobody can change it under us, and 800k signatures are
+        410 MB)."""
         sigs = self._as_signatures(signatures)
         if len(keys) != len(sigs):
             raise ValueError(f"{len(keys)} keys for {len(sigs)} signatures")
         start, stop = len(self._keys), len(self._keys) + len(sigs)
-        if stop > len(self._signatures):
-            grown = np.empty((max(stop, 2 * len(self._signatures)), self.num_perm), SIGNATURE_DTYPE)
-            grown[:start] = self._signatures[:start]
-            self._signatures = grown
-        self._signatures[start:stop] = sigs
+        if not start and not sigs.flags.writeable and sigs.flags.c_contiguous:
+            self._signatures = sigs
+        else:
+            if stop > len(self._signatures):
+                grown = np.empty((max(stop, 2 * start), self.num_perm), SIGNATURE_DTYPE)
+                grown[:start] = self._signatures[:start]
+                self._signatures = grown
+            self._signatures[start:stop] = sigs
         self._keys.extend(keys)
-        items = np.repeat(np.arange(start, stop, dtype=np.int32), self.bands)
-        self._table.insert(self._bands.keys(sigs).ravel(), items)
+        self._table.insert(self._bands.keys(sigs), first_id=start)
 
     def _as_signatures(self, signatures: np.ndarray) -> np.ndarray:
         sigs = np.asarray(signatures)
@@ -157,10 +162,10 @@ class NearDuplicateIndex:
         return sigs
 
     def _bucket_mates(self, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unique pairs (row, earlier row) of the batch that share a bucket."""
-        keys = self._bands.keys(sigs).ravel()
-        order = np.argsort(keys, kind="stable")  # stable: rows ascend within a bucket
-        keys, rows = keys[order], order // self.bands
+        """Unique pairs (row, earlier row) of the batch that share a bucket (as the table
+        does, on the top 32 bits of the bucket keys)."""
+        order, keys = sort_tops(top32(self._bands.keys(sigs).ravel()))  # rows ascend in a bucket
+        rows = order // self.bands
         starts_bucket = np.ones(keys.size, bool)
         starts_bucket[1:] = keys[1:] != keys[:-1]
         bucket_start = np.maximum.accumulate(np.where(starts_bucket, np.arange(keys.size), 0))

@@ -111,34 +111,33 @@ class Shingler:
         return self._window_hashes(token_hashes, counts)
 
     def _tokens(self, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Start offsets and byte lengths of the tokens in ``raw``."""
+        """Start offsets and byte lengths of the tokens in ``raw``: a token starts (ends)
+        where the byte class changes into (out of) a token class, and at every
+        punctuation byte, each a token of its own."""
         classes = np.frombuffer(raw.translate(self._classes), np.uint8)
         after, before = classes[1:], classes[:-1]
-        # A segment starts where the class changes, and at every punctuation byte
-        # (each is a token of its own). Segments of separators are not tokens.
-        bounds = np.flatnonzero((after != before) | (after == _PUNCT)) + 1
-        is_token = np.flatnonzero(classes[bounds[:-1]])
-        starts = bounds[is_token]
-        return starts, bounds[is_token + 1] - starts
+        change = after != before
+        starts = np.flatnonzero((change | (after == _PUNCT)) & (after != _SEPARATOR)) + 1
+        ends = np.flatnonzero((change | (before == _PUNCT)) & (before != _SEPARATOR)) + 1
+        return starts, ends - starts
 
     def _token_hashes(
         self, words: np.ndarray, starts: np.ndarray, lengths: np.ndarray
     ) -> np.ndarray:
-        """Hash each token from 8-byte loads of its bytes: one load for most tokens, a
-        short loop over the few longer ones."""
+        """Hash each token from 8-byte loads of its bytes: one load for most tokens, then
+        a short loop over the few longer ones (h = h * K ^ next block), one final mix."""
         h = _load8(words, starts) & _PREFIX_MASKS[np.minimum(lengths, 8)]
         h ^= lengths.astype(U64) * self._long_key
         h ^= self._token_key
-        mix64(h)
         offset = 8
         longer = np.flatnonzero(lengths > offset)
         while longer.size:
             block = _load8(words, starts[longer] + offset)
             block &= _PREFIX_MASKS[np.minimum(lengths[longer] - offset, 8)]
-            h[longer] = mix64((h[longer] * self._long_key) ^ block)
+            h[longer] = (h[longer] * self._long_key) ^ block
             offset += 8
             longer = longer[lengths[longer] > offset]
-        return h
+        return mix64(h)
 
     def _window_hashes(
         self, token_hashes: np.ndarray, counts: np.ndarray
@@ -169,10 +168,7 @@ class Shingler:
 
 def _load8(words: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """The 8 bytes at each byte offset as a little-endian uint64, from two aligned loads
-    (numpy gathers from an unaligned view are ~8x slower)."""
+    (numpy gathers from an unaligned view are ~8x slower). numpy shifts by 64 give 0."""
     index = offsets >> 3
     shift = ((offsets & 7) << 3).astype(U64)
-    low = words[index] >> shift
-    # (x << 1) << (63 - shift) is x << (64 - shift), and 0 when shift is 0.
-    high = (words[index + 1] << U64(1)) << (U64(63) - shift)
-    return low | high
+    return (words[index] >> shift) | (words[index + 1] << (U64(64) - shift))
