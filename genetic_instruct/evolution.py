@@ -349,14 +349,24 @@ class Evolution:
         return self._stage("tester", generation, candidates, prompts, stats, accept)
 
     def _execute(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
-        """Run each solution against its tests in the sandbox; gate on the pass fraction."""
-        runnable = []
+        """Run each solution against its tests in the sandbox; gate on the pass fraction.
+
+        With `min_pass_fraction` 0 the results are recorded but gate nothing, and an
+        offspring without usable tests goes on unexecuted (for models too small to write
+        tests, like the embedded demo's).
+        """
+        gating = self.cfg.execution.min_pass_fraction > 0
+        runnable, kept = [], []
         for cand in candidates:
             try:
                 cand.tests = check_tests(cand.tests)
                 runnable.append(cand)
             except SolutionError as reason:
-                stats.rejected[str(reason)] += 1
+                if gating:
+                    stats.rejected[str(reason)] += 1
+                else:
+                    cand.tests = ""
+                    kept.append(cand)
         start = time.monotonic()
         results = run_many(
             [(c.solution, c.tests) for c in runnable],
@@ -364,7 +374,6 @@ class Evolution:
             self.cfg.execution.workers or None,
         )
         stats.seconds["execution"] = round(time.monotonic() - start, 3)
-        kept = []
         for cand, result in zip(runnable, results):
             cand.execution = result
             stats.executions[result.status] += 1

@@ -32,6 +32,7 @@ def scripted_config(tmp_path: Path) -> Config:
         "progress=false",
         "evolution.target_size=200",
         "evolution.max_generations=3",
+        "execution.min_pass_fraction=1.0",
     )
 
 

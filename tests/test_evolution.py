@@ -105,3 +105,16 @@ def test_seeds_are_excluded_from_the_export_unless_asked(scripted_config: Config
     store = RunStore(cfg.run_dir)
     seed = next(i for i in store.individuals() if i.origin == "seed")
     assert sample(seed)["tests"] == seed.tests
+
+
+def test_execution_can_record_without_gating_or_be_off(scripted_config: Config) -> None:
+    recording = replace(scripted_config, execution=replace(scripted_config.execution,
+                                                           min_pass_fraction=0.0))
+    statuses = {r["execution"]["status"] for r in dataset_records(run(recording).dataset)}
+    assert "failed" in statuses and "passed" in statuses
+    off = replace(scripted_config, run_dir=scripted_config.run_dir + "-off",
+                  export=replace(scripted_config.export,
+                                 path=scripted_config.run_dir + "-off/dataset.jsonl"),
+                  execution=replace(scripted_config.execution, enabled=False))
+    records = dataset_records(run(off).dataset)
+    assert records and all(r["execution"] is None and r["tests"] is None for r in records)
