@@ -10,16 +10,17 @@ Every candidate is then verified on the full signature (estimated Jaccard >= thr
 so a false positive of the banding costs one cheap comparison, while a false negative
 is a near-duplicate lost for good. Hence we do not balance the two areas under the
 curve as datasketch does (for t = 0.7 and 128 rows it picks 14 bands of 9 rows, which
-misses 56% of the pairs at the threshold itself: P(0.7) = 0.44); we pick the band size ``r``
-that keeps ``P(threshold) >= 0.95`` with ``b = num_perm // r`` bands, taking the
-largest such ``r`` because the candidates from unrelated texts, ``~ b * s**r`` per
-pair at small ``s``, fall steeply with ``r``. For t = 0.7 and 128 rows that is 25 x 5:
+misses 56% of the pairs at the threshold itself: P(0.7) = 0.44); we pick the band
+size ``r`` that keeps ``P(threshold) >= 0.95`` with ``b = num_perm // r`` bands,
+taking the largest such ``r`` because the candidates from unrelated texts,
+``~ b * s**r`` per pair at small ``s``, fall steeply with ``r``. For t = 0.7:
 
-    P(0.70) = 0.990   P(0.75) = 0.998   P(0.3) = 0.059   P(0.1) = 2.5e-4
+    256 rows (default): 36 x 7   P(0.70) = 0.955  P(0.75) = 0.994  P(0.3) = 7.8e-3  P(0.1) = 3.6e-6
+    128 rows:           25 x 5   P(0.70) = 0.990  P(0.75) = 0.999  P(0.3) = 0.059   P(0.1) = 2.5e-4
 
-(16 x 8 would give P(0.70) = 0.61; 21 x 6 gives 0.93). The verified estimate still
-has sampling noise, sd = sqrt(J(1 - J) / num_perm) = 0.04 at J = 0.7 with 128 rows:
-pairs within ~0.05 of the threshold land on either side.
+(with 128 rows, 16 x 8 would give P(0.70) = 0.61 and 21 x 6 0.93). The verified
+estimate has sampling noise, sd ~ sqrt(J(1 - J) / num_perm) = 0.029 at J = 0.7 with
+256 rows (0.040 with 128): pairs that close to the threshold land on either side.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from genetic_instruct.dedup.hashing import U64, derive_keys, mix64
 
 MIN_CANDIDATE_PROBABILITY = 0.95
 _PURPOSE_BANDS = 3
-_ROWS_PER_PASS = 65536  # bounds the (rows, bands) uint64 temporaries to a few MB
+_ROWS_PER_PASS = 65536  # bounds the (rows, bands) uint64 temporaries to ~20 MB
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -52,8 +53,8 @@ def choose_bands(threshold: float, num_perm: int) -> int:
 
 
 class Bands:
-    """Hashes each band of a signature to one 64-bit bucket key; the band's index is
-    mixed in, so keys of different bands never meet in one table by construction."""
+    """Hashes each band of a signature to one 64-bit bucket key, salted per band, so keys
+    of different bands can share one table (they meet only by a hash collision)."""
 
     def __init__(self, *, num_perm: int, bands: int, seed: int) -> None:
         if not 1 <= bands <= num_perm:

@@ -1,13 +1,14 @@
-"""The LSH buckets: a multimap from 64-bit bucket keys to item ids, in flat numpy arrays.
+"""The LSH buckets: a multimap from 64-bit bucket keys to item ids, in one numpy array.
 
 At the 800k target with 36 bands there are 29 million (key, item) entries. As Python
 dicts that is ~3 GB of objects; sorted numpy arrays are compact but need an O(n) merge
-per inserted batch. This is an open-addressing hash table with linear probing over two
-flat arrays, where a whole batch of lookups or inserts advances together, one vectorized
-probe step at a time, visiting the table in slot order (a sweep, not random reads of a
-table far larger than the CPU caches).
+per inserted batch. This is an open-addressing hash table with linear probing over one
+flat ``uint64`` array, where a whole batch of lookups or inserts advances together, one
+vectorized probe step at a time, visiting the table in slot order (a sweep, not random
+reads of a table far larger than the CPU caches).
 
-A slot holds the top 32 bits of a key and an int32 id: 8 bytes. The home slot of a key
+A slot packs the top 32 bits of a key and ``id + 1`` (0 marks an empty slot): one read
+tells whether a slot is taken, by which key and for which item. The home slot of a key
 is its top ``bits`` bits, so the stored 32 bits still say where an entry belongs when
 the table grows; two keys agreeing on 32 bits (2^-32 per comparison) only add a
 candidate, which the index verifies anyway.
@@ -15,8 +16,8 @@ candidate, which the index verifies anyway.
 The table at least doubles when it would pass half full, so linear probing needs
 (1 + 1/(1 - a)^2) / 2 <= 2.5 probes for a miss on average (Knuth); at 800k texts x 36
 bands it has 2^26 slots (537 MB). The ids of one key sit in one run of slots, so a key
-keeps at most ``max_per_key`` ids (later ones are dropped): a batch advances one slot
-per step, and a few crowded keys must not cost thousands of steps.
+keeps about ``max_per_key`` ids at most (later ones are dropped): a batch advances one
+slot per step, and a few crowded keys must not cost thousands of steps.
 """
 
 from __future__ import annotations
@@ -30,22 +31,22 @@ from genetic_instruct.dedup.hashing import U64
 _MAX_LOAD = 0.5
 _MIN_BITS = 16
 _MAX_BITS = 32  # home slots come from the 32 stored bits
-_WINDOW = 4  # slots read per lookup step (16 bytes of keys: mostly one cache line)
+_WINDOW = 4  # slots read per lookup step (32 bytes: mostly one cache line)
 _STEPS = np.arange(_WINDOW)
-_EMPTY = -1
+_LOW = U64(0xFFFFFFFF)
 _CHUNK = 1 << 21  # entries handled per pass: bounds the temporaries
 
-IdsOf = Callable[[np.ndarray], np.ndarray]  # positions of entries in a batch -> their int32 ids
+IdsOf = Callable[[np.ndarray], np.ndarray]  # positions of entries in a batch -> their ids
 
 
 class BucketTable:
-    """Multimap ``uint64 key -> int32 item id``; a key holds up to ``max_per_key`` ids."""
+    """Multimap ``uint64 key -> item id`` (ids below 2^31); a key holds up to about
+    ``max_per_key`` ids."""
 
     def __init__(self, *, max_per_key: int) -> None:
         self.max_per_key = max_per_key
         self._bits = _MIN_BITS
-        self._tops = np.zeros(1 << self._bits, np.uint32)
-        self._ids = np.full(1 << self._bits, _EMPTY, np.int32)
+        self._slots = np.zeros(1 << self._bits, U64)
         self._count = 0
 
     def __len__(self) -> int:
@@ -53,7 +54,7 @@ class BucketTable:
 
     @property
     def nbytes(self) -> int:
-        return self._tops.nbytes + self._ids.nbytes
+        return self._slots.nbytes
 
     def insert(self, keys: np.ndarray, first_id: int) -> None:
         """Add item ``first_id + r`` under every key in row ``r`` of ``keys`` (items x
@@ -66,7 +67,7 @@ class BucketTable:
             self._grow(needed)
 
         def ids_of(positions: np.ndarray) -> np.ndarray:
-            return (first_id + positions // per_item).astype(np.int32)
+            return first_id + positions // per_item
 
         if not self._count:
             self._sweep(tops, ids_of)
@@ -83,16 +84,15 @@ class BucketTable:
         slots = self._home(pending)
         found_queries, found_ids = [], []
         while queries.size:
-            window = (slots[:, None] + _STEPS) & mask
-            ids = self._ids[window]
-            in_run = np.logical_and.accumulate(ids != _EMPTY, axis=1)
-            rows, cols = np.nonzero(in_run & (self._tops[window] == pending[:, None]))
+            stored = self._slots[(slots[:, None] + _STEPS) & mask]
+            in_run = np.logical_and.accumulate(stored != 0, axis=1)
+            rows, cols = np.nonzero(in_run & ((stored >> U64(32)) == pending[:, None]))
             found_queries.append(queries[rows])
-            found_ids.append(ids[rows, cols])
+            found_ids.append((stored[rows, cols] & _LOW).astype(np.intp) - 1)
             longer = in_run[:, -1]
             queries, pending, slots = queries[longer], pending[longer], slots[longer] + _WINDOW
         if not found_queries:
-            return np.empty(0, np.intp), np.empty(0, np.int32)
+            return np.empty(0, np.intp), np.empty(0, np.intp)
         return np.concatenate(found_queries), np.concatenate(found_ids)
 
     def _home(self, tops: np.ndarray) -> np.ndarray:
@@ -104,37 +104,43 @@ class BucketTable:
             bits += 1
         if bits > _MAX_BITS:
             raise OverflowError(f"{needed} bucket entries exceed the table's {2**_MAX_BITS} slots")
-        live = np.flatnonzero(self._ids != _EMPTY)
-        tops, ids = self._tops[live], self._ids[live]
-        del live
+        live = self._slots[self._slots != 0]
         self._bits, self._count = bits, 0
-        self._tops = np.zeros(1 << bits, np.uint32)
-        self._ids = np.full(1 << bits, _EMPTY, np.int32)
-        self._sweep(tops, ids.__getitem__)
+        self._slots = np.zeros(1 << bits, U64)
+        ids = (live & _LOW).astype(np.intp) - 1
+        self._sweep(top32(live), ids.__getitem__)
 
     def _place(self, tops: np.ndarray, ids_of: IdsOf) -> None:
         """Linear probing for a batch, in slot order: each step, every pending pair whose
         slot is free and who is first in line for it takes it; the others move one slot
         on. In slot order "first in line" is a comparison with the previous pair, and a
-        step keeps the order (all move by one) unless some wrap past the end."""
+        step keeps the order (all move by one) unless some wrap past the end. A pair is
+        dropped once the slots it passed plus the pairs ahead of it in the batch, all
+        of its key, reach ``max_per_key``."""
         mask = (1 << self._bits) - 1
         positions, tops = sort_tops(tops)
-        ids, slots = ids_of(positions), self._home(tops)
-        passed = np.zeros(tops.size, np.int32)  # slots passed that hold the same key
+        entries = (tops.astype(U64) << U64(32)) | (ids_of(positions) + 1).astype(U64)
+        slots = self._home(tops)
+        passed = _rank_in_runs(tops)  # pairs of the same key ahead in this batch
         while slots.size:
+            stored = self._slots[slots]
             first = np.ones(slots.size, bool)
             first[1:] = slots[1:] != slots[:-1]
-            take = first & (self._ids[slots] == _EMPTY)
-            self._tops[slots[take]] = tops[take]
-            self._ids[slots[take]] = ids[take]
+            take = first & (stored == 0)
+            self._slots[slots[take]] = entries[take]
             self._count += int(np.count_nonzero(take))
-            passed += self._tops[slots] == tops  # after placing: a winner counts for the rest
+            passed += (stored >> U64(32)) == tops
             wait = ~take & (passed < self.max_per_key)
-            tops, ids, slots, passed = tops[wait], ids[wait], slots[wait] + 1, passed[wait]
+            tops, entries, slots, passed = tops[wait], entries[wait], slots[wait] + 1, passed[wait]
             if slots.size and slots[-1] > mask:
                 slots &= mask
                 order = np.argsort(slots, kind="stable")
-                tops, ids, slots, passed = tops[order], ids[order], slots[order], passed[order]
+                tops, entries, slots, passed = (
+                    tops[order],
+                    entries[order],
+                    slots[order],
+                    passed[order],
+                )
 
     def _sweep(self, tops: np.ndarray, ids_of: IdsOf) -> None:
         """Bulk load into an empty table (a restore, or a resize), without probing: in
@@ -151,19 +157,16 @@ class BucketTable:
                 tops[start : start + _CHUNK],
             )
             homes = self._home(chunk_tops)
-            index = np.arange(homes.size)
-            new_home = np.ones(homes.size, bool)
-            new_home[1:] = homes[1:] != homes[:-1]
-            rank = index - np.maximum.accumulate(np.where(new_home, index, 0))
+            rank = _rank_in_runs(homes)
             rank[homes == last_home] += run  # a home run that began in the last pass
             last_home, run = homes[-1], rank[-1] + 1
             kept = np.flatnonzero(rank < self.max_per_key)
             homes, chunk_tops, ids = homes[kept], chunk_tops[kept], ids_of(chunk_positions[kept])
             index = np.arange(homes.size)
             slots = np.maximum(np.maximum.accumulate(homes - index), next_free) + index
-            inside = slots < self._tops.size
-            self._tops[slots[inside]] = chunk_tops[inside]
-            self._ids[slots[inside]] = ids[inside]
+            inside = slots < self._slots.size
+            entries = (chunk_tops.astype(U64) << U64(32)) | (ids + 1).astype(U64)
+            self._slots[slots[inside]] = entries[inside]
             self._count += int(np.count_nonzero(inside))
             if not inside.all():
                 self._place(chunk_tops[~inside], ids[~inside].__getitem__)
@@ -183,4 +186,12 @@ def sort_tops(tops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed <<= U64(32)
     packed |= np.arange(tops.size, dtype=U64)
     packed.sort()
-    return (packed & U64(0xFFFFFFFF)).astype(np.intp), (packed >> U64(32)).astype(np.uint32)
+    return (packed & _LOW).astype(np.intp), (packed >> U64(32)).astype(np.uint32)
+
+
+def _rank_in_runs(values: np.ndarray) -> np.ndarray:
+    """For sorted ``values``, how many equal values precede each one."""
+    index = np.arange(values.size)
+    starts = np.ones(values.size, bool)
+    starts[1:] = values[1:] != values[:-1]
+    return index - np.maximum.accumulate(np.where(starts, index, 0))

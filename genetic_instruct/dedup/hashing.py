@@ -34,6 +34,6 @@ def derive_keys(seed: int, purpose: int, count: int) -> np.ndarray:
 
 
 def to_range(h: np.ndarray, n: int) -> np.ndarray:
-    """Map uniform 64-bit hashes onto ``[0, n)`` without modulo bias (multiply-shift on
-    the top 32 bits)."""
+    """Map uniform 64-bit hashes onto ``[0, n)`` by multiply-shift on their top 32 bits
+    (bias below n / 2^32, unlike a modulo of a small range)."""
     return ((h >> U64(32)) * U64(n)) >> U64(32)

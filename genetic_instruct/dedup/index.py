@@ -27,12 +27,12 @@ from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.shingles import Shingler
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
-# first 64 earlier rows of each of its buckets. Pairs at the threshold share ~1 in
-# 0.7^-7 = 12 bands (36 of them), so a text still meets its near-duplicates through
-# its other buckets; without the cap a crowded bucket costs O(size) probe steps per
-# lookup and O(size^2) comparisons within a batch.
+# first 64 earlier rows of each of its buckets. A pair at the threshold shares ~3 of
+# 36 buckets (36 x 0.7^7), more the closer it is, so a text still meets its
+# near-duplicates through its other buckets; without the cap a crowded bucket costs
+# O(size) probe steps per lookup and O(size^2) comparisons within a batch.
 _BUCKET_CAP = 64
-_PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~1 MB
+_PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~10 MB
 
 
 class NearDuplicateIndex:
@@ -40,7 +40,10 @@ class NearDuplicateIndex:
     ``threshold`` to this text?", for texts seen as sets of ``shingle_size``-token
     shingles after ``normalize`` (see :mod:`genetic_instruct.dedup.shingles`).
 
-    ``bands=None`` chooses the banding for the threshold (see
+    ``num_perm`` bins of 16 bits each (see :mod:`genetic_instruct.dedup.minhash`): the
+    default 256 gives recall ~0.95 and precision ~0.96 against exact Jaccard on the
+    labelled corpus of :mod:`genetic_instruct.dedup.synthetic`, where 128 gives ~0.94
+    and ~0.93. ``bands=None`` chooses the banding for the threshold (see
     :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
     signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.
     """

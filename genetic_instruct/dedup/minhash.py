@@ -7,8 +7,8 @@ hashing (Li, Owen & Zhang, NIPS 2012) hashes each shingle once: the hash picks o
 ``P[bin i agrees] = J`` (Jaccard) as for classic MinHash, and the estimate
 ``mean(sig_a == sig_b)`` has no larger variance (it samples without replacement).
 
-A bin that no shingle fell into (about ``exp(-shingles / num_perm)`` of them: 6% for
-360 shingles and 128 bins, most of them for short texts) is filled by *optimal
+A bin that no shingle fell into (about ``exp(-shingles / num_perm)`` of them: 25% for
+360 distinct shingles and 256 bins, most for short texts) is filled by *optimal
 densification* (Shrivastava, ICML 2017): empty bin ``i`` copies the value of the first
 non-empty bin along a probe sequence fixed per ``(seed, i)``. Two texts then agree on
 bin ``i`` exactly when the first probed bin that is non-empty in *either* text holds the
