@@ -63,7 +63,8 @@ def read_api_key(model: ModelConfig) -> str | None:
     if not key:
         raise ConfigError(
             f"config key api_key_env: environment variable {model.api_key_env} is not set "
-            f"(it should hold the API key for {model.path!r})"
+            f"(it should hold the API key for {model.path!r}; a server without "
+            "authentication needs api_key_env=null)"
         )
     return key
 
