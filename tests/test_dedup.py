@@ -215,15 +215,15 @@ def test_restore_from_stored_signature_bytes() -> None:
 def test_bucket_table_matches_a_dict_through_growth_and_wraparound() -> None:
     rng = np.random.default_rng(5)
     table, reference = BucketTable(max_per_key=64), {}
-    crowded = rng.integers(0, 2**64, dtype=np.uint64)
+    crowded = rng.integers(0, 2**32, dtype=np.uint32)
     for batch in range(6):
-        keys = rng.integers(0, 2**64, 40_000, dtype=np.uint64)
+        keys = rng.integers(0, 2**32, 40_000, dtype=np.uint32)
         keys[::2000] = crowded  # 20 ids per batch, 120 in all
-        keys[1::5000] = np.uint64(2**64 - 1)  # home slot at the very end: probes wrap around
+        keys[1::5000] = 2**32 - 1  # home slot at the very end: probes wrap around
         table.insert(keys[:, None], first_id=batch * 40_000)
         for item, key in enumerate(keys.tolist(), start=batch * 40_000):
             reference.setdefault(key, []).append(item)
-    probe = np.concatenate([keys[:3000], rng.integers(0, 2**64, 500, dtype=np.uint64)])
+    probe = np.concatenate([keys[:3000], rng.integers(0, 2**32, 500, dtype=np.uint32)])
     positions, found = table.lookup(probe)
     got = sorted(zip(positions.tolist(), found.tolist()))
     want = sorted(

@@ -53,8 +53,9 @@ def choose_bands(threshold: float, num_perm: int) -> int:
 
 
 class Bands:
-    """Hashes each band of a signature to one 64-bit bucket key, salted per band, so keys
-    of different bands can share one table (they meet only by a hash collision)."""
+    """Hashes each band of a signature to one 32-bit bucket key (the top half of a mixed
+    64-bit hash), salted per band, so keys of different bands can share one table. Two
+    bands meet by chance with probability 2^-32, which only adds a candidate to verify."""
 
     def __init__(self, *, num_perm: int, bands: int, seed: int) -> None:
         if not 1 <= bands <= num_perm:
@@ -64,9 +65,9 @@ class Bands:
         self._salts = derive_keys(seed, _PURPOSE_BANDS, bands + 1)
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
-        """``(n, bands)`` uint64 bucket keys of ``(n, num_perm)`` signatures."""
+        """``(n, bands)`` uint32 bucket keys of ``(n, num_perm)`` signatures."""
         n, used = len(signatures), self.bands * self.rows
-        out = np.empty((n, self.bands), U64)
+        out = np.empty((n, self.bands), np.uint32)
         for start in range(0, n, _ROWS_PER_PASS):
             part = signatures[start : start + _ROWS_PER_PASS, :used]
             part = part.reshape(len(part), self.bands, self.rows)
@@ -74,5 +75,5 @@ class Bands:
             for row in range(self.rows):
                 h ^= part[:, :, row]
                 h *= self._salts[-1] | U64(1)  # odd multiplier: a bijection of h
-            out[start : start + len(part)] = mix64(h)
+            out[start : start + len(part)] = mix64(h) >> U64(32)
         return out

@@ -1,4 +1,4 @@
-"""The LSH buckets: a multimap from 64-bit bucket keys to item ids, in one numpy array.
+"""The LSH buckets: a multimap from 32-bit bucket keys to item ids, in one numpy array.
 
 At the 800k target with 36 bands there are 29 million (key, item) entries. As Python
 dicts that is ~3 GB of objects; sorted numpy arrays are compact but need an O(n) merge
@@ -7,11 +7,10 @@ flat ``uint64`` array, where a whole batch of lookups or inserts advances togeth
 vectorized probe step at a time, visiting the table in slot order (a sweep, not random
 reads of a table far larger than the CPU caches).
 
-A slot packs the top 32 bits of a key and ``id + 1`` (0 marks an empty slot): one read
-tells whether a slot is taken, by which key and for which item. The home slot of a key
-is its top ``bits`` bits, so the stored 32 bits still say where an entry belongs when
-the table grows; two keys agreeing on 32 bits (2^-32 per comparison) only add a
-candidate, which the index verifies anyway.
+A slot packs a key and ``id + 1`` (0 marks an empty slot): one read tells whether a
+slot is taken, by which key and for which item. The home slot of a key is its top
+``bits`` bits, so the stored key still says where an entry belongs when the table
+grows.
 
 The table at least doubles when it would pass half full, so linear probing needs
 (1 + 1/(1 - a)^2) / 2 <= 2.5 probes for a miss on average (Knuth); at 800k texts x 36
@@ -40,7 +39,7 @@ IdsOf = Callable[[np.ndarray], np.ndarray]  # positions of entries in a batch ->
 
 
 class BucketTable:
-    """Multimap ``uint64 key -> item id`` (ids below 2^31); a key holds up to about
+    """Multimap ``uint32 key -> item id`` (ids below 2^31); a key holds up to about
     ``max_per_key`` ids."""
 
     def __init__(self, *, max_per_key: int) -> None:
@@ -61,8 +60,8 @@ class BucketTable:
         keys per item), except to keys already holding ``max_per_key`` ids. Ids follow
         from positions, so a bulk load never gathers them."""
         per_item = keys.shape[1]
-        tops = top32(keys.reshape(-1))
-        needed = self._count + tops.size
+        keys = keys.reshape(-1)
+        needed = self._count + keys.size
         if needed > _MAX_LOAD * (1 << self._bits):
             self._grow(needed)
 
@@ -70,17 +69,17 @@ class BucketTable:
             return first_id + positions // per_item
 
         if not self._count:
-            self._sweep(tops, ids_of)
+            self._sweep(keys, ids_of)
             return
-        for start in range(0, tops.size, _CHUNK):
-            self._place(tops[start : start + _CHUNK], lambda p, start=start: ids_of(p + start))
+        for start in range(0, keys.size, _CHUNK):
+            self._place(keys[start : start + _CHUNK], lambda p, start=start: ids_of(p + start))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All stored pairs matching ``keys``: ``(positions in keys, ids)``. A key's
         pairs sit in the run of occupied slots from its home slot on, which ends at an
         empty slot; each step reads the next ``_WINDOW`` slots of every pending key."""
         mask = (1 << self._bits) - 1
-        queries, pending = sort_tops(top32(keys))
+        queries, pending = sort_keys(keys)
         slots = self._home(pending)
         found_queries, found_ids = [], []
         while queries.size:
@@ -95,8 +94,8 @@ class BucketTable:
             return np.empty(0, np.intp), np.empty(0, np.intp)
         return np.concatenate(found_queries), np.concatenate(found_ids)
 
-    def _home(self, tops: np.ndarray) -> np.ndarray:
-        return (tops >> np.uint32(32 - self._bits)).astype(np.intp)
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return (keys >> np.uint32(32 - self._bits)).astype(np.intp)
 
     def _grow(self, needed: int) -> None:
         bits = self._bits + 1
@@ -108,9 +107,9 @@ class BucketTable:
         self._bits, self._count = bits, 0
         self._slots = np.zeros(1 << bits, U64)
         ids = (live & _LOW).astype(np.intp) - 1
-        self._sweep(top32(live), ids.__getitem__)
+        self._sweep((live >> U64(32)).astype(np.uint32), ids.__getitem__)
 
-    def _place(self, tops: np.ndarray, ids_of: IdsOf) -> None:
+    def _place(self, keys: np.ndarray, ids_of: IdsOf) -> None:
         """Linear probing for a batch, in slot order: each step, every pending pair whose
         slot is free and who is first in line for it takes it; the others move one slot
         on. In slot order "first in line" is a comparison with the previous pair, and a
@@ -118,10 +117,10 @@ class BucketTable:
         dropped once the slots it passed plus the pairs ahead of it in the batch, all
         of its key, reach ``max_per_key``."""
         mask = (1 << self._bits) - 1
-        positions, tops = sort_tops(tops)
-        entries = (tops.astype(U64) << U64(32)) | (ids_of(positions) + 1).astype(U64)
-        slots = self._home(tops)
-        passed = _rank_in_runs(tops)  # pairs of the same key ahead in this batch
+        positions, keys = sort_keys(keys)
+        entries = (keys.astype(U64) << U64(32)) | (ids_of(positions) + 1).astype(U64)
+        slots = self._home(keys)
+        passed = _rank_in_runs(keys)  # pairs of the same key ahead in this batch
         while slots.size:
             stored = self._slots[slots]
             first = np.ones(slots.size, bool)
@@ -129,63 +128,64 @@ class BucketTable:
             take = first & (stored == 0)
             self._slots[slots[take]] = entries[take]
             self._count += int(np.count_nonzero(take))
-            passed += (stored >> U64(32)) == tops
+            passed += (stored >> U64(32)) == keys
             wait = ~take & (passed < self.max_per_key)
-            tops, entries, slots, passed = tops[wait], entries[wait], slots[wait] + 1, passed[wait]
+            keys, entries, slots, passed = keys[wait], entries[wait], slots[wait] + 1, passed[wait]
             if slots.size and slots[-1] > mask:
                 slots &= mask
                 order = np.argsort(slots, kind="stable")
-                tops, entries, slots, passed = (
-                    tops[order],
+                keys, entries, slots, passed = (
+                    keys[order],
                     entries[order],
                     slots[order],
                     passed[order],
                 )
 
-    def _sweep(self, tops: np.ndarray, ids_of: IdsOf) -> None:
+    def _sweep(self, keys: np.ndarray, ids_of: IdsOf) -> None:
         """Bulk load into an empty table (a restore, or a resize), without probing: in
         slot order, pair i lands at pos_i = max(home_i, pos_(i-1) + 1), so
         pos = i + running max of (home - i). The cap applies per home slot here (the
         same as per key unless distinct keys share a home); pairs pushed past the
         last slot go through ``_place``, which wraps around."""
-        positions, tops = sort_tops(tops)
+        packed = _sorted_packed(keys)
         next_free = 0  # the slot after the last pair placed
         last_home, run = -1, 0  # home of the last pair seen, and how many pairs had it
-        for start in range(0, tops.size, _CHUNK):
-            chunk_positions, chunk_tops = (
-                positions[start : start + _CHUNK],
-                tops[start : start + _CHUNK],
-            )
-            homes = self._home(chunk_tops)
+        for start in range(0, packed.size, _CHUNK):
+            chunk_positions, chunk_keys = _unpack(packed[start : start + _CHUNK])
+            homes = self._home(chunk_keys)
             rank = _rank_in_runs(homes)
             rank[homes == last_home] += run  # a home run that began in the last pass
             last_home, run = homes[-1], rank[-1] + 1
             kept = np.flatnonzero(rank < self.max_per_key)
-            homes, chunk_tops, ids = homes[kept], chunk_tops[kept], ids_of(chunk_positions[kept])
+            homes, chunk_keys, ids = homes[kept], chunk_keys[kept], ids_of(chunk_positions[kept])
             index = np.arange(homes.size)
             slots = np.maximum(np.maximum.accumulate(homes - index), next_free) + index
             inside = slots < self._slots.size
-            entries = (chunk_tops.astype(U64) << U64(32)) | (ids + 1).astype(U64)
+            entries = (chunk_keys.astype(U64) << U64(32)) | (ids + 1).astype(U64)
             self._slots[slots[inside]] = entries[inside]
             self._count += int(np.count_nonzero(inside))
             if not inside.all():
-                self._place(chunk_tops[~inside], ids[~inside].__getitem__)
+                self._place(chunk_keys[~inside], ids[~inside].__getitem__)
             next_free = int(slots[-1]) + 1 if slots.size else next_free
 
 
-def top32(keys: np.ndarray) -> np.ndarray:
-    """The top 32 bits of 64-bit keys: what the table stores and compares."""
-    return (keys >> U64(32)).astype(np.uint32)
+def sort_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` sorted by value (ties by position), and the sorted keys: in
+    the table, slot order."""
+    return _unpack(_sorted_packed(keys))
 
 
-def sort_tops(tops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``tops`` sorted by value (ties by position), and the sorted values:
-    in the table, slot order. One sort of packed ``top << 32 | position`` integers is
-    4x faster than an argsort, and returns the values without a gather."""
-    packed = tops.astype(U64)
+def _sorted_packed(keys: np.ndarray) -> np.ndarray:
+    """Sorted ``key << 32 | position`` integers: one sort, 4x faster than an argsort,
+    and the keys come back without a gather."""
+    packed = keys.astype(U64)
     packed <<= U64(32)
-    packed |= np.arange(tops.size, dtype=U64)
+    packed |= np.arange(keys.size, dtype=U64)
     packed.sort()
+    return packed
+
+
+def _unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (packed & _LOW).astype(np.intp), (packed >> U64(32)).astype(np.uint32)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genetic_instruct.dedup.banding import Bands, choose_bands
-from genetic_instruct.dedup.buckets import BucketTable, sort_tops, top32
+from genetic_instruct.dedup.buckets import BucketTable, sort_keys
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.shingles import Shingler
 
@@ -165,9 +165,8 @@ class NearDuplicateIndex:
         return sigs
 
     def _bucket_mates(self, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unique pairs (row, earlier row) of the batch that share a bucket (as the table
-        does, on the top 32 bits of the bucket keys)."""
-        order, keys = sort_tops(top32(self._bands.keys(sigs).ravel()))  # rows ascend in a bucket
+        """Unique pairs (row, earlier row) of the batch that share a bucket."""
+        order, keys = sort_keys(self._bands.keys(sigs).ravel())  # rows ascend in a bucket
         rows = order // self.bands
         starts_bucket = np.ones(keys.size, bool)
         starts_bucket[1:] = keys[1:] != keys[:-1]
