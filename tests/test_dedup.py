@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 
 import numpy as np
@@ -53,6 +55,29 @@ def test_seed_changes_signatures() -> None:
     assert not np.array_equal(
         NearDuplicateIndex(seed=1).signatures(SAMPLE), NearDuplicateIndex(seed=2).signatures(SAMPLE)
     )
+
+
+def test_shingles_match_a_reference_tokenizer() -> None:
+    """Each shingle hash stands for exactly one tuple of tokens, as a plain regex
+    tokenizer sees them (code normalization): long tokens, unicode, punctuation runs."""
+    texts = [
+        "Sort the list; return `very_long_identifier_name_over_16_bytes` == x+1!",
+        "sort THE list ; return very_long_identifier_name_over_16_bytez==x + 1 !",
+        "Ünïcödé wörds, naïve café — and ＦＵＬＬ width",
+        "a b c a b c a b c",
+        *SyntheticCorpus(20, seed=9).texts(0, 20),
+    ]
+    token = re.compile(r"[0-9a-z_\u0080-\U0010ffff]+|[!-/:-@\[-`{-~]")
+    shingler = Shingler(size=3, normalize="code", seed=1)
+    seen: dict[int, tuple[str, ...]] = {}
+    for text in texts:
+        tokens = token.findall(unicodedata.normalize("NFKC", text).lower())
+        windows = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
+        hashes = shingler.hashes([text])[0].tolist()
+        assert len(hashes) == len(windows)
+        for h, window in zip(hashes, windows):
+            assert seen.setdefault(h, window) == window
+    assert len(set(seen.values())) == len(seen)
 
 
 def _pairs_with_exact_jaccard(count: int) -> tuple[list[tuple[str, str]], np.ndarray, Shingler]:
