@@ -35,5 +35,8 @@ def derive_keys(seed: int, purpose: int, count: int) -> np.ndarray:
 
 def to_range(h: np.ndarray, n: int) -> np.ndarray:
     """Map uniform 64-bit hashes onto ``[0, n)`` by multiply-shift on their top 32 bits
-    (bias below n / 2^32, unlike a modulo of a small range)."""
+    (bias below n / 2^32, unlike a modulo of a small range); for a power of two that is
+    just the top bits."""
+    if n & (n - 1) == 0:
+        return h >> U64(64 - (n.bit_length() - 1))
     return ((h >> U64(32)) * U64(n)) >> U64(32)

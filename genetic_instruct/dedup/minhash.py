@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genetic_instruct.dedup.hashing import U64, derive_keys, to_range
+from genetic_instruct.dedup.hashing import derive_keys, to_range
 from genetic_instruct.dedup.shingles import Shingler
 
 SIGNATURE_DTYPE = np.dtype("<u2")
@@ -59,9 +59,7 @@ class MinHasher:
         for start, stop, hashes, docs in self.shingler.chunks(texts):
             # The top 32 bits of a shingle's hash pick its bin, the low 32 bits are its value.
             cells = docs * k + to_range(hashes, k).astype(np.intp)
-            np.minimum.at(
-                minima[start:stop].reshape(-1), cells, (hashes & U64(0xFFFFFFFF)).astype(np.uint32)
-            )
+            np.minimum.at(minima[start:stop].reshape(-1), cells, hashes.astype(np.uint32))
         self._densify(minima)
         return minima.astype(SIGNATURE_DTYPE)  # keeps the low 16 bits
 

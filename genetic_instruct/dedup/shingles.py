@@ -145,17 +145,22 @@ class Shingler:
         """Shingle hash = mix(sum of token hash x position key) over each window of
         ``size`` consecutive tokens of one text, plus one all-token shingle per short text."""
         size, n = self.size, token_hashes.size
-        docs = np.repeat(np.arange(counts.size), counts)
         windows = max(n - size + 1, 0)
         h = token_hashes[:windows] * self._position_keys[0]
         for i in range(1, size):
             h += token_hashes[i : windows + i] * self._position_keys[i]
-        inside = np.flatnonzero(docs[:windows] == docs[size - 1 : windows + size - 1])
-        hashes, hash_docs = h[inside], docs[inside]
+        # A window starting in the last size - 1 tokens of a text runs into the next one.
+        inside = np.ones(windows, bool)
+        ends = np.cumsum(counts)
+        for back in range(1, size):
+            crossing = ends - back
+            inside[crossing[(crossing >= 0) & (crossing < windows)]] = False
+        hashes = h[inside]
+        hash_docs = np.repeat(np.arange(counts.size), np.maximum(counts - size + 1, 0))
 
         short = np.flatnonzero((counts > 0) & (counts < size))
         if short.size:
-            first = np.cumsum(counts)[short] - counts[short]
+            first = ends[short] - counts[short]
             tail = np.zeros(short.size, U64)
             for i in range(size - 1):
                 present = i < counts[short]
