@@ -8,6 +8,7 @@ and so sends the same requests, which the journal then answers without the engin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -165,15 +166,9 @@ class Evolution:
         self._ids = set(store.ids())
         self._engines = engines
         self._calls: dict[str, JournaledCalls] = {}
-        ex = cfg.execution
+        # execution.* repeats the sandbox's limits under the same names, for Hydra.
         self.sandbox_limits = SandboxLimits(
-            wall_seconds=ex.wall_seconds,
-            cpu_seconds=ex.cpu_seconds,
-            memory_mb=ex.memory_mb,
-            file_size_mb=ex.file_size_mb,
-            max_processes=ex.max_processes,
-            output_bytes=ex.output_bytes,
-            network=ex.network,
+            **{f.name: getattr(cfg.execution, f.name) for f in dataclasses.fields(SandboxLimits)}
         )
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0

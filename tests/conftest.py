@@ -33,6 +33,7 @@ def scripted_config(tmp_path: Path) -> Config:
         "evolution.target_size=200",
         "evolution.max_generations=3",
         "execution.min_pass_fraction=1.0",
+        "fitness.threshold=6",
     )
 
 

@@ -124,7 +124,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_resume(
 
 def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path) -> None:
     base = ["engine=scripted", f"run_dir={tmp_path / 'run'}", "progress=false",
-            "evolution.max_generations=1"]
+            "evolution.target_size=1000", "evolution.max_generations=1"]
     run(make_config(*base))
     with pytest.raises(ConfigError) as error:
         run(make_config(*base, "evolution.mutation_rate=0.9", "roles.coder.temperature=0.1"))
