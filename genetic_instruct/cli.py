@@ -23,6 +23,7 @@ from genetic_instruct.config import Config, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.export import sync_export
 from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.sweep import point_run_dir
 
 EXIT_BAD_INPUT = 2
 # The repository's conf/ (the package is installed editable, beside it); absolute, because
@@ -51,6 +52,7 @@ def _guarded(task: Callable[[Config], None]) -> Callable[[DictConfig], None]:
 
     def wrapper(cfg: DictConfig) -> None:
         _State.started = True
+        point_run_dir(cfg)
         try:
             task(to_config(cfg))
         except InputError as error:

@@ -1,0 +1,34 @@
+"""Hydra sweeps: one run directory per point, resumed by re-running the sweep, compared."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from genetic_instruct.store import RunStore
+
+
+def _sweep(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "-m", "engine=scripted", "progress=false",
+         "evolution.mutation_rate=0.25,0.75", f"run_dir={root}", *extra],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    first = _sweep(root, "evolution.max_generations=1")
+    assert first.returncode == 0, first.stderr
+    points = sorted(p.name for p in root.iterdir() if (p / "state.sqlite").exists())
+    assert points == ["engine=scripted,evolution.mutation_rate=0.25",
+                      "engine=scripted,evolution.mutation_rate=0.75"]
+    assert (root / "comparison.html").is_file()
+    assert (root / "comparison.json").read_text().count("\"run_dir\"") == 2
+    # Re-running the sweep with a later stop resumes each point where it was.
+    again = _sweep(root, "evolution.max_generations=2")
+    assert again.returncode == 0, again.stderr
+    for point in points:
+        stats = RunStore(root / point).generation_stats()
+        assert [s["generation"] for s in stats] == [0, 1, 2]
