@@ -179,9 +179,13 @@ class Evolution:
             self._calls[role] = JournaledCalls(self._engines.for_role(role), self.store, role)
         return self._calls[role]
 
+    @property
+    def _uses_tester(self) -> bool:
+        return self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester"
+
     def _model_names(self) -> dict[str, str]:
         roles = ["instructor", "coder", "judge"]
-        if self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester":
+        if self._uses_tester:
             roles.append("tester")
         return {role: getattr(self.cfg.roles, role).model for role in roles}
 
@@ -258,16 +262,14 @@ class Evolution:
                 kept.append(cand)
         return kept
 
-    def _dedup_text(self, cand: Candidate) -> str:
-        if self.cfg.dedup.compare == "instruction":
-            return cand.instruction
-        return f"{cand.instruction}\n{cand.solution}"
 
     def _dedup(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
         """Drop near-duplicates of the population and of earlier candidates in this batch."""
         if not candidates:
             return []
-        signatures = self.index.signatures([self._dedup_text(c) for c in candidates])
+        signatures = self.index.signatures(
+            [dedup_text(self.cfg, c.instruction, c.solution) for c in candidates]
+        )
         in_population = self.index.query(signatures)
         in_batch = self.index.within_batch(signatures)
         kept = []
@@ -416,10 +418,9 @@ class Evolution:
         candidates = self._code(generation, candidates, stats)
         if not early_dedup:
             candidates = self._dedup(candidates, stats)
-        execution = self.cfg.execution
-        if execution.enabled:
-            if execution.tests_from == "tester":
-                candidates = self._write_tests(generation, candidates, stats)
+        if self._uses_tester:
+            candidates = self._write_tests(generation, candidates, stats)
+        if self.cfg.execution.enabled:
             candidates = self._execute(candidates, stats)
         candidates = self._judge(generation, candidates, stats)
         survivors = [self._individual(c, generation) for c in candidates]
@@ -464,7 +465,7 @@ class Evolution:
             "coder": self.templates[self._coder_template()].hash,
             "judge": self.templates["judge"].hash,
         }
-        if self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester":
+        if self._uses_tester:
             hashes["tester"] = self.templates["tester"].hash
         return hashes
 
@@ -479,6 +480,11 @@ def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
         "pass_fraction": round(result.pass_fraction, 4),
         "runtime_s": round(result.runtime_s, 4),
     }
+
+
+def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
+    """What near-duplicate checks compare (dedup.compare)."""
+    return instruction if cfg.dedup.compare == "instruction" else f"{instruction}\n{solution}"
 
 
 def build_index(cfg: Config) -> NearDuplicateIndex:
@@ -497,10 +503,7 @@ def seed_population(
     cfg: Config, store: RunStore, index: NearDuplicateIndex, seeds: Sequence[Individual]
 ) -> None:
     """Generation 0: the seeds, committed with their signatures like any generation."""
-    texts = [
-        s.instruction if cfg.dedup.compare == "instruction" else f"{s.instruction}\n{s.solution}"
-        for s in seeds
-    ]
+    texts = [dedup_text(cfg, s.instruction, s.solution) for s in seeds]
     store.commit_generation(0, seeds, index.signatures(texts), {"seeds": len(seeds)})
 
 

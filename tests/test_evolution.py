@@ -118,3 +118,16 @@ def test_execution_can_record_without_gating_or_be_off(scripted_config: Config) 
                   execution=replace(scripted_config.execution, enabled=False))
     records = dataset_records(run(off).dataset)
     assert records and all(r["execution"] is None and r["tests"] is None for r in records)
+
+
+def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) -> None:
+    cfg = replace(scripted_config, execution=replace(scripted_config.execution,
+                                                     tests_from="tester"))
+    records = dataset_records(run(cfg).dataset)
+    assert records
+    for record in records:
+        assert set(record["prompt_hashes"]) == {"instructor", "coder", "judge", "tester"}
+        assert record["models"]["tester"] == "scripted"
+        assert record["execution"]["status"] == "passed"
+    stats = RunStore(cfg.run_dir).generation_stats()[-1]
+    assert stats["completion_tokens"]["tester"] > 0

@@ -26,6 +26,7 @@ _WORDS = (
 ).split()
 _VERBS = "count find return compute build merge split sort group validate encode decode".split()
 _N_TASKS = re.compile(r"Write (\d+) new", re.IGNORECASE)
+_FACTOR = re.compile(r"x \* (\d+)")
 
 
 class ScriptedEngine:
@@ -82,7 +83,8 @@ class ScriptedEngine:
         elif "Solve the" in prompt:
             text = self._program(rng, with_tests="assert statements" in prompt)
         elif "Write unit tests" in prompt:
-            text = self._tests(rng, int(prompt.split(" * ")[1].split("for")[0]) if " * " in prompt else 1)
+            factor = _FACTOR.search(prompt)  # tests for the program this engine wrote
+            text = self._tests(rng, int(factor.group(1)) if factor else 1)
         elif "Original task:" in prompt:
             text = "New task: " + self._task(rng, prompt)
         else:
