@@ -12,9 +12,10 @@ slot is taken, by which key and for which item. The home slot of a key is its to
 ``bits`` bits, so the stored key still says where an entry belongs when the table
 grows.
 
-The table at least doubles when it would pass half full, so linear probing needs
-(1 + 1/(1 - a)^2) / 2 <= 2.5 probes for a miss on average (Knuth); at 800k texts x 36
-bands it has 2^26 slots (537 MB). The ids of one key sit in one run of slots, so a key
+The table grows 4x when it would pass half full, so linear probing needs
+(1 + 1/(1 - a)^2) / 2 <= 2.5 probes for a miss on average (Knuth), and a growing index
+moves each entry ~1.3 times in all (2 times when doubling); at 800k texts x 36 bands
+it has 2^26 slots (537 MB). The ids of one key sit in one run of slots, so a key
 keeps about ``max_per_key`` ids at most (later ones are dropped): a batch advances one
 slot per step, and a few crowded keys must not cost thousands of steps.
 """
@@ -98,7 +99,7 @@ class BucketTable:
         return (keys >> np.uint32(32 - self._bits)).astype(np.intp)
 
     def _grow(self, needed: int) -> None:
-        bits = self._bits + 1
+        bits = min(self._bits + 2, _MAX_BITS)
         while needed > _MAX_LOAD * (1 << bits):
             bits += 1
         if bits > _MAX_BITS:
