@@ -34,6 +34,7 @@ def scripted_config(tmp_path: Path) -> Config:
         "evolution.max_generations=3",
         "execution.min_pass_fraction=1.0",
         "fitness.threshold=6",
+        "evolution.offspring_per_colony=12",
     )
 
 

@@ -22,6 +22,8 @@ from .conftest import make_config
 from .test_evolution import LINEAGE_FIELDS
 
 pytestmark = pytest.mark.model
+# Shorter answers keep these tests to a few minutes on 2 cores; the loop is the same.
+SHORT_ANSWERS = ("roles.instructor.max_tokens=128", "roles.coder.max_tokens=192")
 
 
 def test_seeded_batch_larger_than_one_prefill_step_survives_and_reproduces(
@@ -66,6 +68,7 @@ def test_a_tiny_run_on_the_real_model_exports_complete_records(
         "evolution.colonies=2",
         "evolution.offspring_per_colony=4",
         "fitness.threshold=1",
+        *SHORT_ANSWERS,
     )
     result = run(cfg, engines={"default": embedded_engine})
     stats = RunStore(cfg.run_dir).generation_stats()[-1]
@@ -102,7 +105,8 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
 ) -> None:
     run_dir = tmp_path / "run"
     args = [f"run_dir={run_dir}", "progress=false", "evolution.max_generations=1",
-            "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1"]
+            "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1",
+            *SHORT_ANSWERS]
     env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "coder:2"}
     killed = subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
                             env=env, capture_output=True, text=True, timeout=600)

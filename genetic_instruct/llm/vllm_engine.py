@@ -22,6 +22,21 @@ def _is_cpu_build() -> bool:
     return bool(current_platform.is_cpu())
 
 
+def _cpu_has_native_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo", encoding="ascii", errors="ignore").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str, cpu: bool) -> str:
+    """`auto` on a CPU without native bf16 means float32: bf16 there is emulated, and slow."""
+    if dtype == "auto" and cpu and not _cpu_has_native_bf16():
+        return "float32"
+    return dtype
+
+
 def engine_kwargs(model: ModelConfig, path: str, cpu: bool) -> dict[str, Any]:
     """Arguments for `vllm.LLM`: config first, then the user's pass-through `engine_args`.
 
@@ -32,7 +47,7 @@ def engine_kwargs(model: ModelConfig, path: str, cpu: bool) -> dict[str, Any]:
     """
     kwargs: dict[str, Any] = {
         "model": path,
-        "dtype": model.dtype,
+        "dtype": resolve_dtype(model.dtype, cpu),
         "max_model_len": model.max_model_len,
         "tensor_parallel_size": model.tensor_parallel_size,
         "enforce_eager": model.enforce_eager,
