@@ -39,6 +39,7 @@ _PURPOSE_PROBES = 2
 # fixed continuation of the same sequence, so agreement stays P = J). A text with f
 # of 256 bins filled misses all probes with probability (1 - f/256)^32: 28% for f = 10.
 _PROBES = 32
+_DENSIFY_ROWS = 2048  # 2 MB of minima per pass: cache-sized, few Python calls per row
 
 
 class MinHasher:
@@ -60,14 +61,15 @@ class MinHasher:
             # The top 32 bits of a shingle's hash pick its bin, the low 32 bits are its value.
             cells = docs * k + to_range(hashes, k).astype(np.intp)
             np.minimum.at(minima[start:stop].reshape(-1), cells, hashes.astype(np.uint32))
-        self._densify(minima)
+        for start in range(0, len(texts), _DENSIFY_ROWS):
+            self._densify(minima[start : start + _DENSIFY_ROWS])
         return minima.astype(SIGNATURE_DTYPE)  # keeps the low 16 bits
 
     def _densify(self, minima: np.ndarray) -> None:
         """Fill empty bins in place from filled bins of the same row (never from bins
-        filled here, which is what keeps P[agree] = J). One probe at a time over the
-        whole batch: each settles a share f/k of the remaining empty bins of a row
-        with f of k bins filled, so few rounds are needed unless texts are short."""
+        filled here, which is what keeps P[agree] = J). One probe at a time over all the
+        rows: each settles a share f/k of the remaining empty bins of a row with f of k
+        bins filled, so few rounds are needed unless texts are short."""
         k = self.num_perm
         flat = minima.reshape(-1)
         filled = flat != _UNSET  # a minimum of exactly 2**32 - 1 reads as empty: harmless
