@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -108,9 +109,16 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
             "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1",
             *SHORT_ANSWERS]
     env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "coder:2"}
-    killed = subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
-                            env=env, capture_output=True, text=True, timeout=600)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    log = tmp_path / "killed.log"
+    with open(log, "w") as out:  # not a pipe: the engine's processes would hold it open
+        killed = subprocess.Popen([sys.executable, "-m", "genetic_instruct.cli", *args],
+                                  env=env, stdout=out, stderr=out, start_new_session=True)
+        try:
+            returncode = killed.wait(timeout=600)
+        finally:  # a lost node takes the engine's processes with it, too
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(killed.pid, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL, log.read_text()[-2000:]
     store = RunStore(run_dir)
     journaled = store.journal_keys()
     assert store.generation == 0 and journaled  # seeds committed, answers journaled
