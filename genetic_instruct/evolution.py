@@ -20,6 +20,11 @@ import numpy as np
 
 from genetic_instruct import faults, interrupts
 from genetic_instruct.config import Config, RoleConfig
+from genetic_instruct.decontamination import (
+    BenchmarkSource,
+    ContaminationChecker,
+    humaneval_source,
+)
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.fitness import JUDGE_SCHEMA, JudgeVerdict, VerdictError, fitness, parse_verdict
@@ -170,6 +175,7 @@ class Evolution:
         self.sandbox_limits = SandboxLimits(
             **{f.name: getattr(cfg.execution, f.name) for f in dataclasses.fields(SandboxLimits)}
         )
+        self.contamination = build_contamination_checker(cfg)
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
 
@@ -270,19 +276,33 @@ class Evolution:
         signatures = self.index.signatures(
             [dedup_text(self.cfg, c.instruction, c.solution) for c in candidates]
         )
-        in_population = self.index.query(signatures)
-        in_batch = self.index.within_batch(signatures)
+        fresh = [
+            i
+            for i, hit in enumerate(self.index.query(signatures))
+            if hit is None and content_id(candidates[i].instruction) not in self._ids
+        ]
+        stats.rejected["near_duplicate_population"] += len(candidates) - len(fresh)
+        # Only rows the population let through compete within the batch, so no row is
+        # dropped for resembling one that was itself dropped.
         kept = []
-        for cand, signature, pop_hit, batch_hit in zip(
-            candidates, signatures, in_population, in_batch
-        ):
-            if pop_hit is not None or content_id(cand.instruction) in self._ids:
-                stats.rejected["near_duplicate_population"] += 1
-            elif batch_hit is not None:
+        for i, batch_hit in zip(fresh, self.index.within_batch(signatures[fresh])):
+            if batch_hit is not None:
                 stats.rejected["near_duplicate_batch"] += 1
             else:
-                cand.signature = signature
-                kept.append(cand)
+                candidates[i].signature = signatures[i]
+                kept.append(candidates[i])
+        return kept
+
+    def _decontaminate(
+        self, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[Candidate]:
+        """Drop offspring that overlap a benchmark problem (n-grams or MinHash)."""
+        if self.contamination is None or not candidates:
+            return candidates
+        hits = self.contamination.check([c.instruction for c in candidates])
+        kept = [c for c, hit in zip(candidates, hits) if hit is None]
+        if len(kept) < len(candidates):
+            stats.rejected["contaminated"] += len(candidates) - len(kept)
         return kept
 
     def _stage(
@@ -412,6 +432,7 @@ class Evolution:
         """
         stats = GenerationStats()
         candidates = self._filter(self._instruct(generation, stats), stats)
+        candidates = self._decontaminate(candidates, stats)
         early_dedup = self.cfg.dedup.compare == "instruction"
         if early_dedup:
             candidates = self._dedup(candidates, stats)
@@ -485,6 +506,21 @@ def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
 def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
     """What near-duplicate checks compare (dedup.compare)."""
     return instruction if cfg.dedup.compare == "instruction" else f"{instruction}\n{solution}"
+
+
+def build_contamination_checker(cfg: Config) -> ContaminationChecker | None:
+    dc = cfg.decontamination
+    if not dc.enabled:
+        return None
+    sources = [humaneval_source()] if dc.humaneval else []
+    sources += [
+        BenchmarkSource(b.name, b.path, tuple(b.text_fields), b.id_field) for b in dc.benchmarks
+    ]
+    if not sources:
+        return None
+    return ContaminationChecker(
+        sources, ngram=dc.ngram, minhash_threshold=dc.minhash_threshold, seed=cfg.seed + 2
+    )
 
 
 def build_index(cfg: Config) -> NearDuplicateIndex:
