@@ -27,7 +27,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,6 +61,9 @@ class Row:
     requests: int
     tokens: int  # output (completion) tokens
     seconds: float
+    # The loop's own time: wall time outside the engine's generate (seeds, prompts, parsing,
+    # dedup, SQLite, export). Exact, unlike a difference of two noisy wall-clock runs.
+    outside_engine_s: float | None = None
 
     @property
     def tokens_per_s(self) -> float:
@@ -74,12 +78,15 @@ class RecordingEngine:
         self.model_name = engine.model_name
         self.batches: Batches = []
         self.tokens = 0
+        self.seconds = 0.0  # inside the engine's generate
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
     ) -> list[Completion]:
         self.batches.append(list(requests))
+        started = time.perf_counter()
         answers = self.engine.generate(requests, on_complete)
+        self.seconds += time.perf_counter() - started
         self.tokens += sum(c.completion_tokens for c in answers)
         return answers
 
@@ -99,11 +106,17 @@ def loop_row(label: str, engine: Engine, args: argparse.Namespace) -> tuple[Row,
             "evolution.target_size=100000",
             f"evolution.colonies={args.colonies}",
             f"evolution.offspring_per_colony={args.offspring}",
+            # Each stage lasts as long as its longest answer (one stream decodes at ~6-8
+            # tokens/s here), so shorter answers keep the run inside ten minutes.
+            f"roles.instructor.max_tokens={args.answer_tokens}",
+            f"roles.coder.max_tokens={args.answer_tokens}",
         )
         started = time.perf_counter()
         run(cfg, engines={"default": recorder})
         seconds = time.perf_counter() - started
-    row = Row(label, "loop: runner.run", sum(map(len, recorder.batches)), recorder.tokens, seconds)
+    requests = sum(map(len, recorder.batches))
+    row = Row(label, "loop: runner.run", requests, recorder.tokens, seconds,
+              outside_engine_s=seconds - recorder.seconds)
     return progress(row), recorder.batches
 
 
@@ -168,7 +181,7 @@ def warm_up(engine: Engine) -> None:
     engine.generate(synthetic_requests(4, 16) + [judge])
 
 
-def bench_vllm(args: argparse.Namespace) -> tuple[list[Row], list[Row]]:
+def bench_vllm(args: argparse.Namespace) -> list[list[Row]]:
     from genetic_instruct.llm.vllm_engine import VLLMEngine
 
     engine = VLLMEngine(ModelConfig(engine_args={"enable_prefix_caching": False}))
@@ -183,36 +196,47 @@ def bench_vllm(args: argparse.Namespace) -> tuple[list[Row], list[Row]]:
         ]
     finally:
         engine.close()
-    return [raw, loop], scaling
+    return [[raw, loop], scaling]
 
 
-def bench_openai(args: argparse.Namespace) -> tuple[list[Row], list[Row]]:
-    def engine_at(base_url: str, concurrency: int) -> OpenAIEngine:
-        model = ModelConfig(path=SERVED_NAME, engine="openai", base_urls=[base_url],
-                            max_concurrency=concurrency)
-        return OpenAIEngine(model)
+@contextmanager
+def served_engine(base_url: str, concurrency: int) -> Iterator[OpenAIEngine]:
+    model = ModelConfig(path=SERVED_NAME, engine="openai", base_urls=[base_url],
+                        max_concurrency=concurrency)
+    engine = OpenAIEngine(model)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
+
+def bench_openai(args: argparse.Namespace) -> list[list[Row]]:
     label = f"openai (vllm serve), concurrency {args.concurrency}"
     with vllm_server(extra_args=["--no-enable-prefix-caching"]) as base_url:
-        engine = engine_at(base_url, args.concurrency)
-        try:
+        with served_engine(base_url, args.concurrency) as engine:
             warm_up(engine)
             loop, batches = loop_row(label, engine, args)
             raw = replay_row(label, "raw: OpenAIEngine.generate", engine_replay(engine), batches)
-        finally:
-            engine.close()
         bare = replay_row(label, "raw: bare aiohttp client",
                           bare_http_replay(base_url, args.concurrency), batches)
         scaling = []
         for concurrency in args.concurrencies:
-            engine = engine_at(base_url, concurrency)
-            try:
+            with served_engine(base_url, concurrency) as engine:
                 requests = synthetic_requests(max(4, concurrency), args.scale_tokens)
                 scaling.append(replay_row("openai (vllm serve)", f"concurrency {concurrency}",
                                           engine_replay(engine), [requests]))
-            finally:
-                engine.close()
-    return [bare, raw, loop], scaling
+        # The engine and the bare client in turns on one batch: how far apart two runs of
+        # the same work land here, i.e. how much of a difference above is noise.
+        n = args.ab_requests
+        same = [synthetic_requests(n, args.scale_tokens)]
+        turns = []
+        with served_engine(base_url, n) as engine:
+            for turn in range(1, args.ab_turns + 1):
+                turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: OpenAIEngine",
+                                        engine_replay(engine), same))
+                turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: bare aiohttp",
+                                        bare_http_replay(base_url, n), same))
+    return [[bare, raw, loop], scaling, turns]
 
 
 def table(rows: Sequence[Row], loop: Row | None = None) -> str:
@@ -246,16 +270,25 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--concurrencies", type=int, nargs="+", default=[1, 4, 16, 32])
     parser.add_argument("--scale-tokens", type=int, default=32, help="max tokens, scaling rows")
+    parser.add_argument("--answer-tokens", type=int, default=96,
+                        help="max tokens of instructor and coder answers in the loop")
+    parser.add_argument("--ab-requests", type=int, default=16)
+    parser.add_argument("--ab-turns", type=int, default=2)
     args = parser.parse_args()
     benches = {"vllm": bench_vllm, "openai": bench_openai}
     print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; {machine()}")
     for name in args.engines.split(","):
         started = time.perf_counter()
-        rows, scaling = benches[name](args)
+        comparison, *others = benches[name](args)
+        loop = comparison[-1]
         print(f"\n### {name} ({time.perf_counter() - started:.0f} s; {machine()})\n")
-        print(table(rows, loop=rows[-1]))
-        print()
-        print(table(scaling))
+        print(table(comparison, loop=loop))
+        assert loop.outside_engine_s is not None
+        print(f"\nThe loop's own time (outside generate): {loop.outside_engine_s:.2f} s of "
+              f"{loop.seconds:.1f} s ({100 * loop.outside_engine_s / loop.seconds:.2f}%).")
+        for rows in others:
+            print()
+            print(table(rows))
 
 
 if __name__ == "__main__":  # vLLM spawns its engine processes: they must not rerun main()
