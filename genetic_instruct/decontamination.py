@@ -16,9 +16,7 @@ solutions are short and made of generic code, whose 13-grams (``for i in range l
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +25,10 @@ import numpy as np
 
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.shingles import Shingler
-from genetic_instruct.errors import InputError
+from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
 
 
-class BenchmarkFormatError(InputError, ValueError):
+class BenchmarkFormatError(JsonlFormatError):
     """A benchmark file that cannot be used; the message is one line naming file:line
     (an InputError, so the CLI prints it and exits 2)."""
 
@@ -66,7 +64,7 @@ def humaneval_source() -> BenchmarkSource:
 def read_problems(source: BenchmarkSource) -> Iterator[tuple[str, str]]:
     """``(reason, text)`` for each text field of each problem, reason as ``name:id``."""
     count = 0
-    for line_number, record in _read_jsonl(source.path):
+    for line_number, _, record in read_jsonl(source.path, BenchmarkFormatError):
         where = f"{source.path}:{line_number}"
         if source.id_field is None:
             problem_id = str(line_number)
@@ -85,31 +83,15 @@ def read_problems(source: BenchmarkSource) -> Iterator[tuple[str, str]]:
         raise BenchmarkFormatError(f"{source.path}: no benchmark problems in the file")
 
 
-def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
-    try:
-        with (
-            gzip.open(path, "rt", encoding="utf-8")
-            if path.endswith(".gz")
-            else open(path, encoding="utf-8") as lines
-        ):
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise BenchmarkFormatError(
-                        f"{path}:{line_number}: invalid JSON: {error.msg}"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise BenchmarkFormatError(
-                        f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}"
-                    )
-                yield line_number, record
-    except UnicodeDecodeError:
-        raise BenchmarkFormatError(f"{path}: not UTF-8 text") from None
-    except (OSError, EOFError) as error:  # missing file, unreadable, broken gzip
-        raise BenchmarkFormatError(f"{path}: cannot read: {error}") from None
+@dataclass(frozen=True)
+class Contamination:
+    """Why a text counts as contaminated, for a person to judge: the benchmark problem,
+    the test that fired, and its evidence (the shared words, or the similarity)."""
+
+    problem: str  # "<benchmark>:<problem id>"
+    method: str  # "ngram" (a shared run of words) or "minhash" (similar as a whole)
+    shared_words: str | None = None  # the first shared n-gram, normalized
+    similarity: float | None = None  # MinHash-estimated Jaccard similarity
 
 
 class ContaminationChecker:
@@ -142,7 +124,9 @@ class ContaminationChecker:
         self._similar = NearDuplicateIndex(
             threshold=minhash_threshold, num_perm=num_perm, seed=seed
         )
-        self._similar.add(reasons, self._similar.signatures(texts))
+        # Keyed by position: a problem with several text fields has one reason, several texts.
+        self._signatures = self._similar.signatures(texts)
+        self._similar.add([str(i) for i in range(len(texts))], self._signatures)
 
     def __len__(self) -> int:
         """Number of indexed benchmark texts."""
@@ -151,19 +135,39 @@ class ContaminationChecker:
     def check(self, texts: Sequence[str]) -> list[str | None]:
         """Per text: ``"<benchmark>:<problem id>"`` of a benchmark problem it contains
         or resembles, else None."""
-        found: list[str | None] = [None] * len(texts)
+        return [None if found is None else found.problem for found in self.matches(texts)]
+
+    def matches(self, texts: Sequence[str]) -> list[Contamination | None]:
+        """Per text: the benchmark problem it contains (n-gram test, tried first) or
+        resembles (MinHash), with the evidence, else None."""
+        found = self._shared_ngrams(texts)
+        rest = [i for i, match in enumerate(found) if match is None]
+        sigs = self._similar.signatures([texts[i] for i in rest])
+        for row, (i, hit) in enumerate(zip(rest, self._similar.query(sigs))):
+            if hit is not None:
+                similarity = float(np.mean(sigs[row] == self._signatures[int(hit)]))
+                found[i] = Contamination(
+                    self._reasons[int(hit)], "minhash", similarity=round(similarity, 3)
+                )
+        return found
+
+    def _shared_ngrams(self, texts: Sequence[str]) -> list[Contamination | None]:
         hashes, docs = self._ngrams.hashes(texts)
         candidates = np.flatnonzero(self._filter[hashes >> self._filter_shift])
         at = np.searchsorted(self._ngram_hashes, hashes[candidates]).clip(
             max=self._ngram_hashes.size - 1
         )
         shared = self._ngram_hashes[at] == hashes[candidates]
-        hits = zip(docs[candidates[shared]].tolist(), self._ngram_owners[at[shared]].tolist())
-        for doc, owner in reversed(list(hits)):  # reversed: each text keeps its first shared n-gram
-            found[doc] = self._reasons[owner]
-        rest = [i for i, reason in enumerate(found) if reason is None]
-        for i, reason in zip(
-            rest, self._similar.query(self._similar.signatures([texts[i] for i in rest]))
+        positions = candidates[shared]
+        # A text's first shingle sits at the first index of its doc number (docs ascend).
+        offsets = positions - np.searchsorted(docs, docs[positions])
+        first: dict[int, tuple[int, int]] = {}  # text -> (offset, owner) of its first hit
+        for doc, offset, owner in zip(
+            docs[positions].tolist(), offsets.tolist(), self._ngram_owners[at[shared]].tolist()
         ):
-            found[i] = reason
+            first.setdefault(doc, (offset, owner))
+        found: list[Contamination | None] = [None] * len(texts)
+        for doc, (offset, owner) in first.items():
+            words = self._ngrams.tokens(texts[doc])[offset : offset + self._ngrams.size]
+            found[doc] = Contamination(self._reasons[owner], "ngram", shared_words=" ".join(words))
         return found

@@ -93,6 +93,16 @@ class Shingler:
             return np.empty(0, U64), np.empty(0, np.int64)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+    def tokens(self, text: str) -> list[str]:
+        """The normalized tokens of one text, exactly as its shingles see them: to show a
+        person which words two texts share (shingle ``i`` is ``tokens[i : i + size]``)."""
+        raw = b"\n" + self._encode(text) + b"\n"
+        starts, lengths = self._tokens(raw)
+        return [
+            raw[start : start + length].decode("utf-8", "replace")
+            for start, length in zip(starts.tolist(), lengths.tolist())
+        ]
+
     def _shingle(self, encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         # One buffer, texts separated (and surrounded) by a separator byte, so token
         # boundaries never cross texts and every token has a neighbour on each side.
