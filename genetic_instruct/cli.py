@@ -1,8 +1,10 @@
-"""`genetic-instruct [run|export|inspect] [key=value ...]`: Hydra apps over one config.
+"""`genetic-instruct [run|export|inspect|report|verify|decontaminate] [key=value ...]`:
+Hydra apps over one config.
 
 `run` (the default) grows the population, resuming when the run directory has state;
 `export` brings the dataset file up to date; `inspect` prints progress per generation;
-`verify` checks the run state's integrity.
+`verify` checks the run state's integrity; `decontaminate` re-checks an exported dataset
+(`export.path`) against the configured benchmark sets and writes a clean copy beside it.
 Bad input (config, seed file, run state) prints one line and exits 2.
 """
 
@@ -155,12 +157,33 @@ def _report(cfg: Config) -> None:
     print(Path(cfg.run_dir) / REPORT_HTML)
 
 
+def _decontaminate(cfg: Config) -> None:
+    """Re-check the file at export.path (any JSONL dataset) against today's benchmark sets."""
+    from genetic_instruct.evolution import build_contamination_checker
+    from genetic_instruct.recheck import recheck_dataset
+
+    checker = build_contamination_checker(cfg)
+    if checker is None:
+        raise ConfigError(
+            "config key decontamination: no benchmark set to check against "
+            "(enabled=false, or humaneval=false and no benchmarks)"
+        )
+    checked_against = dataclasses.asdict(cfg.decontamination)
+    result = recheck_dataset(cfg.export.path, checker, checked_against)
+    print(
+        f"checked {result.checked} records of {cfg.export.path} against {len(checker)} "
+        f"benchmark texts: dropped {result.dropped}, kept {result.checked - result.dropped} "
+        f"in {result.clean_path} (report: {result.report_path})"
+    )
+
+
 _COMMANDS: dict[str, tuple[Callable[[Config], None], list[str]]] = {
     "run": (_run, []),
     "export": (_export, _READ_ONLY_OVERRIDES),
     "inspect": (_inspect, _READ_ONLY_OVERRIDES),
     "report": (_report, _READ_ONLY_OVERRIDES),
     "verify": (_verify, _READ_ONLY_OVERRIDES),
+    "decontaminate": (_decontaminate, _READ_ONLY_OVERRIDES),
 }
 
 
