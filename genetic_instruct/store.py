@@ -3,7 +3,9 @@
 A generation's survivors, their dedup signatures, its statistics and the generation marker
 commit in one transaction, so after a crash the database holds either the whole generation
 or none of it. Finished LLM requests are journaled as they arrive (keyed by a hash of model,
-prompt, sampling parameters and seed), so a restart pays for no finished call twice.
+prompt, sampling parameters and seed), so a restart pays for no finished call twice. The
+journal only serves the generation in flight (request seeds include the generation), so a
+commit empties it: at 800k it would otherwise hold gigabytes of answers no run asks again.
 
 Individuals are numbered 1..N in insertion order (`seq`, SQLite's rowid; rows are never
 deleted), so the population can be sampled by position without holding it in memory.
@@ -126,7 +128,10 @@ class RunStore:
         signatures: np.ndarray,
         stats: dict[str, Any],
     ) -> None:
-        """Add survivors and advance the marker atomically; an id stored before is skipped."""
+        """Add survivors, advance the marker and empty the journal, atomically.
+
+        An id stored before is skipped.
+        """
         rows = [
             (ind.id, generation, json.dumps(ind.to_dict(), ensure_ascii=False), sig.tobytes())
             for ind, sig in zip(individuals, signatures, strict=True)
@@ -142,6 +147,7 @@ class RunStore:
                 (generation, json.dumps(stats)),
             )
             self.set_meta("generation", generation)
+            self._db.execute("DELETE FROM journal")
             faults.point("commit")
 
     @_state_errors

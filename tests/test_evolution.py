@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
-from pathlib import Path
 
 from genetic_instruct.config import Config
 from genetic_instruct.export import sample
@@ -72,11 +70,21 @@ def test_target_size_stops_the_run(scripted_config: Config) -> None:
 
 
 def test_same_seed_same_population_and_a_rerun_replays_the_journal(
-    scripted_config: Config, tmp_path
+    scripted_config: Config, tmp_path, monkeypatch
 ) -> None:
     engine = ScriptedEngine("scripted", malformed_rate=0.1, copy_rate=0.05)
+    answered: list[tuple[str, str, str]] = []  # every journal row, taken before a commit empties it
+    commit = RunStore.commit_generation
+
+    def keep_journal(store: RunStore, *args, **kwargs) -> None:
+        answered.extend(store._db.execute("SELECT key, role, completion FROM journal"))
+        commit(store, *args, **kwargs)
+
+    monkeypatch.setattr(RunStore, "commit_generation", keep_journal)
     first = run(scripted_config, engines={"default": engine})
+    monkeypatch.undo()
     calls = engine.calls
+    assert answered and RunStore(scripted_config.run_dir).journal_keys() == set()
 
     def twin(name: str) -> Config:
         return replace(scripted_config, run_dir=str(tmp_path / name),
@@ -84,14 +92,13 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
 
     run(twin("twin"))  # same seed, fresh engine and run directory: the same dataset
     assert dataset_records(first.dataset) == dataset_records(tmp_path / "twin.jsonl")
-    # A run whose journal already holds every answer must not call the engine at all.
+    # A run whose journal holds every answer at all times must not call the engine at all.
+    def refill_journal(store: RunStore, *args, **kwargs) -> None:
+        commit(store, *args, **kwargs)
+        store._db.executemany("INSERT OR IGNORE INTO journal VALUES (?, ?, ?)", answered)
+
+    monkeypatch.setattr(RunStore, "commit_generation", refill_journal)
     replay = twin("replay")
-    RunStore(replay.run_dir).close()
-    db = sqlite3.connect(Path(replay.run_dir) / "state.sqlite")
-    db.execute("ATTACH DATABASE ? AS first", (str(Path(scripted_config.run_dir) / "state.sqlite"),))
-    db.execute("INSERT INTO journal SELECT * FROM first.journal")
-    db.commit()
-    db.close()
     run(replay, engines={"default": engine})
     assert engine.calls == calls
     assert dataset_records(tmp_path / "replay.jsonl") == dataset_records(first.dataset)

@@ -56,6 +56,13 @@ def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
     assert found == {"k1": Completion("ok", 3, 4)}
 
 
+def test_a_commit_empties_the_journal_with_the_generation(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    store.journal_record("coder", [("k1", Completion("ok", 3, 4))])
+    store.commit_generation(1, [_ind(0)], np.zeros((1, 4), np.uint32), {})
+    assert store.journal_keys() == set()
+
+
 def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_bytes(b"this is not a database" * 100)
     with pytest.raises(StateError, match="not a usable state database"):
