@@ -9,12 +9,13 @@ seeds in or out) rewrites the whole file atomically (temporary file, fsync, rena
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from genetic_instruct import faults
 from genetic_instruct.records import Individual
@@ -26,29 +27,37 @@ _META_KEY = "export"
 
 def sample(ind: Individual) -> dict[str, Any]:
     """One training sample: chat `messages`, the flat instruction/output pair, the lineage."""
-    output = as_markdown(ind.solution)
-    record = {
-        "id": ind.id,
+    return sample_of_record(ind.to_dict())
+
+
+def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
+    """`sample` from a stored record (Individual.to_dict()), without building an Individual.
+
+    The export streams stored records straight through this; at 800k records the dataclass
+    round trip would cost more than reading and writing the file.
+    """
+    lineage = dict(record)
+    ident = lineage.pop("id")
+    instruction = lineage.pop("instruction")
+    output = as_markdown(lineage.pop("solution"))
+    return {
+        "id": ident,
         "messages": [
-            {"role": "user", "content": ind.instruction},
+            {"role": "user", "content": instruction},
             {"role": "assistant", "content": output},
         ],
-        "instruction": ind.instruction,
+        "instruction": instruction,
         "output": output,
+        **lineage,
     }
-    lineage = ind.to_dict()
-    for key in ("id", "instruction", "solution"):
-        lineage.pop(key)
-    record.update(lineage)
-    return record
 
 
-def _write(out: IO[bytes], population: Iterable[Individual], include_seeds: bool) -> int:
+def _write(out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool) -> int:
     count = 0
-    for ind in population:
-        if ind.origin == "seed" and not include_seeds:
+    for record in records:
+        if record["origin"] == "seed" and not include_seeds:
             continue
-        out.write((json.dumps(sample(ind), ensure_ascii=False) + "\n").encode("utf-8"))
+        out.write(orjson.dumps(sample_of_record(record), option=orjson.OPT_APPEND_NEWLINE))
         count += 1
     out.flush()
     os.fsync(out.fileno())
@@ -57,12 +66,15 @@ def _write(out: IO[bytes], population: Iterable[Individual], include_seeds: bool
 
 def export_jsonl(population: Iterable[Individual], path: str | Path, include_seeds: bool) -> int:
     """Write the dataset atomically; return the number of records written."""
-    target = Path(path)
+    return _write_atomically((ind.to_dict() for ind in population), Path(path), include_seeds)
+
+
+def _write_atomically(records: Iterable[dict[str, Any]], target: Path, include_seeds: bool) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            count = _write(out, population, include_seeds)
+            count = _write(out, records, include_seeds)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a dataset is meant to be shared
         os.replace(tmp, target)
     except BaseException:
@@ -84,14 +96,14 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
         and target.stat().st_size >= state["bytes"]
     )
     if not reusable:
-        count = export_jsonl(store.individuals(), target, include_seeds)
+        count = _write_atomically(store.records(), target, include_seeds)
         size = target.stat().st_size
     else:
         with open(target, "r+b") as out:
             out.truncate(state["bytes"])  # drop what a crash left after the last confirmation
             out.seek(state["bytes"])
             count = state["count"] + _write(
-                out, store.individuals(after_seq=state["seq"]), include_seeds
+                out, store.records(after_seq=state["seq"]), include_seeds
             )
             size = out.tell()
     faults.point("export")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 
 from genetic_instruct import faults
 from genetic_instruct.errors import InputError
@@ -133,7 +134,7 @@ class RunStore:
         An id stored before is skipped.
         """
         rows = [
-            (ind.id, generation, json.dumps(ind.to_dict(), ensure_ascii=False), sig.tobytes())
+            (ind.id, generation, orjson.dumps(ind.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY).decode(), sig.tobytes())
             for ind, sig in zip(individuals, signatures, strict=True)
         ]
         with self._transaction():
@@ -163,20 +164,29 @@ class RunStore:
         ).fetchone()
         if row is None:
             raise IndexError(position)
-        return Individual.from_dict(json.loads(row[0]))
+        return Individual.from_dict(orjson.loads(row[0]))
 
     def individuals(self, after_seq: int = 0) -> Iterator[Individual]:
         """Stream individuals in insertion order, from position `after_seq` on."""
         for _, individual in self.numbered_individuals(after_seq):
             yield individual
 
-    @_state_errors
     def numbered_individuals(self, after_seq: int = 0) -> Iterator[tuple[int, Individual]]:
+        for seq, record in self._numbered_records(after_seq):
+            yield seq, Individual.from_dict(record)
+
+    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """Stored records as dicts (Individual.to_dict()), for readers that need speed."""
+        for _, record in self._numbered_records(after_seq):
+            yield record
+
+    @_state_errors
+    def _numbered_records(self, after_seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
         cursor = self._db.execute(
             "SELECT seq, record FROM individuals WHERE seq > ? ORDER BY seq", (after_seq,)
         )
         for seq, record in cursor:
-            yield seq, Individual.from_dict(json.loads(record))
+            yield seq, orjson.loads(record)
 
     @_state_errors
     def ids(self) -> list[str]:
