@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +28,15 @@ class RunResult:
     dataset: Path
 
 
-def run(cfg: Config, engines: Mapping[str, Engine] | None = None) -> RunResult:
+def run(
+    cfg: Config,
+    engines: Mapping[str, Engine] | None = None,
+    on_generation: Callable[[int, GenerationStats], None] | None = None,
+) -> RunResult:
     """Validate everything cheap first, then evolve and export. `engines` share loaded models.
+
+    `on_generation` is called after each generation is committed and exported (benchmarks
+    time generations with it).
 
     Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
     """
@@ -44,8 +51,10 @@ def run(cfg: Config, engines: Mapping[str, Engine] | None = None) -> RunResult:
         if store.generation is None and seeds is None:
             seeds = load_seeds(cfg.seeds)
 
-        def after_generation(_generation: int, _stats: GenerationStats) -> None:
+        def after_generation(generation: int, stats: GenerationStats) -> None:
             sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            if on_generation is not None:
+                on_generation(generation, stats)
 
         with interrupts.stop_at_safe_points():
             try:
