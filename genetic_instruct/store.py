@@ -18,7 +18,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import orjson
@@ -52,6 +52,14 @@ CREATE TABLE IF NOT EXISTS generations (
 """
 
 T = TypeVar("T")
+
+
+class Lineage(NamedTuple):
+    id: str
+    origin: str
+    method: str | None
+    generation: int
+    parents: tuple[str, ...]
 
 
 class StateError(InputError):
@@ -168,25 +176,31 @@ class RunStore:
 
     def individuals(self, after_seq: int = 0) -> Iterator[Individual]:
         """Stream individuals in insertion order, from position `after_seq` on."""
-        for _, individual in self.numbered_individuals(after_seq):
-            yield individual
-
-    def numbered_individuals(self, after_seq: int = 0) -> Iterator[tuple[int, Individual]]:
-        for seq, record in self._numbered_records(after_seq):
-            yield seq, Individual.from_dict(record)
-
-    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-        """Stored records as dicts (Individual.to_dict()), for readers that need speed."""
-        for _, record in self._numbered_records(after_seq):
-            yield record
+        for record in self.records(after_seq):
+            yield Individual.from_dict(record)
 
     @_state_errors
-    def _numbered_records(self, after_seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """Stored records as dicts (Individual.to_dict()), for readers that need speed."""
         cursor = self._db.execute(
-            "SELECT seq, record FROM individuals WHERE seq > ? ORDER BY seq", (after_seq,)
+            "SELECT record FROM individuals WHERE seq > ? ORDER BY seq", (after_seq,)
         )
-        for seq, record in cursor:
-            yield seq, orjson.loads(record)
+        for (record,) in cursor:
+            yield orjson.loads(record)
+
+    @_state_errors
+    def lineages(self) -> Iterator[Lineage]:
+        """Every individual's lineage fields in insertion order, read without the texts.
+
+        SQLite extracts the fields from the stored JSON, so a report over 800k records does
+        not parse megabytes of instructions and solutions in Python.
+        """
+        cursor = self._db.execute(
+            "SELECT id, record ->> 'origin', record ->> 'method', generation, "
+            "record -> 'parents' FROM individuals ORDER BY seq"
+        )
+        for ident, origin, method, generation, parents in cursor:
+            yield Lineage(ident, origin, method, generation, tuple(orjson.loads(parents)))
 
     @_state_errors
     def ids(self) -> list[str]:

@@ -14,9 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from genetic_instruct.config import ROLES, Config
-from genetic_instruct.records import Individual
 from genetic_instruct.report.lineage import lineage_depths
-from genetic_instruct.store import RunStore
+from genetic_instruct.store import Lineage, RunStore
 
 REPORT_SCHEMA = 1
 
@@ -24,7 +23,7 @@ REPORT_SCHEMA = 1
 def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     """Every metric of the run, as plain JSON-ready values."""
     generations = [generation_row(raw) for raw in store.generation_stats()]
-    population = population_metrics(store.individuals())
+    population = population_metrics(store.lineages())
     tried = sum(row["tried"] for row in generations)
     accepted = sum(row["accepted"] for row in generations)
     return {
@@ -118,7 +117,7 @@ def generation_row(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def population_metrics(individuals: Iterable[Individual]) -> dict[str, Any]:
+def population_metrics(individuals: Iterable[Lineage]) -> dict[str, Any]:
     """Operator and method mix of survivors, and their lineage depth, in one pass."""
     parents: dict[str, tuple[str, ...]] = {}
     seeds = 0
@@ -146,7 +145,7 @@ def population_metrics(individuals: Iterable[Individual]) -> dict[str, Any]:
     }
 
 
-def operator_label(ind: Individual) -> str:
+def operator_label(ind: Lineage) -> str:
     """`crossover`, or `mutation/<method>`: operator and method in one category."""
     return ind.origin if ind.method is None else f"{ind.origin}/{ind.method}"
 
