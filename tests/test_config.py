@@ -31,6 +31,15 @@ def test_paper_preset_composes_once_a_model_path_is_given() -> None:
     assert {cfg.roles.instructor.model, cfg.roles.coder.model, cfg.roles.judge.model} == {"default"}
 
 
+def test_a_model_is_added_from_the_command_line_for_one_role() -> None:
+    cfg = make_config(
+        "+model@models.judge=openai", "models.judge.path=served-judge",
+        "models.judge.base_urls=[http://127.0.0.1:8000/v1]", "roles.judge.model=judge",
+    )
+    assert cfg.models["judge"].engine == "openai" and cfg.models["judge"].path == "served-judge"
+    assert cfg.models["default"].engine == "vllm" and cfg.roles.coder.model == "default"
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
