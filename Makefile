@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -e ".[cpu,embedded,test]"
+	$(PIP) install -q -e ".[cpu,embedded,test,ray]"
 	@# pip pulls CUDA builds of these from PyPI; they break vLLM's imports on the CPU and
 	@# text models need none of them.
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec

@@ -35,6 +35,7 @@ FREE_KEYS = (
     "models.*.tensor_parallel_size",
     "models.*.enforce_eager",
     "models.*.engine_args*",
+    "executor.*",  # where colonies run, not what they make
 )
 
 

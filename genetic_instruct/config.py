@@ -6,6 +6,7 @@ bad setting fails in a second, naming its key, before any model is loaded.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +153,29 @@ class DecontaminationConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """Where the colonies' LLM calls run; the driver always merges, dedups and commits.
+
+    local: every engine in this process. ray: one Ray actor per colony, owning its engines
+    (its own GPUs, or its own OpenAI-compatible client); a lost actor is restarted by Ray and
+    only its unanswered requests are sent again.
+    """
+
+    kind: str = "local"  # local | ray
+    # ray: None starts a Ray instance on this machine; "auto" joins the cluster that
+    # `ray start` made here; "ray://head:10001" joins a remote one.
+    address: str | None = None
+    num_cpus_per_colony: float = 1.0  # Ray also sets OMP_NUM_THREADS in the actor to this
+    num_gpus_per_colony: float = 0.0  # e.g. the tensor_parallel_size of the colony's model
+    # Restarts of one colony's actor the driver accepts over a run; one more loss stops the
+    # run (a re-run resumes it). Ray itself restarts actors without limit.
+    max_restarts: int = 2
+    start_timeout_s: float = 600.0  # for the actors to be placed (fails fast on a bad ask)
+    log_to_driver: bool = False  # actors' output; else in Ray's logs (/tmp/ray/session_latest)
+    env: dict[str, str] = field(default_factory=dict)  # environment of the actors
+
+
+@dataclass
 class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
@@ -173,6 +197,7 @@ class Config:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
 
 def register_configs() -> None:
@@ -287,4 +312,18 @@ def validate(cfg: Config) -> None:
         dd.compare in ("instruction", "instruction+solution"),
         "dedup.compare",
         "must be instruction or instruction+solution",
+    )
+    _validate_executor(cfg.executor)
+
+
+def _validate_executor(ex: ExecutorConfig) -> None:
+    _require(ex.kind in ("local", "ray"), "executor.kind", "must be local or ray")
+    _require(ex.num_cpus_per_colony >= 0, "executor.num_cpus_per_colony", "must be >= 0")
+    _require(ex.num_gpus_per_colony >= 0, "executor.num_gpus_per_colony", "must be >= 0")
+    _require(ex.max_restarts >= 0, "executor.max_restarts", "must be >= 0")
+    _require(ex.start_timeout_s > 0, "executor.start_timeout_s", "must be positive")
+    _require(
+        ex.kind != "ray" or importlib.util.find_spec("ray") is not None,
+        "executor.kind",
+        "ray needs Ray installed: pip install 'genetic-instruct[ray]'",
     )

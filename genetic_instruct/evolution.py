@@ -27,10 +27,10 @@ from genetic_instruct.decontamination import (
 )
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.display import RunDisplay
+from genetic_instruct.executors import Executor, open_executor
 from genetic_instruct.fitness import JUDGE_SCHEMA, JudgeVerdict, VerdictError, fitness, parse_verdict
 from genetic_instruct.journal import JournaledCalls
 from genetic_instruct.llm.base import ChatRequest, Completion, Engine, Sampling, TokenCounter
-from genetic_instruct.llm.pool import EnginePool
 from genetic_instruct.operators import (
     OffspringPlan,
     parse_instructor,
@@ -158,7 +158,7 @@ class Evolution:
         self,
         cfg: Config,
         store: RunStore,
-        engines: EnginePool,
+        engines: Executor,
         display: RunDisplay,
         index: NearDuplicateIndex,
     ) -> None:
@@ -196,9 +196,10 @@ class Evolution:
         return {role: getattr(self.cfg.roles, role).model for role in roles}
 
     def _ask(
-        self, role: str, generation: int, prompts: Sequence[str], stats: GenerationStats,
-        json_schema: dict[str, Any] | None = None,
+        self, role: str, generation: int, prompts: Sequence[str], colonies: Sequence[int],
+        stats: GenerationStats, json_schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
+        """One request per prompt; `colonies` says whose offspring each prompt is about."""
         role_cfg: RoleConfig = getattr(self.cfg.roles, role)
         requests = [
             ChatRequest(
@@ -206,8 +207,9 @@ class Evolution:
                 sampling=_sampling(role_cfg),
                 seed=request_seed(self.cfg.seed, generation, role, i),
                 json_schema=json_schema,
+                colony=colony,
             )
-            for i, prompt in enumerate(prompts)
+            for i, (prompt, colony) in enumerate(zip(prompts, colonies, strict=True))
         ]
         calls = self._role(role)
         interrupts.check()
@@ -239,7 +241,8 @@ class Evolution:
         stats.tried = sum(p.n_tasks for p in plans)
         methods = self.cfg.evolution.mutation_methods
         prompts = [render_instructor_prompt(p, self.templates, methods) for p in plans]
-        answers = self._ask("instructor", generation, prompts, stats)
+        colonies = [p.colony for p in plans]
+        answers = self._ask("instructor", generation, prompts, colonies, stats)
         candidates: list[Candidate] = []
         for plan, answer in zip(plans, answers):
             if answer.error is not None:
@@ -320,7 +323,8 @@ class Evolution:
         `accept` stores what it read on the candidate, or raises one of _REJECTIONS,
         whose message is the counted reason.
         """
-        answers = self._ask(role, generation, prompts, stats, json_schema)
+        colonies = [c.plan.colony for c in candidates]
+        answers = self._ask(role, generation, prompts, colonies, stats, json_schema)
         kept = []
         for cand, answer in zip(candidates, answers):
             if answer.error is not None:
@@ -573,11 +577,11 @@ def evolve(
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)
-    pool = EnginePool(cfg, engines)
-    evo = Evolution(cfg, store, pool, display, index)
+    pool = open_executor(cfg, engines, display)
     target = cfg.evolution.target_size
     limit = cfg.evolution.max_generations
     try:
+        evo = Evolution(cfg, store, pool, display, index)
         generation = (store.generation or 0) + 1
         while len(evo.population) < target and (limit == 0 or generation <= limit):
             start = time.monotonic()

@@ -58,7 +58,10 @@ class JournaledCalls:
                 interrupts.check()
 
         interrupts.check()
-        fresh = self.engine.generate([requests[i] for i in todo], finished)
+        try:
+            fresh = self.engine.generate([requests[i] for i in todo], finished)
+        finally:  # an engine that fails mid-batch (a lost Ray actor, say) keeps what it answered
+            self._flush(pending)
         for j, completion in enumerate(fresh):  # engines that do not call back per request
             if results[todo[j]] is None:
                 finished(j, completion)

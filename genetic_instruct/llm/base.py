@@ -22,12 +22,17 @@ class Sampling:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One call to a model. `seed` is derived from the run seed and the request's place."""
+    """One call to a model. `seed` is derived from the run seed and the request's place.
+
+    `colony` only says where the request runs (executor=ray routes it to that colony's
+    actor); it does not shape the answer, so it is not part of the journal key.
+    """
 
     messages: tuple[tuple[str, str], ...]  # (role, content) pairs
     sampling: Sampling
     seed: int
     json_schema: dict[str, Any] | None = None
+    colony: int = 0
 
     def journal_key(self, model: str) -> str:
         """Hash of everything that determines the answer: the journal's primary key."""

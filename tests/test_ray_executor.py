@@ -1,0 +1,252 @@
+"""executor=ray: colonies as Ray actors on a local Ray cluster that these tests share.
+
+The scripted engine makes the fast tests; one test marked `model` gives each of two actors
+its own vLLM engine on the embedded model. Actors are killed mid-generation by a hook on the
+driver, right after an answer of a colony that still has unanswered requests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from genetic_instruct import evolution, faults
+from genetic_instruct.config import Config
+from genetic_instruct.errors import ConfigError
+from genetic_instruct.runner import run
+from genetic_instruct.store import RunStore
+
+from .conftest import dataset_records, make_config
+
+ray = pytest.importorskip("ray")
+from genetic_instruct.executors.ray_colonies import (  # noqa: E402  (needs Ray)
+    ColonyEngine,
+    ColonyLost,
+    RayColonies,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster() -> Iterator[None]:
+    """One local Ray instance for the module: runs join it instead of starting their own."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+def _at(cfg: Config, run_dir: Path, **executor: object) -> Config:
+    """`cfg` in another run directory, with executor settings."""
+    return replace(cfg, run_dir=str(run_dir),
+                   export=replace(cfg.export, path=str(run_dir / "dataset.jsonl")),
+                   executor=replace(cfg.executor, **executor))
+
+
+def _with_engine_args(cfg: Config, **args: object) -> Config:
+    model = cfg.models["default"]
+    return replace(cfg, models={"default": replace(model, engine_args={**model.engine_args,
+                                                                       **args})})
+
+
+def _result(cfg: Config) -> tuple[list[str], list[dict]]:
+    store = RunStore(cfg.run_dir)
+    ids = store.ids()
+    assert store.integrity_problems() == []
+    store.close()
+    return ids, dataset_records(Path(cfg.export.path))
+
+
+class ActorKiller:
+    """Kills a colony's actor once, right after the `after`-th answer of stage `stage`.
+
+    It picks the colony of that answer if the colony still has unanswered requests in the
+    batch (else the other's), so the actor dies with work in flight. It also snapshots the
+    journal at that moment: answers journaled before a kill must never be asked for again.
+    """
+
+    def __init__(self, stage: int, after: int, run_dir: Path) -> None:
+        self.stage, self.after, self.run_dir = stage, after, run_dir
+        self.batches = 0
+        self.killed: int | None = None
+        self.journaled_before: set[str] = set()
+        self.executors: list[RayColonies] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real_open = evolution.open_executor
+        real_generate = ColonyEngine.generate
+
+        def open_executor(*args: object) -> object:
+            self.executors.append(real_open(*args))
+            return self.executors[-1]
+
+        def generate(engine: ColonyEngine, requests, on_complete=None):
+            self.batches += 1
+            if self.batches != self.stage or self.killed is not None:
+                return real_generate(engine, requests, on_complete)
+            left = Counter(r.colony for r in requests)
+
+            def answered(i: int, completion) -> None:
+                left[requests[i].colony] -= 1
+                if on_complete is not None:
+                    on_complete(i, completion)
+                if self.killed is None and sum(left.values()) <= len(requests) - self.after:
+                    busy = [c for c in (requests[i].colony, *left) if left[c] > 0]
+                    if busy:
+                        self._kill(busy[0])
+
+            return real_generate(engine, requests, answered)
+
+        monkeypatch.setattr(evolution, "open_executor", open_executor)
+        monkeypatch.setattr(ColonyEngine, "generate", generate)
+
+    def _kill(self, colony: int) -> None:
+        with sqlite3.connect(self.run_dir / "state.sqlite") as db:
+            self.journaled_before = {k for (k,) in db.execute("SELECT key FROM journal")}
+        ray.kill(self.executors[-1].actors[colony], no_restart=False)
+        self.killed = colony
+
+
+def _count_deliveries(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Answers handed to the journal, per role (the journal calls faults.point for each)."""
+    delivered: Counter[str] = Counter()
+    real_point = faults.point
+
+    def point(name: str) -> None:
+        delivered[name] += 1
+        real_point(name)
+
+    monkeypatch.setattr(faults, "point", point)
+    return delivered
+
+
+def _journal_rows(run_dir: Path) -> Counter[str]:
+    with sqlite3.connect(run_dir / "state.sqlite") as db:
+        return Counter(dict(db.execute("SELECT role, COUNT(*) FROM journal GROUP BY role")))
+
+
+def _sent(log: Path) -> Counter[str]:
+    return Counter(log.read_text().split())
+
+
+@pytest.fixture
+def local_result(scripted_config: Config, tmp_path: Path) -> tuple[list[str], list[dict]]:
+    cfg = _at(scripted_config, tmp_path / "local")
+    run(cfg)
+    return _result(cfg)
+
+
+def test_colonies_on_ray_actors_give_the_local_result(
+    scripted_config: Config, tmp_path: Path, local_result
+) -> None:
+    cfg = _at(scripted_config, tmp_path / "ray", kind="ray")
+    run(cfg)
+    assert _result(cfg) == local_result
+
+
+def test_a_killed_actor_is_restarted_and_only_unanswered_requests_are_sent_again(
+    scripted_config: Config, tmp_path: Path, local_result, monkeypatch, capsys
+) -> None:
+    log = tmp_path / "sent.log"
+    cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
+              tmp_path / "ray", kind="ray")
+    cfg = replace(cfg, progress=True)
+    killer = ActorKiller(stage=5, after=3, run_dir=tmp_path / "ray")  # generation 2's coder
+    killer.install(monkeypatch)
+    monkeypatch.setattr("genetic_instruct.journal.FLUSH_EVERY_N", 1)
+    delivered = _count_deliveries(monkeypatch)
+    run(cfg)
+    assert killer.killed is not None
+    assert killer.executors[0].losses[killer.killed] == 1
+    assert f"colony {killer.killed}: its Ray actor was lost" in capsys.readouterr().err
+    assert _result(cfg) == local_result
+    # Each answer reached the journal once; what was journaled before the kill was not
+    # sent again (only requests the dead actor had in hand are sent twice).
+    rows = _journal_rows(tmp_path / "ray")
+    assert {role: delivered[role] for role in rows} == rows
+    sent_twice = {key for key, n in _sent(log).items() if n > 1}
+    assert not sent_twice & killer.journaled_before
+
+
+def test_an_actor_lost_too_often_stops_the_run_and_a_rerun_finishes_it(
+    scripted_config: Config, tmp_path: Path, local_result, monkeypatch
+) -> None:
+    log = tmp_path / "sent.log"
+    cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
+              tmp_path / "ray", kind="ray", max_restarts=0)
+    killer = ActorKiller(stage=2, after=2, run_dir=tmp_path / "ray")  # generation 1's coder
+    killer.install(monkeypatch)
+    with pytest.raises(ColonyLost, match="executor.max_restarts=0"):
+        run(cfg)
+    store = RunStore(cfg.run_dir)
+    journaled = store.journal_keys()
+    store.close()
+    assert journaled
+    monkeypatch.undo()
+    sent_before = _sent(log)
+    run(cfg)  # the same command resumes, on fresh actors
+    assert _result(cfg) == local_result
+    assert not set(_sent(log) - sent_before) & journaled
+
+
+def test_actors_that_cannot_be_placed_fail_fast_naming_the_key(
+    scripted_config: Config, tmp_path: Path
+) -> None:
+    cfg = _at(scripted_config, tmp_path / "ray", kind="ray", num_gpus_per_colony=1,
+              start_timeout_s=2)
+    with pytest.raises(ConfigError, match="executor.num_gpus_per_colony"):
+        run(cfg)
+
+
+def test_executor_settings_are_checked_and_may_change_on_resume(
+    scripted_config: Config, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="executor.kind"):
+        run(_at(scripted_config, tmp_path / "bad", kind="dask"))
+    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution,
+                                                     max_generations=1))
+    run(cfg)
+    with pytest.raises(ValueError, match="preloaded"):
+        run(_at(cfg, Path(cfg.run_dir), kind="ray"), engines={"default": object()})
+    resumed = _at(replace(cfg, evolution=scripted_config.evolution), Path(cfg.run_dir),
+                  kind="ray")
+    assert run(resumed).generation == 3
+
+
+def test_the_cli_selects_the_executor_group() -> None:
+    cfg = make_config("engine=scripted", "executor=ray", "executor.address=auto")
+    assert (cfg.executor.kind, cfg.executor.address) == ("ray", "auto")
+    assert make_config("engine=scripted").executor.kind == "local"
+
+
+# -- on the real embedded model --------------------------------------------------------------
+
+@pytest.mark.model
+def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    run_dir = tmp_path / "run"
+    cfg = make_config(
+        f"run_dir={run_dir}", "progress=false", "executor=ray", "evolution.max_generations=1",
+        "evolution.colonies=2", "evolution.offspring_per_colony=2", "fitness.threshold=1",
+        "roles.instructor.max_tokens=64", "roles.coder.max_tokens=96",
+        "roles.judge.max_tokens=64",
+    )
+    # One torch thread per actor, and no core pinning: two engines share two cores.
+    cfg = replace(cfg, executor=replace(cfg.executor, env={
+        "OMP_NUM_THREADS": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}))
+    killer = ActorKiller(stage=2, after=1, run_dir=run_dir)  # the coder stage
+    killer.install(monkeypatch)
+    result = run(cfg)
+    assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1
+    assert result.generation == 1
+    verify = subprocess.run([sys.executable, "-m", "genetic_instruct.cli", "verify",
+                             f"run_dir={run_dir}"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    stats = RunStore(run_dir).generation_stats()[-1]
+    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
