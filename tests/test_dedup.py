@@ -51,6 +51,15 @@ def test_signatures_are_the_same_in_another_process() -> None:
     assert here[0, :4].tolist() == [34536, 58149, 3647, 58149]
 
 
+def test_answers_do_not_depend_on_the_thread_count() -> None:
+    corpus = SyntheticCorpus(5000, dup_share=0.3, seed=6)
+    texts = corpus.texts(0, corpus.size)  # blocks of 1,024 rows: several per batch
+    one, three = NearDuplicateIndex(threads=1), NearDuplicateIndex(threads=3)
+    assert np.array_equal(three.signatures(texts), one.signatures(texts))
+    batches = [(start, texts[start : start + 2500]) for start in (0, 2500)]
+    assert deduplicate(three, iter(batches)) == deduplicate(one, iter(batches))
+
+
 def test_seed_changes_signatures() -> None:
     assert not np.array_equal(
         NearDuplicateIndex(seed=1).signatures(SAMPLE), NearDuplicateIndex(seed=2).signatures(SAMPLE)

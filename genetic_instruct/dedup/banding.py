@@ -28,10 +28,12 @@ from __future__ import annotations
 import numpy as np
 
 from genetic_instruct.dedup.hashing import U64, derive_keys, mix64
+from genetic_instruct.dedup.parallel import for_blocks
 
 MIN_CANDIDATE_PROBABILITY = 0.95
 _PURPOSE_BANDS = 3
-_ROWS_PER_PASS = 65536  # bounds the (rows, bands) uint64 temporaries to ~20 MB
+_ROWS_PER_PASS = 1024  # (rows, bands) uint64 temporaries of ~0.3 MB: cache-sized, and
+# 10 blocks per batch of 10,000 for the threads (65,536 rows: 1.4x the CPU time)
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -57,23 +59,26 @@ class Bands:
     64-bit hash), salted per band, so keys of different bands can share one table. Two
     bands meet by chance with probability 2^-32, which only adds a candidate to verify."""
 
-    def __init__(self, *, num_perm: int, bands: int, seed: int) -> None:
+    def __init__(self, *, num_perm: int, bands: int, seed: int, threads: int = 1) -> None:
         if not 1 <= bands <= num_perm:
             raise ValueError(f"bands must be in [1, num_perm={num_perm}], got {bands}")
         self.bands = bands
         self.rows = num_perm // bands
+        self.threads = threads
         self._salts = derive_keys(seed, _PURPOSE_BANDS, bands + 1)
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
         """``(n, bands)`` uint32 bucket keys of ``(n, num_perm)`` signatures."""
-        n, used = len(signatures), self.bands * self.rows
-        out = np.empty((n, self.bands), np.uint32)
-        for start in range(0, n, _ROWS_PER_PASS):
-            part = signatures[start : start + _ROWS_PER_PASS, :used]
-            part = part.reshape(len(part), self.bands, self.rows)
-            h = np.broadcast_to(self._salts[: self.bands], (len(part), self.bands)).copy()
+        used = self.bands * self.rows
+        out = np.empty((len(signatures), self.bands), np.uint32)
+
+        def hash_rows(start: int, stop: int) -> None:
+            part = signatures[start:stop, :used].reshape(stop - start, self.bands, self.rows)
+            h = np.broadcast_to(self._salts[: self.bands], (stop - start, self.bands)).copy()
             for row in range(self.rows):
                 h ^= part[:, :, row]
                 h *= self._salts[-1] | U64(1)  # odd multiplier: a bijection of h
-            out[start : start + len(part)] = mix64(h) >> U64(32)
+            out[start:stop] = mix64(h) >> U64(32)
+
+        for_blocks(len(signatures), _ROWS_PER_PASS, hash_rows, self.threads)
         return out

@@ -24,6 +24,7 @@ import numpy as np
 from genetic_instruct.dedup.banding import Bands, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable, sort_keys
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
+from genetic_instruct.dedup.parallel import available_cores
 from genetic_instruct.dedup.shingles import Shingler
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
@@ -46,6 +47,8 @@ class NearDuplicateIndex:
     and ~0.93. ``bands=None`` chooses the banding for the threshold (see
     :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
     signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.
+    ``threads`` (default: the cores this process may use) sign texts in parallel; the
+    signatures are the same for any number.
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -59,15 +62,20 @@ class NearDuplicateIndex:
         shingle_size: int = 3,
         normalize: str = "code",
         seed: int = 1,
+        threads: int | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
         self.num_perm = num_perm
         shingler = Shingler(size=shingle_size, normalize=normalize, seed=seed)
-        self._hasher = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed)
+        threads = threads or available_cores()
+        self._hasher = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed, threads=threads)
         self._bands = Bands(
-            num_perm=num_perm, bands=bands or choose_bands(threshold, num_perm), seed=seed
+            num_perm=num_perm,
+            bands=bands or choose_bands(threshold, num_perm),
+            seed=seed,
+            threads=threads,
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genetic_instruct.dedup.hashing import derive_keys, to_range
+from genetic_instruct.dedup.parallel import for_blocks
 from genetic_instruct.dedup.shingles import Shingler
 
 SIGNATURE_DTYPE = np.dtype("<u2")
@@ -39,30 +40,42 @@ _PURPOSE_PROBES = 2
 # fixed continuation of the same sequence, so agreement stays P = J). A text with f
 # of 256 bins filled misses all probes with probability (1 - f/256)^32: 28% for f = 10.
 _PROBES = 32
-_DENSIFY_ROWS = 2048  # 2 MB of minima per pass: cache-sized, few Python calls per row
+# Texts signed per block: 1 MB of minima (cache-sized, few Python calls per row), and a
+# batch of 10,000 makes 20 blocks, which keep two threads busy to the end.
+_BLOCK_ROWS = 1024
 
 
 class MinHasher:
     """Text -> MinHash signature with ``num_perm`` bins."""
 
-    def __init__(self, *, num_perm: int, shingler: Shingler, seed: int) -> None:
+    def __init__(self, *, num_perm: int, shingler: Shingler, seed: int, threads: int) -> None:
         if num_perm < 2:
             raise ValueError(f"num_perm must be >= 2, got {num_perm}")
         self.num_perm = num_perm
         self.shingler = shingler
+        self.threads = threads
         probes = to_range(derive_keys(seed, _PURPOSE_PROBES, _PROBES * num_perm), num_perm)
         self._probes = probes.astype(np.intp).reshape(_PROBES, num_perm)  # [t][bin]
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), num_perm)`` signatures, deterministic for a given seed."""
+        """``(len(texts), num_perm)`` signatures, deterministic for a given seed (and the
+        same whatever ``threads``: each text's signature depends on that text alone)."""
+        out = np.empty((len(texts), self.num_perm), SIGNATURE_DTYPE)
+
+        def sign(start: int, stop: int) -> None:
+            out[start:stop] = self._block(texts[start:stop])
+
+        for_blocks(len(texts), _BLOCK_ROWS, sign, self.threads)
+        return out
+
+    def _block(self, texts: Sequence[str]) -> np.ndarray:
         k = self.num_perm
         minima = np.full((len(texts), k), _UNSET, np.uint32)
         for start, stop, hashes, docs in self.shingler.chunks(texts):
             # The top 32 bits of a shingle's hash pick its bin, the low 32 bits are its value.
             cells = docs * k + to_range(hashes, k).astype(np.intp)
             np.minimum.at(minima[start:stop].reshape(-1), cells, hashes.astype(np.uint32))
-        for start in range(0, len(texts), _DENSIFY_ROWS):
-            self._densify(minima[start : start + _DENSIFY_ROWS])
+        self._densify(minima)
         return minima.astype(SIGNATURE_DTYPE)  # keeps the low 16 bits
 
     def _densify(self, minima: np.ndarray) -> None:
