@@ -92,13 +92,14 @@ def _open_existing(cfg: Config) -> RunStore:
 def _export(cfg: Config) -> None:
     """Bring the dataset up to date and rewrite its card (described by the run's own config)."""
     from genetic_instruct.dataset_card import write_dataset_card
-    from genetic_instruct.report import saved_config
+    from genetic_instruct.report import current_report, saved_config
 
     store = _open_existing(cfg)
     try:
         count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
-        card = write_dataset_card(cfg.export.path, run_cfg, store, count)
+        card = write_dataset_card(cfg.export.path, run_cfg, store, count,
+                                  report=current_report(store))
     finally:
         store.close()
     print(f"exported {count} records to {cfg.export.path} (card: {card})")

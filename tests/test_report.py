@@ -23,7 +23,9 @@ from omegaconf import OmegaConf
 from genetic_instruct.config import BenchmarkFileConfig, Config
 from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
 from genetic_instruct.export import sample
-from genetic_instruct.report import lineage_depths, write_comparison, write_report
+from genetic_instruct.report import (
+    REPORT_JSON, current_report, lineage_depths, write_comparison, write_report,
+)
 from genetic_instruct.runner import RunResult, run
 from genetic_instruct.store import RunStore
 from tests.conftest import make_config
@@ -102,6 +104,25 @@ def test_report_numbers_are_the_stores(python_run: tuple[Config, RunResult]) -> 
     assert coder["total"] == pytest.approx(spent / accepted, abs=1e-3)
     judged = sum(sum(s["judge_scores"]["correctness"].values()) for s in stats[1:])
     assert sum(report["judge_scores"]["correctness"]["histogram"].values()) == judged
+
+
+def test_a_saved_report_is_reused_only_while_it_describes_the_state(
+    python_run: tuple[Config, RunResult],
+) -> None:
+    cfg, _ = python_run
+    saved = _report_of(cfg)
+    store = RunStore(cfg.run_dir)
+    try:
+        assert current_report(store) == json.loads(json.dumps(saved))
+        report_json = Path(cfg.run_dir) / REPORT_JSON
+        stale = {**saved, "run": {**saved["run"], "generation": saved["run"]["generation"] - 1}}
+        report_json.write_text(json.dumps(stale))
+        assert current_report(store) is None
+        report_json.write_text("{not json")
+        assert current_report(store) is None
+    finally:
+        store.close()
+        _report_of(cfg)
 
 
 def test_report_of_a_run_that_stopped_at_its_seeds_still_renders(tmp_path: Path) -> None:

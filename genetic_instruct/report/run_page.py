@@ -28,6 +28,25 @@ def write_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     return report
 
 
+def current_report(store: RunStore) -> dict[str, Any] | None:
+    """The run directory's report.json when it describes the state as it is now, else None.
+
+    The report only changes when a generation commits, so `export` reuses it for the card
+    instead of re-reading every record (about 30 s at 800k).
+    """
+    path = store.path.parent / REPORT_JSON
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        run = report["run"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (run.get("generation"), run.get("population")) != (
+        store.generation or 0, store.population_size()
+    ):
+        return None
+    return report
+
+
 def render_run(report: Mapping[str, Any]) -> str:
     run = report["run"]
     sections = [
