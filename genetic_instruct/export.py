@@ -4,14 +4,20 @@ The dataset grows with the run: after each generation only the new records are a
 Exactly-once across crashes comes from the store: it records how many bytes of the file
 are confirmed and up to which population position, so a resume first cuts off whatever a
 crash left half-written and then appends from there. A change of export settings (path,
-seeds in or out) rewrites the whole file atomically (temporary file, fsync, rename).
+seeds in or out) rewrites the whole file atomically (temporary file, fsync, rename); a
+large rewrite is split over the CPUs, each process writing a slice of the population to a
+part file, and the parts joined in the kernel (copy_file_range) before the rename.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +29,8 @@ from genetic_instruct.solutions import as_markdown
 from genetic_instruct.store import RunStore
 
 _META_KEY = "export"
+PARALLEL_FROM = 50_000  # records; a smaller rewrite is done before worker processes start
+MAX_WORKERS = 8
 
 
 def sample(ind: Individual) -> dict[str, Any]:
@@ -36,20 +44,20 @@ def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
     The export streams stored records straight through this; at 800k records the dataclass
     round trip would cost more than reading and writing the file.
     """
-    lineage = dict(record)
-    ident = lineage.pop("id")
-    instruction = lineage.pop("instruction")
-    output = as_markdown(lineage.pop("solution"))
-    return {
-        "id": ident,
+    instruction = record["instruction"]
+    output = as_markdown(record["solution"])
+    sample = {
+        "id": record["id"],
         "messages": [
             {"role": "user", "content": instruction},
             {"role": "assistant", "content": output},
         ],
         "instruction": instruction,
         "output": output,
-        **lineage,
+        **record,  # the lineage; id and instruction keep their places above
     }
+    del sample["solution"]
+    return sample
 
 
 def _write(out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool) -> int:
@@ -66,21 +74,84 @@ def _write(out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: boo
 
 def export_jsonl(population: Iterable[Individual], path: str | Path, include_seeds: bool) -> int:
     """Write the dataset atomically; return the number of records written."""
-    return _write_atomically((ind.to_dict() for ind in population), Path(path), include_seeds)
+    target = Path(path)
+    with _atomic_parts(target, 1) as parts, open(parts[0], "wb") as out:
+        return _write(out, (ind.to_dict() for ind in population), include_seeds)
 
 
-def _write_atomically(records: Iterable[dict[str, Any]], target: Path, include_seeds: bool) -> int:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+def rewrite(
+    store: RunStore, target: Path, include_seeds: bool, last_seq: int, workers: int = 0
+) -> int:
+    """Write the whole population to `target` atomically, in parallel slices when large.
+
+    `workers` 0 means one per CPU (up to MAX_WORKERS) from PARALLEL_FROM records on.
+    """
+    if not workers:
+        workers = 1 if last_seq < PARALLEL_FROM else min(os.cpu_count() or 1, MAX_WORKERS)
+    edges = [last_seq * i // workers for i in range(workers + 1)]
+    with _atomic_parts(target, workers) as parts:
+        if workers == 1:
+            with open(parts[0], "wb") as out:
+                return _write(out, store.records(upto_seq=last_seq), include_seeds)
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process holding engines
+        with ProcessPoolExecutor(workers - 1, mp_context=spawn) as pool:
+            others = [
+                pool.submit(_write_slice, str(store.path.parent), part, lo, hi, include_seeds)
+                for part, lo, hi in zip(parts[1:], edges[1:-1], edges[2:])
+            ]
+            count = _write_slice(str(store.path.parent), parts[0], 0, edges[1], include_seeds)
+            count += sum(future.result() for future in others)
+        _join(parts)
+        return count
+
+
+def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool) -> int:
+    """One worker's share of a rewrite: population positions (after_seq, upto_seq]."""
+    store = RunStore(run_dir)
     try:
-        with os.fdopen(fd, "wb") as out:
-            count = _write(out, records, include_seeds)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a dataset is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+        with open(part, "wb") as out:
+            return _write(out, store.records(after_seq, upto_seq), include_seeds)
+    finally:
+        store.close()
+
+
+def _join(parts: list[str]) -> None:
+    """Append parts[1:] to parts[0], in the kernel where it can (no copy through Python)."""
+    with open(parts[0], "r+b") as out:  # not "ab": copy_file_range refuses O_APPEND
+        out.seek(0, os.SEEK_END)
+        for part in parts[1:]:
+            with open(part, "rb") as src:
+                _append(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _append(src: IO[bytes], out: IO[bytes]) -> None:
+    if not hasattr(os, "copy_file_range"):  # macOS
+        shutil.copyfileobj(src, out)
+        return
+    remaining = os.fstat(src.fileno()).st_size
+    while remaining:
+        copied = os.copy_file_range(src.fileno(), out.fileno(), remaining)
+        if copied == 0:
+            raise OSError(f"copy_file_range stopped with {remaining} bytes left")
+        remaining -= copied
+
+
+@contextmanager
+def _atomic_parts(target: Path, n: int) -> Iterator[list[str]]:
+    """Temporary part files beside `target`; the first replaces it when the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, first = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    os.close(fd)
+    parts = [first] + [f"{first}.{i}" for i in range(1, n)]
+    try:
+        yield parts
+        os.chmod(first, 0o644)  # mkstemp makes it private; a dataset is meant to be shared
+        os.replace(first, target)
+    finally:
+        for part in parts:
+            Path(part).unlink(missing_ok=True)
 
 
 def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
@@ -96,7 +167,7 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
         and target.stat().st_size >= state["bytes"]
     )
     if not reusable:
-        count = _write_atomically(store.records(), target, include_seeds)
+        count = rewrite(store, target, include_seeds, last_seq)
         size = target.stat().st_size
     else:
         with open(target, "r+b") as out:

@@ -180,10 +180,11 @@ class RunStore:
             yield Individual.from_dict(record)
 
     @_state_errors
-    def records(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+    def records(self, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[dict[str, Any]]:
         """Stored records as dicts (Individual.to_dict()), for readers that need speed."""
         cursor = self._db.execute(
-            "SELECT record FROM individuals WHERE seq > ? ORDER BY seq", (after_seq,)
+            "SELECT record FROM individuals WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after_seq, upto_seq if upto_seq is not None else 2**63 - 1),
         )
         for (record,) in cursor:
             yield orjson.loads(record)
