@@ -240,7 +240,8 @@ def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path,
     # One torch thread per actor, and no core pinning: two engines share two cores.
     cfg = replace(cfg, executor=replace(cfg.executor, env={
         "OMP_NUM_THREADS": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}))
-    killer = ActorKiller(stage=2, after=1, run_dir=run_dir)  # the coder stage
+    # The instructor stage always has requests of both colonies, so a kill is sure to come.
+    killer = ActorKiller(stage=1, after=1, run_dir=run_dir)
     killer.install(monkeypatch)
     result = run(cfg)
     assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1
