@@ -232,10 +232,11 @@ def bench_openai(args: argparse.Namespace) -> list[list[Row]]:
         turns = []
         with served_engine(base_url, n) as engine:
             for turn in range(1, args.ab_turns + 1):
-                turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: OpenAIEngine",
-                                        engine_replay(engine), same))
-                turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: bare aiohttp",
-                                        bare_http_replay(base_url, n), same))
+                pair = [("OpenAIEngine", engine_replay(engine)),
+                        ("bare aiohttp", bare_http_replay(base_url, n))]
+                for name, replay in pair if turn % 2 else pair[::-1]:  # who goes first alternates
+                    turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: {name}",
+                                            replay, same))
     return [[bare, raw, loop], scaling, turns]
 
 
