@@ -11,11 +11,14 @@ datasketch runs as its users would: a regex tokenizer with the same normalizatio
 choice, and each candidate verified with ``MinHash.jaccard``, one text at a time (query,
 then insert if kept: the same sequential semantics).
 
-Ours runs twice per size: with its default thread count (the cores the process may use)
-and with one thread, which shows what the second core buys.
+Ours runs twice per size: with its default worker count (the cores the process may use:
+the benchmark process plus helper processes signing texts) and with one worker (no
+helper), which shows what the second core buys. Peak RSS is the benchmark process's;
+a helper's own peak is reported apart (``ru_maxrss`` of children, once they have exited).
 
     nice -n 10 .venv/bin/python bench/dedup_bench.py          # full run, ~20 min
     .venv/bin/python bench/dedup_bench.py --sizes 20000       # a quick look
+    .venv/bin/python bench/dedup_bench.py --break-even        # when helpers start to pay
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from importlib.metadata import version
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from genetic_instruct.dedup import NearDuplicateIndex
-from genetic_instruct.dedup.parallel import available_cores
+from genetic_instruct.dedup import NearDuplicateIndex, minhash
+from genetic_instruct.dedup.minhash import MinHasher
+from genetic_instruct.dedup.parallel import available_cores, shutdown_helpers
 from genetic_instruct.dedup.shingles import Shingler
 from genetic_instruct.dedup.synthetic import SyntheticCorpus, deduplicate, score
 
@@ -110,12 +114,12 @@ class DatasketchEngine:
 
 
 def run_stream(
-    engine: str, size: int, batch: int, seed: int, quality: bool, threads: int
+    engine: str, size: int, batch: int, seed: int, quality: bool, workers: int
 ) -> dict:
     """One configuration, in this process. The last tenth of the stream is timed on its
     own: that is the rate once the index holds ~90% of ``size``. docs/s counts wall time
-    in the dedup calls; "CPU docs/s" this process's CPU time outside corpus generation,
-    which other work on the machine disturbs less."""
+    in the dedup calls; "CPU docs/s" the CPU time of this process outside corpus
+    generation plus that of its helpers, which other work on the machine disturbs less."""
     corpus = SyntheticCorpus(size, seed=seed)
     stream = _Stream(corpus, batch)
     base_rss = _peak_rss_mb()
@@ -123,7 +127,7 @@ def run_stream(
     head, tail = {}, {}
     began_cpu = time.process_time()
     if engine == "ours":
-        index = NearDuplicateIndex(threads=threads)
+        index = NearDuplicateIndex(workers=workers)
         partners = deduplicate(index, stream(0, tail_start), head)
         partners += deduplicate(index, stream(tail_start, size), tail)
         extra = {"index_mb": index.nbytes / 2**20, "bands": f"{index.bands}x{index.rows_per_band}"}
@@ -133,11 +137,14 @@ def run_stream(
         partners = sketch.deduplicate(stream(0, tail_start), head)
         partners += sketch.deduplicate(stream(tail_start, size), tail)
         extra = {"bands": f"{sketch.lsh.b}x{sketch.lsh.r}"}
-        num_perm, threads = sketch.num_perm, 1
+        num_perm, workers = sketch.num_perm, 1
+    shutdown_helpers()  # joined, so their CPU time and peak RSS are in RUSAGE_CHILDREN
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = time.process_time() - began_cpu - stream.generating_cpu_s
+    cpu_s += helpers.ru_utime + helpers.ru_stime
     result = {
         "engine": engine,
-        "threads": threads,
+        "workers": workers,
         "size": size,
         "num_perm": num_perm,
         "docs_per_s": size / (sum(head.values()) + sum(tail.values())),
@@ -145,6 +152,8 @@ def run_stream(
         "tail_docs_per_s": (size - tail_start) / sum(tail.values()),
         "phases_s": {k: head.get(k, 0.0) + tail.get(k, 0.0) for k in head},
         "peak_rss_mb": _peak_rss_mb(),
+        "helper_rss_mb": helpers.ru_maxrss / 1024,
+        "helper_cpu_s": helpers.ru_utime + helpers.ru_stime,
         "base_rss_mb": base_rss,
         "flagged": size - partners.count(None),
         **extra,
@@ -175,6 +184,31 @@ def run_restore(size: int, batch: int, seed: int) -> dict:
     return {"engine": "restore", "size": size, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def run_break_even(seed: int, workers: int) -> str:
+    """Seconds to sign batches of growing size with one worker and with ``workers``
+    (helpers started beforehand), best of 7: where helpers start to pay."""
+    texts = SyntheticCorpus(10_000, seed=seed).texts(0, 10_000)
+    one = MinHasher(num_perm=256, shingler=Shingler(size=3, normalize="code", seed=1), seed=1)
+    many = MinHasher(num_perm=256, shingler=one.shingler, seed=1, workers=workers)
+    minhash._MIN_ROWS_FOR_HELPERS = 2 * minhash._BLOCK_ROWS  # helpers from two blocks on
+    lines = [f"| texts | 1 worker, ms | {workers} workers, ms | speed-up |"]
+    lines.append("| ---: | ---: | ---: | ---: |")
+    many.signatures(texts)  # starts the helpers
+    for size in (256, 512, 768, 1024, 2048, 4096, 10_000):
+        batch = texts[:size]
+        timings = []
+        for hasher in (one, many):
+            best = float("inf")
+            for _ in range(7):
+                began = time.perf_counter()
+                hasher.signatures(batch)
+                best = min(best, time.perf_counter() - began)
+            timings.append(best * 1000)
+        one_ms, many_ms = timings
+        lines.append(f"| {size:,} | {one_ms:.1f} | {many_ms:.1f} | {one_ms / many_ms:.2f} |")
+    return "\n".join(lines)
+
+
 def _child(argv: list[str]) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, *argv], capture_output=True, text=True, check=False
@@ -200,7 +234,7 @@ def _machine() -> str:
 
 _COLUMNS = (
     ("engine", lambda r: r["engine"]),
-    ("threads", lambda r: str(r["threads"])),
+    ("workers", lambda r: str(r["workers"])),
     ("texts", lambda r: f"{r['size']:,}"),
     ("perms, bands", lambda r: f"{r['num_perm']}, {r['bands']}"),
     ("docs/s", lambda r: f"{r['docs_per_s']:,.0f}"),
@@ -211,6 +245,7 @@ _COLUMNS = (
     ("within s", lambda r: f"{r['phases_s'].get('within_batch', 0.0):.1f}"),
     ("add s", lambda r: f"{r['phases_s'].get('add', 0.0):.1f}"),
     ("peak RSS MB", lambda r: f"{r['peak_rss_mb']:,.0f}"),
+    ("helper RSS MB", lambda r: f"{r['helper_rss_mb']:,.0f}" if r["workers"] > 1 else "-"),
     ("index MB", lambda r: f"{r['index_mb']:,.0f}" if "index_mb" in r else "-"),
     ("recall", lambda r: f"{r['recall']:.3f}" if "recall" in r else "-"),
     ("precision", lambda r: f"{r['precision']:.3f}" if "precision" in r else "-"),
@@ -218,7 +253,7 @@ _COLUMNS = (
 
 
 def _report(results: list[dict], restore: dict, loads: tuple[str, str]) -> str:
-    ours = {r["size"]: r for r in results if r["engine"] == "ours" and r["threads"] > 1}
+    ours = {r["size"]: r for r in results if r["engine"] == "ours" and r["workers"] > 1}
     ours = ours or {r["size"]: r for r in results if r["engine"] == "ours"}
     ratios = [
         f"{r['size']:,}: {ours[r['size']]['docs_per_s'] / r['docs_per_s']:.1f}x wall, "
@@ -258,13 +293,22 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--threads", type=int, default=available_cores(), help="ours: threads signing texts"
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help="ours: processes signing texts (this one and workers - 1 helpers)",
     )
     parser.add_argument(
         "--child", choices=["ours", "datasketch", "restore"], help=argparse.SUPPRESS
     )
     parser.add_argument("--no-quality", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--break-even", action="store_true", help="only time signing small batches, 1 vs N workers"
+    )
     args = parser.parse_args()
+    if args.break_even:
+        print(run_break_even(args.seed, max(args.workers, 2)))
+        return
     if args.child == "restore":
         print(json.dumps(run_restore(max(args.sizes), args.batch, args.seed)))
         return
@@ -278,7 +322,7 @@ def main() -> None:
                     args.batch,
                     args.seed,
                     size <= args.quality_max and not args.no_quality,
-                    args.threads,
+                    args.workers,
                 )
             )
         )
@@ -293,9 +337,9 @@ def main() -> None:
         "--quality-max",
         str(args.quality_max),
     ]
-    runs = [["--child", "ours", "--threads", str(args.threads)]]
-    if args.threads > 1:  # the same signatures and answers, so not scored again
-        runs.append(["--child", "ours", "--threads", "1", "--no-quality"])
+    runs = [["--child", "ours", "--workers", str(args.workers)]]
+    if args.workers > 1:  # the same signatures and answers, so not scored again
+        runs.append(["--child", "ours", "--workers", "1", "--no-quality"])
     runs.append(["--child", "datasketch"])
     results = []
     for size in args.sizes:

@@ -8,14 +8,16 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from datasketch import MinHash
 
-from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.dedup import NearDuplicateIndex, minhash, parallel
 from genetic_instruct.dedup.banding import candidate_probability, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable
 from genetic_instruct.dedup.shingles import Shingler
@@ -51,13 +53,83 @@ def test_signatures_are_the_same_in_another_process() -> None:
     assert here[0, :4].tolist() == [34536, 58149, 3647, 58149]
 
 
-def test_answers_do_not_depend_on_the_thread_count() -> None:
+def test_answers_do_not_depend_on_the_worker_count() -> None:
     corpus = SyntheticCorpus(5000, dup_share=0.3, seed=6)
-    texts = corpus.texts(0, corpus.size)  # blocks of 1,024 rows: several per batch
-    one, three = NearDuplicateIndex(threads=1), NearDuplicateIndex(threads=3)
-    assert np.array_equal(three.signatures(texts), one.signatures(texts))
+    texts = corpus.texts(0, corpus.size)  # blocks of 256 rows: many per batch
+    one, three = NearDuplicateIndex(workers=1), NearDuplicateIndex(workers=3)
+    for _ in range(3):  # the first call may find the helpers still starting
+        assert np.array_equal(three.signatures(texts), one.signatures(texts))
     batches = [(start, texts[start : start + 2500]) for start in (0, 2500)]
     assert deduplicate(three, iter(batches)) == deduplicate(one, iter(batches))
+
+
+def test_a_helper_process_signs_exactly_as_the_caller() -> None:
+    """Signed in a spawned helper (by hand: in ``signatures`` the caller may take every
+    block itself), with another hash seed there, a block's bytes are the caller's."""
+    texts = [*SAMPLE, *SyntheticCorpus(300, seed=4).texts(0, 300), "Ünïcödé ＦＵＬＬ"]
+    index = NearDuplicateIndex(seed=5, shingle_size=4, normalize="text", workers=1)
+    spec = index._hasher.spec
+    assert spec[2:4] == (4, "text")
+    helper = parallel._process_pool(1).submit(minhash._sign_in_helper, spec, texts)
+    assert helper.result(timeout=60).tobytes() == index.signatures(texts).tobytes()
+
+
+def test_blocks_with_helpers_covers_every_block_once_and_uses_the_helpers() -> None:
+    seen_remote = False
+    for _ in range(20):  # until the helper has started and taken a block
+        blocks = sorted(
+            parallel.blocks_with_helpers(
+                2000,
+                100,
+                _block_pid,
+                lambda start, stop: (_block_pid, (start, stop)),
+                helpers=1,
+            )
+        )
+        assert [(start, stop) for start, stop, _ in blocks] == [
+            (s, min(s + 100, 2000)) for s in range(0, 2000, 100)
+        ]
+        assert all(result[:2] == (start, stop) for start, stop, result in blocks)
+        seen_remote |= any(result[2] != os.getpid() for _, _, result in blocks)
+        if seen_remote:
+            break
+    assert seen_remote
+
+
+def _block_pid(start: int, stop: int) -> tuple[int, int, int]:
+    time.sleep(0.005)  # long enough for the helper to take some
+    return start, stop, os.getpid()
+
+
+def test_signing_survives_a_killed_helper() -> None:
+    texts = SyntheticCorpus(3000, seed=8).texts(0, 3000)
+    two = NearDuplicateIndex(workers=2)
+    want = NearDuplicateIndex(workers=1).signatures(texts)
+    assert np.array_equal(two.signatures(texts), want)
+    for process in list(parallel._process_pool(1)._processes.values()):
+        process.kill()
+        process.join()
+    assert np.array_equal(two.signatures(texts), want)  # a broken pool: signed here
+    assert np.array_equal(two.signatures(texts), want)  # and a new pool next time
+
+
+def test_helpers_do_not_import_the_callers_main(tmp_path: Path) -> None:
+    """A script without an ``if __name__ == "__main__"`` guard must not run again in
+    the helpers (plain spawn would run it there: the whole loop, engines and all)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from genetic_instruct.dedup import NearDuplicateIndex, parallel\n"
+        "from genetic_instruct.dedup.minhash import _sign_in_helper\n"
+        "print('main ran', flush=True)\n"
+        "index = NearDuplicateIndex(workers=2)\n"
+        "index.signatures(['a b c d'] * 2000)\n"
+        "spec = index._hasher.spec\n"
+        "parallel._process_pool(1).submit(_sign_in_helper, spec, ['x']).result(timeout=60)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.count("main ran") == 1, done.stdout + done.stderr
 
 
 def test_seed_changes_signatures() -> None:

@@ -47,8 +47,13 @@ class NearDuplicateIndex:
     and ~0.93. ``bands=None`` chooses the banding for the threshold (see
     :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
     signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.
-    ``threads`` (default: the cores this process may use) sign texts in parallel; the
-    signatures are the same for any number.
+    ``workers`` (default: the cores this process may use) is how many cores sign a
+    large batch: this process and ``workers - 1`` helper processes, started with
+    ``spawn`` on the first batch of >= 1,024 texts and kept for the life of the process
+    (threads would share one GIL, which shingling mostly holds: see
+    :mod:`genetic_instruct.dedup.parallel`); band keys, numpy-bound, use as many
+    threads. ``workers=1`` starts no process and no thread. Signatures are the same for
+    any number.
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -62,20 +67,20 @@ class NearDuplicateIndex:
         shingle_size: int = 3,
         normalize: str = "code",
         seed: int = 1,
-        threads: int | None = None,
+        workers: int | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
         self.num_perm = num_perm
         shingler = Shingler(size=shingle_size, normalize=normalize, seed=seed)
-        threads = threads or available_cores()
-        self._hasher = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed, threads=threads)
+        workers = workers or available_cores()
+        self._hasher = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed, workers=workers)
         self._bands = Bands(
             num_perm=num_perm,
             bands=bands or choose_bands(threshold, num_perm),
             seed=seed,
-            threads=threads,
+            threads=workers,
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)

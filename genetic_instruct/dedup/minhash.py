@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genetic_instruct.dedup.hashing import derive_keys, to_range
-from genetic_instruct.dedup.parallel import for_blocks
+from genetic_instruct.dedup.parallel import blocks_with_helpers
 from genetic_instruct.dedup.shingles import Shingler
 
 SIGNATURE_DTYPE = np.dtype("<u2")
@@ -40,32 +40,52 @@ _PURPOSE_PROBES = 2
 # fixed continuation of the same sequence, so agreement stays P = J). A text with f
 # of 256 bins filled misses all probes with probability (1 - f/256)^32: 28% for f = 10.
 _PROBES = 32
-# Texts signed per block: 1 MB of minima (cache-sized, few Python calls per row), and a
-# batch of 10,000 makes 20 blocks, which keep two threads busy to the end.
-_BLOCK_ROWS = 1024
+Spec = tuple[int, int, int, str, int]  # num_perm, seed, shingle size, normalize, shingle seed
+# Texts signed per block, here or in a helper process: ~10 ms of work and 0.7 MB of
+# text to send, 128 KB of signatures back. 256 to 1,024 rows sign at the same speed in
+# one process (128: 1.5x slower); small blocks keep the tail short, when one side
+# still works on its last block and the other has none left.
+_BLOCK_ROWS = 256
+# Fewer texts than this are signed in the calling process alone: below it the round
+# trip to a helper does not pay (measured: see bench/RESULTS-dedup.md).
+_MIN_ROWS_FOR_HELPERS = 1024
 
 
 class MinHasher:
-    """Text -> MinHash signature with ``num_perm`` bins."""
+    """Text -> MinHash signature with ``num_perm`` bins, signed by ``workers`` processes:
+    this one and ``workers - 1`` helpers (see :mod:`genetic_instruct.dedup.parallel`)."""
 
-    def __init__(self, *, num_perm: int, shingler: Shingler, seed: int, threads: int) -> None:
+    def __init__(self, *, num_perm: int, shingler: Shingler, seed: int, workers: int = 1) -> None:
         if num_perm < 2:
             raise ValueError(f"num_perm must be >= 2, got {num_perm}")
         self.num_perm = num_perm
         self.shingler = shingler
-        self.threads = threads
+        self.seed = seed
+        self.workers = workers
         probes = to_range(derive_keys(seed, _PURPOSE_PROBES, _PROBES * num_perm), num_perm)
         self._probes = probes.astype(np.intp).reshape(_PROBES, num_perm)  # [t][bin]
 
+    @property
+    def spec(self) -> Spec:
+        """What a helper process needs to build the same hasher."""
+        shingler = self.shingler
+        return (self.num_perm, self.seed, shingler.size, shingler.normalize, shingler.seed)
+
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), num_perm)`` signatures, deterministic for a given seed (and the
-        same whatever ``threads``: each text's signature depends on that text alone)."""
+        same whatever ``workers``: each text's signature depends on that text alone)."""
         out = np.empty((len(texts), self.num_perm), SIGNATURE_DTYPE)
-
-        def sign(start: int, stop: int) -> None:
-            out[start:stop] = self._block(texts[start:stop])
-
-        for_blocks(len(texts), _BLOCK_ROWS, sign, self.threads)
+        helpers = self.workers - 1 if len(texts) >= _MIN_ROWS_FOR_HELPERS else 0
+        spec = self.spec
+        blocks = blocks_with_helpers(
+            len(texts),
+            _BLOCK_ROWS,
+            lambda start, stop: self._block(texts[start:stop]),
+            lambda start, stop: (_sign_in_helper, (spec, list(texts[start:stop]))),
+            helpers,
+        )
+        for start, stop, signatures in blocks:
+            out[start:stop] = signatures
         return out
 
     def _block(self, texts: Sequence[str]) -> np.ndarray:
@@ -100,3 +120,16 @@ class MinHasher:
             cells, bins, row_starts = cells[miss], bins[miss], row_starts[miss]
         first_filled = filled.reshape(minima.shape).argmax(axis=1)
         flat[cells] = flat[row_starts + first_filled[row_starts // k]]
+
+
+_helper_hashers: dict[Spec, MinHasher] = {}
+
+
+def _sign_in_helper(spec: Spec, texts: list[str]) -> np.ndarray:
+    """A block's signatures in a helper process, by a hasher built once per ``spec``."""
+    hasher = _helper_hashers.get(spec)
+    if hasher is None:
+        num_perm, seed, size, normalize, shingle_seed = spec
+        shingler = Shingler(size=size, normalize=normalize, seed=shingle_seed)
+        hasher = _helper_hashers[spec] = MinHasher(num_perm=num_perm, shingler=shingler, seed=seed)
+    return hasher._block(texts)

@@ -67,6 +67,7 @@ class Shingler:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.size = size
         self.normalize = normalize
+        self.seed = seed
         self._classes = _byte_classes(normalize)
         keys = derive_keys(seed, _PURPOSE_TOKENS, size + 2)
         self._token_key = keys[0]  # seeds every token hash
@@ -83,8 +84,20 @@ class Shingler:
         of all shingles of ``texts[start:stop]``, ``docs`` (ascending) the index of each
         one's text relative to ``start``. Repeated shingles of a text are not removed."""
         for start in range(0, len(texts), _CHUNK_DOCS):
-            encoded = [self._encode(text) for text in texts[start : start + _CHUNK_DOCS]]
-            yield (start, start + len(encoded), *self._shingle(encoded))
+            chunk = texts[start : start + _CHUNK_DOCS]
+            yield (start, start + len(chunk), *self._shingle(*self._encode_chunk(chunk)))
+
+    def _encode_chunk(self, chunk: Sequence[str]) -> tuple[bytes, list[int]]:
+        """The texts normalized and encoded, joined by ``\n``, and each one's byte length.
+        An all-ASCII chunk (most instructions) takes a few calls for the whole chunk
+        instead of three per text: NFKC leaves ASCII as it is, and lowercasing ASCII is
+        ``bytes.lower``, so the bytes are the same as per text."""
+        joined = "\n".join(chunk)
+        if joined.isascii():
+            body = joined.encode("ascii")
+            return body if self.normalize == "none" else body.lower(), [len(t) for t in chunk]
+        encoded = [self._encode(text) for text in chunk]
+        return b"\n".join(encoded), [len(e) for e in encoded]
 
     def hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """All shingle hashes of ``texts`` and the index of the text of each."""
@@ -103,14 +116,16 @@ class Shingler:
             for start, length in zip(starts.tolist(), lengths.tolist())
         ]
 
-    def _shingle(self, encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    def _shingle(self, body: bytes, text_lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
         # One buffer, texts separated (and surrounded) by a separator byte, so token
         # boundaries never cross texts and every token has a neighbour on each side.
-        # Padded to whole 8-byte words (plus one) for the aligned loads below.
-        raw = b"\n" + b"\n".join(encoded) + b"\n"
-        words = np.frombuffer(raw + bytes(16 - len(raw) % 8), "<u8")
-        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-        text_starts = np.empty(len(encoded), np.int64)
+        # Padded with zero bytes (separators too) to whole 8-byte words plus one, for
+        # the aligned loads below.
+        pad = 16 - (len(body) + 2) % 8
+        raw = b"".join((b"\n", body, b"\n", bytes(pad)))
+        words = np.frombuffer(raw, "<u8")
+        lengths = np.array(text_lengths, np.int64)
+        text_starts = np.empty(len(text_lengths), np.int64)
         text_starts[0] = 1
         np.cumsum(lengths[:-1] + 1, out=text_starts[1:])
         text_starts[1:] += 1
