@@ -28,4 +28,5 @@ run: setup
 	$(VENV)/bin/genetic-instruct $(ARGS)
 
 test: setup
-	$(PY) -m pytest -q
+	@# Two workers: the engine tests on one core, everything else on the other (tests/conftest.py).
+	$(PY) -m pytest -q -n 2 --dist loadgroup

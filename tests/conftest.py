@@ -2,6 +2,10 @@
 
 The real engine (SmolLM2-135M on vLLM's CPU build) takes ~30 s to load, so every test that
 needs it shares the session fixture `embedded_engine`; tests marked `model` use it.
+
+`make test` runs two pytest-xdist workers, one per core: every test that starts engines or
+a Ray cluster goes to one of them (a group, so the session engine loads once and engines
+never run two at a time), and the other worker takes the rest of the suite meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ from hydra import compose, initialize_config_dir
 
 from genetic_instruct.cli import CONF_DIR, to_config
 from genetic_instruct.config import Config
+
+
+ENGINE_GROUP = "engines"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("model") or item.path.name == "test_ray_executor.py":
+            item.add_marker(pytest.mark.xdist_group(ENGINE_GROUP))
 
 
 def make_config(*overrides: str) -> Config:

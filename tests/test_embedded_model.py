@@ -59,32 +59,6 @@ def test_judge_answers_are_schema_valid_json(embedded_engine) -> None:
         assert 1 <= verdict["correctness"] <= 10 and 1 <= verdict["quality"] <= 10
 
 
-def test_a_tiny_run_on_the_real_model_exports_complete_records(
-    embedded_engine, tmp_path: Path
-) -> None:
-    cfg: Config = make_config(
-        f"run_dir={tmp_path / 'run'}",
-        "progress=false",
-        "evolution.max_generations=1",
-        "evolution.colonies=2",
-        "evolution.offspring_per_colony=4",
-        "fitness.threshold=1",
-        *SHORT_ANSWERS,
-    )
-    result = run(cfg, engines={"default": embedded_engine})
-    stats = RunStore(cfg.run_dir).generation_stats()[-1]
-    assert stats["tried"] == 8
-    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
-    assert stats["completion_tokens"]["instructor"] > 0
-    records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
-    assert records, stats
-    for record in records:
-        assert set(record) >= LINEAGE_FIELDS
-        assert record["models"]["coder"] == "embedded:smollm2-135m-instruct"
-        assert record["rationale"] is not None
-
-
-
 class _Recorder:
     """Passes requests to the real engine and remembers which ones it was asked."""
 
@@ -99,6 +73,49 @@ class _Recorder:
 
     def close(self) -> None:
         pass
+
+
+def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
+    embedded_engine, tmp_path: Path
+) -> None:
+    """Instructor and coder share the session's engine; the judge has a second vLLM engine.
+
+    The second model is the embedded model's files under another path (the only model this
+    machine has), loaded as its own engine next to the first.
+    """
+    from genetic_instruct.config import ModelConfig
+    from genetic_instruct.llm.embedded import resolve_model_path
+    from genetic_instruct.llm.vllm_engine import VLLMEngine
+
+    second_dir = tmp_path / "second-model"
+    second_dir.mkdir()
+    for file in Path(resolve_model_path(ModelConfig().path)).iterdir():
+        (second_dir / file.name).symlink_to(file)
+    cfg: Config = make_config(
+        f"run_dir={tmp_path / 'run'}", "progress=false", "evolution.max_generations=1",
+        "evolution.colonies=2", "evolution.offspring_per_colony=4", "fitness.threshold=1",
+        "+model@models.second=vllm", f"models.second.path={second_dir}",
+        "models.second.kv_cache_gib=1", "roles.judge.model=second", *SHORT_ANSWERS,
+    )
+    first = _Recorder(embedded_engine)
+    second = _Recorder(VLLMEngine(cfg.models["second"]))
+    try:
+        result = run(cfg, engines={"default": first, "second": second})
+    finally:
+        second.inner.close()
+    stats = RunStore(cfg.run_dir).generation_stats()[-1]
+    assert stats["tried"] == 8
+    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
+    assert stats["completion_tokens"]["instructor"] > 0
+    assert stats["completion_tokens"]["judge"] > 0 and second.sent
+    assert not set(first.sent) & set(second.sent)  # every request went to its role's model
+    records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
+    assert records, stats
+    for record in records:
+        assert set(record) >= LINEAGE_FIELDS
+        assert record["models"]["coder"] == ModelConfig().path
+        assert record["models"]["judge"] == str(second_dir)
+        assert record["rationale"] is not None
 
 
 def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
@@ -131,40 +148,3 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
     assert store.integrity_problems() == []
     assert store.generation_stats()[-1]["replayed"] >= len(journaled)
 
-
-def test_two_models_loaded_at_once_each_serving_its_roles(
-    embedded_engine, tmp_path: Path
-) -> None:
-    """Instructor and coder share the session's engine; the judge has a second vLLM engine.
-
-    The second model is the embedded model's files under another path (the only model this
-    machine has), loaded as its own engine next to the first.
-    """
-    from genetic_instruct.config import ModelConfig
-    from genetic_instruct.llm.embedded import resolve_model_path
-    from genetic_instruct.llm.vllm_engine import VLLMEngine
-
-    second_dir = tmp_path / "second-model"
-    second_dir.mkdir()
-    for file in Path(resolve_model_path(ModelConfig().path)).iterdir():
-        (second_dir / file.name).symlink_to(file)
-    cfg: Config = make_config(
-        f"run_dir={tmp_path / 'run'}", "progress=false", "evolution.max_generations=1",
-        "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1",
-        "+model@models.second=vllm", f"models.second.path={second_dir}",
-        "models.second.kv_cache_gib=1",
-        "roles.judge.model=second", *SHORT_ANSWERS,
-    )
-    first = _Recorder(embedded_engine)
-    second = _Recorder(VLLMEngine(cfg.models["second"]))
-    try:
-        result = run(cfg, engines={"default": first, "second": second})
-    finally:
-        second.inner.close()
-    records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
-    assert records
-    assert {r["models"]["judge"] for r in records} == {str(second_dir)}
-    assert {r["models"]["coder"] for r in records} == {ModelConfig().path}
-    judged = RunStore(cfg.run_dir).generation_stats()[-1]["completion_tokens"]["judge"]
-    assert second.sent and judged > 0
-    assert not set(first.sent) & set(second.sent)  # every request went to its role's model
