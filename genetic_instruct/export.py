@@ -99,7 +99,8 @@ def rewrite(
                 pool.submit(_write_slice, str(store.path.parent), part, lo, hi, include_seeds)
                 for part, lo, hi in zip(parts[1:], edges[1:-1], edges[2:])
             ]
-            count = _write_slice(str(store.path.parent), parts[0], 0, edges[1], include_seeds)
+            with open(parts[0], "wb") as out:  # this process writes the first slice
+                count = _write(out, store.records(upto_seq=edges[1]), include_seeds)
             count += sum(future.result() for future in others)
         _join(parts)
         return count
