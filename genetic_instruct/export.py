@@ -11,7 +11,6 @@ part file, and the parts joined in the kernel (copy_file_range) before the renam
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ import orjson
 from genetic_instruct import faults
 from genetic_instruct.records import Individual
 from genetic_instruct.solutions import as_markdown
+from genetic_instruct.spawning import spawn_without_main
 from genetic_instruct.store import RunStore
 
 _META_KEY = "export"
@@ -93,8 +93,7 @@ def rewrite(
         if workers == 1:
             with open(parts[0], "wb") as out:
                 return _write(out, store.records(upto_seq=last_seq), include_seeds)
-        spawn = multiprocessing.get_context("spawn")  # no fork of a process holding engines
-        with ProcessPoolExecutor(workers - 1, mp_context=spawn) as pool:
+        with ProcessPoolExecutor(workers - 1, mp_context=spawn_without_main()) as pool:
             others = [
                 pool.submit(_write_slice, str(store.path.parent), part, lo, hi, include_seeds)
                 for part, lo, hi in zip(parts[1:], edges[1:-1], edges[2:])

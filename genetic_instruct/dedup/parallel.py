@@ -29,10 +29,11 @@ import multiprocessing
 import os
 import signal
 import threading
-from multiprocessing import context, popen_spawn_posix, spawn
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from genetic_instruct.spawning import spawn_without_main
 
 Result = TypeVar("Result")
 
@@ -134,7 +135,7 @@ def _process_pool(helpers: int) -> ProcessPoolExecutor:
     key = (os.getpid(), helpers)
     if key not in _process_pools:
         _process_pools[key] = ProcessPoolExecutor(
-            max_workers=helpers, mp_context=_HelperContext(), initializer=_start_helper
+            max_workers=helpers, mp_context=spawn_without_main(), initializer=_start_helper
         )
     return _process_pools[key]
 
@@ -152,35 +153,6 @@ def _start_helper() -> None:
 def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
     parent.join()
     os._exit(0)
-
-
-class _HelperPopen(popen_spawn_posix.Popen):
-    """``spawn``, but the child is not told to import the parent's ``__main__``."""
-
-    def _launch(self, process_obj: multiprocessing.process.BaseProcess) -> None:
-        prepare = spawn.get_preparation_data
-
-        def without_main(name: str) -> dict[str, Any]:
-            data = prepare(name)
-            data.pop("init_main_from_name", None)
-            data.pop("init_main_from_path", None)
-            return data
-
-        spawn.get_preparation_data = without_main  # read by the base class's _launch
-        try:
-            super()._launch(process_obj)
-        finally:
-            spawn.get_preparation_data = prepare
-
-
-class _HelperProcess(context.SpawnProcess):
-    @staticmethod
-    def _Popen(process_obj: multiprocessing.process.BaseProcess) -> _HelperPopen:
-        return _HelperPopen(process_obj)
-
-
-class _HelperContext(context.SpawnContext):
-    Process = _HelperProcess
 
 
 def _discard_process_pool(helpers: int) -> None:
