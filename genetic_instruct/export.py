@@ -23,6 +23,7 @@ from typing import IO, Any
 import orjson
 
 from genetic_instruct import faults
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.records import Individual
 from genetic_instruct.solutions import as_markdown
 from genetic_instruct.spawning import spawn_without_main
@@ -67,15 +68,12 @@ def _write(out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: boo
             continue
         out.write(orjson.dumps(sample_of_record(record), option=orjson.OPT_APPEND_NEWLINE))
         count += 1
-    out.flush()
-    os.fsync(out.fileno())
     return count
 
 
 def export_jsonl(population: Iterable[Individual], path: str | Path, include_seeds: bool) -> int:
     """Write the dataset atomically; return the number of records written."""
-    target = Path(path)
-    with _atomic_parts(target, 1) as parts, open(parts[0], "wb") as out:
+    with atomic_file(path) as out:
         return _write(out, (ind.to_dict() for ind in population), include_seeds)
 
 
@@ -89,19 +87,23 @@ def rewrite(
     if not workers:
         workers = 1 if last_seq < PARALLEL_FROM else min(os.cpu_count() or 1, MAX_WORKERS)
     edges = [last_seq * i // workers for i in range(workers + 1)]
-    with _atomic_parts(target, workers) as parts:
+    with atomic_file(target) as out:
         if workers == 1:
-            with open(parts[0], "wb") as out:
-                return _write(out, store.records(upto_seq=last_seq), include_seeds)
-        with ProcessPoolExecutor(workers - 1, mp_context=spawn_without_main()) as pool:
+            return _write(out, store.records(upto_seq=last_seq), include_seeds)
+        run_dir = str(store.path.parent)
+        with _part_files(target, workers - 1) as parts, ProcessPoolExecutor(
+            workers - 1, mp_context=spawn_without_main()
+        ) as pool:
             others = [
-                pool.submit(_write_slice, str(store.path.parent), part, lo, hi, include_seeds)
-                for part, lo, hi in zip(parts[1:], edges[1:-1], edges[2:])
+                pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
+                for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
             ]
-            with open(parts[0], "wb") as out:  # this process writes the first slice
-                count = _write(out, store.records(upto_seq=edges[1]), include_seeds)
+            count = _write(out, store.records(upto_seq=edges[1]), include_seeds)  # first slice
             count += sum(future.result() for future in others)
-        _join(parts)
+            out.flush()
+            for part in parts:
+                with open(part, "rb") as src:
+                    _append(src, out)
         return count
 
 
@@ -115,18 +117,8 @@ def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include
         store.close()
 
 
-def _join(parts: list[str]) -> None:
-    """Append parts[1:] to parts[0], in the kernel where it can (no copy through Python)."""
-    with open(parts[0], "r+b") as out:  # not "ab": copy_file_range refuses O_APPEND
-        out.seek(0, os.SEEK_END)
-        for part in parts[1:]:
-            with open(part, "rb") as src:
-                _append(src, out)
-        out.flush()
-        os.fsync(out.fileno())
-
-
 def _append(src: IO[bytes], out: IO[bytes]) -> None:
+    """Copy `src` to the end of `out` in the kernel where it can (no copy through Python)."""
     if not hasattr(os, "copy_file_range"):  # macOS
         shutil.copyfileobj(src, out)
         return
@@ -139,16 +131,15 @@ def _append(src: IO[bytes], out: IO[bytes]) -> None:
 
 
 @contextmanager
-def _atomic_parts(target: Path, n: int) -> Iterator[list[str]]:
-    """Temporary part files beside `target`; the first replaces it when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, first = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(fd)
-    parts = [first] + [f"{first}.{i}" for i in range(1, n)]
+def _part_files(target: Path, n: int) -> Iterator[list[str]]:
+    """Temporary files beside `target` for the workers' slices, removed afterwards."""
+    parts: list[str] = []
     try:
+        for _ in range(n):
+            fd, part = tempfile.mkstemp(prefix=f".{target.name}-part-", dir=target.parent)
+            os.close(fd)
+            parts.append(part)
         yield parts
-        os.chmod(first, 0o644)  # mkstemp makes it private; a dataset is meant to be shared
-        os.replace(first, target)
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
@@ -176,6 +167,8 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
             count = state["count"] + _write(
                 out, store.records(after_seq=state["seq"]), include_seeds
             )
+            out.flush()
+            os.fsync(out.fileno())  # durable before the store confirms these bytes
             size = out.tell()
     faults.point("export")
     store.set_meta(
