@@ -36,7 +36,7 @@ from pathlib import Path
 import aiohttp
 
 from genetic_instruct.config import Config, ModelConfig
-from genetic_instruct.fitness import JUDGE_SCHEMA
+from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.openai_wire import CHAT_PATH, chat_payload, parse_chat_response

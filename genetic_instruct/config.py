@@ -7,7 +7,7 @@ bad setting fails in a second, naming its key, before any model is loaded.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -60,14 +60,32 @@ class RoleConfig:
     model: str = "default"
     temperature: float = 0.8
     top_p: float = 0.95
+    # An answer cut at max_tokens is rejected (`<role>_truncated`): reasoning models need
+    # room for their thoughts and the answer after them.
     max_tokens: int = 256
+    # Passed to the model's chat template by both engines, e.g. {enable_thinking: false}
+    # for Qwen3; vLLM serve and SGLang read it from the request.
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JudgeRoleConfig(RoleConfig):
+    # Constrain the answer to the verdict's JSON schema (rationale first). For a reasoning
+    # judge, give vLLM its reasoning parser (models.X.engine_args.reasoning_parser, or
+    # --reasoning-parser on vllm serve) so the schema applies after the thinking; or set
+    # this false: the judge then reasons freely and its last JSON verdict is read.
+    structured_output: bool = True
 
 
 @dataclass
 class RolesConfig:
+    """The LLM roles, in the order that numbers them in request seeds (append new ones)."""
+
     instructor: RoleConfig = field(default_factory=lambda: RoleConfig(max_tokens=200))
     coder: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.3, max_tokens=320))
-    judge: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.0, max_tokens=96))
+    judge: JudgeRoleConfig = field(
+        default_factory=lambda: JudgeRoleConfig(temperature=0.0, max_tokens=160)
+    )
     # Writes unit tests in a request of its own, when execution.tests_from=tester.
     tester: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.2, max_tokens=200))
 
@@ -205,7 +223,7 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
 
 
-ROLES = ("instructor", "coder", "judge", "tester")
+ROLES = tuple(f.name for f in fields(RolesConfig))
 ENGINES = ("vllm", "openai", "scripted")
 JUDGE_CRITERIA = ("correctness", "quality")
 FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")

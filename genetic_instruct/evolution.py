@@ -12,14 +12,14 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import overload
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from genetic_instruct import faults, interrupts
-from genetic_instruct.config import Config, RoleConfig
+from genetic_instruct.candidate import Candidate
+from genetic_instruct.config import ROLES, Config, RoleConfig
 from genetic_instruct.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -28,50 +28,32 @@ from genetic_instruct.decontamination import (
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.executors import Executor, open_executor
-from genetic_instruct.fitness import JUDGE_SCHEMA, JudgeVerdict, VerdictError, fitness, parse_verdict
+from genetic_instruct.filters import (
+    Contamination,
+    CopyOfParent,
+    Filter,
+    InstructionLength,
+    NearDuplicates,
+)
+from genetic_instruct.fitness import JudgeVerdict, fitness
 from genetic_instruct.journal import JournaledCalls
 from genetic_instruct.llm.base import ChatRequest, Completion, Engine, Sampling, TokenCounter
-from genetic_instruct.operators import (
-    OffspringPlan,
-    parse_instructor,
-    plan_colony,
-    render_instructor_prompt,
-)
-from genetic_instruct.prompts import PromptTemplate, load_templates
+from genetic_instruct.operators import MUTATION, OffspringPlan, plan_colony
+from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual, content_id
-from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
-from genetic_instruct.solutions import (
-    SolutionError,
-    check_solution,
-    check_tests,
-    extract_code,
-    split_solution_and_tests,
+from genetic_instruct.rejection import Rejection
+from genetic_instruct.roles import (
+    CoderRole,
+    CrossoverRole,
+    JudgeRole,
+    MutationRole,
+    Role,
+    TesterRole,
 )
+from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
 from genetic_instruct.store import RunStore
 
-STAGES = ("instructor", "coder", "judge", "tester")
-
-
-@dataclass
-class Candidate:
-    """An offspring on its way through the stages."""
-
-    plan: OffspringPlan
-    instruction: str
-    signature: np.ndarray | None = None
-    solution: str = ""
-    tests: str = ""
-    execution: ExecutionResult | None = None
-    verdict: JudgeVerdict | None = None
-    fitness: float = 0.0
-
-
-class Rejected(ValueError):
-    """A candidate fails a check; the message is the counted reason."""
-
-
-_REJECTIONS = (Rejected, SolutionError, VerdictError)
-
+Reading = TypeVar("Reading")
 
 @dataclass
 class GenerationStats:
@@ -107,9 +89,9 @@ class GenerationStats:
         }
 
 
-def request_seed(run_seed: int, generation: int, stage: str, index: int) -> int:
+def request_seed(run_seed: int, generation: int, role: str, index: int) -> int:
     """A request's sampling seed, from its place in the run (not from wall time or order)."""
-    entropy = [run_seed, generation, STAGES.index(stage), index]
+    entropy = [run_seed, generation, ROLES.index(role), index]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
 
 
@@ -152,7 +134,11 @@ class StoredPopulation(Sequence[Individual]):
 
 
 class Evolution:
-    """A run: the population, its dedup index and the engines, driven one generation at a time."""
+    """A run: the population, its dedup index and the engines, driven one generation at a time.
+
+    The roles read the models' answers and the filters judge candidates; this class only
+    orders them and counts what each turns away.
+    """
 
     def __init__(
         self,
@@ -165,17 +151,33 @@ class Evolution:
         self.cfg = cfg
         self.store = store
         self.display = display
-        self.index = index
-        self.templates: dict[str, PromptTemplate] = load_templates()
         self.population = StoredPopulation(store)
-        self._ids = set(store.ids())
         self._engines = engines
         self._calls: dict[str, JournaledCalls] = {}
+        templates = load_templates()
+        execution = cfg.execution
+        self.crossover = CrossoverRole(templates["crossover"])
+        self.mutation = MutationRole(templates["mutation"], cfg.evolution.mutation_methods)
+        coder_tests = execution.enabled and execution.tests_from == "coder"
+        self.coder = CoderRole(
+            templates["coder_tests" if coder_tests else "coder"], cfg.filters.max_solution_chars
+        )
+        self.tester = TesterRole(templates["tester"])
+        self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
         # execution.* repeats the sandbox's limits under the same names, for Hydra.
         self.sandbox_limits = SandboxLimits(
-            **{f.name: getattr(cfg.execution, f.name) for f in dataclasses.fields(SandboxLimits)}
+            **{f.name: getattr(execution, f.name) for f in dataclasses.fields(SandboxLimits)}
         )
-        self.contamination = build_contamination_checker(cfg)
+        self.near_duplicates = NearDuplicates(
+            index, store.ids(), lambda c: dedup_text(cfg, c.instruction, c.solution)
+        )
+        self.instruction_filters: list[Filter] = [InstructionLength(cfg.filters), CopyOfParent()]
+        checker = build_contamination_checker(cfg)
+        if checker is not None:
+            self.instruction_filters.append(Contamination(checker))
+        self.early_dedup = cfg.dedup.compare == "instruction"
+        if self.early_dedup:  # before coding: near-copies cost no Coder call
+            self.instruction_filters.append(self.near_duplicates)
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
 
@@ -189,11 +191,16 @@ class Evolution:
     def _uses_tester(self) -> bool:
         return self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester"
 
-    def _model_names(self) -> dict[str, str]:
-        roles = ["instructor", "coder", "judge"]
+    def _roles_used(self, operator: str) -> dict[str, Role[Any, Any]]:
+        """Engine role -> role object, for one offspring's lineage."""
+        roles: dict[str, Role[Any, Any]] = {
+            "instructor": self.mutation if operator == MUTATION else self.crossover,
+            "coder": self.coder,
+            "judge": self.judge,
+        }
         if self._uses_tester:
-            roles.append("tester")
-        return {role: getattr(self.cfg.roles, role).model for role in roles}
+            roles["tester"] = self.tester
+        return roles
 
     def _ask(
         self, role: str, generation: int, prompts: Sequence[str], colonies: Sequence[int],
@@ -208,6 +215,7 @@ class Evolution:
                 seed=request_seed(self.cfg.seed, generation, role, i),
                 json_schema=json_schema,
                 colony=colony,
+                chat_template_kwargs=dict(role_cfg.chat_template_kwargs),
             )
             for i, (prompt, colony) in enumerate(zip(prompts, colonies, strict=True))
         ]
@@ -227,6 +235,9 @@ class Evolution:
         return f"{self._run_accepted}/{self._run_tried} ({self._run_accepted / self._run_tried:.0%})"
 
     # -- stages -------------------------------------------------------------------------
+    def _instructor(self, plan: OffspringPlan) -> Role[OffspringPlan, list[str]]:
+        return self.mutation if plan.operator == MUTATION else self.crossover
+
     def _instruct(self, generation: int, stats: GenerationStats) -> list[Candidate]:
         plans = [
             plan
@@ -239,135 +250,66 @@ class Evolution:
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)
-        methods = self.cfg.evolution.mutation_methods
-        prompts = [render_instructor_prompt(p, self.templates, methods) for p in plans]
-        colonies = [p.colony for p in plans]
-        answers = self._ask("instructor", generation, prompts, colonies, stats)
+        prompts = [self._instructor(p).prompt(p) for p in plans]
+        answers = self._ask("instructor", generation, prompts, [p.colony for p in plans], stats)
         candidates: list[Candidate] = []
         for plan, answer in zip(plans, answers):
-            if answer.error is not None:
-                stats.rejected["instructor_failed"] += plan.n_tasks
+            try:
+                tasks = self._instructor(plan).read(answer, plan)
+            except Rejection as reason:  # the whole answer: every task it was to hold
+                stats.rejected[str(reason)] += plan.n_tasks
                 continue
-            tasks = parse_instructor(plan, answer.text)
             if len(tasks) < plan.n_tasks:
                 stats.rejected["instructor_no_task"] += plan.n_tasks - len(tasks)
             candidates.extend(Candidate(plan, task) for task in tasks)
         return candidates
 
-    def _filter(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
-        """Cheap checks before any code is paid for: length, and copies of a parent."""
-        flt = self.cfg.filters
-        kept = []
-        for cand in candidates:
-            words = len(cand.instruction.split())
-            parent_ids = {p.id for p in cand.plan.parents}
-            if words < flt.min_instruction_words:
-                stats.rejected["instruction_too_short"] += 1
-            elif words > flt.max_instruction_words:
-                stats.rejected["instruction_too_long"] += 1
-            elif content_id(cand.instruction) in parent_ids:
-                stats.rejected["copy_of_parent"] += 1
-            else:
-                kept.append(cand)
-        return kept
-
-
-    def _dedup(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
-        """Drop near-duplicates of the population and of earlier candidates in this batch."""
-        if not candidates:
-            return []
-        signatures = self.index.signatures(
-            [dedup_text(self.cfg, c.instruction, c.solution) for c in candidates]
-        )
-        fresh = [
-            i
-            for i, hit in enumerate(self.index.query(signatures))
-            if hit is None and content_id(candidates[i].instruction) not in self._ids
-        ]
-        stats.rejected["near_duplicate_population"] += len(candidates) - len(fresh)
-        # Only rows the population let through compete within the batch, so no row is
-        # dropped for resembling one that was itself dropped.
-        kept = []
-        for i, batch_hit in zip(fresh, self.index.within_batch(signatures[fresh])):
-            if batch_hit is not None:
-                stats.rejected["near_duplicate_batch"] += 1
-            else:
-                candidates[i].signature = signatures[i]
-                kept.append(candidates[i])
-        return kept
-
-    def _decontaminate(
-        self, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        """Drop offspring that overlap a benchmark problem (n-grams or MinHash)."""
-        if self.contamination is None or not candidates:
-            return candidates
-        hits = self.contamination.check([c.instruction for c in candidates])
-        kept = [c for c, hit in zip(candidates, hits) if hit is None]
-        if len(kept) < len(candidates):
-            stats.rejected["contaminated"] += len(candidates) - len(kept)
-        return kept
-
     def _stage(
         self,
-        role: str,
+        role: Role[Candidate, Reading],
         generation: int,
         candidates: list[Candidate],
-        prompts: Sequence[str],
         stats: GenerationStats,
-        accept: Callable[[Candidate, str], None],
-        json_schema: dict[str, Any] | None = None,
+        accept: Callable[[Candidate, Reading], None],
     ) -> list[Candidate]:
-        """Ask `role` about every candidate; keep those whose answer `accept` takes.
+        """Ask `role` about every candidate; keep those whose reading `accept` takes.
 
-        `accept` stores what it read on the candidate, or raises one of _REJECTIONS,
-        whose message is the counted reason.
+        `accept` stores the reading on the candidate, or raises Rejection; the role's own
+        rejections (unreadable, truncated, failed answers) are counted the same way.
         """
+        prompts = [role.prompt(c) for c in candidates]
         colonies = [c.plan.colony for c in candidates]
-        answers = self._ask(role, generation, prompts, colonies, stats, json_schema)
+        answers = self._ask(
+            role.engine_role, generation, prompts, colonies, stats, role.json_schema
+        )
         kept = []
         for cand, answer in zip(candidates, answers):
-            if answer.error is not None:
-                stats.rejected[f"{role}_failed"] += 1
-                continue
             try:
-                accept(cand, answer.text)
-            except _REJECTIONS as reason:
+                accept(cand, role.read(answer, cand))
+            except Rejection as reason:
                 stats.rejected[str(reason)] += 1
                 continue
             kept.append(cand)
         return kept
 
-    def _coder_template(self) -> str:
-        execution = self.cfg.execution
-        return "coder_tests" if execution.enabled and execution.tests_from == "coder" else "coder"
-
     def _code(
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
     ) -> list[Candidate]:
-        template = self.templates[self._coder_template()]
-        max_chars = self.cfg.filters.max_solution_chars
+        keep_tests = self.cfg.execution.enabled and self.cfg.execution.tests_from == "coder"
 
-        def accept(cand: Candidate, text: str) -> None:
-            if template.name == "coder_tests":
-                cand.solution, cand.tests = split_solution_and_tests(text, max_chars)
-            else:
-                cand.solution = check_solution(text, max_chars)
+        def accept(cand: Candidate, reading: tuple[str, str]) -> None:
+            cand.solution, tests = reading
+            cand.tests = tests if keep_tests else ""
 
-        prompts = [template.render(instruction=c.instruction) for c in candidates]
-        return self._stage("coder", generation, candidates, prompts, stats, accept)
+        return self._stage(self.coder, generation, candidates, stats, accept)
 
     def _write_tests(
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
     ) -> list[Candidate]:
-        def accept(cand: Candidate, text: str) -> None:
-            cand.tests = extract_code(text)
+        def accept(cand: Candidate, tests: str) -> None:
+            cand.tests = tests
 
-        prompts = [
-            self.templates["tester"].render(instruction=c.instruction, solution=c.solution)
-            for c in candidates
-        ]
-        return self._stage("tester", generation, candidates, prompts, stats, accept)
+        return self._stage(self.tester, generation, candidates, stats, accept)
 
     def _execute(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
         """Run each solution against its tests in the sandbox; gate on the pass fraction.
@@ -377,17 +319,10 @@ class Evolution:
         tests, like the embedded demo's).
         """
         gating = self.cfg.execution.min_pass_fraction > 0
-        runnable, kept = [], []
-        for cand in candidates:
-            try:
-                cand.tests = check_tests(cand.tests)
-                runnable.append(cand)
-            except SolutionError as reason:
-                if gating:
-                    stats.rejected[str(reason)] += 1
-                else:
-                    cand.tests = ""
-                    kept.append(cand)
+        runnable = [c for c in candidates if c.tests]
+        kept = [] if gating else [c for c in candidates if not c.tests]
+        if gating:
+            stats.rejected["no_tests"] += len(candidates) - len(runnable)
         start = time.monotonic()
         results = run_many(
             [(c.solution, c.tests) for c in runnable],
@@ -410,54 +345,51 @@ class Evolution:
         weights = dict(self.cfg.fitness.weights)
         threshold = self.cfg.fitness.threshold
 
-        def accept(cand: Candidate, text: str) -> None:
-            cand.verdict = parse_verdict(text)
-            stats.count_verdict(cand.verdict)
+        def accept(cand: Candidate, verdict: JudgeVerdict) -> None:
+            cand.verdict = verdict
+            stats.count_verdict(verdict)
             passed = cand.execution.pass_fraction if cand.execution is not None else None
-            cand.fitness = fitness(cand.verdict, weights, passed)
+            cand.fitness = fitness(verdict, weights, passed)
             if cand.fitness < threshold:
-                raise Rejected("below_fitness_threshold")
+                raise Rejection("below_fitness_threshold")
 
-        prompts = [
-            self.templates["judge"].render(instruction=c.instruction, solution=c.solution)
-            for c in candidates
-        ]
-        return self._stage(
-            "judge", generation, candidates, prompts, stats, accept, json_schema=JUDGE_SCHEMA
-        )
+        return self._stage(self.judge, generation, candidates, stats, accept)
 
     # -- a generation -------------------------------------------------------------------
+    def _filter(
+        self, filters: Sequence[Filter], candidates: list[Candidate], stats: GenerationStats
+    ) -> list[Candidate]:
+        for step in filters:
+            candidates = step.apply(candidates, stats.rejected)
+        return candidates
+
     def run_generation(self, generation: int) -> GenerationStats:
-        """Instruct, filter, dedup, code, [test], [execute], judge, commit.
+        """Instruct, filter, code, [dedup], [test], [execute], judge, commit.
 
         Every check that costs no model call runs before the next call is paid for:
         near-copies are dropped before coding (when dedup compares instructions), and
         failing programs before judging.
         """
         stats = GenerationStats()
-        candidates = self._filter(self._instruct(generation, stats), stats)
-        candidates = self._decontaminate(candidates, stats)
-        early_dedup = self.cfg.dedup.compare == "instruction"
-        if early_dedup:
-            candidates = self._dedup(candidates, stats)
+        candidates = self._instruct(generation, stats)
+        candidates = self._filter(self.instruction_filters, candidates, stats)
         candidates = self._code(generation, candidates, stats)
-        if not early_dedup:
-            candidates = self._dedup(candidates, stats)
+        if not self.early_dedup:
+            candidates = self._filter([self.near_duplicates], candidates, stats)
         if self._uses_tester:
             candidates = self._write_tests(generation, candidates, stats)
         if self.cfg.execution.enabled:
             candidates = self._execute(candidates, stats)
         candidates = self._judge(generation, candidates, stats)
         survivors = [self._individual(c, generation) for c in candidates]
-        signatures = np.array([c.signature for c in candidates], dtype=self.index.signature_dtype)
+        signature_dtype = self.near_duplicates.index.signature_dtype
+        signatures = np.array([c.signature for c in candidates], dtype=signature_dtype)
         stats.accepted = len(survivors)
         self.store.commit_generation(
             generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
         )
-        if survivors:
-            self.index.add([s.id for s in survivors], signatures)
+        self.near_duplicates.add([s.id for s in survivors], signatures)
         self.population.refresh()
-        self._ids.update(s.id for s in survivors)
         faults.point("generation")
         self._run_tried += stats.tried
         self._run_accepted += stats.accepted
@@ -466,6 +398,7 @@ class Evolution:
     def _individual(self, cand: Candidate, generation: int) -> Individual:
         plan = cand.plan
         assert cand.verdict is not None
+        roles = self._roles_used(plan.operator)
         return Individual(
             id=content_id(cand.instruction),
             instruction=cand.instruction,
@@ -475,24 +408,16 @@ class Evolution:
             method=plan.method,
             parents=tuple(p.id for p in plan.parents),
             colony=plan.colony,
-            models={role: self.cfg.models[key].path for role, key in self._model_names().items()},
-            prompt_hashes=self._prompt_hashes(plan.operator),
+            models={
+                name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles
+            },
+            prompt_hashes={name: role.template.hash for name, role in roles.items()},
             scores=dict(cand.verdict.scores),
             fitness=round(cand.fitness, 4),
             rationale=cand.verdict.rationale,
             tests=cand.tests or None,
             execution=_execution_record(cand.execution),
         )
-
-    def _prompt_hashes(self, operator: str) -> dict[str, str]:
-        hashes = {
-            "instructor": self.templates[operator].hash,
-            "coder": self.templates[self._coder_template()].hash,
-            "judge": self.templates["judge"].hash,
-        }
-        if self._uses_tester:
-            hashes["tester"] = self.templates["tester"].hash
-        return hashes
 
 
 def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ import orjson
 from genetic_instruct import faults
 from genetic_instruct.atomic import atomic_file
 from genetic_instruct.records import Individual
-from genetic_instruct.solutions import as_markdown
 from genetic_instruct.spawning import spawn_without_main
 from genetic_instruct.store import RunStore
 
@@ -182,3 +181,8 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
         },
     )
     return count
+
+
+def as_markdown(code: str) -> str:
+    """How a solution is shown as the assistant's message in the exported chat."""
+    return f"```python\n{code}\n```"

@@ -73,3 +73,15 @@ def dataset_records(path: Path) -> list[dict]:
         if record.get("execution"):
             record["execution"].pop("runtime_s")
     return records
+
+
+def judge_prompt(instruction: str, solution: str) -> str:
+    """The judge role's prompt about a task and a solution (no tests, not executed)."""
+    from genetic_instruct.candidate import Candidate
+    from genetic_instruct.operators import MUTATION, OffspringPlan
+    from genetic_instruct.prompts import load_templates
+    from genetic_instruct.roles import JudgeRole
+
+    plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
+    role = JudgeRole(load_templates()["judge"], structured_output=True)
+    return role.prompt(Candidate(plan, instruction, solution=solution))

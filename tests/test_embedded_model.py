@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.config import Config
-from genetic_instruct.fitness import JUDGE_SCHEMA
+from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Sampling
 from genetic_instruct.runner import run
 from genetic_instruct.seeds import BUILTIN, load_seeds
 from genetic_instruct.store import RunStore
 
-from .conftest import make_config
+from .conftest import judge_prompt, make_config
 from .test_evolution import LINEAGE_FIELDS
 
 pytestmark = pytest.mark.model
@@ -45,13 +45,10 @@ def test_seeded_batch_larger_than_one_prefill_step_survives_and_reproduces(
 
 
 def test_judge_answers_are_schema_valid_json(embedded_engine) -> None:
-    from genetic_instruct.prompts import load_templates
-
-    judge = load_templates()["judge"]
     seeds = load_seeds(BUILTIN)[:4]
     requests = [
-        ChatRequest((("user", judge.render(instruction=s.instruction, solution=s.solution)),),
-                    Sampling(0.0, 1.0, 96), seed=i, json_schema=JUDGE_SCHEMA)
+        ChatRequest((("user", judge_prompt(s.instruction, s.solution)),),
+                    Sampling(0.0, 1.0, 160), seed=i, json_schema=JUDGE_SCHEMA)
         for i, s in enumerate(seeds)
     ]
     for completion in embedded_engine.generate(requests):

@@ -138,33 +138,3 @@ def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) 
         assert record["execution"]["status"] == "passed"
     stats = RunStore(cfg.run_dir).generation_stats()[-1]
     assert stats["completion_tokens"]["tester"] > 0
-
-
-def test_offspring_close_to_a_benchmark_problem_are_dropped(
-    scripted_config: Config, tmp_path
-) -> None:
-    from genetic_instruct.config import BenchmarkFileConfig
-    from genetic_instruct.display import RunDisplay
-    from genetic_instruct.evolution import (
-        Candidate, Evolution, GenerationStats, build_index,
-    )
-    from genetic_instruct.llm.pool import EnginePool
-    from genetic_instruct.operators import OffspringPlan
-
-    problem = ("Write a function merge_intervals(intervals) that takes a list of closed "
-               "integer intervals and returns the union as a sorted list of disjoint intervals.")
-    bench = tmp_path / "mine.jsonl"
-    bench.write_text(json.dumps({"task_id": "Mine/7", "prompt": problem}) + "\n")
-    cfg = replace(scripted_config, decontamination=replace(
-        scripted_config.decontamination,
-        benchmarks=[BenchmarkFileConfig("mine", str(bench), ["prompt"], "task_id")]))
-    evo = Evolution(cfg, RunStore(cfg.run_dir), EnginePool(cfg), RunDisplay(False),
-                    build_index(cfg))
-    plan = OffspringPlan(0, "mutation", (), 1, "add_constraints")
-    unrelated = "Count the vowels in each word of a sentence and return a dictionary of counts."
-    stats = GenerationStats()
-    kept = evo._decontaminate(
-        [Candidate(plan, problem + " Raise ValueError on a negative length."),
-         Candidate(plan, unrelated)], stats)
-    assert [c.instruction for c in kept] == [unrelated]
-    assert stats.rejected["contaminated"] == 1

@@ -21,11 +21,12 @@ import pytest
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.fitness import JUDGE_SCHEMA, parse_verdict
+from genetic_instruct.roles.judge import JUDGE_SCHEMA, parse_verdict
 from genetic_instruct.llm.base import ChatRequest, Completion, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.retry import Backoff, is_retryable_status, parse_retry_after
 
+from .conftest import judge_prompt
 from .fault_proxy import FAKE_VERDICT, FaultServer
 from .vllm_server import SERVED_NAME, vllm_server
 
@@ -240,13 +241,11 @@ def served() -> Iterator[str]:
 
 @pytest.mark.model
 def test_judge_requests_return_json_that_parse_verdict_accepts(served: str) -> None:
-    from genetic_instruct.prompts import load_templates
     from genetic_instruct.seeds import BUILTIN, load_seeds
 
-    judge = load_templates()["judge"]
     requests = [
-        ChatRequest((("user", judge.render(instruction=s.instruction, solution=s.solution)),),
-                    Sampling(0.0, 1.0, 96), seed=i, json_schema=JUDGE_SCHEMA)
+        ChatRequest((("user", judge_prompt(s.instruction, s.solution)),),
+                    Sampling(0.0, 1.0, 160), seed=i, json_schema=JUDGE_SCHEMA)
         for i, s in enumerate(load_seeds(BUILTIN)[:3])
     ]
     with opened(served, path=SERVED_NAME) as engine:

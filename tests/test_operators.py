@@ -1,22 +1,14 @@
-"""Planning offspring, building Instructor prompts, and parsing what the Instructor says."""
+"""Planning offspring, and the Instructor prompts built for the plans."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from genetic_instruct.config import EvolutionConfig
-from genetic_instruct.operators import (
-    CROSSOVER,
-    MUTATION,
-    parse_crossover,
-    parse_mutation,
-    plan_colony,
-    render_instructor_prompt,
-)
+from genetic_instruct.operators import CROSSOVER, MUTATION, plan_colony
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual
+from genetic_instruct.roles import CrossoverRole, MutationRole
 
 
 def _population(n: int) -> list[Individual]:
@@ -67,47 +59,13 @@ def test_prompts_carry_parents_and_method() -> None:
     templates = load_templates()
     evo = EvolutionConfig(offspring_per_colony=10)
     plans = plan_colony(np.random.default_rng(3), _population(20), evo, 0)
+    roles = {MUTATION: MutationRole(templates["mutation"], evo.mutation_methods),
+             CROSSOVER: CrossoverRole(templates["crossover"])}
     for plan in plans:
-        prompt = render_instructor_prompt(plan, templates, evo.mutation_methods)
+        prompt = roles[plan.operator].prompt(plan)
         for parent in plan.parents:
             assert parent.instruction in prompt
         if plan.operator == MUTATION:
             assert evo.mutation_methods[plan.method] in prompt
         else:
             assert f"Write {plan.n_tasks} new" in prompt
-
-
-def test_parse_crossover_splits_on_task_headers() -> None:
-    text = (
-        "Sure! Here are the tasks.\n"
-        "Task 1: Write a function that reverses words.\n"
-        "1. keep punctuation\n2. handle empty strings\n"
-        "**Task 2:** Implement a queue with two stacks.\n"
-        "### Task 3 - Count vowels in a string."
-    )
-    tasks = parse_crossover(text, 3)
-    assert tasks[0].startswith("Write a function that reverses words.")
-    assert "2. handle empty strings" in tasks[0]  # numbered lists stay inside a task
-    assert tasks[1] == "Implement a queue with two stacks."
-    assert tasks[2] == "Count vowels in a string."
-    assert parse_crossover(text, 2) == tasks[:2]
-
-
-def test_parse_crossover_without_headers_is_one_task_and_code_is_dropped() -> None:
-    text = "Write a function that sums a list.\n```python\ndef f(x): return sum(x)\n```"
-    assert parse_crossover(text, 2) == ["Write a function that sums a list."]
-    assert parse_crossover("   \n  ", 2) == []
-
-
-def test_parse_mutation_strips_the_lead() -> None:
-    assert parse_mutation("**New task:** Sort in O(n).") == ["Sort in O(n)."]
-    assert parse_mutation("Sort in O(n).") == ["Sort in O(n)."]
-    assert parse_mutation("New task:") == []
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(), st.integers(min_value=1, max_value=5))
-def test_parsers_never_raise_on_arbitrary_model_output(text: str, n: int) -> None:
-    tasks = parse_crossover(text, n)
-    assert len(tasks) <= n and all(t.strip() for t in tasks)
-    assert len(parse_mutation(text)) <= 1

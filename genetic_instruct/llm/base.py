@@ -33,14 +33,18 @@ class ChatRequest:
     seed: int
     json_schema: dict[str, Any] | None = None
     colony: int = 0
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def journal_key(self, model: str) -> str:
-        """Hash of everything that determines the answer: the journal's primary key."""
-        payload = json.dumps(
-            [model, self.messages, self.sampling.__dict__, self.seed, self.json_schema],
-            sort_keys=True,
-            ensure_ascii=False,
-        )
+        """Hash of everything that determines the answer: the journal's primary key.
+
+        Chat-template kwargs join the key only when set, so keys of requests without them
+        (every journal written before they existed) stay what they were.
+        """
+        parts: list[Any] = [model, self.messages, self.sampling.__dict__, self.seed, self.json_schema]
+        if self.chat_template_kwargs:
+            parts.append(self.chat_template_kwargs)
+        payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
         return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
 
     def chat_messages(self) -> list[dict[str, str]]:

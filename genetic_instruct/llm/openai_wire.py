@@ -29,6 +29,8 @@ def chat_payload(model: str, request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.sampling.max_tokens,
         "seed": request.seed,
     }
+    if request.chat_template_kwargs:
+        payload["chat_template_kwargs"] = request.chat_template_kwargs  # vLLM, SGLang
     if request.json_schema is not None:
         # `strict` asks servers that support it (vLLM, SGLang, OpenAI) to constrain decoding
         # to the schema; the judge's tolerant parser still covers servers that ignore it.
@@ -40,11 +42,17 @@ def chat_payload(model: str, request: ChatRequest) -> dict[str, Any]:
 
 
 def parse_chat_response(body: Any) -> Completion:
-    """Text, finish reason and token counts of the first choice; `usage` may be absent."""
+    """Text, finish reason and token counts of the first choice; `usage` may be absent.
+
+    Only `content` is the answer: a server running a reasoning parser returns the thoughts
+    apart (`reasoning_content`, or `reasoning`), and they never reach a record. Lone
+    surrogates (valid JSON escapes, invalid text) are replaced, so the answer can be stored.
+    """
     try:
         choice = body["choices"][0]
         text = choice["message"].get("content") or ""  # null content: a refusal or tool call
         finish = choice.get("finish_reason") or "stop"
+        text = str(text).encode("utf-8", "replace").decode("utf-8")
     except (KeyError, IndexError, TypeError, AttributeError):
         raise BadResponse("bad_response") from None
     usage = body.get("usage") or {}

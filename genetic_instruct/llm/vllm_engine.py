@@ -7,6 +7,7 @@ for it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -104,12 +105,18 @@ class VLLMEngine:
             )
             for r in requests
         ]
-        ids = self._llm.enqueue_chat(
-            [r.chat_messages() for r in requests], params, use_tqdm=False
-        )
         # enqueue returns internal ids ("<counter>-<8 random chars>"); outputs carry the
-        # external "<counter>" part.
-        position = {str(rid).split("-", 1)[0]: i for i, rid in enumerate(ids)}
+        # external "<counter>" part. Chat-template kwargs apply to a whole enqueue call, so
+        # requests are enqueued in groups that share them (one group for one role's stage).
+        position: dict[str, int] = {}
+        for members in _by_template_kwargs(requests):
+            ids = self._llm.enqueue_chat(
+                [requests[i].chat_messages() for i in members],
+                [params[i] for i in members],
+                use_tqdm=False,
+                chat_template_kwargs=requests[members[0]].chat_template_kwargs or None,
+            )
+            position.update({str(rid).split("-", 1)[0]: i for i, rid in zip(members, ids)})
         results: list[Completion | None] = [None] * len(requests)
         engine = self._llm.llm_engine
         while engine.has_unfinished_requests():
@@ -128,6 +135,15 @@ class VLLMEngine:
         if shutdown is not None and hasattr(shutdown, "shutdown"):
             shutdown.shutdown()
         del self._llm
+
+
+def _by_template_kwargs(requests: Sequence[ChatRequest]) -> list[list[int]]:
+    """Positions of the requests, grouped by equal chat-template kwargs."""
+    groups: dict[str, list[int]] = {}
+    for i, request in enumerate(requests):
+        key = json.dumps(request.chat_template_kwargs, sort_keys=True)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
 def _completion(output: Any) -> Completion:

@@ -1,0 +1,25 @@
+"""An offspring on its way through the stages, before it becomes an Individual."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genetic_instruct.fitness import JudgeVerdict
+from genetic_instruct.operators import OffspringPlan
+from genetic_instruct.sandbox import ExecutionResult
+
+
+@dataclass
+class Candidate:
+    """What each stage has learnt about one offspring so far."""
+
+    plan: OffspringPlan
+    instruction: str
+    signature: np.ndarray | None = None
+    solution: str = ""
+    tests: str = ""
+    execution: ExecutionResult | None = None
+    verdict: JudgeVerdict | None = None
+    fitness: float = 0.0
