@@ -1,8 +1,8 @@
 """A scripted chat-completions endpoint for the OpenAI engine's tests.
 
 With `upstream`, a proxy in front of a real server that injects faults by plan; without,
-a tiny fake server that answers at once (echo text, or a valid verdict when a JSON schema
-is asked for). Either way it counts, per prompt, every attempt it saw, what the real
+a tiny fake server that answers at once (by default echo text, or a valid verdict when a
+JSON schema is asked for; `answer` may write the response body instead). Either way it counts, per prompt, every attempt it saw, what the real
 server produced and what it delivered, which is how the tests prove that nothing was
 answered twice.
 
@@ -44,8 +44,10 @@ class FaultServer:
         upstream: str | None = None,
         retry_after: str = "1",
         stall_limit_s: float = 120.0,
+        answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.plan = plan
+        self.answer = answer or fake_answer  # the response body, when there is no upstream
         self.upstream = upstream.rstrip("/") if upstream else None
         self.retry_after = retry_after
         self.stall_limit_s = stall_limit_s
@@ -121,7 +123,7 @@ class FaultServer:
 
     async def _produce(self, raw: bytes, body: dict[str, Any]) -> tuple[int, bytes]:
         if self.upstream is None:
-            return 200, json.dumps(fake_answer(body)).encode()
+            return 200, json.dumps(self.answer(body)).encode()
         async with self._client.post(
             self.upstream + "/chat/completions",
             data=raw,

@@ -184,7 +184,8 @@ def units(text: str) -> list[str]:
     out: list[str] = []
     cursor = 0
     for block in blocks:
-        out.extend(text[cursor : block.start].rstrip("\n").split("\n") if block.start > cursor else [])
+        if block.start > cursor:  # the lines before the block, without the last line break
+            out.extend(text[cursor : block.start - 1].split("\n"))
         out.append(text[block.start : block.end].rstrip("\n"))
         cursor = block.end
     if cursor < len(text):
@@ -205,7 +206,7 @@ def trim_chatter(text: str) -> str:
     is_fence = [is_fence_unit(part) for part in parts]
     last_fence = max((i for i, fence in enumerate(is_fence) if fence), default=-1)
     for i, part in enumerate(parts):
-        if i == 0 or is_fence[i] or not part.strip():
+        if is_fence[i] or not part.strip():
             continue
         following = next((j for j in range(i + 1, len(parts)) if parts[j].strip()), None)
         solution_follows = following is not None and is_fence[following] and (
