@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from genetic_instruct.config import ROLES, Config
+from genetic_instruct.roles.base import truncated_reason
 from genetic_instruct.report.lineage import lineage_depths
 from genetic_instruct.store import Lineage, RunStore
 
@@ -26,6 +27,7 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     population = population_metrics(store.lineages())
     tried = sum(row["tried"] for row in generations)
     accepted = sum(row["accepted"] for row in generations)
+    rejected = _sum_counts(row["rejected"] for row in generations)
     return {
         "schema": REPORT_SCHEMA,
         "run": {
@@ -43,7 +45,9 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "tried": tried,
             "accepted": accepted,
             "rate": _ratio(accepted, tried),
-            "rejected": _sum_counts(row["rejected"] for row in generations),
+            "rejected": rejected,
+            # answers cut by max_tokens, per role: many means that role's max_tokens is short
+            "truncated": {role: rejected.get(truncated_reason(role), 0) for role in ROLES},
         },
         "judge_scores": judge_totals(row["judge_scores"] for row in generations),
         "survivors": population["survivors"],

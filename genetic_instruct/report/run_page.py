@@ -135,7 +135,10 @@ def _acceptance(report: Mapping[str, Any]) -> str:
     ]
     caption = ("What became of each generation's offspring: accepted, or the first filter "
                "that rejected them.")
-    return figure(chart, caption) + table(("outcome", "offspring", "share of tried"), totals)
+    truncated = ", ".join(f"{role} {n:,}" for role, n in acc.get("truncated", {}).items() if n)
+    cut = (note(f"Answers cut by max_tokens, rejected: {truncated}. Many of them mean that "
+                "role's roles.<role>.max_tokens is too short.") if truncated else "")
+    return figure(chart, caption) + table(("outcome", "offspring", "share of tried"), totals) + cut
 
 
 def _judge(report: Mapping[str, Any]) -> str:

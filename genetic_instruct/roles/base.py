@@ -31,6 +31,11 @@ Reading = TypeVar("Reading")
 MAX_ANSWER_CHARS = 100_000
 
 
+def truncated_reason(engine_role: str) -> str:
+    """The rejection of an answer cut by max_tokens; the report counts them per role."""
+    return f"{engine_role}_truncated"
+
+
 class Role(ABC, Generic[Subject, Reading]):
     """One kind of request to a model and the reading of its answers.
 
@@ -68,7 +73,7 @@ class Role(ABC, Generic[Subject, Reading]):
         if completion.error is not None:
             raise Rejection(f"{name}_failed")
         if completion.finish_reason == "length":
-            raise Rejection(f"{name}_truncated")
+            raise Rejection(truncated_reason(name))
         text = completion.text
         if len(text) > MAX_ANSWER_CHARS:
             raise Rejection(f"{name}_too_long")

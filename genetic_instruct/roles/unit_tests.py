@@ -19,6 +19,7 @@ which the sandbox does not have: test functions with parameters are not run.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 import textwrap
 
@@ -26,8 +27,14 @@ _STDLIB = frozenset(sys.stdlib_module_names)
 _TEST_RUNNER_MODULES = frozenset({"unittest", "pytest", "doctest"})
 
 
+@functools.lru_cache(maxsize=64)
 def parse_module(code: str) -> ast.Module | None:
-    """The module's tree, or None when it is not Python (NUL bytes and deep nesting too)."""
+    """The module's tree, or None when it is not Python (NUL bytes and deep nesting too).
+
+    Cached: reading one answer asks about the same blocks several times (which blocks are
+    Python, which define what, which hold tests), and parsing is most of a parser's cost.
+    Callers never change the trees.
+    """
     try:
         return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -113,7 +120,8 @@ def split_program(code: str) -> tuple[str, str]:
     moved = [n for n in tree.body if is_test_node(n)]
     drop = {i for n in moved for i in range(_first_line(n) - 1, n.end_lineno or n.lineno)}
     program = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
-    return program, "\n".join(_segment(lines, n) for n in moved)
+    lone = _alone_on_their_lines(tree.body)
+    return program, "\n".join(_segment(lines, n, lone) for n in moved)
 
 
 def runnable_tests(code: str, solution_names: set[str]) -> str:
@@ -123,12 +131,14 @@ def runnable_tests(code: str, solution_names: set[str]) -> str:
         return ""
     lines = code.splitlines()
     out: list[str] = []
-    for node in _flatten_main(tree.body):
+    body = _flatten_main(tree.body)
+    lone = _alone_on_their_lines(body)
+    for node in body:
         if _imports_solution(node, solution_names) or _is_runner_call(node):
             continue
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in solution_names:
             continue  # a copy of the solution would shadow the one under test
-        out.append(_segment(lines, node))
+        out.append(_segment(lines, node, lone))
         if _is_test_function(node) and not _has_parameters(node):
             out.append(f"assert {node.name}() or True")  # type: ignore[attr-defined]
         elif _is_test_case(node):
@@ -149,12 +159,23 @@ def _first_line(node: ast.stmt) -> int:
     return min([node.lineno, *(d.lineno for d in decorators)])
 
 
-def _segment(lines: list[str], node: ast.stmt) -> str:
+def _segment(lines: list[str], node: ast.stmt, lone: set[int]) -> str:
     """The node's own source lines, dedented (a body hoisted out of __main__ is indented).
-    Statements sharing a line (`a = 1; assert a`) fall back to their unparsed form."""
-    text = textwrap.dedent("\n".join(lines[_first_line(node) - 1 : node.end_lineno]))
-    tree = parse_module(text)
-    return text if tree is not None and len(tree.body) == 1 else ast.unparse(node)
+    Statements sharing a line with another (`a = 1; assert a`) are unparsed instead."""
+    if id(node) not in lone:
+        return ast.unparse(node)
+    return textwrap.dedent("\n".join(lines[_first_line(node) - 1 : node.end_lineno]))
+
+
+def _alone_on_their_lines(nodes: list[ast.stmt]) -> set[int]:
+    """ids of the statements that share no line with their neighbours."""
+    lone = set()
+    for i, node in enumerate(nodes):
+        before = nodes[i - 1].end_lineno if i else 0
+        after = _first_line(nodes[i + 1]) if i + 1 < len(nodes) else None
+        if (before or 0) < _first_line(node) and (after is None or node.end_lineno < after):
+            lone.add(id(node))
+    return lone
 
 
 def _flatten_main(body: list[ast.stmt]) -> list[ast.stmt]:
