@@ -81,7 +81,9 @@ class JudgeRoleConfig(RoleConfig):
 class RolesConfig:
     """The LLM roles, in the order that numbers them in request seeds (append new ones)."""
 
-    instructor: RoleConfig = field(default_factory=lambda: RoleConfig(max_tokens=200))
+    # Measured on the embedded model: 3 of 9 instructor answers end within 200 tokens, 6 of
+    # 9 within 400; the rest ramble on to any limit.
+    instructor: RoleConfig = field(default_factory=lambda: RoleConfig(max_tokens=400))
     coder: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.3, max_tokens=320))
     judge: JudgeRoleConfig = field(
         default_factory=lambda: JudgeRoleConfig(temperature=0.0, max_tokens=160)

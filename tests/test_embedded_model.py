@@ -122,7 +122,7 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
     args = [f"run_dir={run_dir}", "progress=false", "evolution.max_generations=1",
             "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1",
             *SHORT_ANSWERS]
-    env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "coder:2"}
+    env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "instructor:2"}
     log = tmp_path / "killed.log"
     with open(log, "w") as out:  # not a pipe: the engine's processes would hold it open
         killed = subprocess.Popen([sys.executable, "-m", "genetic_instruct.cli", *args],

@@ -159,9 +159,19 @@ def plain(line: str) -> str:
     return line.strip().strip(_DECORATION).strip()
 
 
+# "... Here is the new task, starting with "New task":" anywhere in a short line.
+_ANNOUNCED = re.compile(
+    r"\bhere(?:'s| is| are) (?:the |a |an |your |my )?(?:new |rewritten |revised |modified |"
+    r"harder |updated |more difficult )+(?:task|version|prompt|problem|question)s?\b",
+    re.IGNORECASE,
+)
+
+
 def is_lead(line: str) -> bool:
     text = plain(line)
-    return bool(_AFFIRMATION.match(text) or _ANNOUNCEMENT.match(text))
+    if len(text) > 240:
+        return False
+    return bool(_AFFIRMATION.match(text) or _ANNOUNCEMENT.match(text) or _ANNOUNCED.search(text))
 
 
 def is_sign_off(line: str) -> bool:

@@ -4,8 +4,8 @@ Written for this project (no model output copied) after the styles these familie
 inline reasoning (DeepSeek-R1, QwQ, Qwen3 thinking: <think>...</think>, sometimes with the
 opening tag in the chat template), reasoning returned apart by the server (only `content`
 reaches us), chatty instruct models (Llama-3.x: leads, sign-offs, several fences, a shell
-block), terse coders (Qwen2.5-Coder), gpt-oss's harmony channels, and answers cut by
-max_tokens. `expected` is the exact reading, or the rejection reason.
+block), terse coders (Qwen2.5-Coder), gpt-oss's harmony channels, the embedded demo's
+SmolLM2 (announcements in mid-line), and answers cut by max_tokens. `expected` is the exact reading, or the rejection reason.
 """
 
 from __future__ import annotations
@@ -95,6 +95,16 @@ LLAMA_MUTATION_TASK = (
     "Write a function `word_frequencies(text)` that returns a dictionary mapping each word to "
     "its count, ignoring case and punctuation, and sorted by descending count then "
     "alphabetically."
+)
+
+SMOLLM2_MUTATION = """It is possible to achieve the task described. Here is the new task, starting with "New task:":
+
+You can also create a new task for yourself. Here is the new task.
+Write a function `common_free_slots(calendars, min_minutes)` that returns the free slots of at least min_minutes shared by every calendar."""
+
+SMOLLM2_MUTATION_TASK = (
+    "Write a function `common_free_slots(calendars, min_minutes)` that returns the free slots "
+    "of at least min_minutes shared by every calendar."
 )
 
 REFUSAL = "I'm sorry, but I can't help with rewriting this task."
@@ -251,6 +261,7 @@ CASES = [
     Case("qwq think opened by the template", "mutation", QWQ_MUTATION_ERRONEOUS,
          [QWQ_MUTATION_TASK]),
     Case("llama-3 chatty", "mutation", LLAMA_MUTATION, [LLAMA_MUTATION_TASK]),
+    Case("smollm2 rambling", "mutation", SMOLLM2_MUTATION, [SMOLLM2_MUTATION_TASK]),
     Case("llama-3 refusal", "mutation", REFUSAL, "reject:instructor_refusal"),
     Case("llama-3 meta only", "mutation", META_ONLY, "reject:instructor_no_task"),
     Case("qwen3 unfinished think", "mutation", UNFINISHED_THINK, "reject:instructor_truncated",
