@@ -231,6 +231,12 @@ JUDGE_CRITERIA = ("correctness", "quality")
 FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
 
+def roles_in_use(cfg: Config) -> tuple[str, ...]:
+    """The roles a run asks models: the tester only when it writes the tests."""
+    tester = cfg.execution.enabled and cfg.execution.tests_from == "tester"
+    return tuple(role for role in ROLES if role != "tester" or tester)
+
+
 def _require(condition: bool, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"config key {key}: {message}")

@@ -19,7 +19,7 @@ import numpy as np
 
 from genetic_instruct import faults, interrupts
 from genetic_instruct.candidate import Candidate
-from genetic_instruct.config import ROLES, Config, RoleConfig
+from genetic_instruct.config import ROLES, Config, RoleConfig, roles_in_use
 from genetic_instruct.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -189,7 +189,7 @@ class Evolution:
 
     @property
     def _uses_tester(self) -> bool:
-        return self.cfg.execution.enabled and self.cfg.execution.tests_from == "tester"
+        return "tester" in roles_in_use(self.cfg)
 
     def _roles_used(self, operator: str) -> dict[str, Role[Any, Any]]:
         """Engine role -> role object, for one offspring's lineage."""
@@ -197,10 +197,9 @@ class Evolution:
             "instructor": self.mutation if operator == MUTATION else self.crossover,
             "coder": self.coder,
             "judge": self.judge,
+            "tester": self.tester,
         }
-        if self._uses_tester:
-            roles["tester"] = self.tester
-        return roles
+        return {name: roles[name] for name in roles_in_use(self.cfg)}
 
     def _ask(
         self, role: str, generation: int, prompts: Sequence[str], colonies: Sequence[int],

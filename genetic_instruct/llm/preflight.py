@@ -1,0 +1,111 @@
+"""Check each engine before anything is written: a wrong URL, model name, key or folder is
+the user's to fix, and costs one line and exit 2, not a run of "failed" offspring.
+
+OpenAI-compatible servers: GET {base_url}/models must answer 200 with the configured model
+among the served ids (a 401/403 means the key was refused). Offline vLLM: the folder must
+hold a config and weights. The standard library's HTTP client is enough for one request per
+URL, and it keeps this check free of the engine's own event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from genetic_instruct.config import EMBEDDED_MODEL, Config, ModelConfig, roles_in_use
+from genetic_instruct.errors import InputError
+
+PREFLIGHT_TIMEOUT_S = 20.0
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+class EngineUnavailable(InputError):
+    """An engine cannot be used as configured; the message names the key, URL or folder."""
+
+
+def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
+    """Raise EngineUnavailable for the first model (by key) that cannot serve its roles.
+
+    `skip` names models whose engines the caller already holds (tests share loaded ones).
+    """
+    used = {getattr(cfg.roles, role).model for role in roles_in_use(cfg)}
+    for key in sorted(used - set(skip)):
+        model = cfg.models[key]
+        if model.engine == "openai":
+            for i, url in enumerate(model.base_urls):
+                check_server(f"models.{key}.base_urls[{i}]", url, model)
+        elif model.engine == "vllm" and cfg.executor.kind == "local":
+            check_model_folder(f"models.{key}.path", model.path)
+
+
+def check_server(where: str, base_url: str, model: ModelConfig) -> None:
+    url = base_url.rstrip("/") + "/models"
+    request = urllib.request.Request(url, headers=_auth_headers(model))
+    try:
+        with urllib.request.urlopen(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        raise EngineUnavailable(f"{where} {base_url}: {_http_cause(error.code, model)}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise EngineUnavailable(f"{where} {base_url}: {_network_cause(error)}") from None
+    served = _served_ids(body)
+    if served is not None and model.path not in served:
+        names = ", ".join(sorted(served)[:10]) or "none"
+        raise EngineUnavailable(
+            f"{where} {base_url}: model {model.path!r} is not served there (models.*.path); "
+            f"it serves: {names}"
+        )
+
+
+def check_model_folder(where: str, path: str) -> None:
+    if path == EMBEDDED_MODEL:
+        return  # converted from the installed package when the engine loads
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise EngineUnavailable(f"{where} {path}: no such folder (models are local folders)")
+    if not (folder / "config.json").is_file():
+        raise EngineUnavailable(f"{where} {path}: no config.json, so not a model folder")
+    if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir()):
+        raise EngineUnavailable(
+            f"{where} {path}: no weights (*.safetensors, *.bin) in the folder"
+        )
+
+
+def _auth_headers(model: ModelConfig) -> dict[str, str]:
+    key = os.environ.get(model.api_key_env) if model.api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _http_cause(status: int, model: ModelConfig) -> str:
+    if status in (401, 403):
+        return (f"the API key was refused (HTTP {status}); it is read from the environment "
+                f"variable {model.api_key_env} (models.*.api_key_env)")
+    if status == 404:
+        return "HTTP 404 for /models: not an OpenAI-compatible API root (it should end in /v1)"
+    return f"HTTP {status} for /models"
+
+
+def _network_cause(error: BaseException) -> str:
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused (is the server running, on this port?)"
+    if isinstance(reason, socket.gaierror):
+        return f"host name not found ({reason.strerror})"
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {PREFLIGHT_TIMEOUT_S:.0f} s"
+    if isinstance(error, ValueError):
+        return "answered /models with something that is not JSON"
+    return f"unreachable ({reason})"
+
+
+def _served_ids(body: object) -> set[str] | None:
+    """Model ids from a /models body; None when the server does not list them."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return None
+    return {str(item.get("id")) for item in data if isinstance(item, dict)}
