@@ -32,7 +32,7 @@ from genetic_instruct.composition import one_line, reject_unknown_keys
 from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.export import sync_export
-from genetic_instruct.store import RunStore
+from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir
 
 EXIT_BAD_INPUT = 2
@@ -101,6 +101,7 @@ def _run(cfg: Config, composed: DictConfig) -> None:
 
 def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:
     """The run's state, never created here; read-only unless the caller keeps it current."""
+    require_state(cfg.run_dir)
     return RunStore(cfg.run_dir, read_only=read_only)
 
 

@@ -87,6 +87,16 @@ def has_state(run_dir: str | Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+def require_state(run_dir: str | Path) -> None:
+    """Raise StateError unless run_dir holds a run state: commands other than `run` never
+    create one (an empty state would read as a valid run of 0 individuals)."""
+    if not has_state(run_dir):
+        raise StateError(
+            f"{Path(run_dir) / STATE_FILE}: no run state here (missing or empty file; "
+            "config key run_dir)"
+        )
+
+
 class RunStore:
     """`RunStore(run_dir)` creates the database on first use (the run);
     `RunStore(run_dir, read_only=True)` only opens an existing one and never writes to it
@@ -123,10 +133,7 @@ class RunStore:
     def _open_read_only(self) -> sqlite3.Connection:
         """Open without writing. On read-only media SQLite cannot make the WAL index, so
         the file is opened as immutable there when no WAL file holds unmerged commits."""
-        if not has_state(self.path.parent):
-            raise StateError(
-                f"{self.path}: no run state here (missing or empty file; config key run_dir)"
-            )
+        require_state(self.path.parent)
         wal = self.path.with_name(f"{STATE_FILE}-wal")
         writable = os.access(self.path.parent, os.W_OK)
         query = "mode=ro" if writable or wal.exists() else "immutable=1"
