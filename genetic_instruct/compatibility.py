@@ -127,4 +127,6 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
 
 def _kept_digest(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """The stored seed digest survives a resume that could not read the seed file."""
-    return {SEEDS_KEY: stored[SEEDS_KEY]} if SEEDS_KEY in stored and SEEDS_KEY not in current else {}
+    if SEEDS_KEY in stored and SEEDS_KEY not in current:
+        return {SEEDS_KEY: stored[SEEDS_KEY]}
+    return {}

@@ -57,12 +57,14 @@ def _unknown_keys(node: DictConfig | ListConfig, prefix: str) -> Iterator[tuple[
         children = [(f"{prefix}{i}", node._get_node(i)) for i in range(len(node))]
     else:
         kind = OmegaConf.get_type(node)
-        known = [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else None
+        is_schema = dataclasses.is_dataclass(kind)
+        known = [f.name for f in dataclasses.fields(kind)] if is_schema else None
         children = []
         for key in node.keys():
             if known is not None and key not in known:
                 yield f"{prefix}{key}", known
             children.append((f"{prefix}{key}", node._get_node(key)))
     for full_key, child in children:
-        if isinstance(child, (DictConfig, ListConfig)) and not (child._is_missing() or child._is_none()):
+        nested = isinstance(child, (DictConfig, ListConfig))
+        if nested and not (child._is_missing() or child._is_none()):
             yield from _unknown_keys(child, f"{full_key}.")

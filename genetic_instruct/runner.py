@@ -60,7 +60,9 @@ def run(
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds)
-            store.set_meta(WITHHELD_META, screen_seeds(cfg, seed_file) if withheld is None else withheld)
+            if withheld is None:
+                withheld = screen_seeds(cfg, seed_file)
+            store.set_meta(WITHHELD_META, withheld)
         if on_accepted is not None:
             on_accepted()
 

@@ -111,10 +111,13 @@ class RunStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise StateError(f"{self.path.parent}: a file, not a directory (config key run_dir)") from None
+            raise StateError(
+                f"{self.path.parent}: a file, not a directory (config key run_dir)"
+            ) from None
         except OSError as error:
             raise StateError(
-                f"{self.path.parent}: cannot create run directory ({error.strerror}; config key run_dir)"
+                f"{self.path.parent}: cannot create run directory ({error.strerror}; "
+                "config key run_dir)"
             ) from None
         if not os.access(self.path.parent, os.W_OK):
             raise StateError(
@@ -142,13 +145,14 @@ class RunStore:
                                  isolation_level=None)
             found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
-            media = "" if writable else "; the directory is read-only: copy the run to writable storage"
-            raise StateError(f"{self.path}: not a usable state database ({error}{media})") from None
-        if found is None or json.loads(found[0]) != SCHEMA_VERSION:
+            hint = "" if writable else "; its directory is read-only: copy the run to writable storage"
+            raise StateError(f"{self.path}: not a usable state database ({error}{hint})") from None
+        version = None if found is None else json.loads(found[0])
+        if version != SCHEMA_VERSION:
             db.close()
             raise StateError(
-                f"{self.path}: state schema version {found and found[0]}, this genetic-instruct "
-                f"reads {SCHEMA_VERSION}; use the matching version"
+                f"{self.path}: state schema version {version}, this genetic-instruct reads "
+                f"{SCHEMA_VERSION}; use the matching version"
             )
         return db
 

@@ -153,7 +153,8 @@ def test_seeds_from_a_benchmark_are_refused_or_kept_out_of_every_export(tmp_path
     assert _cli(*args, "decontamination.allow_contaminated_seeds=true").returncode == 0
     exported = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     instructions = {r["instruction"] for r in exported if r["origin"] == "seed"}
-    assert len(instructions) == 20 and not instructions & {json.loads(s)["instruction"] for s in leaked}
+    assert len(instructions) == 20
+    assert not instructions & {json.loads(s)["instruction"] for s in leaked}
     assert "2 matched and were kept as parents only" in (run_dir / "README.md").read_text()
 
 
@@ -170,7 +171,8 @@ def test_decontaminate_checks_against_the_runs_own_sets_and_says_so(tmp_path: Pa
         out.write(json.dumps({"prompt": first["instruction"]}) + "\n")
     result = _cli("decontaminate", f"run_dir={run_dir}")
     assert result.returncode == 0, result.stderr
-    assert f"against mine (the run's sets, from {run_dir / '.hydra' / 'config.yaml'}" in result.stdout
+    saved = run_dir / ".hydra" / "config.yaml"
+    assert f"against mine (the run's sets, from {saved}" in result.stdout
     assert f"dropped 1, kept {len(lines) - 1}" in result.stdout
     given = _cli("decontaminate", f"run_dir={run_dir}", "decontamination.humaneval=true")
     assert "against humaneval (the sets given on the command line" in given.stdout

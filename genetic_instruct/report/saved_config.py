@@ -28,7 +28,8 @@ SAVED_OVERRIDES = Path(".hydra") / "overrides.yaml"
 def save_config(run_dir: str | Path, composed: DictConfig, overrides: Sequence[str]) -> None:
     """Record the config a run goes on with, as Hydra would: interpolations kept, and the
     command-line overrides (sweep comparisons label runs by them). Each file appears whole."""
-    for name, node in ((SAVED_CONFIG, composed), (SAVED_OVERRIDES, OmegaConf.create(list(overrides)))):
+    files = ((SAVED_CONFIG, composed), (SAVED_OVERRIDES, OmegaConf.create(list(overrides))))
+    for name, node in files:
         with atomic_file(Path(run_dir) / name) as out:
             out.write(OmegaConf.to_yaml(node).encode("utf-8"))
 
