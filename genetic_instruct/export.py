@@ -25,6 +25,7 @@ import orjson
 from genetic_instruct import faults
 from genetic_instruct.atomic import atomic_file
 from genetic_instruct.records import Individual
+from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.spawning import spawn_without_main
 from genetic_instruct.store import RunStore
 
@@ -60,14 +61,22 @@ def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
     return sample
 
 
-def _write(out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool) -> int:
+def _write(
+    out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool,
+    withheld: frozenset[str] = frozenset(),
+) -> int:
+    """Write samples; seeds only with include_seeds, and never a withheld (benchmark) seed."""
     count = 0
     for record in records:
-        if record["origin"] == "seed" and not include_seeds:
+        if record["origin"] == "seed" and (not include_seeds or record["id"] in withheld):
             continue
         out.write(orjson.dumps(sample_of_record(record), option=orjson.OPT_APPEND_NEWLINE))
         count += 1
     return count
+
+
+def _withheld(store: RunStore) -> frozenset[str]:
+    return withheld_seeds(store) or frozenset()
 
 
 def export_jsonl(population: Iterable[Individual], path: str | Path, include_seeds: bool) -> int:
@@ -86,9 +95,10 @@ def rewrite(
     if not workers:
         workers = 1 if last_seq < PARALLEL_FROM else min(os.cpu_count() or 1, MAX_WORKERS)
     edges = [last_seq * i // workers for i in range(workers + 1)]
+    withheld = _withheld(store)
     with atomic_file(target) as out:
         if workers == 1:
-            return _write(out, store.records(upto_seq=last_seq), include_seeds)
+            return _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
         run_dir = str(store.path.parent)
         with _part_files(target, workers - 1) as parts, ProcessPoolExecutor(
             workers - 1, mp_context=spawn_without_main()
@@ -97,7 +107,7 @@ def rewrite(
                 pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
                 for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
             ]
-            count = _write(out, store.records(upto_seq=edges[1]), include_seeds)  # first slice
+            count = _write(out, store.records(upto_seq=edges[1]), include_seeds, withheld)
             count += sum(future.result() for future in others)
             out.flush()
             for part in parts:
@@ -108,10 +118,12 @@ def rewrite(
 
 def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool) -> int:
     """One worker's share of a rewrite: population positions (after_seq, upto_seq]."""
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, read_only=True)
     try:
         with open(part, "wb") as out:
-            return _write(out, store.records(after_seq, upto_seq), include_seeds)
+            return _write(
+                out, store.records(after_seq, upto_seq), include_seeds, _withheld(store)
+            )
     finally:
         store.close()
 
@@ -145,12 +157,17 @@ def _part_files(target: Path, n: int) -> Iterator[list[str]]:
 
 
 def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
-    """Bring the dataset file up to date with the store; return its record count."""
+    """Bring the dataset file up to date with the store; return its record count.
+
+    From a read-only store (a run on read-only media) the file is written whole and nothing
+    is confirmed in the store.
+    """
     target = Path(path)
     state = store.get_meta(_META_KEY)
     last_seq = store.population_size()
     reusable = (
-        state is not None
+        not store.read_only
+        and state is not None
         and state["path"] == str(target.resolve())
         and state["include_seeds"] == include_seeds
         and target.is_file()
@@ -164,12 +181,14 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
             out.truncate(state["bytes"])  # drop what a crash left after the last confirmation
             out.seek(state["bytes"])
             count = state["count"] + _write(
-                out, store.records(after_seq=state["seq"]), include_seeds
+                out, store.records(after_seq=state["seq"]), include_seeds, _withheld(store)
             )
             out.flush()
             os.fsync(out.fileno())  # durable before the store confirms these bytes
             size = out.tell()
     faults.point("export")
+    if store.read_only:
+        return count
     store.set_meta(
         _META_KEY,
         {

@@ -16,8 +16,10 @@ from genetic_instruct.export import sync_export
 from genetic_instruct.llm.base import Engine
 from genetic_instruct.records import Individual
 from genetic_instruct.report import REPORT_HTML, write_report
-from genetic_instruct.seeds import load_seeds
-from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
+from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
+from genetic_instruct.seeds import SeedFile, load_seed_file, resolve_seeds_path, seeds_digest
+from genetic_instruct.store import RunStore, has_state
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,37 @@ def run(
     cfg: Config,
     engines: Mapping[str, Engine] | None = None,
     on_generation: Callable[[int, GenerationStats], None] | None = None,
+    on_accepted: Callable[[], None] | None = None,
 ) -> RunResult:
     """Validate everything cheap first, then evolve and export. `engines` share loaded models.
 
     `on_generation` is called after each generation is committed and exported (benchmarks
-    time generations with it).
+    time generations with it). `on_accepted` is called once the run directory has accepted
+    this config (the CLI records the config then, and never for a refused resume).
 
     Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
     """
     validate(cfg)
-    seeds: list[Individual] | None = None
-    if not (Path(cfg.run_dir) / STATE_FILE).exists():
-        seeds = load_seeds(cfg.seeds)  # a bad seed file fails before anything is written
     display = RunDisplay(cfg.progress)
+    new = cfg.fresh or not has_state(cfg.run_dir)
+    if not cfg.fresh:
+        refuse_orphaned_dataset(cfg)
+    seed_file = _seed_file(cfg, new)
+    withheld = screen_seeds(cfg, seed_file) if seed_file and new else None  # nothing written yet
+    if cfg.fresh:
+        moved = move_aside(cfg)
+        if moved is not None:
+            display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
     store = RunStore(cfg.run_dir)
     try:
-        check_resume(store, cfg)
-        if store.generation is None and seeds is None:
-            seeds = load_seeds(cfg.seeds)
+        check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
+        if store.generation is None:  # the seeds are not committed yet
+            seed_file = seed_file or load_seed_file(cfg.seeds)
+            if withheld is None:
+                withheld = screen_seeds(cfg, seed_file)
+            store.set_meta(WITHHELD_META, withheld)
+        if on_accepted is not None:
+            on_accepted()
 
         def after_generation(generation: int, stats: GenerationStats) -> None:
             sync_export(store, cfg.export.path, cfg.export.include_seeds)
@@ -58,7 +73,8 @@ def run(
 
         with interrupts.stop_at_safe_points():
             try:
-                evo = evolve(cfg, store, display, seeds or [], engines, after_generation)
+                seeds = seed_file.seeds if seed_file is not None else []
+                evo = evolve(cfg, store, display, seeds, engines, after_generation)
             except Exception:
                 signum = interrupts.requested()
                 if signum is not None:  # an engine that died of the same Ctrl-C
@@ -69,8 +85,16 @@ def run(
         card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
         display.line(
             f"exported {exported} records to {cfg.export.path} (card: {card}); "
-            f"report: {store.path.parent / REPORT_HTML}"
+            f"report: {Path(cfg.report_dir) / REPORT_HTML}"
         )
         return RunResult(len(evo.population), store.generation or 0, exported, Path(cfg.export.path))
     finally:
         store.close()
+
+
+def _seed_file(cfg: Config, new: bool) -> SeedFile | None:
+    """The seed file, validated; None on a resume whose seed file is gone (its seeds are
+    stored). On a resume its content is still compared with the run's (check_resume)."""
+    if new or resolve_seeds_path(cfg.seeds).exists():
+        return load_seed_file(cfg.seeds)
+    return None

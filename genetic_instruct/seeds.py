@@ -7,7 +7,10 @@ Each line: {"instruction": str, "solution": str, "tests"?: str, "id"?: str, "top
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from genetic_instruct.errors import SeedFileError
@@ -61,21 +64,34 @@ def _parse_line(where: str, line: str) -> Individual:
     )
 
 
+@dataclass(frozen=True)
+class SeedFile:
+    path: Path
+    seeds: list[Individual]
+    lines: list[int]  # each seed's line number, for messages that point at it
+
+
 def load_seeds(spec: str) -> list[Individual]:
     """Read and validate a seed file; raise SeedFileError naming file:line on the first fault."""
+    return load_seed_file(spec).seeds
+
+
+def load_seed_file(spec: str) -> SeedFile:
+    """`load_seeds`, keeping where each seed is in the file."""
     path = resolve_seeds_path(spec)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SeedFileError(f"{path}: seed file not found (config key seeds)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SeedFileError(f"{path}: cannot read seed file ({error})") from None
+    except OSError as error:
+        raise SeedFileError(f"{path}: cannot read seed file ({error.strerror})") from None
     seeds: list[Individual] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        where = f"{path}:{number}"
+        line = _decode(where, raw)
         if not line.strip():
             continue
-        where = f"{path}:{number}"
         seed = _parse_line(where, line)
         if seed.id in seen:
             raise SeedFileError(
@@ -85,4 +101,22 @@ def load_seeds(spec: str) -> list[Individual]:
         seeds.append(seed)
     if not seeds:
         raise SeedFileError(f"{path}: no seed tasks in file")
-    return seeds
+    return SeedFile(path, seeds, list(seen.values()))
+
+
+def _decode(where: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SeedFileError(
+            f"{where}: not UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1}); "
+            "save the seed file as UTF-8"
+        ) from None
+
+
+def seeds_digest(seeds: Sequence[Individual]) -> str:
+    """The seed tasks' content as one hash: a resume compares it, not the file's path."""
+    digest = hashlib.sha256()
+    for seed in seeds:
+        digest.update(json.dumps(seed.to_dict(), sort_keys=True).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -79,15 +80,50 @@ def _state_errors(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-class RunStore:
-    """Open with `RunStore(run_dir)`; creates the database on first use."""
+def has_state(run_dir: str | Path) -> bool:
+    """Whether run_dir holds a state file with content (a 0-byte file is what a process
+    killed while creating it leaves: no run yet)."""
+    path = Path(run_dir) / STATE_FILE
+    return path.is_file() and path.stat().st_size > 0
 
-    def __init__(self, run_dir: str | Path) -> None:
+
+def require_state(run_dir: str | Path) -> None:
+    """Raise StateError unless run_dir holds a run state: commands other than `run` never
+    create one (an empty state would read as a valid run of 0 individuals)."""
+    if not has_state(run_dir):
+        raise StateError(
+            f"{Path(run_dir) / STATE_FILE}: no run state here (missing or empty file; "
+            "config key run_dir)"
+        )
+
+
+class RunStore:
+    """`RunStore(run_dir)` creates the database on first use (the run);
+    `RunStore(run_dir, read_only=True)` only opens an existing one and never writes to it
+    (inspect, verify, report; any command on read-only media)."""
+
+    def __init__(self, run_dir: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(run_dir) / STATE_FILE
+        self.read_only = read_only
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StateError(
+                f"{self.path.parent}: a file, not a directory (config key run_dir)"
+            ) from None
         except OSError as error:
-            raise StateError(f"{self.path.parent}: cannot create run directory ({error})") from None
+            raise StateError(
+                f"{self.path.parent}: cannot create run directory ({error.strerror}; "
+                "config key run_dir)"
+            ) from None
+        if not os.access(self.path.parent, os.W_OK):
+            raise StateError(
+                f"{self.path.parent}: the run directory is read-only; inspect, verify, report "
+                "(with report_dir=...) and export (with export.path=...) can still read it"
+            )
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,6 +132,29 @@ class RunStore:
         except sqlite3.DatabaseError as error:
             raise StateError(f"{self.path}: not a usable state database ({error})") from None
         self._check_version()
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open without writing. On read-only media SQLite cannot make the WAL index, so
+        the file is opened as immutable there when no WAL file holds unmerged commits."""
+        require_state(self.path.parent)
+        wal = self.path.with_name(f"{STATE_FILE}-wal")
+        writable = os.access(self.path.parent, os.W_OK)
+        query = "mode=ro" if writable or wal.exists() else "immutable=1"
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True,
+                                 isolation_level=None)
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            hint = "" if writable else "; its directory is read-only: copy the run to writable storage"
+            raise StateError(f"{self.path}: not a usable state database ({error}{hint})") from None
+        version = None if found is None else json.loads(found[0])
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StateError(
+                f"{self.path}: state schema version {version}, this genetic-instruct reads "
+                f"{SCHEMA_VERSION}; use the matching version"
+            )
+        return db
 
     def _check_version(self) -> None:
         found = self.get_meta("schema_version")

@@ -77,16 +77,33 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["evolution.colonies=abc"], "evolution.colonies"),
         (["no_such_key=1"], "no_such_key"),
         (["experiment=paper"], "models.default.path"),
+        (["fitness.threshold=abc"], "config key fitness.threshold: Value 'abc'"),
+        (["evolution.targte_size=5"], "did you mean evolution.target_size?"),
+        # Hydra's own advice for an unknown key; it used to run with the typo ignored.
+        (["+evolution.targte_size=5"], "did you mean evolution.target_size?"),
+        (["+models.default.tempreature=0.1"], "config key models.default.tempreature"),
+        (["engine=nope"], "options: openai, scripted, vllm"),
+        (["roles.coder.temperature=0.1=2"], "override 'roles.coder.temperature=0.1=2'"),
     ],
 )
 def test_cli_bad_input_exits_2_before_loading_anything(
     args: list[str], needle: str, tmp_path: Path
 ) -> None:
-    result = _cli(*args, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = _cli("engine=scripted", *args, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
-    assert needle in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "run" / "state.sqlite").exists()
+    assert [needle in ln for ln in result.stderr.splitlines()] == [True], result.stderr
+    assert not (tmp_path / "run").exists()  # not even an empty directory or .hydra/
+
+
+def test_cli_run_dir_that_is_a_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("mine\n")
+    result = _cli("engine=scripted", f"run_dir={path}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"genetic-instruct: error: {path}: a file, not a directory (config key run_dir)"
+    ]
+    assert path.read_text() == "mine\n"
 
 
 def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
@@ -96,6 +113,18 @@ def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines == [f"genetic-instruct: error: {seeds}:2: field 'instruction' must be a non-empty string"]
+    assert not (tmp_path / "run").exists()  # nothing left that a corrected command trips on
+
+
+def test_cli_non_utf8_seed_file_names_file_and_line(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes(b'{"instruction": "a", "solution": "x = 1"}\n{"instruction": "caf\xe9"}\n')
+    result = _cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"genetic-instruct: error: {seeds}:2: not UTF-8 text (byte 0xe9 at column 21); "
+        "save the seed file as UTF-8"
+    ]
 
 
 def test_config_dataclass_defaults_validate() -> None:

@@ -36,12 +36,18 @@ PER_GENERATION = ("commit", "generation", "export")
 CRASH_POINTS = PER_REQUEST + PER_GENERATION
 
 
+# The soak's run: many small generations, since a killed process still finishes about one
+# stage (the engine answers a stage's batch at once): 30 kills need about ten generations.
+SOAK_ARGS = [*RUN_ARGS, "evolution.target_size=5000", "evolution.max_generations=12",
+             "evolution.offspring_per_colony=4"]
+
+
 def _cli(run_dir: Path, *extra: str, crash_at: str | None = None,
-         log: Path | None = None) -> subprocess.CompletedProcess[str]:
+         log: Path | None = None, base: list[str] = RUN_ARGS) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
     if crash_at:
         env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
-    args = [*RUN_ARGS, f"run_dir={run_dir}", *extra]
+    args = [*base, f"run_dir={run_dir}", *extra]
     if log is not None:
         args.append(f"+models.default.engine_args.request_log={log}")
     return subprocess.run(
@@ -67,31 +73,55 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-def test_sigkill_at_random_points_loses_nothing_and_repeats_no_call(
-    reference: Path, tmp_path: Path
+@pytest.fixture(scope="module")
+def soak_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("soak_reference")
+    result = _cli(run_dir, base=SOAK_ARGS)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+SOAK_KILLS = 30  # about 40 s on 2 cores: each killed process pays its start-up (~1 s)
+
+
+def _random_point(rng: np.random.Generator) -> tuple[str, int]:
+    """A kill within the next stage or two: at a random request of a role, or the first
+    journal flush or commit. (Each later flush and each kill after a commit lets whole
+    stages finish, and the run has only so many to give.)"""
+    point = str(rng.choice(PER_REQUEST + ("commit",)))
+    return point, 1 if point in ("journal", "commit") else int(rng.integers(1, 4))
+
+
+def test_soak_sigkill_at_30_random_points_loses_nothing_and_repeats_no_call(
+    soak_reference: Path, tmp_path: Path
 ) -> None:
+    """Every stage and the commit are hit once, then random points until 30 kills; the
+    run then ends with exactly the records of an uninterrupted one, and verifies."""
     rng = np.random.default_rng(2026)
-    plan = [(point, int(rng.integers(1, 6))) for point in PER_REQUEST]
-    plan += [(point, 1) for point in PER_GENERATION]
-    plan += [(str(rng.choice(CRASH_POINTS)), int(rng.integers(1, 12))) for _ in range(17)]
+    first = [(point, int(rng.integers(1, 6))) for point in PER_REQUEST]
+    first += [(point, 1) for point in PER_GENERATION]
     run_dir = tmp_path / "run"
     log = tmp_path / "requests.log"
-    killed = set()
-    for point, count in plan:
+    killed: list[str] = []
+    for attempt in range(SOAK_KILLS + 15):  # a point past the run's end kills nothing
+        if len(killed) == SOAK_KILLS:
+            break
+        point, count = first[attempt] if attempt < len(first) else _random_point(rng)
         journal_before = _state(run_dir)[1] if (run_dir / STATE_FILE).exists() else set()
         sent_before = len(log.read_text().splitlines()) if log.exists() else 0
-        result = _cli(run_dir, crash_at=f"{point}:{count}", log=log)
+        result = _cli(run_dir, crash_at=f"{point}:{count}", log=log, base=SOAK_ARGS)
         assert result.returncode in (0, -signal.SIGKILL), result.stderr
         if result.returncode == -signal.SIGKILL:
-            killed.add(point)
+            killed.append(point)
         sent_now = log.read_text().splitlines()[sent_before:]
         assert not journal_before & set(sent_now), f"a journaled request was sent again ({point})"
-    assert killed == set(CRASH_POINTS)  # every stage and the commit were interrupted
-    assert sum(1 for _ in plan) >= 20
-    final = _cli(run_dir, log=log)
+    assert len(killed) == SOAK_KILLS
+    assert set(killed) == set(CRASH_POINTS)  # every stage and the commit were interrupted
+    final = _cli(run_dir, log=log, base=SOAK_ARGS)
     assert final.returncode == 0, final.stderr
-    assert _state(run_dir)[0] == _state(reference)[0]  # same ids, same order
-    assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(reference / "dataset.jsonl")
+    assert _state(run_dir)[0] == _state(soak_reference)[0]  # same ids, same order
+    assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
+        soak_reference / "dataset.jsonl")
     verify = subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
         capture_output=True, text=True, timeout=60,

@@ -10,9 +10,10 @@ from genetic_instruct.report.metrics import build_report
 from genetic_instruct.report.run_page import (
     REPORT_HTML, REPORT_JSON, current_report, write_report,
 )
-from genetic_instruct.report.saved_config import saved_config
+from genetic_instruct.report.saved_config import save_config, saved_config
 
 __all__ = [
-    "REPORT_HTML", "REPORT_JSON", "build_report", "current_report", "lineage_depths", "saved_config",
+    "REPORT_HTML", "REPORT_JSON", "build_report", "current_report", "lineage_depths", "save_config",
+    "saved_config",
     "write_comparison", "write_report",
 ]

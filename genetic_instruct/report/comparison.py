@@ -23,7 +23,7 @@ from genetic_instruct.report.page import (
     Section, document, figure, link, note, percent, share, table,
 )
 from genetic_instruct.report.run_page import REPORT_HTML, write_report
-from genetic_instruct.report.saved_config import SAVED_CONFIG, saved_config
+from genetic_instruct.report.saved_config import SAVED_CONFIG, SAVED_OVERRIDES, saved_config
 from genetic_instruct.store import STATE_FILE, RunStore
 
 COMPARISON_HTML = "comparison.html"
@@ -78,7 +78,7 @@ def run_labels(run_dirs: Sequence[Path]) -> list[str]:
 
 def _overrides(run_dir: Path) -> list[str]:
     """The command-line overrides Hydra saved, less the ones every run has by construction."""
-    path = run_dir / ".hydra" / "overrides.yaml"
+    path = run_dir / SAVED_OVERRIDES
     if not path.is_file():
         return []
     saved = OmegaConf.to_container(OmegaConf.load(path))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES, Config
 from genetic_instruct.report.charts import bar_chart, line_chart
 from genetic_instruct.report.metrics import build_report
@@ -20,11 +22,15 @@ MAX_REASONS = 8  # more rejection reasons than colours that stay distinguishable
 
 
 def write_report(store: RunStore, cfg: Config) -> dict[str, Any]:
-    """Write report.json and report.html into the run directory; return the report."""
+    """Write report.json and report.html into `report_dir` (the run directory unless set
+    elsewhere, as for a run on read-only media); return the report."""
     report = build_report(store, cfg)
-    run_dir = store.path.parent
-    (run_dir / REPORT_JSON).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (run_dir / REPORT_HTML).write_text(render_run(report), encoding="utf-8")
+    out = Path(cfg.report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out / REPORT_JSON) as file:
+        file.write((json.dumps(report, indent=1) + "\n").encode("utf-8"))
+    with atomic_file(out / REPORT_HTML) as file:
+        file.write(render_run(report).encode("utf-8"))
     return report
 
 

@@ -4,19 +4,34 @@
 of the command that asks: Hydra writes the composed config to `X/.hydra/config.yaml` when the
 run starts. `run_dir` is set to where the run is found now, so a moved run (or a sweep whose
 run_dir was an interpolation only Hydra can resolve) still reads its own files.
+
+The CLI writes these files itself (`save_config`), and only once a run has accepted its
+config: a resume that is refused must leave the run's record of its settings as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
+SAVED_OVERRIDES = Path(".hydra") / "overrides.yaml"
+
+
+def save_config(run_dir: str | Path, composed: DictConfig, overrides: Sequence[str]) -> None:
+    """Record the config a run goes on with, as Hydra would: interpolations kept, and the
+    command-line overrides (sweep comparisons label runs by them). Each file appears whole."""
+    files = ((SAVED_CONFIG, composed), (SAVED_OVERRIDES, OmegaConf.create(list(overrides))))
+    for name, node in files:
+        with atomic_file(Path(run_dir) / name) as out:
+            out.write(OmegaConf.to_yaml(node).encode("utf-8"))
 
 
 def saved_config(run_dir: str | Path) -> Config | None:

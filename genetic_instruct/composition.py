@@ -1,0 +1,70 @@
+"""Config composition problems as one line each, in the words of our config keys.
+
+Hydra reports a bad override (wrong type, unknown key, missing group option) in several
+lines with advice of its own; its advice for an unknown key (`+key=value`) would run with
+the typo silently ignored, so keys the schema does not have are refused here too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterator
+
+from hydra.errors import MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from genetic_instruct.errors import ConfigError
+
+
+def one_line(error: Exception) -> str:
+    """What went wrong while composing the config, on one line, naming the key."""
+    cause = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
+    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+            return unknown_key_message(cause.full_key, _siblings(cause))
+        return f"config key {cause.full_key}: {cause.msg.splitlines()[0]}"
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, MissingConfigException) and error.options:
+        first += f" (options: {', '.join(error.options)})"
+    if isinstance(error, OverrideParseException):
+        first = f"override {error.override!r}: {first}"
+    return first
+
+
+def unknown_key_message(full_key: str, known: list[str]) -> str:
+    parent, _, name = full_key.rpartition(".")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {parent + '.' if parent else ''}{close[0]}?" if close else ""
+    return f"config key {full_key}: no such setting{hint}"
+
+
+def _siblings(error: OmegaConfBaseException) -> list[str]:
+    kind = error.object_type
+    return [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else []
+
+
+def reject_unknown_keys(cfg: DictConfig) -> None:
+    """Raise ConfigError for a key added (`+key=...`) where the schema has no such setting;
+    free-form maps (models, engine_args, weights, ...) take any key."""
+    for full_key, known in _unknown_keys(cfg, ""):
+        raise ConfigError(unknown_key_message(full_key, known))
+
+
+def _unknown_keys(node: DictConfig | ListConfig, prefix: str) -> Iterator[tuple[str, list[str]]]:
+    if isinstance(node, ListConfig):
+        children = [(f"{prefix}{i}", node._get_node(i)) for i in range(len(node))]
+    else:
+        kind = OmegaConf.get_type(node)
+        is_schema = dataclasses.is_dataclass(kind)
+        known = [f.name for f in dataclasses.fields(kind)] if is_schema else None
+        children = []
+        for key in node.keys():
+            if known is not None and key not in known:
+                yield f"{prefix}{key}", known
+            children.append((f"{prefix}{key}", node._get_node(key)))
+    for full_key, child in children:
+        nested = isinstance(child, (DictConfig, ListConfig))
+        if nested and not (child._is_missing() or child._is_none()):
+            yield from _unknown_keys(child, f"{full_key}.")
