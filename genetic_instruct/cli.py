@@ -84,12 +84,14 @@ class _State:
 
 def _run(cfg: Config, composed: DictConfig) -> None:
     from genetic_instruct.interrupts import Interrupted
+    from genetic_instruct.llm.base import EngineLost
     from genetic_instruct.report import save_config
+    from genetic_instruct.run_end import ENGINE_LOST, EXIT_CODES
     from genetic_instruct.runner import run
 
     overrides = list(HydraConfig.get().overrides.task)
     try:
-        run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
+        result = run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
     except Interrupted as stop:
         print(
             f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
@@ -97,6 +99,17 @@ def _run(cfg: Config, composed: DictConfig) -> None:
             file=sys.stderr,
         )
         raise SystemExit(128 + stop.signum) from None
+    except EngineLost as lost:
+        print(
+            f"genetic-instruct: stopped: engine lost: {lost}. Finished work is saved in "
+            f"{cfg.run_dir}; nothing of the unfinished generation was counted. Resume with "
+            "the same command once the server is back.",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CODES[ENGINE_LOST]) from None
+    if EXIT_CODES[result.end.reason]:
+        print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
+        raise SystemExit(EXIT_CODES[result.end.reason])
 
 
 def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:

@@ -53,6 +53,10 @@ class ModelConfig:
     max_concurrency: int = 64  # requests in flight, over all base URLs
     request_timeout_s: float = 600.0
     max_retries: int = 6  # on 429, 5xx, timeouts and dropped connections
+    # A server unreachable (refused, timeouts, 502/503/504) for this long since its last
+    # answer stops the run at a safe point (exit 75); resume once it is back. A 401, 403 or
+    # 404 (key refused, model gone) stops it at once.
+    outage_deadline_s: float = 600.0
 
 
 @dataclass
@@ -96,6 +100,8 @@ class RolesConfig:
 class EvolutionConfig:
     target_size: int = 140  # population size (seeds included) at which the run stops
     max_generations: int = 3  # a second stop, so a weak model cannot loop for ever; 0 = none
+    # Stop (exit 3) after this many generations in a row accepted nothing; 0 = never.
+    stall_generations: int = 5
     colonies: int = 2
     offspring_per_colony: int = 6  # candidate instructions asked for per colony and generation
     mutation_rate: float = 0.5  # share of offspring made by mutation; the rest by crossover
@@ -253,6 +259,7 @@ def validate(cfg: Config) -> None:
     _require(evo.target_size > 0, "evolution.target_size", "must be positive")
     _require(evo.max_generations >= 0, "evolution.max_generations", "must be >= 0")
     _require(evo.colonies >= 1, "evolution.colonies", "must be >= 1")
+    _require(evo.stall_generations >= 0, "evolution.stall_generations", "must be >= 0")
     _require(evo.offspring_per_colony >= 1, "evolution.offspring_per_colony", "must be >= 1")
     _require(0.0 <= evo.mutation_rate <= 1.0, "evolution.mutation_rate", "must be in [0, 1]")
     _require(evo.crossover_parents >= 1, "evolution.crossover_parents", "must be >= 1")
@@ -278,6 +285,9 @@ def validate(cfg: Config) -> None:
                 model.max_concurrency >= 1, f"models.{name}.max_concurrency", "must be >= 1"
             )
             _require(model.max_retries >= 0, f"models.{name}.max_retries", "must be >= 0")
+            _require(
+                model.outage_deadline_s > 0, f"models.{name}.outage_deadline_s", "must be > 0"
+            )
     for role in ROLES:
         role_cfg: RoleConfig = getattr(cfg.roles, role)
         _require(

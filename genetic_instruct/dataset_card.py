@@ -149,6 +149,7 @@ def render_card(
         "",
         "## Counts",
         "",
+        *([f"The run {run['end']['message']}.", ""] if run.get("end") else []),
         "| | records |",
         "| --- | --- |",
         f"| population (seeds included) | {run['population']:,} |",

@@ -42,6 +42,7 @@ from genetic_instruct.operators import MUTATION, OffspringPlan, plan_colony
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual, content_id
 from genetic_instruct.rejection import Rejection
+from genetic_instruct.run_end import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
 from genetic_instruct.roles import (
     CoderRole,
     CrossoverRole,
@@ -495,19 +496,19 @@ def evolve(
     seeds: Sequence[Individual],
     engines: Mapping[str, Engine] | None = None,
     on_generation: Callable[[int, GenerationStats], None] | None = None,
-) -> Evolution:
-    """Grow the population until target_size (or max_generations); resumes from the store."""
+) -> tuple[Evolution, RunEnd]:
+    """Grow the population until target_size, max_generations or a stall; resumes from the
+    store. Returns the run and why it stopped."""
     index = build_index(cfg)
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)
     pool = open_executor(cfg, engines, display)
-    target = cfg.evolution.target_size
-    limit = cfg.evolution.max_generations
     try:
         evo = Evolution(cfg, store, pool, display, index)
         generation = (store.generation or 0) + 1
-        while len(evo.population) < target and (limit == 0 or generation <= limit):
+        empty = _trailing_empty_generations(store.generation_stats())
+        while (end := _end(cfg, len(evo.population), generation, empty, store)) is None:
             start = time.monotonic()
             stats = evo.run_generation(generation)
             display.line(
@@ -516,7 +517,41 @@ def evolve(
             )
             if on_generation is not None:
                 on_generation(generation, stats)
+            empty = 0 if stats.accepted else empty + 1
             generation += 1
     finally:
         pool.close()
-    return evo
+    return evo, end
+
+
+def _trailing_empty_generations(rows: Sequence[Mapping[str, Any]]) -> int:
+    """Generations at the end of the run's history that accepted nothing (seeds excluded)."""
+    count = 0
+    for row in reversed(rows):
+        if "seeds" in row or row.get("accepted", 0):
+            break
+        count += 1
+    return count
+
+
+def _end(
+    cfg: Config, population: int, generation: int, empty: int, store: RunStore
+) -> RunEnd | None:
+    """Why the run stops before `generation`, or None to run it."""
+    evo = cfg.evolution
+    if population >= evo.target_size:
+        return RunEnd(TARGET_REACHED, f"reached the target: population {population:,} of "
+                                      f"evolution.target_size={evo.target_size:,}")
+    if evo.max_generations and generation > evo.max_generations:
+        return RunEnd(MAX_GENERATIONS, f"stopped at evolution.max_generations="
+                                       f"{evo.max_generations} with population {population:,} "
+                                       f"of evolution.target_size={evo.target_size:,}")
+    if evo.stall_generations and empty >= evo.stall_generations:
+        rejected: Counter[str] = Counter()
+        for row in store.generation_stats()[-empty:]:
+            rejected.update(row.get("rejected", {}))
+        top = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common(3)) or "none"
+        return RunEnd(STALLED, f"stalled: the last {empty} generations accepted nothing "
+                               f"(top rejections: {top}; evolution.stall_generations="
+                               f"{evo.stall_generations})")
+    return None

@@ -13,8 +13,10 @@ from genetic_instruct.dataset_card import write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_export
-from genetic_instruct.llm.base import Engine
+from genetic_instruct.llm.base import Engine, EngineLost
+from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.records import Individual
+from genetic_instruct.run_end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
 from genetic_instruct.report import REPORT_HTML, write_report
 from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
 from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
@@ -28,6 +30,7 @@ class RunResult:
     generation: int
     exported: int
     dataset: Path
+    end: RunEnd
 
 
 def run(
@@ -51,6 +54,7 @@ def run(
         refuse_orphaned_dataset(cfg)
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None  # nothing written yet
+    check_engines(cfg, skip=engines or {})  # a dead URL or an empty model folder: nothing written
     if cfg.fresh:
         moved = move_aside(cfg)
         if moved is not None:
@@ -74,20 +78,31 @@ def run(
         with interrupts.stop_at_safe_points():
             try:
                 seeds = seed_file.seeds if seed_file is not None else []
-                evo = evolve(cfg, store, display, seeds, engines, after_generation)
+                evo, end = evolve(cfg, store, display, seeds, engines, after_generation)
+            except EngineLost as lost:
+                store.set_meta(META_KEY, RunEnd(ENGINE_LOST, f"lost its engine: {lost}").to_meta())
+                raise
+            except interrupts.Interrupted as stop:
+                store.set_meta(META_KEY, RunEnd(INTERRUPTED, f"was stopped by {stop}").to_meta())
+                raise
             except Exception:
                 signum = interrupts.requested()
                 if signum is not None:  # an engine that died of the same Ctrl-C
+                    stopped = RunEnd(INTERRUPTED, f"was stopped by signal {signum}")
+                    store.set_meta(META_KEY, stopped.to_meta())
                     raise interrupts.Interrupted(signum) from None
                 raise
+        store.set_meta(META_KEY, end.to_meta())
         exported = sync_export(store, cfg.export.path, cfg.export.include_seeds)
         report = write_report(store, cfg)
         card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
         display.line(
-            f"exported {exported} records to {cfg.export.path} (card: {card}); "
+            f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
             f"report: {Path(cfg.report_dir) / REPORT_HTML}"
         )
-        return RunResult(len(evo.population), store.generation or 0, exported, Path(cfg.export.path))
+        return RunResult(
+            len(evo.population), store.generation or 0, exported, Path(cfg.export.path), end
+        )
     finally:
         store.close()
 

@@ -45,7 +45,11 @@ class FaultServer:
         retry_after: str = "1",
         stall_limit_s: float = 120.0,
         answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        served: tuple[str, ...] = (),
+        port: int = 0,
     ) -> None:
+        self.served = served  # model ids GET /v1/models lists (without upstream)
+        self.port = port  # 0: any free port; a restarted server takes its old one
         self.plan = plan
         self.answer = answer or fake_answer  # the response body, when there is no upstream
         self.upstream = upstream.rstrip("/") if upstream else None
@@ -76,10 +80,11 @@ class FaultServer:
     async def _start(self) -> int:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_get("/v1/models", self._models)
         self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         return int(self._runner.addresses[0][1])
 
@@ -112,6 +117,14 @@ class FaultServer:
         if status == 200:
             self.delivered[prompt] += 1
         return web.Response(status=status, body=answer, content_type="application/json")
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if self.upstream is not None:
+            async with self._client.get(self.upstream + "/models") as response:
+                return web.Response(status=response.status, body=await response.read(),
+                                    content_type="application/json")
+        data = [{"id": name, "object": "model"} for name in self.served]
+        return web.json_response({"object": "list", "data": data})
 
     async def _until_client_leaves(self, request: web.Request) -> None:
         waited = 0.0

@@ -26,7 +26,7 @@ def _run(run_dir: Path, base_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_exported_records_hold_exactly_the_final_answers(tmp_path: Path) -> None:
-    with FaultServer(answer=styled_answer) as server:
+    with FaultServer(answer=styled_answer, served=("styled",)) as server:
         done = _run(tmp_path / "run", server.base_url)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in (tmp_path / "run" / "dataset.jsonl").open()]

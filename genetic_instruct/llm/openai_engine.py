@@ -16,6 +16,7 @@ import os
 import queue
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import Future
@@ -24,14 +25,21 @@ from typing import Any, TypeVar
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
 from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,
     BadResponse,
     chat_payload,
     parse_chat_response,
 )
-from genetic_instruct.llm.retry import Backoff, Failure, is_retryable_status, parse_retry_after
+from genetic_instruct.llm.retry import (
+    Backoff,
+    Failure,
+    is_engine_refusal,
+    is_outage,
+    is_retryable_status,
+    parse_retry_after,
+)
 
 try:
     import aiohttp
@@ -146,6 +154,8 @@ class OpenAIEngine:
         self.urls = BaseUrls(model.base_urls)
         self._max_concurrency = model.max_concurrency
         self._max_retries = model.max_retries
+        self._outage_deadline_s = model.outage_deadline_s
+        self._last_answer = time.monotonic()  # of any answer, or the start of the batch
         self._backoff = backoff
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -183,6 +193,8 @@ class OpenAIEngine:
             return []
         if self._session is None:
             raise RuntimeError("OpenAIEngine.generate after close()")
+        # An outage is timed from the last answer of this batch, not of an earlier stage.
+        self._last_answer = max(self._last_answer, time.monotonic())
         finished: queue.SimpleQueue[tuple[int, Completion] | None] = queue.SimpleQueue()
         batch = self._thread.submit(
             self._answer_all(requests, lambda i, c: finished.put((i, c)))
@@ -246,8 +258,12 @@ class OpenAIEngine:
                 self.counters["attempts"] += 1
                 outcome = await self._attempt(url, payload)
             if isinstance(outcome, Completion):
+                self._last_answer = time.monotonic()
                 return outcome
-            if not outcome.retryable or attempt == self._max_retries:
+            self._raise_if_lost(url, outcome)
+            if not is_outage(outcome.reason) and (
+                not outcome.retryable or attempt == self._max_retries
+            ):
                 self.counters[f"failed:{outcome.reason}"] += 1
                 return Completion(
                     "", error=outcome.reason + (f"_after_{attempt}_retries" if attempt else "")
@@ -256,6 +272,18 @@ class OpenAIEngine:
             await self._sleep(self._backoff.delay(attempt, outcome.retry_after_s, self._rng))
             attempt += 1
             last_url = url
+
+    def _raise_if_lost(self, url: str, failure: Failure) -> None:
+        """Faults of the server rather than of the request: a refusal stops the run at once,
+        an outage once it has lasted `outage_deadline_s` (until then it is retried, beyond
+        max_retries: it is no request's fault)."""
+        if is_engine_refusal(failure.reason):
+            raise EngineLost(f"{url} refused the request ({failure.reason}): check the model "
+                             "name (models.*.path) and the API key (models.*.api_key_env)")
+        silent_s = time.monotonic() - self._last_answer
+        if is_outage(failure.reason) and silent_s >= self._outage_deadline_s:
+            raise EngineLost(f"{url} unreachable ({failure.reason}) for {silent_s:.0f} s "
+                             f"(models.*.outage_deadline_s={self._outage_deadline_s:g})")
 
     async def _attempt(self, url: str, payload: dict[str, Any]) -> Completion | Failure:
         assert self._session is not None

@@ -17,8 +17,24 @@ from email.utils import parsedate_to_datetime
 _RETRYABLE_4XX = frozenset({408, 409, 429})
 
 
+# The server, not the request: it is down or restarting (a proxy's 502/503/504), the key
+# was refused, the model is not served. Retrying one request cannot fix these.
+_OUTAGE = frozenset({"connection_error", "timeout", "http_502", "http_503", "http_504"})
+_ENGINE_REFUSALS = frozenset({"http_401", "http_403", "http_404"})
+
+
 def is_retryable_status(status: int) -> bool:
     return status in _RETRYABLE_4XX or status >= 500
+
+
+def is_outage(reason: str) -> bool:
+    """The server cannot be reached or is restarting: retried until the outage deadline."""
+    return reason in _OUTAGE
+
+
+def is_engine_refusal(reason: str) -> bool:
+    """The server refuses every request alike (key, model): the run must stop."""
+    return reason in _ENGINE_REFUSALS
 
 
 @dataclass(frozen=True)

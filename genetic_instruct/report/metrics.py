@@ -15,6 +15,7 @@ from typing import Any
 
 from genetic_instruct.config import ROLES, Config
 from genetic_instruct.roles.base import truncated_reason
+from genetic_instruct.run_end import META_KEY as RUN_END_KEY
 from genetic_instruct.report.lineage import lineage_depths
 from genetic_instruct.store import Lineage, RunStore
 
@@ -38,6 +39,8 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "seeds": population["seeds"],
             "survivors": population["population"] - population["seeds"],
             "dataset": cfg.export.path,
+            # why it stopped (run_end.py); None while it has not stopped yet
+            "end": store.get_meta(RUN_END_KEY),
         },
         "settings": settings(cfg),
         "generations": generations,

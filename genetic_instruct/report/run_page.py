@@ -69,7 +69,9 @@ def render_run(report: Mapping[str, Any]) -> str:
     subtitle = (
         f"{run['run_dir']} · generation {run['generation']} · written {run['generated_at']}"
     )
-    intro = note("The same numbers are in report.json beside this page.")
+    end = run.get("end")
+    stopped = f"The run {end['message']}. " if end else "The run has not stopped yet. "
+    intro = note(stopped + "The same numbers are in report.json beside this page.")
     return document("genetic-instruct run report", subtitle, intro, sections)
 
 
