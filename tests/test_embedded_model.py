@@ -44,6 +44,21 @@ def test_seeded_batch_larger_than_one_prefill_step_survives_and_reproduces(
     assert [c.text for c in again] == [c.text for c in first[:6]]
 
 
+def test_chat_template_kwargs_go_through_vllm_grouped_with_plain_requests(
+    embedded_engine,
+) -> None:
+    """A role's chat-template kwargs go through vLLM's enqueue_chat, in a group of their own,
+    and the answers still come back in request order. SmolLM2's template reads no such
+    variable (Qwen3's reads enable_thinking), so here the answers must be unchanged."""
+    plain = ChatRequest((("user", "Say hi."),), Sampling(0.0, 1.0, 8), seed=1)
+    other = ChatRequest((("user", "Name a colour."),), Sampling(0.0, 1.0, 8), seed=2,
+                        chat_template_kwargs={"enable_thinking": False})
+    mixed = embedded_engine.generate([plain, other, plain])
+    alone = embedded_engine.generate([other, plain])
+    assert [c.text for c in mixed] == [alone[1].text, alone[0].text, alone[1].text]
+    assert all(c.error is None and c.completion_tokens > 0 for c in mixed)
+
+
 def test_judge_answers_are_schema_valid_json(embedded_engine) -> None:
     seeds = load_seeds(BUILTIN)[:4]
     requests = [

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from genetic_instruct.config import BenchmarkFileConfig, Config
+from genetic_instruct.config import ROLES, BenchmarkFileConfig, Config
 from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
 from genetic_instruct.export import sample
 from genetic_instruct.report import (
@@ -129,7 +129,8 @@ def test_report_of_a_run_that_stopped_at_its_seeds_still_renders(tmp_path: Path)
     cfg = make_config(*SMALL_RUN, "evolution.target_size=10", f"run_dir={tmp_path / 'run'}")
     assert run(cfg).exported == 0
     report = _report_of(cfg)
-    assert report["acceptance"] == {"tried": 0, "accepted": 0, "rate": None, "rejected": {}}
+    assert report["acceptance"] == {"tried": 0, "accepted": 0, "rate": None, "rejected": {},
+                                    "truncated": dict.fromkeys(ROLES, 0)}
     assert report["tokens_per_accepted"]["coder"]["total"] is None
     page = (tmp_path / "run" / "report.html").read_text()
     assert len(_charts(page)) == RUN_CHARTS - 1  # no judge verdicts to plot

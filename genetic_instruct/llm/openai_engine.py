@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import random
 import threading
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
+from genetic_instruct.llm.preflight import read_api_key
 from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,
     BadResponse,
@@ -61,20 +61,6 @@ CONNECT_TIMEOUT_S = 30.0
 KEEPALIVE_S = 4.0
 # The server's own words about a failure go to the log (not to the run's records), cut short.
 SERVER_MESSAGE_CHARS = 300
-
-
-def read_api_key(model: ModelConfig) -> str | None:
-    """The key from the variable NAMED in config: the config itself never holds a secret."""
-    if model.api_key_env is None:
-        return None  # a local server without authentication
-    key = os.environ.get(model.api_key_env)
-    if not key:
-        raise ConfigError(
-            f"config key api_key_env: environment variable {model.api_key_env} is not set "
-            f"(it should hold the API key for {model.path!r}; a server without "
-            "authentication needs api_key_env=null)"
-        )
-    return key
 
 
 class BaseUrls:

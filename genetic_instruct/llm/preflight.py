@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from genetic_instruct.config import EMBEDDED_MODEL, Config, ModelConfig, roles_in_use
-from genetic_instruct.errors import InputError
+from genetic_instruct.errors import ConfigError, InputError
 
 PREFLIGHT_TIMEOUT_S = 20.0
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -37,15 +37,17 @@ def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
     for key in sorted(used - set(skip)):
         model = cfg.models[key]
         if model.engine == "openai":
+            api_key = read_api_key(model, f"models.{key}.api_key_env")
             for i, url in enumerate(model.base_urls):
-                check_server(f"models.{key}.base_urls[{i}]", url, model)
+                check_server(f"models.{key}.base_urls[{i}]", url, model, api_key)
         elif model.engine == "vllm" and cfg.executor.kind == "local":
             check_model_folder(f"models.{key}.path", model.path)
 
 
-def check_server(where: str, base_url: str, model: ModelConfig) -> None:
+def check_server(where: str, base_url: str, model: ModelConfig, api_key: str | None) -> None:
     url = base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url, headers=_auth_headers(model))
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
             body = json.loads(response.read() or b"{}")
@@ -76,9 +78,18 @@ def check_model_folder(where: str, path: str) -> None:
         )
 
 
-def _auth_headers(model: ModelConfig) -> dict[str, str]:
-    key = os.environ.get(model.api_key_env) if model.api_key_env else None
-    return {"Authorization": f"Bearer {key}"} if key else {}
+def read_api_key(model: ModelConfig, key_name: str = "models.*.api_key_env") -> str | None:
+    """The key from the variable NAMED in config: the config itself never holds a secret."""
+    if model.api_key_env is None:
+        return None  # a local server without authentication
+    key = os.environ.get(model.api_key_env)
+    if not key:
+        raise ConfigError(
+            f"config key {key_name}: environment variable {model.api_key_env} is not set "
+            f"(it should hold the API key for {model.path!r}; a server without "
+            "authentication needs api_key_env=null)"
+        )
+    return key
 
 
 def _http_cause(status: int, model: ModelConfig) -> str:
