@@ -23,7 +23,8 @@ from rich.table import Table
 
 from genetic_instruct.config import Config, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
-from genetic_instruct.export import sync_export
+from genetic_instruct import hydra_output, run_lock
+from genetic_instruct.export import copy_export, is_run_dataset, sync_export
 from genetic_instruct.store import STATE_FILE, RunStore
 from genetic_instruct.sweep import point_run_dir
 
@@ -73,7 +74,9 @@ def _run(cfg: Config) -> None:
     from genetic_instruct.runner import run
 
     try:
-        run(cfg)
+        with run_lock.exclusive(cfg.run_dir):
+            hydra_output.save(cfg)
+            run(cfg)
     except Interrupted as stop:
         print(
             f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
@@ -90,13 +93,21 @@ def _open_existing(cfg: Config) -> RunStore:
 
 
 def _export(cfg: Config) -> None:
-    """Bring the dataset up to date and rewrite its card (described by the run's own config)."""
+    """Bring the dataset up to date and rewrite its card (described by the run's own config).
+
+    The run's own dataset is kept by its writer, so exporting there takes the run's lock;
+    an export to any other path is a reader and works beside a running writer.
+    """
     from genetic_instruct.dataset_card import write_dataset_card
     from genetic_instruct.report import current_report, saved_config
 
     store = _open_existing(cfg)
     try:
-        count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+        if is_run_dataset(store, cfg.export.path):
+            with run_lock.exclusive(cfg.run_dir):
+                count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+        else:
+            count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         card = write_dataset_card(cfg.export.path, run_cfg, store, count,
                                   report=current_report(store))
@@ -109,8 +120,9 @@ def _verify(cfg: Config) -> None:
     """Integrity check; exit 1 when the state breaks an invariant (each problem on a line)."""
     store = _open_existing(cfg)
     try:
-        problems = store.integrity_problems()
-        size = store.population_size()
+        with store.snapshot():
+            problems = store.integrity_problems()
+            size = store.population_size()
     finally:
         store.close()
     for problem in problems:
@@ -123,25 +135,26 @@ def _verify(cfg: Config) -> None:
 def _inspect(cfg: Config) -> None:
     store = _open_existing(cfg)
     try:
-        table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
-        for column in ("generation", "tried", "accepted", "acceptance", "population"):
-            table.add_column(column, justify="right")
-        table.add_column("rejected (top reasons)")
-        for row in store.generation_stats():
-            tried = row.get("tried", 0)
-            accepted = row.get("accepted", row.get("seeds", 0))
-            reasons = sorted(row.get("rejected", {}).items(), key=lambda kv: -kv[1])[:3]
-            table.add_row(
-                str(row["generation"]),
-                str(tried),
-                str(accepted),
-                f"{accepted / tried:.0%}" if tried else "-",
-                str(row.get("population", accepted)),
-                ", ".join(f"{k} {v}" for k, v in reasons),
-            )
-        console = Console()
-        console.print(table, width=None if console.is_terminal else 160)
-        print(f"population {store.population_size()}")
+        with store.snapshot():
+            table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
+            for column in ("generation", "tried", "accepted", "acceptance", "population"):
+                table.add_column(column, justify="right")
+            table.add_column("rejected (top reasons)")
+            for row in store.generation_stats():
+                tried = row.get("tried", 0)
+                accepted = row.get("accepted", row.get("seeds", 0))
+                reasons = sorted(row.get("rejected", {}).items(), key=lambda kv: -kv[1])[:3]
+                table.add_row(
+                    str(row["generation"]),
+                    str(tried),
+                    str(accepted),
+                    f"{accepted / tried:.0%}" if tried else "-",
+                    str(row.get("population", accepted)),
+                    ", ".join(f"{k} {v}" for k, v in reasons),
+                )
+            console = Console()
+            console.print(table, width=None if console.is_terminal else 160)
+            print(f"population {store.population_size()}")
     finally:
         store.close()
 
@@ -152,7 +165,8 @@ def _report(cfg: Config) -> None:
 
     store = _open_existing(cfg)
     try:
-        write_report(store, saved_config(cfg.run_dir) or cfg)
+        with store.snapshot():
+            write_report(store, saved_config(cfg.run_dir) or cfg)
     finally:
         store.close()
     print(Path(cfg.run_dir) / REPORT_HTML)

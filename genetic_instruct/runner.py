@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct import interrupts
+from genetic_instruct import interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
 from genetic_instruct.dataset_card import write_dataset_card
@@ -33,6 +33,18 @@ def run(
     engines: Mapping[str, Engine] | None = None,
     on_generation: Callable[[int, GenerationStats], None] | None = None,
 ) -> RunResult:
+    """_run under the run directory's write lock (run_lock.RunBusy if another process
+    writes it): the one entry point that writes a run's state."""
+    validate(cfg)  # a bad config leaves no run directory behind
+    with run_lock.exclusive(cfg.run_dir):
+        return _run(cfg, engines, on_generation)
+
+
+def _run(
+    cfg: Config,
+    engines: Mapping[str, Engine] | None = None,
+    on_generation: Callable[[int, GenerationStats], None] | None = None,
+) -> RunResult:
     """Validate everything cheap first, then evolve and export. `engines` share loaded models.
 
     `on_generation` is called after each generation is committed and exported (benchmarks
@@ -40,7 +52,6 @@ def run(
 
     Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
     """
-    validate(cfg)
     seeds: list[Individual] | None = None
     if not (Path(cfg.run_dir) / STATE_FILE).exists():
         seeds = load_seeds(cfg.seeds)  # a bad seed file fails before anything is written
