@@ -42,13 +42,13 @@ seen = {path: outcome(read, path) for path in PATHS}
 seen.update({path: outcome(os.listdir, path) for path in ("/home", os.path.dirname(PATHS[0]))})
 print(repr((seen, sorted(os.listdir("/")))))
 """
-CALLER = f"""
+CALLER = """
 import sys
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
 try:
     result = run_tests(sys.argv[1], "assert True\\n", SandboxLimits(wall_seconds=10))
 except SandboxUnavailable as exc:
-    sys.exit(f"unavailable: {{exc}}")  # exit status 1
+    sys.exit(f"unavailable: {exc}")  # exit status 1
 print(result.status, result.detail, file=sys.stderr)
 print(result.stdout, end="")
 """
