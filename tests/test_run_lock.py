@@ -99,6 +99,8 @@ def test_read_only_commands_work_beside_a_writer(frozen_writer, tmp_path):
     assert inspected.returncode == 0 and "population" in inspected.stdout, inspected.stderr
     verified = cli("verify", f"run_dir={run_dir}")
     assert verified.returncode == 0 and ": ok (" in verified.stdout, verified.stderr
+    reported = cli("report", f"run_dir={run_dir}")
+    assert reported.returncode == 0 and (run_dir / "report.html").is_file(), reported.stderr
     copy = tmp_path / "copy.jsonl"
     exported = cli("export", f"run_dir={run_dir}", f"export.path={copy}")
     assert exported.returncode == 0, exported.stderr
