@@ -5,7 +5,9 @@ Run from the repository root (results are recorded in bench/RESULTS-sandbox.md):
     nice -n 10 .venv/bin/python bench/sandbox_bench.py
 
 Prints Markdown. Start-up matters because every program gets a fresh interpreter; the
-throughput rows show whether run_many keeps the CPUs busy.
+throughput rows show whether run_many keeps the CPUs busy. `--programs 0` prints the
+start-up rows only; with PYTHONPATH pointing at another checkout it measures that
+checkout's sandbox, so two versions can be timed turn about on the same machine.
 """
 
 from __future__ import annotations
@@ -103,7 +105,10 @@ def main() -> None:
     print("| start-up | ms |\n| --- | ---: |")
     for name, value in startup_rows(args.repeat):
         print(f"| {name} | {value:.1f} |")
+    print(f"\nload average after start-up: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
+    if args.programs == 0:
+        return
     jobs = small_programs(args.programs)
     run_many(jobs[:8])  # warm the page cache and the pool's first threads
     print(f"\n| run_many, {args.programs} programs | programs/s | CPUs kept busy |")

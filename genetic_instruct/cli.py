@@ -31,7 +31,8 @@ from rich.table import Table
 from genetic_instruct.composition import one_line, reject_unknown_keys
 from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
-from genetic_instruct.export import sync_export
+from genetic_instruct import run_lock
+from genetic_instruct.export import copy_export, is_run_dataset, sync_export
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir
 
@@ -39,9 +40,10 @@ EXIT_BAD_INPUT = 2
 # The repository's conf/ (the package is installed editable, beside it); absolute, because
 # Hydra reads a relative config_path as a Python package when run from a console script.
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-# Hydra neither makes run_dir nor writes .hydra/ there: a refused or failed command must
-# leave the run directory as it was (`run` records its config once accepted).
-_HYDRA_OVERRIDES = ["hydra.output_subdir=null", "hydra.run.dir=."]
+# Hydra does not make run_dir (and conf/config.yaml keeps it from writing .hydra/): a refused
+# or failed command must leave the run directory as it was (`run` records its config once
+# accepted, under the run's lock).
+_HYDRA_OVERRIDES = ["hydra.run.dir=."]
 
 register_configs()
 
@@ -132,8 +134,8 @@ def _output(path: str | Path, key: str) -> Iterator[None]:
 def _export(cfg: Config, _: DictConfig) -> None:
     """Bring the dataset up to date and rewrite its card (described by the run's own config).
 
-    The store records what the file holds (so the next run appends) when it can be written;
-    a run on read-only media is exported whole to another path.
+    The run's own dataset is kept by its writer, so exporting there takes the run's lock;
+    an export to any other path (also from a run on read-only media) only reads the run.
     """
     from genetic_instruct.dataset_card import write_dataset_card
     from genetic_instruct.report import current_report, saved_config
@@ -142,7 +144,11 @@ def _export(cfg: Config, _: DictConfig) -> None:
     try:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
-            count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            if is_run_dataset(store, cfg.export.path):
+                with run_lock.exclusive(cfg.run_dir):
+                    count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            else:
+                count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
             card = write_dataset_card(cfg.export.path, run_cfg, store, count,
                                       report=current_report(store))
     finally:
@@ -154,8 +160,9 @@ def _verify(cfg: Config, _: DictConfig) -> None:
     """Integrity check; exit 1 when the state breaks an invariant (each problem on a line)."""
     store = _open_existing(cfg)
     try:
-        problems = store.integrity_problems()
-        size = store.population_size()
+        with store.snapshot():
+            problems = store.integrity_problems()
+            size = store.population_size()
     finally:
         store.close()
     for problem in problems:
@@ -168,25 +175,26 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 def _inspect(cfg: Config, _: DictConfig) -> None:
     store = _open_existing(cfg)
     try:
-        table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
-        for column in ("generation", "tried", "accepted", "acceptance", "population"):
-            table.add_column(column, justify="right")
-        table.add_column("rejected (top reasons)")
-        for row in store.generation_stats():
-            tried = row.get("tried", 0)
-            accepted = row.get("accepted", row.get("seeds", 0))
-            reasons = sorted(row.get("rejected", {}).items(), key=lambda kv: -kv[1])[:3]
-            table.add_row(
-                str(row["generation"]),
-                str(tried),
-                str(accepted),
-                f"{accepted / tried:.0%}" if tried else "-",
-                str(row.get("population", accepted)),
-                ", ".join(f"{k} {v}" for k, v in reasons),
-            )
-        console = Console()
-        console.print(table, width=None if console.is_terminal else 160)
-        print(f"population {store.population_size()}")
+        with store.snapshot():
+            table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
+            for column in ("generation", "tried", "accepted", "acceptance", "population"):
+                table.add_column(column, justify="right")
+            table.add_column("rejected (top reasons)")
+            for row in store.generation_stats():
+                tried = row.get("tried", 0)
+                accepted = row.get("accepted", row.get("seeds", 0))
+                reasons = sorted(row.get("rejected", {}).items(), key=lambda kv: -kv[1])[:3]
+                table.add_row(
+                    str(row["generation"]),
+                    str(tried),
+                    str(accepted),
+                    f"{accepted / tried:.0%}" if tried else "-",
+                    str(row.get("population", accepted)),
+                    ", ".join(f"{k} {v}" for k, v in reasons),
+                )
+            console = Console()
+            console.print(table, width=None if console.is_terminal else 160)
+            print(f"population {store.population_size()}")
     finally:
         store.close()
 
@@ -198,7 +206,7 @@ def _report(cfg: Config, _: DictConfig) -> None:
     store = _open_existing(cfg)
     try:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, report_dir=cfg.report_dir)
-        with _output(cfg.report_dir, "report_dir"):
+        with _output(cfg.report_dir, "report_dir"), store.snapshot():
             write_report(store, run_cfg)
     finally:
         store.close()

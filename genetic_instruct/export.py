@@ -156,6 +156,17 @@ def _part_files(target: Path, n: int) -> Iterator[list[str]]:
             Path(part).unlink(missing_ok=True)
 
 
+def is_run_dataset(store: RunStore, path: str | Path) -> bool:
+    """Whether `path` is the file the run keeps up to date (or the run has none yet)."""
+    state = store.get_meta(_META_KEY)
+    return state is None or state["path"] == str(Path(path).resolve())
+
+
+def copy_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
+    """Write the population as it is now to `path`, leaving the run's state alone."""
+    return rewrite(store, Path(path), include_seeds, store.population_size())
+
+
 def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
     """Bring the dataset file up to date with the store; return its record count.
 

@@ -1,8 +1,9 @@
 """Named crash points, so tests can kill the process at an exact place (never used otherwise).
 
 `GENETIC_INSTRUCT_CRASH_AT=commit:3` makes the third pass through `point("commit")` kill
-the process with SIGKILL, as a preempted node or the OOM killer would. Unset, `point` is a
-dictionary lookup.
+the process with SIGKILL, as a preempted node or the OOM killer would; `commit:3:SIGSTOP`
+stops it there instead (a test then acts beside a writer frozen at a known place). Unset,
+`point` is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import signal
 ENV = "GENETIC_INSTRUCT_CRASH_AT"
 
 
-def _parse(spec: str) -> tuple[str, int] | None:
+def _parse(spec: str) -> tuple[str, int, int] | None:
     if not spec:
         return None
-    name, _, count = spec.partition(":")
-    return name, int(count or 1)
+    name, _, rest = spec.partition(":")
+    count, _, signame = rest.partition(":")
+    return name, int(count or 1), signal.Signals[signame or "SIGKILL"]
 
 
 _TARGET = _parse(os.environ.get(ENV, ""))
@@ -30,4 +32,4 @@ def point(name: str) -> None:
         return
     _SEEN[name] = _SEEN.get(name, 0) + 1
     if _SEEN[name] == _TARGET[1]:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), _TARGET[2])

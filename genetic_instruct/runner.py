@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct import interrupts
+from genetic_instruct import interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
 from genetic_instruct.dataset_card import write_dataset_card
@@ -39,7 +39,9 @@ def run(
     on_generation: Callable[[int, GenerationStats], None] | None = None,
     on_accepted: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Validate everything cheap first, then evolve and export. `engines` share loaded models.
+    """Check everything cheap that writes nothing, then evolve and export under the run
+    directory's write lock (run_lock.RunBusy if another process writes it): the one entry
+    point that writes a run's state. `engines` share loaded models.
 
     `on_generation` is called after each generation is committed and exported (benchmarks
     time generations with it). `on_accepted` is called once the run directory has accepted
@@ -47,14 +49,27 @@ def run(
 
     Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
     """
-    validate(cfg)
-    display = RunDisplay(cfg.progress)
+    validate(cfg)  # a bad config, seed file or engine leaves no run directory behind
     new = cfg.fresh or not has_state(cfg.run_dir)
     if not cfg.fresh:
         refuse_orphaned_dataset(cfg)
     seed_file = _seed_file(cfg, new)
-    withheld = screen_seeds(cfg, seed_file) if seed_file and new else None  # nothing written yet
-    check_engines(cfg, skip=engines or {})  # a dead URL or an empty model folder: nothing written
+    withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
+    check_engines(cfg, skip=engines or {})
+    with run_lock.exclusive(cfg.run_dir):
+        return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld)
+
+
+def _run(
+    cfg: Config,
+    engines: Mapping[str, Engine] | None,
+    on_generation: Callable[[int, GenerationStats], None] | None,
+    on_accepted: Callable[[], None] | None,
+    seed_file: SeedFile | None,
+    withheld: list[str] | None,
+) -> RunResult:
+    """The run itself, holding the lock; the seed file and its screening come checked."""
+    display = RunDisplay(cfg.progress)
     if cfg.fresh:
         moved = move_aside(cfg)
         if moved is not None:

@@ -13,6 +13,7 @@ deleted), so the population can be sampled by position without holding it in mem
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -168,6 +169,16 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in the block see one committed state, whatever a writer in another
+        process commits meanwhile (a WAL read transaction); for read-only commands."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------
     @_state_errors

@@ -3,11 +3,14 @@
 `genetic-instruct -m evolution.mutation_rate=0.25,0.5 seed=1,2 run_dir=runs/sweep` runs each
 point in `runs/sweep/<its overrides>` (named by the overrides, not by job number, so
 re-running the same sweep finds and resumes each point's directory), then writes
-`runs/sweep/comparison.html` across all points found there.
+`runs/sweep/comparison.html` across all points found there, and prints the command that
+inspects each point: its directory's name holds "=" and ",", which Hydra reads as syntax
+unless the value is quoted, so the command carries the quotes the shell must pass on.
 """
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +42,11 @@ class WriteComparison(Callback):
         if run_dirs:
             write_comparison(run_dirs, sweep_dir)
             print(f"comparison of {len(run_dirs)} runs: {sweep_dir / 'comparison.html'}")
+            for run_dir in run_dirs:
+                print(f"  {inspect_command(run_dir)}")
+
+
+def inspect_command(run_dir: Path) -> str:
+    """`genetic-instruct inspect run_dir=...`, quoted for Hydra and then for the shell."""
+    escaped = str(run_dir).replace("\\", "\\\\").replace('"', '\\"')
+    return "genetic-instruct inspect " + shlex.quote(f'run_dir="{escaped}"')

@@ -353,11 +353,16 @@ def test_network_opt_out_is_explicit():
 
 
 STUBBORN = """
-    import os, signal, time
+    import os, signal, sys, time
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if os.fork() == 0:
+    child = os.fork()
+    if child == 0:
         os.setsid()  # leaves the process group, so killpg alone would miss it
-        os.execv("/bin/sleep", ["sleep", "{marker}"])
+        # The interpreter is what the sandbox's root offers to exec.
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", "{marker}"])
+    while "{marker}" not in open(f"/proc/{{child}}/cmdline").read():
+        time.sleep(0.01)
+    print("grandchild started", flush=True)
     while True:
         time.sleep(0.05)
 """
@@ -365,8 +370,8 @@ STUBBORN = """
 
 def test_sigterm_ignoring_program_and_its_grandchild_are_killed():
     marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"
-    result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=1))
-    assert result.status == "timeout"
+    result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=2))
+    assert result.status == "timeout" and result.stdout == "grandchild started\n", result
     assert sandbox_processes(marker) == []
 
 
@@ -376,6 +381,7 @@ def test_the_callers_own_kill_leaves_no_orphans(monkeypatch):
     marker = f"{uuid.uuid4().int % 10**6 + 10**6}.25"
     result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=5))
     assert result.status == "timeout" and result.runtime_s < 3
+    assert result.stdout == "grandchild started\n", result
     assert sandbox_processes(marker) == []
 
 

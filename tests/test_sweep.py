@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from genetic_instruct.store import RunStore
 
+from .conftest import dataset_records
+
+CLI = [sys.executable, "-m", "genetic_instruct.cli"]
+
 
 def _sweep(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "-m", "engine=scripted", "progress=false",
+        [*CLI, "-m", "engine=scripted", "progress=false",
          "evolution.mutation_rate=0.25,0.75", f"run_dir={root}", *extra],
         capture_output=True, text=True, timeout=300,
     )
@@ -35,3 +40,32 @@ def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path
     for point in points:
         stats = RunStore(root / point).generation_stats()
         assert [s["generation"] for s in stats] == [0, 1, 2]
+    # Two datasets, each exactly what a run of that point alone gives.
+    datasets = [dataset_records(root / point / "dataset.jsonl") for point in points]
+    assert datasets[0] and datasets[1] and datasets[0] != datasets[1]
+    solo = subprocess.run(
+        [*CLI, "engine=scripted", "progress=false", "evolution.mutation_rate=0.25",
+         "evolution.max_generations=2", f"run_dir={tmp_path / 'solo'}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert solo.returncode == 0, solo.stderr
+    assert datasets[0] == dataset_records(tmp_path / "solo" / "dataset.jsonl")
+    # The comparison page links both runs' reports.
+    page = (root / "comparison.html").read_text()
+    assert all(f"{point}/report.html" in page for point in points)
+
+
+def test_a_sweep_prints_a_command_that_inspects_each_point(tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    done = _sweep(root, "evolution.max_generations=0")
+    assert done.returncode == 0, done.stderr
+    commands = [line.strip() for line in done.stdout.splitlines()
+                if line.strip().startswith("genetic-instruct inspect ")]
+    assert len(commands) == 2
+    # As a user pastes it into a shell: the shell strips its quotes, Hydra reads the rest.
+    program, command, *args = shlex.split(commands[1])
+    assert (program, command) == ("genetic-instruct", "inspect")
+    inspected = subprocess.run([*CLI, command, *args], capture_output=True, text=True)
+    assert inspected.returncode == 0, inspected.stderr
+    point = root / "engine=scripted,evolution.mutation_rate=0.75"
+    assert f"population {RunStore(point).population_size()}\n" in inspected.stdout

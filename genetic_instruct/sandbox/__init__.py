@@ -3,8 +3,12 @@
 Generated code is hostile until proven otherwise. It only ever runs in a fresh child
 interpreter (`python -I -S -B`), in new mount, PID and network namespaces, as an
 unprivileged uid, with CPU, memory, file-size, process-count and wall-clock limits, in a
-size-limited scratch tmpfs, with every other mount read-only and none of the caller's
-environment. Outcomes come back on a pipe, not stdout, so printed text cannot forge a pass.
+size-limited scratch tmpfs, and none of the caller's environment. Its root is an
+allow-list, not the host's: a fresh read-only tmpfs holding the interpreter, the standard
+library, the shared libraries they load, /dev/null, /dev/urandom, its own /proc and the
+scratch directory (rootfs.py says what, _launcher.py how). Home directories, run
+directories, /tmp and the rest of the host do not exist there. Outcomes come back on a
+pipe, not stdout, so printed text cannot forge a pass.
 
     run_tests(solution, tests, limits) -> ExecutionResult
     run_many([(solution, tests), ...], limits, workers) -> [ExecutionResult, ...]
@@ -15,9 +19,11 @@ Ubuntu 24.04 with its AppArmor default, or hardened kernels, do not); where the 
 refuses, run_tests raises SandboxUnavailable rather than run with less isolation.
 network="allow" opts out of the network namespace only: the file-system and process
 isolation are not optional. The code sees the standard library and no site-packages.
+Building the root needs ldd (glibc's or musl's), once per process.
 
-Modules: limits (the value types), runner (the caller's side), verdict (records and exit
-status to a status), _launcher and _harness (run in the child only).
+Modules: limits (the value types), runner (the caller's side), rootfs (what the root
+holds), verdict (records and exit status to a status), _launcher and _harness (run in the
+child only).
 """
 
 from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable

@@ -8,14 +8,18 @@ here all setup happens in a process with one thread, before any untrusted code i
 
 Three processes, one job each:
 
-  launcher  Enters new mount, PID and (unless network="allow") network namespaces, mounts
-            a size-limited tmpfs as the scratch directory, binds the standard library where
-            the sandbox user can read it, makes every other mount read-only, forks init and
-            waits for it. The caller kills the launcher's process group if a run overruns.
-  init      PID 1 of the new PID namespace and still trusted: forks the runner, enforces
-            the wall clock, reports the runner's exit status and CPU time on the control
-            pipe. When init exits the kernel kills everything left in the namespace, even
-            processes that left the process group with setsid(), so no orphan survives.
+  launcher  Enters new mount, PID and (unless network="allow") network namespaces and
+            builds the sandbox's root: a fresh tmpfs holding what the caller's plan lists
+            (read-only binds of the interpreter, standard library and shared libraries,
+            /dev/null, /dev/urandom; see rootfs.py), a private /dev/shm and a size-limited
+            tmpfs as the scratch directory. Forks init and waits for it. The caller kills the
+            launcher's process group if a run overruns.
+  init      PID 1 of the new PID namespace and still trusted: mounts the namespace's own
+            /proc, pivots into the new root and detaches the host's, forks the runner,
+            enforces the wall clock, reports the runner's exit status and CPU time on the
+            control pipe. When init exits the kernel kills everything left in the
+            namespace, even processes that left the process group with setsid(), so no
+            orphan survives.
   runner    Applies rlimits, drops privileges, runs the harness.
 
 Privileges. As root, the runner takes a uid of its own, the caller's uid_base + the
@@ -26,8 +30,19 @@ user the launcher also enters a new user namespace that maps only its own uid, w
 the right to mount there; the runner then drops every capability, so it cannot undo the
 read-only mounts, and RLIMIT_NPROC counts the processes of that namespace (Linux >= 5.14),
 launcher and init included, so the limit is raised by two for them.
-If the platform refuses a namespace, the launcher reports "unavailable" and the caller
-raises SandboxUnavailable; nothing runs with less isolation than asked for.
+If the platform refuses a namespace, a mount or the pivot, the launcher or init reports
+"unavailable" and the caller raises SandboxUnavailable; nothing runs with less isolation
+than asked for.
+
+Why pivot_root into a built root, as bubblewrap, nsjail and container runtimes do, and
+not the alternatives. Remounting the host's mounts read-only (what this file did before)
+hides nothing: the code could read whatever its uid may, a user's ~/.ssh included. A
+chroot into the same tree would leave the host's mounts in the namespace, visible in
+/proc/self/mountinfo and reachable again by anything holding a directory descriptor from
+outside; pivot_root followed by a detach of the old root removes them from the namespace
+altogether. Landlock would need kernel >= 5.13 with the LSM enabled (often it is not) and
+still shows the file tree; gVisor costs a separate runtime and tens of ms per program;
+calling bwrap or nsjail would add a system dependency for what is about 60 lines here.
 
 Linux only (namespaces, pidfd_open: Linux >= 5.3). Standard library only.
 """
@@ -48,8 +63,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, NoReturn
 
-# Imported now, as root: the runner may not be able to read this directory once it drops
-# privileges. Under -I the script's own directory is not on sys.path.
+# Imported now: this directory is not in the sandbox's root. Under -I the script's own
+# directory is not on sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _harness  # noqa: E402
 
@@ -59,24 +74,25 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV = 0x1, 0x2, 0x4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
-# A remount replaces a mount's flags; these must be carried over, or the kernel refuses
-# the remount (in a user namespace) or we would silently relax them.
-MOUNT_OPTION_FLAGS = {
-    b"nosuid": 0x2,
-    b"nodev": 0x4,
-    b"noexec": 0x8,
-    b"noatime": 0x400,
-    b"nodiratime": 0x800,
-    b"relatime": 0x200000,
-}
-MOUNTINFO_ESCAPES = ((b"\\040", b" "), (b"\\011", b"\t"), (b"\\012", b"\n"), (b"\\134", b"\\"))
+MNT_DETACH = 0x2
+# A bind's remount replaces its flags; those the source mount has must be carried over,
+# or the kernel refuses the remount (they are locked in a user namespace) or we would
+# silently relax them. statvfs reports them; only relatime has another value as MS_*.
+CARRIED_FLAGS = (
+    (os.ST_NODEV, MS_NODEV),
+    (os.ST_NOEXEC, MS_NOEXEC),
+    (os.ST_NOATIME, 0x400),
+    (os.ST_NODIRATIME, 0x800),
+    (os.ST_RELATIME, 0x200000),
+)
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+ROOT_TMPFS = "size=1m,mode=0755"  # holds only directories, symlinks and mount points
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 NOBODY = 65534
 SETUP_FAILED = 125  # a forked child's body raised: the sandbox's fault, not the program's
-SHARED_MEMORY = "/dev/shm"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Flags are unsigned long: passed as plain ints, their upper 32 bits would be undefined.
@@ -94,6 +110,7 @@ def main() -> None:
     job = _take_job(job_path)
     try:
         _isolate(job)
+        _build_root(job["root"], job)
     except OSError as exc:
         _send(control_fd, f"unavailable {exc}")
         os._exit(1)
@@ -120,7 +137,6 @@ def _take_job(path: str) -> dict:
     with open(path, "rb") as file:
         job = marshal.load(file)
     os.unlink(path)
-    job["stdlib"] = os.path.dirname(os.__file__)
     job["rootless"] = os.geteuid() != 0
     job["uid"], job["gid"] = _sandbox_ids(job["rootless"], job["uid_base"])
     return job
@@ -150,19 +166,63 @@ def _isolate(job: dict) -> None:
     _check(_libc.unshare(flags), "unshare")
     if job["rootless"]:
         _map_own_ids(job["uid"], job["gid"])
-    # Private first, so nothing mounted or remounted below propagates back to the host.
+    # Private first, so nothing mounted below propagates back to the host.
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    scratch = f"size={job['file_size_mb']}m,mode=0700,uid={job['uid']},gid={job['gid']}"
-    _mount("tmpfs", job["workdir"], "tmpfs", MS_NOSUID | MS_NODEV, scratch)
-    writable = [job["workdir"]]
-    if os.path.isdir(SHARED_MEMORY):
-        # multiprocessing's locks live there; a private one, as small as the scratch dir.
-        shared = f"size={job['file_size_mb']}m,mode=1777"
-        _mount("tmpfs", SHARED_MEMORY, "tmpfs", MS_NOSUID | MS_NODEV, shared)
-        writable.append(SHARED_MEMORY)
-    # The interpreter may live where the sandbox uid cannot read (pyenv under /root).
-    _mount(job["stdlib"], job["libdir"], None, MS_BIND)
-    _make_read_only(skip=writable)
+
+
+def _build_root(root: str, job: dict) -> None:
+    """Lay out the new root at `root` (a host path, mounted only in this namespace) as the
+    caller's plan says, one system call per entry, then make it read-only."""
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_TMPFS)
+    limited = f"size={job['file_size_mb']}m"
+    for kind, path, *target in job["root_plan"]:
+        inside = root + path
+        if kind == "dir":
+            os.mkdir(inside, 0o755)
+        elif kind == "file":
+            os.close(os.open(inside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        elif kind == "symlink":
+            os.symlink(target[0], inside)
+        elif kind in ("bind", "device"):
+            _bind(path, inside, read_only=kind == "bind")
+        elif kind == "mask":
+            _mount("tmpfs", inside, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k")
+        elif kind == "shm":  # multiprocessing's locks; a private one, as small as the scratch
+            _mount("tmpfs", inside, "tmpfs", MS_NOSUID | MS_NODEV, f"{limited},mode=1777")
+    # The program's cwd: a fresh temporary directory's path, so it cannot collide above.
+    os.makedirs(root + job["workdir"], 0o755)
+    owned = f"{limited},mode=0700,uid={job['uid']},gid={job['gid']}"
+    _mount("tmpfs", root + job["workdir"], "tmpfs", MS_NOSUID | MS_NODEV, owned)
+    # Read-only last: rootless, the root tmpfs belongs to the sandbox's own uid.
+    _mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    """Bind one host file or directory (not what is mounted below it), read-only unless
+    it is a device node, then carry the source mount's locked flags over."""
+    _mount(source, target, None, MS_BIND)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY | MS_NODEV if read_only else 0)
+    carried = os.statvfs(target).f_flag
+    for statvfs_flag, mount_flag in CARRIED_FLAGS:
+        flags |= mount_flag if carried & statvfs_flag else 0
+    _mount(None, target, None, flags)
+
+
+def _enter_root(root: str) -> None:
+    """Mount this PID namespace's /proc, make `root` the root and detach the host's.
+
+    Runs in init: a proc mount shows the PID namespace of the process that mounts it.
+    pivot_root(".", ".") stacks the old root on the new one, and the detach removes it,
+    as pivot_root(2) describes.
+    """
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    number = PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(0, f"pivot_root: no syscall number known for {os.uname().machine}")
+    os.chdir(root)
+    _check(_libc.syscall(ctypes.c_long(number), b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the host's root")
+    os.chdir("/")
 
 
 def _map_own_ids(uid: int, gid: int) -> None:
@@ -170,24 +230,6 @@ def _map_own_ids(uid: int, gid: int) -> None:
     for name, text in maps:
         with open(f"/proc/self/{name}", "w") as file:
             file.write(text)
-
-
-def _make_read_only(skip: list[str]) -> None:
-    """Remount every mount read-only but our own tmpfs mounts: /tmp and any other
-    world-writable place included, which an unprivileged uid could otherwise write."""
-    with open("/proc/self/mountinfo", "rb") as file:
-        lines = file.read().splitlines()
-    for line in lines:
-        fields = line.split(b" ")
-        target = fields[4]
-        for escaped, plain in MOUNTINFO_ESCAPES:
-            target = target.replace(escaped, plain)
-        if os.fsdecode(target) in skip:
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for option in fields[5].split(b","):
-            flags |= MOUNT_OPTION_FLAGS.get(option, 0)
-        _mount(None, target, None, flags)
 
 
 def _mount(
@@ -212,6 +254,11 @@ def _run_init(job: dict, result_fd: int, control_fd: int) -> None:
     _libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
     # Not ptrace-able by the runner, which keeps the same uid when rootless.
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    try:
+        _enter_root(job["root"])
+    except OSError as exc:
+        _send(control_fd, f"unavailable {exc}")
+        raise
     runner = os.fork()
     if runner == 0:
         os.close(control_fd)
@@ -240,7 +287,6 @@ def _run_sandboxed(job: dict, result_fd: int) -> None:
     os.chdir(job["workdir"])
     _apply_limits(job)
     _drop_privileges(job)
-    _import_from(job["stdlib"], job["libdir"])
     sys.argv[:] = ["solution.py"]
     os.set_inheritable(result_fd, False)  # programs the solution execs get no channel
     report = _harness.make_reporter(result_fd, job.pop("nonce"))
@@ -252,22 +298,6 @@ def _run_sandboxed(job: dict, result_fd: int) -> None:
             pass
     # Skips atexit handlers and non-daemon threads the solution left behind.
     os._exit(0)
-
-
-def _import_from(stdlib: str, libdir: str) -> None:
-    """Point imports at the standard library's bind mount, for the sandbox uid may not be
-    able to read its real path; that includes packages imported before the drop
-    (encodings, ctypes), which look for their submodules along their own __path__."""
-
-    def moved(entry: str) -> str:
-        inside = entry == stdlib or entry.startswith(stdlib + os.sep)
-        return libdir + entry[len(stdlib) :] if inside else entry
-
-    sys.path[:] = map(moved, sys.path)
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__path__", None)
-        if isinstance(path, list):
-            path[:] = map(moved, path)
 
 
 def _apply_limits(job: dict) -> None:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import rootfs
 from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable
 from .verdict import Records, classify, parse_control
 
@@ -123,20 +124,19 @@ def _prepare(
 ) -> tuple[list[str], str]:
     """Lay out the scratch dir and write the job; return the launcher's argv and workdir.
 
-    scratch/work becomes the sandbox's tmpfs and cwd, scratch/lib the standard library's
-    mount point; both are mounted only inside the sandbox's namespace.
+    scratch/root becomes the sandbox's root file system, and the same path as scratch/work
+    inside it the sandbox's tmpfs and cwd; both are mounted only in the sandbox's namespace.
     """
-    scratch.chmod(0o711)  # the sandbox uid must traverse it, but not list it
-    workdir, libdir, job_path = scratch / "work", scratch / "lib", scratch / "job"
-    workdir.mkdir()
-    libdir.mkdir()
+    root, workdir, job_path = scratch / "root", scratch / "work", scratch / "job"
+    root.mkdir()
     job = {
         "solution": solution,
         "tests": tests,
         "nonce": nonce,
         "uid_base": SANDBOX_UID_BASE,
+        "root": str(root),
+        "root_plan": rootfs.plan(),
         "workdir": str(workdir),
-        "libdir": str(libdir),
         "isolate_network": limits.network == "isolate",
         "wall_seconds": float(limits.wall_seconds),
         "cpu_seconds": float(limits.cpu_seconds),
