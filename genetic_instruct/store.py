@@ -98,6 +98,14 @@ def require_state(run_dir: str | Path) -> None:
         )
 
 
+def read_only_run(run_dir: Path) -> StateError:
+    """What `run` says of a run directory it cannot write (read-only media, permissions)."""
+    return StateError(
+        f"{run_dir}: the run directory is read-only; inspect, verify, report "
+        "(with report_dir=...) and export (with export.path=...) can still read it"
+    )
+
+
 class RunStore:
     """`RunStore(run_dir)` creates the database on first use (the run);
     `RunStore(run_dir, read_only=True)` only opens an existing one and never writes to it
@@ -121,10 +129,7 @@ class RunStore:
                 "config key run_dir)"
             ) from None
         if not os.access(self.path.parent, os.W_OK):
-            raise StateError(
-                f"{self.path.parent}: the run directory is read-only; inspect, verify, report "
-                "(with report_dir=...) and export (with export.path=...) can still read it"
-            )
+            raise read_only_run(self.path.parent)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

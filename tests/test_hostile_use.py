@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.decontamination import humaneval_source
+from genetic_instruct.run_lock import LOCK_FILE
 from genetic_instruct.seeds import builtin_seeds_path
 from genetic_instruct.store import STATE_FILE
 
@@ -39,7 +40,9 @@ def _one_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    """Every file of a run, but the lock's note of its last holder (run_lock.py)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != LOCK_FILE}
 
 
 @pytest.fixture(scope="module")
