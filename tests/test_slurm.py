@@ -17,16 +17,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import dataset_records
+from .test_resume import RUN_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "genetic_instruct.cli"]
-RUN_ARGS = [
-    "engine=scripted",
-    "progress=false",
-    "evolution.target_size=400",
-    "evolution.max_generations=5",
-    "evolution.offspring_per_colony=16",
-]
 SEEDS = (11, 12)
 # Slurm signals a job signal_delay_s before its time limit (1 min: the shortest Slurm
 # has), so SIGUSR2 comes ~20 s in; ~400 answers at 50 ms make each point outlast that,

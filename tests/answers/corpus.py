@@ -110,7 +110,16 @@ SMOLLM2_MUTATION_TASK = (
 REFUSAL = "I'm sorry, but I can't help with rewriting this task."
 META_ONLY = "Sure! Here is the rewritten task:\n\nLet me know if you'd like any changes!"
 
-R1_CODER = """<think>
+R1_CODER_SOLUTION = """def merge_ranges(ranges):
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged"""
+
+R1_CODER = f"""<think>
 First attempt:
 ```python
 def merge_ranges(ranges):
@@ -126,14 +135,7 @@ pip install nothing-needed
 ```
 
 ```python
-def merge_ranges(ranges):
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+{R1_CODER_SOLUTION}
 ```
 
 ```python
@@ -142,15 +144,6 @@ assert merge_ranges([]) == []
 ```
 
 This runs in O(n log n) time."""
-
-R1_CODER_SOLUTION = """def merge_ranges(ranges):
-    merged = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged"""
 
 LLAMA_CODER_UNITTEST = """Here's a solution with unit tests:
 
