@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from genetic_instruct.errors import InputError
-from genetic_instruct.store import read_only_run
+from genetic_instruct.store import not_a_directory, read_only_run
 
 LOCK_FILE = ".lock"
 _BUSY = (errno.EAGAIN, errno.EACCES)  # what F_SETLK gives when someone else holds it
@@ -77,6 +77,8 @@ def _acquire(run_dir: Path) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as error:
+        if error.errno in (errno.EEXIST, errno.ENOTDIR):
+            raise not_a_directory(run_dir) from None
         if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise read_only_run(run_dir) from None
         raise InputError(f"{run_dir}: cannot lock the run directory ({error.strerror})") from None

@@ -98,6 +98,11 @@ def require_state(run_dir: str | Path) -> None:
         )
 
 
+def not_a_directory(run_dir: Path) -> StateError:
+    """What any command says of a run_dir that is a file."""
+    return StateError(f"{run_dir}: a file, not a directory (config key run_dir)")
+
+
 def read_only_run(run_dir: Path) -> StateError:
     """What `run` says of a run directory it cannot write (read-only media, permissions)."""
     return StateError(
@@ -120,9 +125,7 @@ class RunStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise StateError(
-                f"{self.path.parent}: a file, not a directory (config key run_dir)"
-            ) from None
+            raise not_a_directory(self.path.parent) from None
         except OSError as error:
             raise StateError(
                 f"{self.path.parent}: cannot create run directory ({error.strerror}; "
