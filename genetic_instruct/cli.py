@@ -142,9 +142,11 @@ def _export(cfg: Config, _: DictConfig) -> None:
     adds the seeds); a run on read-only media is exported whole to another export.path.
     A file there that genetic-instruct did not write is never overwritten.
     """
-    from genetic_instruct.dataset_card import write_dataset_card
+    from genetic_instruct.dataset_card import card_output, write_dataset_card
+    from genetic_instruct.ownership import refuse_foreign
     from genetic_instruct.report import current_report, saved_config
 
+    refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
     store = _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK))
     try:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -208,6 +209,7 @@ class ExecutorConfig:
 class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
+    card: str = "README.md"  # the dataset card's file name, beside path
 
 
 @dataclass
@@ -298,6 +300,11 @@ def validate(cfg: Config) -> None:
         _require(role_cfg.temperature >= 0.0, f"roles.{role}.temperature", "must be >= 0")
         _require(0.0 < role_cfg.top_p <= 1.0, f"roles.{role}.top_p", "must be in (0, 1]")
         _require(role_cfg.max_tokens > 0, f"roles.{role}.max_tokens", "must be positive")
+    card = cfg.export.card
+    _require(
+        bool(card) and Path(card).name == card and card != Path(cfg.export.path).name,
+        "export.card", "must be a file name (no folder), other than the dataset's",
+    )
     flt = cfg.filters
     _require(flt.min_instruction_words >= 1, "filters.min_instruction_words", "must be >= 1")
     _require(

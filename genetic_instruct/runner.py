@@ -9,7 +9,7 @@ from pathlib import Path
 from genetic_instruct import interrupts
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
-from genetic_instruct.dataset_card import write_dataset_card
+from genetic_instruct.dataset_card import card_output, write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_export
@@ -17,7 +17,8 @@ from genetic_instruct.llm.base import Engine, EngineLost
 from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.records import Individual
 from genetic_instruct.run_end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
-from genetic_instruct.report import REPORT_HTML, write_report
+from genetic_instruct.ownership import refuse_foreign
+from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
 from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
 from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
 from genetic_instruct.seeds import SeedFile, load_seed_file, resolve_seeds_path, seeds_digest
@@ -55,6 +56,10 @@ def run(
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None  # nothing written yet
     check_engines(cfg, skip=engines or {})  # a dead URL or an empty model folder: nothing written
+    # A resumed run's store vouches for its dataset (sync_export); the rest must be ours.
+    dataset = [(Path(cfg.export.path), "export.path")] if new else []
+    refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
+                    *report_outputs(cfg.report_dir)])
     if cfg.fresh:
         moved = move_aside(cfg)
         if moved is not None:

@@ -1,0 +1,64 @@
+"""Never overwrite a file the tool did not write.
+
+Datasets, cards and reports go where users point them (`export.path`, `report_dir`), often
+beside files of their own: a hand-written README.md, a dataset from elsewhere. Before such a
+file is replaced, it must be recognisably ours: a marker line in Markdown and HTML, a
+`written_by` key opening JSON, our record shape on the first line of a JSONL dataset (or an
+empty file: nothing to lose). Otherwise the command stops with one line naming the file and
+the setting that sends the output elsewhere, before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from genetic_instruct.errors import InputError
+
+TOOL = "genetic-instruct"
+TEXT_MARKER = f"<!-- written by {TOOL}: rewritten by each export or report -->"
+JSON_OWNER: dict[str, str] = {"written_by": TOOL}  # the first key of a JSON file of ours
+_JSON_MARK = re.compile(r'\A\s*\{\s*"written_by"\s*:\s*"' + TOOL + '"')
+# Keys every exported sample has and a dataset from elsewhere is unlikely to have together.
+_SAMPLE_KEYS = frozenset({"id", "messages", "instruction", "output", "origin", "prompt_hashes"})
+_HEAD = 64 * 1024  # bytes read to find a marker; it sits near the top of our files
+
+
+class ForeignFile(InputError):
+    """An output path holds a file this tool did not write."""
+
+
+def is_ours(path: Path) -> bool:
+    """Whether `path` (an existing file) carries this tool's mark for its kind."""
+    with open(path, "rb") as file:
+        head = file.read(_HEAD)
+    if not head.strip():
+        return True
+    text = head.decode("utf-8", errors="replace")
+    if path.suffix == ".jsonl":
+        return _is_our_sample(text.split("\n", 1)[0])
+    if path.suffix == ".json":
+        return _JSON_MARK.match(text) is not None
+    return TEXT_MARKER in text
+
+
+def _is_our_sample(line: str) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and _SAMPLE_KEYS <= record.keys()
+
+
+def refuse_foreign(outputs: Iterable[tuple[Path, str]]) -> None:
+    """Raise ForeignFile for the first (path, config key) whose path holds a file not ours."""
+    for path, key in outputs:
+        if path.is_file() and not is_ours(path):
+            raise ForeignFile(
+                f"{path}: a file genetic-instruct did not write is there and is left as it is; "
+                f"move it, or write elsewhere with {key}=..."
+            )
+        if path.exists() and not path.is_file():
+            raise ForeignFile(f"{path}: not a file (config key {key})")
