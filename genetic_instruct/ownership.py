@@ -11,7 +11,6 @@ the setting that sends the output elsewhere, before it writes anything.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,7 +19,13 @@ from genetic_instruct.errors import InputError
 TOOL = "genetic-instruct"
 TEXT_MARKER = f"<!-- written by {TOOL}: rewritten by each export or report -->"
 JSON_OWNER: dict[str, str] = {"written_by": TOOL}  # the first key of a JSON file of ours
-_JSON_MARK = re.compile(r'\A\s*\{\s*"written_by"\s*:\s*"' + TOOL + '"')
+# What files of ours written before the marker existed carry instead, so that a run made
+# by an earlier version still exports and reports in place.
+_LEGACY_TEXT = ("\n# Genetic-Instruct coding instructions\n",
+                "<title>genetic-instruct run report</title>",
+                "<title>genetic-instruct sweep comparison</title>")
+_LEGACY_JSON_KEYS = (frozenset({"schema", "run", "settings"}), frozenset({"schema", "runs"}),
+                     frozenset({"dataset", "clean", "checked", "records"}))
 # Keys every exported sample has and a dataset from elsewhere is unlikely to have together.
 _SAMPLE_KEYS = frozenset({"id", "messages", "instruction", "output", "origin", "prompt_hashes"})
 _HEAD = 64 * 1024  # bytes read to find a marker; it sits near the top of our files
@@ -32,6 +37,8 @@ class ForeignFile(InputError):
 
 def is_ours(path: Path) -> bool:
     """Whether `path` (an existing file) carries this tool's mark for its kind."""
+    if path.suffix == ".json":  # our reports: small enough to read whole
+        return _is_our_json(path.read_bytes())
     with open(path, "rb") as file:
         head = file.read(_HEAD)
     if not head.strip():
@@ -39,9 +46,17 @@ def is_ours(path: Path) -> bool:
     text = head.decode("utf-8", errors="replace")
     if path.suffix == ".jsonl":
         return _is_our_sample(text.split("\n", 1)[0])
-    if path.suffix == ".json":
-        return _JSON_MARK.match(text) is not None
-    return TEXT_MARKER in text
+    return any(marker in text for marker in (TEXT_MARKER, *_LEGACY_TEXT))
+
+
+def _is_our_json(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return not data.strip()
+    return isinstance(doc, dict) and (
+        doc.get("written_by") == TOOL or any(keys <= doc.keys() for keys in _LEGACY_JSON_KEYS)
+    )
 
 
 def _is_our_sample(line: str) -> bool:

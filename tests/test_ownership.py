@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from genetic_instruct.ownership import TEXT_MARKER
+
 HAND_WRITTEN = "# My project\n\nNotes I wrote by hand.\n"
 
 
@@ -47,11 +49,13 @@ def test_a_hand_written_readme_beside_an_export_path_survives(
 
 
 def test_a_second_export_to_the_run_directory_rewrites_its_own_card(finished_run: Path) -> None:
+    """Also a card of an earlier version, written before the marker line existed."""
     card = finished_run / "README.md"
-    card.write_text(card.read_text().replace("synthetic Python", "SYNTHETIC"))
+    earlier = card.read_text().replace(TEXT_MARKER + "\n", "")
+    card.write_text(earlier.replace("synthetic Python", "SYNTHETIC"))
     result = _cli("export", f"run_dir={finished_run}")
     assert result.returncode == 0, result.stderr
-    assert "SYNTHETIC" not in card.read_text()
+    assert "SYNTHETIC" not in card.read_text() and TEXT_MARKER in card.read_text()
 
 
 def test_a_dataset_from_elsewhere_at_export_path_is_not_overwritten(
