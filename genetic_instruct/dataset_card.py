@@ -156,7 +156,8 @@ def render_card(
         "## Seeds",
         "",
         f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
-        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset.",
+        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset."
+        + _failing_seeds(run.get("failing_seeds")),
         "",
         "## Counts",
         "",
@@ -193,6 +194,13 @@ def render_card(
         "use.",
         "",
     ])
+
+
+def _failing_seeds(kept: int | None) -> str:
+    if not kept:
+        return ""
+    return (f" Kept although their solution fails their own tests "
+            f"(`allow_failing_seeds=true`): {kept:,}.")
 
 
 def _seed_source(spec: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
 from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
 from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
+from genetic_instruct.seed_tests import FAILING_META, check_seed_tests
 from genetic_instruct.seeds import SeedFile, load_seed_file, resolve_seeds_path, seeds_digest
 from genetic_instruct.store import RunStore, has_state
 
@@ -60,6 +62,7 @@ def run(
     dataset = [(Path(cfg.export.path), "export.path")] if new else []
     refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
                     *report_outputs(cfg.report_dir)])
+    failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
     if cfg.fresh:
         moved = move_aside(cfg)
         if moved is not None:
@@ -68,10 +71,13 @@ def run(
     try:
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
-            seed_file = seed_file or load_seed_file(cfg.seeds)
+            seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
             if withheld is None:
                 withheld = screen_seeds(cfg, seed_file)
             store.set_meta(WITHHELD_META, withheld)
+            if failing is None:
+                failing = check_seed_tests(cfg, seed_file, _warn)
+            store.set_meta(FAILING_META, failing)
         if on_accepted is not None:
             on_accepted()
 
@@ -112,9 +118,14 @@ def run(
         store.close()
 
 
+def _warn(line: str) -> None:
+    """A line the user must see, with or without progress output."""
+    print(f"genetic-instruct: {line}", file=sys.stderr)
+
+
 def _seed_file(cfg: Config, new: bool) -> SeedFile | None:
     """The seed file, validated; None on a resume whose seed file is gone (its seeds are
     stored). On a resume its content is still compared with the run's (check_resume)."""
     if new or resolve_seeds_path(cfg.seeds).exists():
-        return load_seed_file(cfg.seeds)
+        return load_seed_file(cfg.seeds, cfg.seeds_format)
     return None
