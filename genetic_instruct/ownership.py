@@ -29,6 +29,7 @@ _LEGACY_JSON_KEYS = (frozenset({"schema", "run", "settings"}), frozenset({"schem
 # Keys every exported sample has and a dataset from elsewhere is unlikely to have together.
 _SAMPLE_KEYS = frozenset({"id", "messages", "instruction", "output", "origin", "prompt_hashes"})
 _HEAD = 64 * 1024  # bytes read to find a marker; it sits near the top of our files
+_MAX_JSON = 64 * 1024 * 1024  # our JSON reports are far smaller; a larger file is not one
 
 
 class ForeignFile(InputError):
@@ -36,30 +37,34 @@ class ForeignFile(InputError):
 
 
 def is_ours(path: Path) -> bool:
-    """Whether `path` (an existing file) carries this tool's mark for its kind."""
-    if path.suffix == ".json":  # our reports: small enough to read whole
-        return _is_our_json(path.read_bytes())
+    """Whether `path` (an existing file) carries one of this tool's marks; by content, not by
+    name, since a dataset may be called anything (`export.path=train.json`)."""
     with open(path, "rb") as file:
         head = file.read(_HEAD)
-    if not head.strip():
-        return True
+        if not head.strip():
+            return True
+        first_line = head.split(b"\n", 1)[0]
+        if b"\n" not in head:  # a record longer than the head: read the rest of its line
+            first_line += file.readline(_MAX_JSON)
     text = head.decode("utf-8", errors="replace")
-    if path.suffix == ".jsonl":
-        return _is_our_sample(text.split("\n", 1)[0])
-    return any(marker in text for marker in (TEXT_MARKER, *_LEGACY_TEXT))
+    if any(marker in text for marker in (TEXT_MARKER, *_LEGACY_TEXT)):
+        return True
+    if _is_our_sample(first_line):
+        return True
+    return path.stat().st_size <= _MAX_JSON and _is_our_json(path.read_bytes())
 
 
 def _is_our_json(data: bytes) -> bool:
     try:
         doc = json.loads(data)
     except ValueError:
-        return not data.strip()
+        return False
     return isinstance(doc, dict) and (
         doc.get("written_by") == TOOL or any(keys <= doc.keys() for keys in _LEGACY_JSON_KEYS)
     )
 
 
-def _is_our_sample(line: str) -> bool:
+def _is_our_sample(line: bytes) -> bool:
     try:
         record = json.loads(line)
     except ValueError:

@@ -68,6 +68,11 @@ def test_a_dataset_from_elsewhere_at_export_path_is_not_overwritten(
     assert result.returncode == 2
     assert f"{theirs}: a file genetic-instruct did not write" in result.stderr
     assert theirs.read_text() == '{"prompt": "p", "completion": "c"}\n'
+    ours = tmp_path / "ours.json"  # recognised by content, whatever its name
+    for include_seeds in ("false", "true"):  # the second rewrites the whole file
+        again = _cli("export", f"run_dir={finished_run}", f"export.path={ours}",
+                     "export.card=CARD.md", f"export.include_seeds={include_seeds}")
+        assert again.returncode == 0, again.stderr
 
 
 def test_a_report_or_clean_copy_that_is_not_ours_survives(
