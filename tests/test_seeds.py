@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -105,11 +106,11 @@ def _write_seeds(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", "engine=scripted", "progress=false",
          "evolution.target_size=2", *args],  # two seeds: done at generation 0
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=env,
     )
 
 
@@ -157,3 +158,26 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
     report = json.loads((tmp_path / "kept" / "report.json").read_text())
     assert report["run"]["failing_seeds"] == 1
     assert "(`allow_failing_seeds=true`): 1." in (tmp_path / "kept" / "README.md").read_text()
+
+
+def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) -> None:
+    """The cache is consulted: a set recorded as passed is not run (here, one that would
+    fail, recorded by hand), and a set that passed is recorded."""
+    from genetic_instruct.evolution import sandbox_limits
+    from genetic_instruct.seed_tests import PASSED_FILE, _passed_key
+    from genetic_instruct.seeds import load_seed_file
+    from tests.conftest import make_config
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, "GENETIC_INSTRUCT_CACHE": str(cache)}
+    wrong = {"instruction": ADD, "solution": ADD_CODE.replace("+", "-"),
+             "tests": "assert add(1, 2) == 3"}
+    failing = _write_seeds(tmp_path / "failing.jsonl", [SEED_RECORDS["native"][1], wrong])
+    limits = sandbox_limits(make_config().execution)
+    cache.mkdir()
+    (cache / PASSED_FILE).write_text(_passed_key(load_seed_file(str(failing)), limits) + "\n")
+    assert _run_cli(f"seeds={failing}", f"run_dir={tmp_path / 'a'}", env=env).returncode == 0
+    passing = _write_seeds(tmp_path / "passing.jsonl", SEED_RECORDS["native"])
+    assert _run_cli(f"seeds={passing}", f"run_dir={tmp_path / 'b'}", env=env).returncode == 0
+    recorded = (cache / PASSED_FILE).read_text().split()
+    assert recorded[1] == _passed_key(load_seed_file(str(passing)), limits)
