@@ -83,7 +83,7 @@ class _State:
 def _run(cfg: Config, composed: DictConfig) -> None:
     """Grow the population until evolution.target_size; resumes when run_dir has state.
 
-    Writes run_dir/state.sqlite, the dataset (export.path, with its card README.md beside
+    Writes run_dir/state.sqlite, the dataset (export.path, with its card export.card beside
     it) after each generation, and report.html/json (report_dir) at the end. Ctrl-C stops
     at a safe point; the same command resumes. Settings that shape the data may not change
     on resume (force_resume=true overrides); fresh=true starts over, moving the old files
@@ -136,7 +136,7 @@ def _output(path: str | Path, key: str) -> Iterator[None]:
 
 
 def _export(cfg: Config, _: DictConfig) -> None:
-    """Write the run's dataset (export.path) and its card (README.md beside it).
+    """Write the run's dataset (export.path) and its card (export.card, beside it).
 
     Brings export.path up to date with run_dir's population (export.include_seeds=true
     adds the seeds); a run on read-only media is exported whole to another export.path.
@@ -274,8 +274,6 @@ def _answer_before_hydra(args: list[str]) -> str | None:
     first = args[0] if args else ""
     if first in cli_help.VERSION_FLAGS:
         return cli_help.version()
-    if first in cli_help.HELP_FLAGS:
-        return cli_help.main_help(_COMMANDS)
     if first in _COMMANDS and any(a in cli_help.HELP_FLAGS for a in args[1:]):
         return cli_help.command_help(first, _COMMANDS[first])
     if first and first not in _COMMANDS and cli_help.looks_like_command(first):
