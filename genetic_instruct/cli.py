@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -28,22 +29,19 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
+from genetic_instruct import cli_help
 from genetic_instruct.composition import one_line, reject_unknown_keys
 from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct import run_lock
 from genetic_instruct.export import copy_export, is_run_dataset, sync_export
 from genetic_instruct.store import RunStore, require_state
-from genetic_instruct.sweep import point_run_dir
+from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
 EXIT_BAD_INPUT = 2
 # The repository's conf/ (the package is installed editable, beside it); absolute, because
 # Hydra reads a relative config_path as a Python package when run from a console script.
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-# Hydra does not make run_dir (and conf/config.yaml keeps it from writing .hydra/): a refused
-# or failed command must leave the run directory as it was (`run` records its config once
-# accepted, under the run's lock).
-_HYDRA_OVERRIDES = ["hydra.run.dir=."]
 
 register_configs()
 
@@ -74,8 +72,7 @@ def _guarded(task: Task) -> Callable[[DictConfig], None]:
         try:
             task(to_config(cfg), cfg)
         except InputError as error:
-            print(f"genetic-instruct: error: {error}", file=sys.stderr)
-            raise SystemExit(EXIT_BAD_INPUT) from None
+            _bad_input(str(error))
 
     return wrapper
 
@@ -85,6 +82,14 @@ class _State:
 
 
 def _run(cfg: Config, composed: DictConfig) -> None:
+    """Grow the population until evolution.target_size; resumes when run_dir has state.
+
+    Writes run_dir/state.sqlite, the dataset (export.path, with its card export.card beside
+    it) after each generation, and report.html/json (report_dir) at the end. Ctrl-C stops
+    at a safe point; the same command resumes. Settings that shape the data may not change
+    on resume (force_resume=true overrides); fresh=true starts over, moving the old files
+    aside. Exit 0 done, 2 bad input, 3 stalled, 75 engine lost.
+    """
     from genetic_instruct.interrupts import Interrupted
     from genetic_instruct.llm.base import EngineLost
     from genetic_instruct.report import save_config
@@ -132,14 +137,17 @@ def _output(path: str | Path, key: str) -> Iterator[None]:
 
 
 def _export(cfg: Config, _: DictConfig) -> None:
-    """Bring the dataset up to date and rewrite its card (described by the run's own config).
+    """Write the run's dataset (export.path) and its card (export.card, beside it).
 
     The run's own dataset is kept by its writer, so exporting there takes the run's lock;
     an export to any other path (also from a run on read-only media) only reads the run.
+    A file there that genetic-instruct did not write is never overwritten.
     """
-    from genetic_instruct.dataset_card import write_dataset_card
+    from genetic_instruct.dataset_card import card_output, write_dataset_card
+    from genetic_instruct.ownership import refuse_foreign
     from genetic_instruct.report import current_report, saved_config
 
+    refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
     store = _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK))
     try:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
@@ -157,7 +165,7 @@ def _export(cfg: Config, _: DictConfig) -> None:
 
 
 def _verify(cfg: Config, _: DictConfig) -> None:
-    """Integrity check; exit 1 when the state breaks an invariant (each problem on a line)."""
+    """Check the integrity of run_dir's state; exit 1 with one line per problem."""
     store = _open_existing(cfg)
     try:
         with store.snapshot():
@@ -173,6 +181,7 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 
 
 def _inspect(cfg: Config, _: DictConfig) -> None:
+    """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
     store = _open_existing(cfg)
     try:
         with store.snapshot():
@@ -200,7 +209,10 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
 
 
 def _report(cfg: Config, _: DictConfig) -> None:
-    """Write report.html/json, describing the run by the config it was started with."""
+    """Write report.html and report.json (report_dir) with metrics and plots of run_dir.
+
+    The run is described by the config it was started with (run_dir/.hydra/).
+    """
     from genetic_instruct.report import REPORT_HTML, saved_config, write_report
 
     store = _open_existing(cfg)
@@ -214,8 +226,12 @@ def _report(cfg: Config, _: DictConfig) -> None:
 
 
 def _decontaminate(cfg: Config, _: DictConfig) -> None:
-    """Re-check the file at export.path (any JSONL dataset) against today's benchmark sets:
-    the run's own (as saved in run_dir) unless decontamination.* is given."""
+    """Re-check a dataset (export.path) against benchmark sets; write a clean copy beside it.
+
+    Any JSONL dataset with `instruction` or chat `messages` works. The sets are the run's
+    own (as saved in run_dir) unless decontamination.* is given. Writes x.clean.jsonl (the
+    kept lines) and x.contamination.json (why each record was dropped) beside export.path.
+    """
     from genetic_instruct.evolution import build_contamination_checker
     from genetic_instruct.recheck import recheck_dataset
 
@@ -259,11 +275,39 @@ _COMMANDS: dict[str, Task] = {
 }
 
 
+def _answer_before_hydra(args: list[str]) -> str | None:
+    """The text that answers help or version (Hydra's pages describe Hydra), else None;
+    a mistyped command exits 2 here, before Hydra reads it as a malformed override."""
+    first = args[0] if args else ""
+    if first in cli_help.VERSION_FLAGS:
+        return cli_help.version()
+    if first in _COMMANDS and any(a in cli_help.HELP_FLAGS for a in args[1:]):
+        return cli_help.command_help(first, _COMMANDS[first])
+    if first and first not in _COMMANDS and cli_help.looks_like_command(first):
+        _bad_input(cli_help.unknown_command(first, _COMMANDS))
+    if any(a in cli_help.HELP_FLAGS for a in args):
+        return cli_help.main_help(_COMMANDS)
+    return None
+
+
+def _bad_input(message: str) -> NoReturn:
+    print(f"genetic-instruct: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
 def main() -> None:
     """Console entry point: pick the command, then hand the rest of argv to Hydra."""
     args = sys.argv[1:]
-    name = args.pop(0) if args and args[0] in _COMMANDS else "run"
-    sys.argv = [f"{sys.argv[0]} {name}", *args, *_HYDRA_OVERRIDES]
+    answer = _answer_before_hydra(args)
+    if answer is not None:
+        print(answer)
+        return
+    name = args.pop(0) if args and args[0] in _COMMANDS else cli_help.DEFAULT_COMMAND
+    try:
+        refuse_unnamed_sweeps(args)
+    except InputError as error:
+        _bad_input(str(error))
+    sys.argv = [f"{sys.argv[0]} {name}", *args]
     app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(
         _guarded(_COMMANDS[name])
     )

@@ -29,6 +29,8 @@ FREE_KEYS = (
     "fresh",
     "report_dir",
     "seeds",
+    "seeds_format",  # how the file is read; the seeds' content is compared (SEEDS_KEY)
+    "allow_failing_seeds",  # checked on a new run only
     "evolution.target_size",
     "evolution.max_generations",
     "evolution.stall_generations",

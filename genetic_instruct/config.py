@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -208,6 +209,7 @@ class ExecutorConfig:
 class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
+    card: str = "README.md"  # the dataset card's file name, beside path
 
 
 @dataclass
@@ -215,6 +217,10 @@ class Config:
     run_dir: str = "runs/demo"
     seed: int = 0
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
+    seeds_format: str = "auto"  # auto | native | messages | prompt_response (seed_formats.py)
+    # a new run runs each seed's reference solution against its tests (execution.enabled):
+    # seeds that fail are refused, unless this keeps them
+    allow_failing_seeds: bool = False
     progress: bool = True
     force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
     fresh: bool = False  # start over: an earlier run's files in run_dir are moved aside first
@@ -238,6 +244,7 @@ def register_configs() -> None:
 
 ROLES = tuple(f.name for f in fields(RolesConfig))
 ENGINES = ("vllm", "openai", "scripted")
+SEEDS_FORMATS = ("auto", "native", "messages", "prompt_response")
 JUDGE_CRITERIA = ("correctness", "quality")
 FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
@@ -298,6 +305,12 @@ def validate(cfg: Config) -> None:
         _require(role_cfg.temperature >= 0.0, f"roles.{role}.temperature", "must be >= 0")
         _require(0.0 < role_cfg.top_p <= 1.0, f"roles.{role}.top_p", "must be in (0, 1]")
         _require(role_cfg.max_tokens > 0, f"roles.{role}.max_tokens", "must be positive")
+    _require(cfg.seeds_format in SEEDS_FORMATS, "seeds_format", f"must be one of {SEEDS_FORMATS}")
+    card = cfg.export.card
+    _require(
+        bool(card) and Path(card).name == card and card != Path(cfg.export.path).name,
+        "export.card", "must be a file name (no folder), other than the dataset's",
+    )
     flt = cfg.filters
     _require(flt.min_instruction_words >= 1, "filters.min_instruction_words", "must be >= 1")
     _require(

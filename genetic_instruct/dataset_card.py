@@ -1,4 +1,5 @@
-"""The dataset card: README.md beside the exported JSONL, so the export can be published as is.
+"""The dataset card: README.md (export.card) beside the exported JSONL, so the export can be
+published as is; a file of that name that this tool did not write is never replaced.
 
 It follows the dataset-hub conventions (YAML front matter that the Hugging Face Hub reads for
 licence, task, language, tags, size and data files; then prose sections). Every number comes
@@ -14,12 +15,13 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import Config
+from genetic_instruct.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.store import RunStore
 
-CARD_FILE = "README.md"
 PAPER = "https://arxiv.org/abs/2407.21077"
 # The Hub's size buckets: (upper bound, label).
 _SIZES = (
@@ -54,21 +56,30 @@ def write_dataset_card(
     path: str | Path, cfg: Config, store: RunStore, exported_count: int, *,
     license_id: str = "other", report: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write README.md in the folder of the exported JSONL at `path`; return its path.
+    """Write the card (export.card) in the folder of the exported JSONL at `path`; return
+    its path. Raises ForeignFile, writing nothing, where a file not ours has that name.
 
     `license_id` is the Hub licence id; it is the publisher's call (the models' licences bind
     their outputs), hence `other` until one is given. `report` saves rebuilding the run
     report when the caller has just written it.
     """
     dataset = Path(path)
+    card, key = card_output(dataset, cfg.export.card)
+    refuse_foreign([(card, key)])
     report = report if report is not None else build_report(store, cfg)
-    card = dataset.parent / CARD_FILE
     text = "\n".join([
         _front_matter(dataset.name, exported_count, license_id),
+        TEXT_MARKER,
         render_card(report, cfg, dataset.name, exported_count, withheld_seeds(store)),
     ])
-    card.write_text(text, encoding="utf-8")
+    with atomic_file(card) as out:
+        out.write(text.encode("utf-8"))
     return card
+
+
+def card_output(dataset: str | Path, card_name: str) -> tuple[Path, str]:
+    """Where the card of `dataset` goes, with the key that names it otherwise."""
+    return Path(dataset).parent / card_name, "export.card"
 
 
 def size_category(count: int) -> str:
@@ -145,7 +156,8 @@ def render_card(
         "## Seeds",
         "",
         f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
-        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset.",
+        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset."
+        + _failing_seeds(run.get("failing_seeds")),
         "",
         "## Counts",
         "",
@@ -182,6 +194,13 @@ def render_card(
         "use.",
         "",
     ])
+
+
+def _failing_seeds(kept: int | None) -> str:
+    if not kept:
+        return ""
+    return (f" Kept although their solution fails their own tests "
+            f"(`allow_failing_seeds=true`): {kept:,}.")
 
 
 def _seed_source(spec: str) -> str:

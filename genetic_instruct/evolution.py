@@ -19,7 +19,7 @@ import numpy as np
 
 from genetic_instruct import faults, interrupts
 from genetic_instruct.candidate import Candidate
-from genetic_instruct.config import ROLES, Config, RoleConfig, roles_in_use
+from genetic_instruct.config import ROLES, Config, ExecutionConfig, RoleConfig, roles_in_use
 from genetic_instruct.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -165,10 +165,7 @@ class Evolution:
         )
         self.tester = TesterRole(templates["tester"])
         self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
-        # execution.* repeats the sandbox's limits under the same names, for Hydra.
-        self.sandbox_limits = SandboxLimits(
-            **{f.name: getattr(execution, f.name) for f in dataclasses.fields(SandboxLimits)}
-        )
+        self.sandbox_limits = sandbox_limits(execution)
         self.near_duplicates = NearDuplicates(
             index, store.ids(), lambda c: dedup_text(cfg, c.instruction, c.solution)
         )
@@ -435,6 +432,13 @@ def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
 def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
     """What near-duplicate checks compare (dedup.compare)."""
     return instruction if cfg.dedup.compare == "instruction" else f"{instruction}\n{solution}"
+
+
+def sandbox_limits(execution: ExecutionConfig) -> SandboxLimits:
+    """execution.* repeats the sandbox's limits under the same names, for Hydra."""
+    return SandboxLimits(
+        **{f.name: getattr(execution, f.name) for f in dataclasses.fields(SandboxLimits)}
+    )
 
 
 def build_contamination_checker(cfg: Config) -> ContaminationChecker | None:

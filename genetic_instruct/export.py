@@ -24,6 +24,7 @@ import orjson
 
 from genetic_instruct import faults
 from genetic_instruct.atomic import atomic_file
+from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.records import Individual
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.spawning import spawn_without_main
@@ -171,15 +172,18 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
     """Bring the dataset file up to date with the store; return its record count.
 
     From a read-only store (a run on read-only media) the file is written whole and nothing
-    is confirmed in the store.
+    is confirmed in the store. A file at `path` that this run did not export there must be
+    recognisably ours (ForeignFile otherwise, and nothing is written).
     """
     target = Path(path)
     state = store.get_meta(_META_KEY)
     last_seq = store.population_size()
+    ours = state is not None and state["path"] == str(target.resolve())
+    if not ours:
+        refuse_foreign([(target, "export.path")])
     reusable = (
         not store.read_only
-        and state is not None
-        and state["path"] == str(target.resolve())
+        and ours
         and state["include_seeds"] == include_seeds
         and target.is_file()
         and target.stat().st_size >= state["bytes"]

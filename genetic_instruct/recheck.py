@@ -22,6 +22,7 @@ from typing import Any
 from genetic_instruct.atomic import atomic_file
 from genetic_instruct.decontamination import Contamination, ContaminationChecker
 from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
+from genetic_instruct.ownership import JSON_OWNER, is_ours, refuse_foreign
 
 _BATCH = 10_000  # records per check: bounded memory for an 800k-record export
 Entry = tuple[int, str, str, Any]  # line number, line as read, instruction, record id
@@ -53,6 +54,9 @@ def recheck_dataset(
     """Check every record of ``dataset``; write the clean copy and the report (which
     records ``checked_against``, the settings that make "clean" mean something)."""
     clean_path, report_path = output_paths(dataset)
+    refuse_foreign([(report_path, "export.path")])
+    if not (report_path.is_file() and is_ours(report_path)):  # it vouches for its clean copy
+        refuse_foreign([(clean_path, "export.path")])
     dropped: list[dict[str, Any]] = []
     checked = 0
     with atomic_file(clean_path) as clean:
@@ -67,6 +71,7 @@ def recheck_dataset(
                         {"line": line_number, "id": record_id, **_without_none(match)}
                     )
         report = {
+            **JSON_OWNER,
             "dataset": str(dataset),
             "clean": str(clean_path),
             "checked": checked,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from genetic_instruct import interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
-from genetic_instruct.dataset_card import write_dataset_card
+from genetic_instruct.dataset_card import card_output, write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_export
@@ -17,9 +18,11 @@ from genetic_instruct.llm.base import Engine, EngineLost
 from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.records import Individual
 from genetic_instruct.run_end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
-from genetic_instruct.report import REPORT_HTML, write_report
+from genetic_instruct.ownership import refuse_foreign
+from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
 from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
 from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
+from genetic_instruct.seed_tests import FAILING_META, check_seed_tests
 from genetic_instruct.seeds import SeedFile, load_seed_file, resolve_seeds_path, seeds_digest
 from genetic_instruct.store import RunStore, has_state
 
@@ -56,8 +59,13 @@ def run(
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
     check_engines(cfg, skip=engines or {})
+    # A resumed run's store vouches for its dataset (sync_export); the rest must be ours.
+    dataset = [(Path(cfg.export.path), "export.path")] if new else []
+    refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
+                    *report_outputs(cfg.report_dir)])
+    failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
     with run_lock.exclusive(cfg.run_dir):
-        return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld)
+        return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld, failing)
 
 
 def _run(
@@ -67,8 +75,10 @@ def _run(
     on_accepted: Callable[[], None] | None,
     seed_file: SeedFile | None,
     withheld: list[str] | None,
+    failing: list[str] | None,
 ) -> RunResult:
-    """The run itself, holding the lock; the seed file and its screening come checked."""
+    """The run itself, holding the lock; the seed file, its screening and its tests come
+    checked."""
     display = RunDisplay(cfg.progress)
     if cfg.fresh:
         moved = move_aside(cfg)
@@ -78,10 +88,13 @@ def _run(
     try:
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
-            seed_file = seed_file or load_seed_file(cfg.seeds)
+            seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
             if withheld is None:
                 withheld = screen_seeds(cfg, seed_file)
             store.set_meta(WITHHELD_META, withheld)
+            if failing is None:
+                failing = check_seed_tests(cfg, seed_file, _warn)
+            store.set_meta(FAILING_META, failing)
         if on_accepted is not None:
             on_accepted()
 
@@ -122,9 +135,14 @@ def _run(
         store.close()
 
 
+def _warn(line: str) -> None:
+    """A line the user must see, with or without progress output."""
+    print(f"genetic-instruct: {line}", file=sys.stderr)
+
+
 def _seed_file(cfg: Config, new: bool) -> SeedFile | None:
     """The seed file, validated; None on a resume whose seed file is gone (its seeds are
     stored). On a resume its content is still compared with the run's (check_resume)."""
     if new or resolve_seeds_path(cfg.seeds).exists():
-        return load_seed_file(cfg.seeds)
+        return load_seed_file(cfg.seeds, cfg.seeds_format)
     return None

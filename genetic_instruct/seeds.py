@@ -1,7 +1,8 @@
 """Loading seed tasks (JSONL) and rejecting malformed files before any model loads.
 
 Each line: {"instruction": str, "solution": str, "tests"?: str, "id"?: str, "topic"?: str,
-"difficulty"?: str}. Errors name the file and line, so a user with 500 seeds finds the bad one.
+"difficulty"?: str}, or a chat / prompt-response record (seed_formats.py). Errors name the
+file and line, so a user with 500 seeds finds the bad one.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from genetic_instruct.errors import SeedFileError
 from genetic_instruct.records import Individual, content_id
+from genetic_instruct.seed_formats import OPTIONAL, detect, to_native
 
 BUILTIN = "builtin"
-_REQUIRED = ("instruction", "solution")
-_OPTIONAL_TEXT = ("tests", "id", "topic", "difficulty")
 
 
 def builtin_seeds_path() -> Path:
@@ -30,18 +31,19 @@ def resolve_seeds_path(spec: str) -> Path:
     return builtin_seeds_path() if spec == BUILTIN else Path(spec)
 
 
-def _parse_line(where: str, line: str) -> Individual:
+def _parse_json(where: str, line: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:
         raise SeedFileError(f"{where}: not valid JSON ({error.msg})") from None
     if not isinstance(data, dict):
         raise SeedFileError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    for key in _REQUIRED:
-        value = data.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise SeedFileError(f"{where}: field {key!r} must be a non-empty string")
-    for key in _OPTIONAL_TEXT:
+    return data
+
+
+def _to_seed(where: str, record: dict[str, Any], fmt: str) -> Individual:
+    data = to_native(where, record, fmt)
+    for key in OPTIONAL:
         if key in data and not isinstance(data[key], str):
             raise SeedFileError(f"{where}: field {key!r} must be a string")
     for key in ("solution", "tests"):
@@ -71,13 +73,14 @@ class SeedFile:
     lines: list[int]  # each seed's line number, for messages that point at it
 
 
-def load_seeds(spec: str) -> list[Individual]:
+def load_seeds(spec: str, seeds_format: str = "auto") -> list[Individual]:
     """Read and validate a seed file; raise SeedFileError naming file:line on the first fault."""
-    return load_seed_file(spec).seeds
+    return load_seed_file(spec, seeds_format).seeds
 
 
-def load_seed_file(spec: str) -> SeedFile:
-    """`load_seeds`, keeping where each seed is in the file."""
+def load_seed_file(spec: str, seeds_format: str = "auto") -> SeedFile:
+    """`load_seeds`, keeping where each seed is in the file; `auto` reads the file in the
+    format of its first record."""
     path = resolve_seeds_path(spec)
     try:
         data = path.read_bytes()
@@ -92,7 +95,10 @@ def load_seed_file(spec: str) -> SeedFile:
         line = _decode(where, raw)
         if not line.strip():
             continue
-        seed = _parse_line(where, line)
+        record = _parse_json(where, line)
+        if seeds_format == "auto":
+            seeds_format = detect(record)
+        seed = _to_seed(where, record, seeds_format)
         if seed.id in seen:
             raise SeedFileError(
                 f"{where}: duplicate id {seed.id!r} (first on line {seen[seed.id]})"

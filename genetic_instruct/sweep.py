@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from genetic_instruct.errors import ConfigError
 from genetic_instruct.store import STATE_FILE
+
+_EXCLUDE_KEYS = "hydra.job.config.override_dirname.exclude_keys"
 
 
 def point_run_dir(cfg: DictConfig) -> None:
@@ -31,8 +35,46 @@ def point_run_dir(cfg: DictConfig) -> None:
         OmegaConf.update(cfg, "run_dir", hydra_cfg.runtime.output_dir)
 
 
+def swept_keys(overrides: list[str]) -> list[str]:
+    """The keys a sweep varies (`key=a,b`, `key=range(...)`, ...), as written."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.get_key_element() for o in parsed if o.is_sweep_override()]
+
+
+def refuse_unnamed_sweeps(args: list[str]) -> None:
+    """Refuse a sweep over run_dir: its points live under run_dir, so it cannot name them."""
+    if not {"-m", "--multirun"} & set(args):
+        return
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        swept = swept_keys(overrides)
+    except Exception:  # a malformed override: Hydra reports it with its grammar
+        return
+    if "run_dir" in swept:
+        raise ConfigError("config key run_dir: cannot be swept; each sweep point gets its "
+                          "own directory under run_dir")
+
+
+def name_swept_keys(config: DictConfig) -> None:
+    """Make every swept key part of its points' directory names (in place).
+
+    Keys a resume may change are left out of the names (conf/config.yaml), so re-running a
+    sweep with a later target finds its directories; but a key the sweep itself varies must
+    tell its points apart, or they would share one directory and resume each other.
+    """
+    swept = swept_keys(list(config.hydra.overrides.task))
+    excluded = list(OmegaConf.select(config, _EXCLUDE_KEYS))
+    named = [key for key in excluded if key not in swept]
+    if named != excluded:
+        with read_write(config), open_dict(config):  # the launcher builds each point from these
+            config.hydra.overrides.hydra.append(f"{_EXCLUDE_KEYS}=[{','.join(named)}]")
+
+
 class WriteComparison(Callback):
-    """After a multirun, compare every run directory of the sweep."""
+    """Before a multirun, name its points apart; after it, compare every run directory."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        name_swept_keys(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from genetic_instruct.report import write_comparison

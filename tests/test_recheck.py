@@ -117,14 +117,17 @@ def test_a_bad_line_fails_naming_file_and_line_and_writes_nothing(
     export: Path, line: str, message: str
 ) -> None:
     clean, report = output_paths(export)
-    clean.write_text("from an earlier check\n")
+    checker = ContaminationChecker([humaneval_source()])
+    recheck_dataset(export, checker, {})  # an earlier check's files
+    earlier = clean.read_text(), report.read_text()
     lines = export.read_text().splitlines(keepends=True)
     export.write_text("".join([*lines[:2], line + "\n", *lines[2:]]))
     with pytest.raises(DatasetFormatError, match=message) as error:
-        recheck_dataset(export, ContaminationChecker([humaneval_source()]), {})
+        recheck_dataset(export, checker, {})
     assert "\n" not in str(error.value)
-    assert clean.read_text() == "from an earlier check\n" and not report.exists()
-    assert sorted(p.name for p in export.parent.iterdir()) == [clean.name, export.name]
+    assert (clean.read_text(), report.read_text()) == earlier
+    assert sorted(p.name for p in export.parent.iterdir()) == sorted(
+        [clean.name, report.name, export.name])
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -112,9 +112,9 @@ def test_a_saved_report_is_reused_only_while_it_describes_the_state(
     cfg, _ = python_run
     saved = _report_of(cfg)
     store = RunStore(cfg.run_dir)
+    report_json = Path(cfg.run_dir) / REPORT_JSON
     try:
         assert current_report(store) == json.loads(json.dumps(saved))
-        report_json = Path(cfg.run_dir) / REPORT_JSON
         stale = {**saved, "run": {**saved["run"], "generation": saved["run"]["generation"] - 1}}
         report_json.write_text(json.dumps(stale))
         assert current_report(store) is None
@@ -122,6 +122,7 @@ def test_a_saved_report_is_reused_only_while_it_describes_the_state(
         assert current_report(store) is None
     finally:
         store.close()
+        report_json.unlink()  # no longer recognisably ours: it would be refused
         _report_of(cfg)
 
 

@@ -69,3 +69,29 @@ def test_a_sweep_prints_a_command_that_inspects_each_point(tmp_path: Path) -> No
     assert inspected.returncode == 0, inspected.stderr
     point = root / "engine=scripted,evolution.mutation_rate=0.75"
     assert f"population {RunStore(point).population_size()}\n" in inspected.stdout
+
+
+def test_a_sweep_over_a_key_left_out_of_names_still_gives_each_point_a_directory(
+    tmp_path: Path,
+) -> None:
+    """evolution.target_size is left out of point names (a resume may raise it), but when
+    the sweep varies it, the points must not share, and resume, one directory."""
+    root = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "-m", "engine=scripted", "progress=false",
+         "evolution.target_size=135,150", f"run_dir={root}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    points = sorted(p.name for p in root.iterdir() if (p / "state.sqlite").exists())
+    assert points == ["engine=scripted,evolution.target_size=135",
+                      "engine=scripted,evolution.target_size=150"]
+    assert "comparison of 2 runs" in result.stdout
+    assert len(json.loads((root / "comparison.json").read_text())["runs"]) == 2
+
+
+def test_a_sweep_over_run_dir_is_refused(tmp_path: Path) -> None:
+    result = _sweep(tmp_path / "a", f"run_dir={tmp_path / 'b'},{tmp_path / 'c'}")
+    assert result.returncode == 2
+    assert "config key run_dir: cannot be swept" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -16,8 +16,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES
 from genetic_instruct.errors import InputError
+from genetic_instruct.ownership import JSON_OWNER, refuse_foreign
 from genetic_instruct.report.charts import line_chart
 from genetic_instruct.report.page import (
     Section, document, figure, link, note, percent, share, table,
@@ -40,11 +42,14 @@ def write_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> dic
         {"label": label, "run_dir": str(d), "report": _run_report(d)}
         for d, label in zip(dirs, run_labels(dirs))
     ]
-    comparison = {"schema": 1, "runs": runs}
+    comparison = {**JSON_OWNER, "schema": 1, "runs": runs}
     out = Path(out_dir)
+    refuse_foreign((out / name, "run_dir") for name in (COMPARISON_JSON, COMPARISON_HTML))
     out.mkdir(parents=True, exist_ok=True)
-    (out / COMPARISON_JSON).write_text(json.dumps(comparison, indent=1) + "\n", encoding="utf-8")
-    (out / COMPARISON_HTML).write_text(render_comparison(comparison, out), encoding="utf-8")
+    with atomic_file(out / COMPARISON_JSON) as file:
+        file.write((json.dumps(comparison, indent=1) + "\n").encode("utf-8"))
+    with atomic_file(out / COMPARISON_HTML) as file:
+        file.write(render_comparison(comparison, out).encode("utf-8"))
     return comparison
 
 

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from genetic_instruct.config import ROLES, Config
+from genetic_instruct.ownership import JSON_OWNER
+from genetic_instruct.seed_tests import failing_seeds
 from genetic_instruct.roles.base import truncated_reason
 from genetic_instruct.run_end import META_KEY as RUN_END_KEY
 from genetic_instruct.report.lineage import lineage_depths
@@ -30,6 +32,7 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     accepted = sum(row["accepted"] for row in generations)
     rejected = _sum_counts(row["rejected"] for row in generations)
     return {
+        **JSON_OWNER,
         "schema": REPORT_SCHEMA,
         "run": {
             "run_dir": str(store.path.parent),
@@ -41,6 +44,8 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "dataset": cfg.export.path,
             # why it stopped (run_end.py); None while it has not stopped yet
             "end": store.get_meta(RUN_END_KEY),
+            # seeds kept although their solution fails its tests; None: never checked
+            "failing_seeds": failing_seeds(store),
         },
         "settings": settings(cfg),
         "generations": generations,

@@ -9,6 +9,7 @@ from typing import Any
 
 from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES, Config
+from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.report.charts import bar_chart, line_chart
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.report.page import (
@@ -24,6 +25,7 @@ MAX_REASONS = 8  # more rejection reasons than colours that stay distinguishable
 def write_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     """Write report.json and report.html into `report_dir` (the run directory unless set
     elsewhere, as for a run on read-only media); return the report."""
+    refuse_foreign(report_outputs(cfg.report_dir))
     report = build_report(store, cfg)
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,11 @@ def write_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     with atomic_file(out / REPORT_HTML) as file:
         file.write(render_run(report).encode("utf-8"))
     return report
+
+
+def report_outputs(report_dir: str | Path) -> list[tuple[Path, str]]:
+    """The files `write_report` replaces, with the key that moves them."""
+    return [(Path(report_dir) / name, "report_dir") for name in (REPORT_JSON, REPORT_HTML)]
 
 
 def current_report(store: RunStore) -> dict[str, Any] | None:

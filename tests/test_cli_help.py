@@ -1,0 +1,56 @@
+"""The CLI explains itself before Hydra: help lists the commands, typos get a suggestion."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from genetic_instruct import __version__
+from genetic_instruct.cli import _COMMANDS
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_help_lists_every_command_and_where_the_full_config_is(tmp_path: Path) -> None:
+    result = _cli("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Hydra" not in result.stdout.splitlines()[0]
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert set(_COMMANDS) <= set(listed)
+    assert "--cfg job" in result.stdout and "evolution.target_size" in result.stdout
+
+
+def test_a_commands_help_explains_that_command(tmp_path: Path) -> None:
+    result = _cli("inspect", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: genetic-instruct inspect")
+    assert "rejection reasons" in result.stdout
+    assert _cli("export", "--help", cwd=tmp_path).stdout != result.stdout
+
+
+def test_version_is_this_tools(tmp_path: Path) -> None:
+    result = _cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"genetic-instruct {__version__}")
+
+
+def test_a_mistyped_command_gets_a_suggestion_and_exit_2(tmp_path: Path) -> None:
+    result = _cli("inpsect", "run_dir=r", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "genetic-instruct: error: unknown command 'inpsect' (did you mean 'inspect'?)")
+    assert not (tmp_path / "r").exists()
+
+
+def test_overrides_and_hydras_own_flags_still_reach_hydra(tmp_path: Path) -> None:
+    """`run` stays the default; `--cfg` after overrides works; jobs are named for the tool."""
+    result = _cli("evolution.target_size=7", "+extra=1", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "target_size: 7" in result.stdout
+    hydra = _cli("engine=scripted", "--cfg", "hydra", cwd=tmp_path)
+    assert "name: genetic-instruct" in hydra.stdout
+    assert "Hydra" in _cli("--hydra-help", cwd=tmp_path).stdout
