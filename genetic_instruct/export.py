@@ -164,7 +164,9 @@ def is_run_dataset(store: RunStore, path: str | Path) -> bool:
 
 
 def copy_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
-    """Write the population as it is now to `path`, leaving the run's state alone."""
+    """Write the population as it is now to `path`, leaving the run's state alone; a file
+    there must be recognisably ours (ForeignFile otherwise, and nothing is written)."""
+    refuse_foreign([(Path(path), "export.path")])
     return rewrite(store, Path(path), include_seeds, store.population_size())
 
 
