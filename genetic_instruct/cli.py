@@ -117,6 +117,8 @@ def _run(cfg: Config, composed: DictConfig) -> None:
     if EXIT_CODES[result.end.reason]:
         print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
         raise SystemExit(EXIT_CODES[result.end.reason])
+    if not cfg.progress:  # the display is silent: still say why the run stopped
+        print(f"{result.end.message}; exported {result.exported} records to {result.dataset}")
 
 
 def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:
