@@ -13,8 +13,8 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.operators import CROSSOVER, MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
+from genetic_instruct import roles
 from genetic_instruct.roles import CoderRole, CrossoverRole, JudgeRole, MutationRole
-from genetic_instruct.roles import TesterRole as Tester
 from genetic_instruct.roles.base import Role
 from genetic_instruct.sandbox import run_tests
 
@@ -25,7 +25,7 @@ ROLES: dict[str, Role] = {
     "crossover": CrossoverRole(_TEMPLATES["crossover"]),
     "mutation": MutationRole(_TEMPLATES["mutation"], DEFAULT_MUTATION_METHODS),
     "coder_tests": CoderRole(_TEMPLATES["coder_tests"], 8000),
-    "tester": Tester(_TEMPLATES["tester"]),
+    "tester": roles.TesterRole(_TEMPLATES["tester"]),
     "judge": JudgeRole(_TEMPLATES["judge"], structured_output=True),
 }
 
