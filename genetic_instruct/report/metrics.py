@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from genetic_instruct.config import ROLES, Config
+from genetic_instruct.config import ROLES, Config, roles_in_use
 from genetic_instruct.ownership import JSON_OWNER
 from genetic_instruct.seed_tests import failing_seeds
 from genetic_instruct.roles.base import truncated_reason
@@ -87,9 +87,10 @@ def settings(cfg: Config) -> dict[str, Any]:
 
 
 def role_models(cfg: Config) -> dict[str, dict[str, Any]]:
-    """Model, engine and sampling per role; engine endpoints and key names are left out."""
+    """Model, engine and sampling per role the run asks (the tester only when it writes the
+    tests); engine endpoints and key names are left out."""
     out: dict[str, dict[str, Any]] = {}
-    for role in ROLES:
+    for role in roles_in_use(cfg):
         role_cfg = getattr(cfg.roles, role)
         model = cfg.models[role_cfg.model]
         out[role] = {
