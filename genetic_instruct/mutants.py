@@ -36,7 +36,7 @@ import copy
 import hashlib
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_MUTANTS = 5
 _ATTEMPTS_PER_MUTANT = 4  # sites tried per mutant wanted, bounding time on large programs
@@ -59,6 +59,11 @@ _KEPT_STATEMENTS = (
 )
 _ANNOTATION_FIELDS = frozenset({"annotation", "returns"})
 _BODY_FIELDS = ("body", "orelse", "finalbody")
+
+class Mutant(NamedTuple):
+    operator: str  # a key of OPERATORS
+    source: str
+
 
 Variant = Any  # what an operator needs to find its change again in a copy of the node
 Operator = tuple[Callable[[ast.AST], list[Variant]], Callable[[ast.AST, Variant], None]]
@@ -241,7 +246,7 @@ def _apply(tree: ast.AST, site: tuple[str, int, Variant]) -> str:
     return ast.unparse(ast.fix_missing_locations(mutant))
 
 
-def mutants(source: str, k: int = DEFAULT_MUTANTS, seed: int = 0) -> list[str]:
+def mutants(source: str, k: int = DEFAULT_MUTANTS, seed: int = 0) -> list[Mutant]:
     """Up to `k` distinct mutants of `source`, each compiling and unlike the original.
 
     Spread across operators; the same (source, k, seed) always gives the same list. A
@@ -253,7 +258,7 @@ def mutants(source: str, k: int = DEFAULT_MUTANTS, seed: int = 0) -> list[str]:
         schedule = _schedule(tree, _rng(source, seed))
     except Exception:  # untrusted code: RecursionError, MemoryError on odd input
         return []
-    found: list[str] = []
+    found: list[Mutant] = []
     for site in schedule[: k * _ATTEMPTS_PER_MUTANT]:
         if len(found) >= k:
             break
@@ -265,5 +270,5 @@ def mutants(source: str, k: int = DEFAULT_MUTANTS, seed: int = 0) -> list[str]:
             continue
         if dump not in seen:
             seen.add(dump)
-            found.append(text)
+            found.append(Mutant(site[0], text))
     return found

@@ -39,7 +39,7 @@ def mutation_results(
     up to `k` mutants of it (chosen from its text and `seed`), in input order."""
     per_program = [mutants(solution, k, seed) for solution, _ in programs]
     jobs = [
-        (mutant, tests)
+        (mutant.source, tests)
         for (_, tests), variants in zip(programs, per_program)
         for mutant in variants
     ]
