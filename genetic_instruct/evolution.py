@@ -340,21 +340,27 @@ class Evolution:
                 kept.append(cand)
         return self._test_strength(kept, stats) if self.cfg.execution.mutants else kept
 
-    def _test_strength(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
+    def _test_strength(
+        self, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[Candidate]:
         """Run the tests of each program that passed them against its mutants; gate on
         the mutation score. A program not measured (no tests, or tests it fails) cannot
         show strong tests, so a gate above 0 rejects it too."""
-        passed = [c for c in candidates if c.execution is not None and c.execution.status == "passed"]
+        passed = [
+            (c, c.execution)
+            for c in candidates
+            if c.execution is not None and c.execution.status == "passed"
+        ]
         start = time.monotonic()
         results = mutation_results(
-            [(c.solution, c.tests) for c in passed],
+            [(c.solution, c.tests, run.runtime_s) for c, run in passed],
             self.sandbox_limits,
             self.cfg.execution.mutants,
             self.cfg.seed,
             self.cfg.execution.workers or None,
         )
         stats.seconds["mutation"] = round(time.monotonic() - start, 3)
-        for cand, result in zip(passed, results):
+        for (cand, _), result in zip(passed, results):
             cand.mutation = result
             stats.mutation_scores[f"{result.score:.1f}"] += 1
         minimum = self.cfg.execution.min_mutation_score

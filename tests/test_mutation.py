@@ -97,12 +97,12 @@ def sandbox() -> None:
     ],
 )
 def test_tests_that_never_call_the_solution_score_zero(sandbox: None, tests: str) -> None:
-    [result] = mutation_results([(RICH, tests)], LIMITS, 5, seed=0)
+    [result] = mutation_results([(RICH, tests, 1.0)], LIMITS, 5, seed=0)
     assert result.mutants == 5 and result.killed == 0 and result.score == 0.0
 
 
 def test_real_tests_kill_most_mutants(sandbox: None) -> None:
-    programs = [(RICH, RICH_TESTS)] + [(s.solution, s.tests or "") for s in SEEDS[:4]]
+    programs = [(RICH, RICH_TESTS, 1.0)] + [(s.solution, s.tests or "", 1.0) for s in SEEDS[:4]]
     results = mutation_results(programs, LIMITS, 5, seed=0)
     assert all(r.mutants > 0 for r in results)
     assert sum(r.score for r in results) / len(results) >= 0.8
