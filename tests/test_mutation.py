@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genetic_instruct.compatibility import differences, fingerprint
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.mutants import OPERATORS, mutants
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
@@ -123,6 +124,13 @@ def test_mutation_settings_are_validated(override: str, needle: str) -> None:
 def test_a_gate_needs_mutants() -> None:
     with pytest.raises(ConfigError, match="needs execution.mutants > 0"):
         make_config("engine=scripted", "execution.mutants=0", "execution.min_mutation_score=0.5")
+
+
+def test_mutation_settings_join_the_resume_check() -> None:
+    stored = fingerprint(make_config("engine=scripted"))
+    for override in ("execution.mutants=3", "execution.min_mutation_score=0.5"):
+        changed = differences(stored, fingerprint(make_config("engine=scripted", override)))
+        assert changed == [override.split("=")[0]]
 
 
 def _run(run_dir: Path, *overrides: str) -> tuple[list[dict], dict]:
