@@ -117,7 +117,8 @@ def _swap_apply(node: ast.AST, _: Variant) -> None:
 
 def _off_by_one_sites(node: ast.AST) -> list[Variant]:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
-        return [("args", i) for i in range(len(node.args)) if not isinstance(node.args[i], ast.Starred)]
+        args = node.args
+        return [("args", i) for i in range(len(args)) if not isinstance(args[i], ast.Starred)]
     if isinstance(node, ast.Subscript):
         index = node.slice
         if isinstance(index, ast.Slice):

@@ -94,7 +94,8 @@ def sandbox() -> None:
         "assert True\nassert True\n",
         "assert 1 + 1 == 2\nassert sorted([2, 1]) == [1, 2]\n",
         # calls a function, but its own, never the solution
-        "def mine(xs, w):\n    return []\nassert mine([1], 2) == []\nassert callable(window_sums)\n",
+        "def mine(xs, w):\n    return []\n"
+        "assert mine([1], 2) == []\nassert callable(window_sums)\n",
     ],
 )
 def test_tests_that_never_call_the_solution_score_zero(sandbox: None, tests: str) -> None:

@@ -33,9 +33,10 @@ class ScriptedEngine:
     """Answers from a seeded RNG; `malformed_rate` and `copy_rate` control the faults.
 
     `trivial_tests_rate` is the share of programs whose tests are `assert True` (they
-    pass, and test nothing). `latency_s` makes each answer take that long (to test interruption mid-stage);
-    `request_log` names a file that gets each received request's journal key, flushed
-    before answering, so crash tests can prove no finished request was sent twice.
+    pass, and test nothing). `latency_s` makes each answer take that long (to test
+    interruption mid-stage); `request_log` names a file that gets each received request's
+    journal key, flushed before answering, so crash tests can prove no finished request
+    was sent twice.
     """
 
     def __init__(
