@@ -182,13 +182,16 @@ def _test_strength(report: Mapping[str, Any]) -> str:
     scores = report["mutation_scores"]
     if not scores["measured"]:
         return note("No mutation scores recorded (execution off, or no tests passed).")
-    histogram = scores["histogram"]
+    rows = [row for row in report["generations"] if row["mutation_scores"]]
     chart = bar_chart(
-        list(histogram), {"programs": list(histogram.values())},
-        x_label="mutation score (killed / mutants)", y_label="programs",
+        [str(row["generation"]) for row in rows],
+        {f"score {b}": [row["mutation_scores"].get(b, 0) for row in rows]
+         for b in scores["histogram"]},
+        stacked=True, x_label="generation", y_label="mutation-tested programs",
     )
-    caption = (f"How many of its own mutants each passing program's tests killed; mean "
-               f"{scores['mean']}. Tests that never call the solution score 0.")
+    caption = (f"Mutation score (share of its own mutants each passing program's tests "
+               f"killed) per generation; mean {scores['mean']} over {scores['measured']:,} "
+               "programs. Tests that never call the solution score 0.")
     return figure(chart, caption)
 
 
