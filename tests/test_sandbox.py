@@ -8,7 +8,6 @@ protection held) or leaves a trace the test looks for from outside.
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import resource
 import shutil
