@@ -48,8 +48,8 @@ FIELDS: dict[str, str] = {
     "rationale": "the judge's short explanation",
     "topic": "the topic of a seed task, when given; else null",
     "execution": "the sandbox run of the solution against its tests (status, passed, total, "
-    "pass_fraction, runtime_s; where the tests passed, mutation_score = killed / mutants: the "
-    "share of small injected bugs its tests caught); null when not executed",
+    "pass_fraction, runtime_s; mutation_score = killed / mutants: the share of small injected "
+    "bugs its tests caught, null where its tests did not all pass); null when not executed",
 }
 
 

@@ -456,20 +456,17 @@ def _execution_record(
 ) -> dict[str, Any] | None:
     if result is None:
         return None
-    record: dict[str, Any] = {
+    return {
         "status": result.status,
         "passed": result.passed,
         "total": result.total,
         "pass_fraction": round(result.pass_fraction, 4),
         "runtime_s": round(result.runtime_s, 4),
+        # None: not mutation-tested (its tests did not all pass, or execution.mutants=0)
+        "mutation_score": round(mutation.score, 4) if mutation else None,
+        "mutants": mutation.mutants if mutation else None,
+        "killed": mutation.killed if mutation else None,
     }
-    if mutation is not None:
-        record.update(
-            mutation_score=round(mutation.score, 4),
-            mutants=mutation.mutants,
-            killed=mutation.killed,
-        )
-    return record
 
 
 def dedup_text(cfg: Config, instruction: str, solution: str) -> str:

@@ -167,3 +167,12 @@ def test_exported_records_carry_their_mutation_score(sandbox: None, tmp_path: Pa
         assert execution["mutants"] > 0
         assert execution["mutation_score"] == execution["killed"] / execution["mutants"] >= 0.5
     assert sum(generation["mutation_scores"].values()) >= len(records)
+
+
+def test_without_a_gate_unmeasured_records_say_so(sandbox: None, tmp_path: Path) -> None:
+    """The demo config keeps programs that fail their tests; those are not mutation-tested."""
+    records, _ = _run(tmp_path / "record-only", "evolution.offspring_per_colony=40")
+    passed = [r["execution"]["status"] == "passed" for r in records]
+    assert any(passed) and not all(passed)  # the scripted Coder errs in one answer in five
+    for record, ok in zip(records, passed):
+        assert (record["execution"]["mutation_score"] is not None) == ok
