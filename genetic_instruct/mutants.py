@@ -60,6 +60,7 @@ _KEPT_STATEMENTS = (
 _ANNOTATION_FIELDS = frozenset({"annotation", "returns"})
 _BODY_FIELDS = ("body", "orelse", "finalbody")
 
+
 class Mutant(NamedTuple):
     operator: str  # a key of OPERATORS
     source: str
@@ -255,7 +256,8 @@ def mutants(source: str, k: int = DEFAULT_MUTANTS, seed: int = 0) -> list[Mutant
     """
     try:
         tree = ast.parse(source)
-        seen = {ast.dump(tree)}
+        # the original as parsed and as mutants are compared: unparsed and parsed again
+        seen = {ast.dump(tree), ast.dump(ast.parse(ast.unparse(tree)))}
         schedule = _schedule(tree, _rng(source, seed))
     except Exception:  # untrusted code: RecursionError, MemoryError on odd input
         return []
