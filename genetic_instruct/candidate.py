@@ -9,6 +9,7 @@ import numpy as np
 from genetic_instruct.fitness import JudgeVerdict
 from genetic_instruct.operators import OffspringPlan
 from genetic_instruct.sandbox import ExecutionResult
+from genetic_instruct.test_strength import MutationResult
 
 
 @dataclass
@@ -21,5 +22,6 @@ class Candidate:
     solution: str = ""
     tests: str = ""
     execution: ExecutionResult | None = None
+    mutation: MutationResult | None = None  # its tests against its mutants
     verdict: JudgeVerdict | None = None
     fitness: float = 0.0

@@ -136,6 +136,11 @@ class ExecutionConfig:
     enabled: bool = True  # false: the paper's judge-only fitness
     tests_from: str = "coder"  # coder: asked with the solution | tester: a separate request
     min_pass_fraction: float = 1.0  # gate: survive only with at least this share of asserts
+    # Test strength: the tests of a program that passes them also run against this many
+    # mutants of it (mutants.py); 0 = off. The mutation score (killed / valid mutants) is
+    # recorded; below min_mutation_score the offspring is rejected (weak_tests). 0 = record.
+    mutants: int = 5
+    min_mutation_score: float = 0.0
     workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
     wall_seconds: float = 10.0
     cpu_seconds: float = 5.0
@@ -349,6 +354,15 @@ def validate(cfg: Config) -> None:
         0.0 <= ex.min_pass_fraction <= 1.0, "execution.min_pass_fraction", "must be in [0, 1]"
     )
     _require(ex.workers >= 0, "execution.workers", "must be >= 0")
+    _require(ex.mutants >= 0, "execution.mutants", "must be >= 0")
+    _require(
+        0.0 <= ex.min_mutation_score <= 1.0, "execution.min_mutation_score", "must be in [0, 1]"
+    )
+    _require(
+        ex.min_mutation_score == 0.0 or ex.mutants > 0,
+        "execution.min_mutation_score",
+        "needs execution.mutants > 0",
+    )
     _require(ex.network in ("isolate", "allow"), "execution.network", "isolate or allow")
     for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
         _require(getattr(ex, name) > 0, f"execution.{name}", "must be positive")

@@ -48,7 +48,8 @@ FIELDS: dict[str, str] = {
     "rationale": "the judge's short explanation",
     "topic": "the topic of a seed task, when given; else null",
     "execution": "the sandbox run of the solution against its tests (status, passed, total, "
-    "pass_fraction, runtime_s); null when not executed",
+    "pass_fraction, runtime_s; mutation_score = killed / mutants: the share of small injected "
+    "bugs its tests caught, null where its tests did not all pass); null when not executed",
 }
 
 
@@ -147,6 +148,7 @@ def render_card(
         *(f"  - `{name}`: {text}" for name, text in cfg.evolution.mutation_methods.items()),
         f"- Fitness: weighted judge score ≥ {settings['fitness']['threshold']}, weights "
         + ", ".join(f"{k} {v}" for k, v in settings["fitness"]["weights"].items()),
+        *_test_strength(report, cfg),
         f"- Deduplication: MinHash LSH on the {settings['dedup']['compare']}, estimated "
         f"Jaccard ≥ {settings['dedup']['threshold']} is a duplicate "
         f"({settings['dedup']['num_perm']} permutations, {settings['dedup']['shingle_size']}"
@@ -194,6 +196,19 @@ def render_card(
         "use.",
         "",
     ])
+
+
+def _test_strength(report: Mapping[str, Any], cfg: Config) -> list[str]:
+    """One line: how strong the tests were (mutation score), when they were measured."""
+    scores = report["mutation_scores"]
+    if not scores["measured"]:
+        return []
+    ex = cfg.execution
+    return [
+        f"- Test strength: each passing solution's tests were run against up to {ex.mutants} "
+        f"mutants of it (small injected bugs); mean mutation score {scores['mean']:.2f} over "
+        f"{scores['measured']:,} programs, survivors needed ≥ {ex.min_mutation_score}"
+    ]
 
 
 def _failing_seeds(kept: int | None) -> str:

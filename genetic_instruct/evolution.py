@@ -53,6 +53,7 @@ from genetic_instruct.roles import (
 )
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
 from genetic_instruct.store import RunStore
+from genetic_instruct.test_strength import MutationResult, mutation_results
 
 Reading = TypeVar("Reading")
 
@@ -67,6 +68,8 @@ class GenerationStats:
     # criterion -> score -> count, over every readable verdict (rejected offspring included)
     judge_scores: dict[str, Counter[int]] = field(default_factory=dict)
     executions: Counter[str] = field(default_factory=Counter)  # sandbox status -> count
+    # mutation score to one decimal -> count, over every program whose tests passed
+    mutation_scores: Counter[str] = field(default_factory=Counter)
 
     def count_verdict(self, verdict: JudgeVerdict) -> None:
         for name, score in verdict.scores.items():
@@ -83,6 +86,7 @@ class GenerationStats:
             "seconds": self.seconds,
             "replayed": self.replayed,
             "executions": dict(self.executions),
+            "mutation_scores": dict(sorted(self.mutation_scores.items())),
             "judge_scores": {
                 name: {str(k): v for k, v in sorted(hist.items())}
                 for name, hist in self.judge_scores.items()
@@ -334,6 +338,36 @@ class Evolution:
                 stats.rejected[f"tests_{result.status}"] += 1
             else:
                 kept.append(cand)
+        return self._test_strength(kept, stats) if self.cfg.execution.mutants else kept
+
+    def _test_strength(
+        self, candidates: list[Candidate], stats: GenerationStats
+    ) -> list[Candidate]:
+        """Run the tests of each program that passed them against its mutants; gate on
+        the mutation score. A program not measured (no tests, or tests it fails) cannot
+        show strong tests, so a gate above 0 rejects it too."""
+        passed = [
+            (c, c.execution)
+            for c in candidates
+            if c.execution is not None and c.execution.status == "passed"
+        ]
+        start = time.monotonic()
+        results = mutation_results(
+            [(c.solution, c.tests, run.runtime_s) for c, run in passed],
+            self.sandbox_limits,
+            self.cfg.execution.mutants,
+            self.cfg.seed,
+            self.cfg.execution.workers or None,
+        )
+        stats.seconds["mutation"] = round(time.monotonic() - start, 3)
+        for (cand, _), result in zip(passed, results):
+            cand.mutation = result
+            stats.mutation_scores[f"{result.score:.1f}"] += 1
+        minimum = self.cfg.execution.min_mutation_score
+        if minimum == 0.0:
+            return candidates
+        kept = [c for c in candidates if c.mutation is not None and c.mutation.score >= minimum]
+        stats.rejected["weak_tests"] += len(candidates) - len(kept)
         return kept
 
     def _judge(
@@ -413,11 +447,13 @@ class Evolution:
             fitness=round(cand.fitness, 4),
             rationale=cand.verdict.rationale,
             tests=cand.tests or None,
-            execution=_execution_record(cand.execution),
+            execution=_execution_record(cand.execution, cand.mutation),
         )
 
 
-def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
+def _execution_record(
+    result: ExecutionResult | None, mutation: MutationResult | None
+) -> dict[str, Any] | None:
     if result is None:
         return None
     return {
@@ -426,6 +462,10 @@ def _execution_record(result: ExecutionResult | None) -> dict[str, Any] | None:
         "total": result.total,
         "pass_fraction": round(result.pass_fraction, 4),
         "runtime_s": round(result.runtime_s, 4),
+        # None: not mutation-tested (its tests did not all pass, or execution.mutants=0)
+        "mutation_score": round(mutation.score, 4) if mutation else None,
+        "mutants": mutation.mutants if mutation else None,
+        "killed": mutation.killed if mutation else None,
     }
 
 

@@ -45,7 +45,8 @@ class Individual:
     fitness: float | None = None
     rationale: str | None = None
     topic: str | None = None
-    # Sandbox outcome: status, passed, total, pass_fraction, runtime_s (None: not executed)
+    # Sandbox outcome: status, passed, total, pass_fraction, runtime_s, mutation_score,
+    # mutants, killed (the last three None where not mutation-tested); None: not executed
     execution: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:

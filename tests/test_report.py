@@ -33,7 +33,7 @@ from tests.conftest import make_config
 CHROMIUM = Path("/usr/bin/chromium")
 SMALL_RUN = ("engine=scripted", "progress=false", "evolution.target_size=180",
              "evolution.max_generations=3")
-RUN_CHARTS = 7  # growth, acceptance, judge, operators, lineage, tokens, throughput
+RUN_CHARTS = 8  # growth, acceptance, judge, test strength, operators, lineage, tokens, throughput
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_report_of_a_run_that_stopped_at_its_seeds_still_renders(tmp_path: Path)
                                     "truncated": dict.fromkeys(ROLES, 0)}
     assert report["tokens_per_accepted"]["coder"]["total"] is None
     page = (tmp_path / "run" / "report.html").read_text()
-    assert len(_charts(page)) == RUN_CHARTS - 1  # no judge verdicts to plot
+    assert len(_charts(page)) == RUN_CHARTS - 2  # no judge verdicts, no mutation scores
 
 
 # -- lineage ----------------------------------------------------------------------------

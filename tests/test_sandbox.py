@@ -7,6 +7,7 @@ protection held) or leaves a trace the test looks for from outside.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import shutil
@@ -150,6 +151,13 @@ def test_run_many_returns_results_in_input_order():
     results = run_many(jobs, FAST, workers=2)
     assert [r.status for r in results] == ["failed" if i % 3 == 0 else "passed" for i in range(7)]
     assert run_many([], FAST) == []
+
+
+def test_run_many_takes_limits_per_job():
+    job = ("block = bytearray(160 * 1024 * 1024)\n", "assert len(block) > 0\n")
+    small = dataclasses.replace(FAST, memory_mb=64)
+    results = run_many([job, job], [small, FAST], workers=2)
+    assert [r.status for r in results] == ["killed", "passed"]
 
 
 def test_limits_are_validated_up_front():

@@ -32,9 +32,11 @@ _FACTOR = re.compile(r"x \* (\d+)")
 class ScriptedEngine:
     """Answers from a seeded RNG; `malformed_rate` and `copy_rate` control the faults.
 
-    `latency_s` makes each answer take that long (to test interruption mid-stage);
-    `request_log` names a file that gets each received request's journal key, flushed
-    before answering, so crash tests can prove no finished request was sent twice.
+    `trivial_tests_rate` is the share of programs whose tests are `assert True` (they
+    pass, and test nothing). `latency_s` makes each answer take that long (to test
+    interruption mid-stage); `request_log` names a file that gets each received request's
+    journal key, flushed before answering, so crash tests can prove no finished request
+    was sent twice.
     """
 
     def __init__(
@@ -42,12 +44,14 @@ class ScriptedEngine:
         model_name: str = "scripted",
         malformed_rate: float = 0.1,
         copy_rate: float = 0.05,
+        trivial_tests_rate: float = 0.0,
         latency_s: float = 0.0,
         request_log: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.malformed_rate = malformed_rate
         self.copy_rate = copy_rate
+        self.trivial_tests_rate = trivial_tests_rate
         self.latency_s = latency_s
         self._log = open(request_log, "a", encoding="utf-8") if request_log else None  # noqa: SIM115
         self.calls = 0  # requests answered, so tests can prove what was (not) sent
@@ -81,7 +85,7 @@ class ScriptedEngine:
         elif request.json_schema is not None:
             text = self._verdict(rng)
         elif "Solve the" in prompt:
-            text = self._program(rng, with_tests="assert statements" in prompt)
+            text = self._program(rng, "assert statements" in prompt, self.trivial_tests_rate)
         elif "Write unit tests" in prompt:
             factor = _FACTOR.search(prompt)  # tests for the program this engine wrote
             text = self._tests(rng, int(factor.group(1)) if factor else 1)
@@ -107,10 +111,15 @@ class ScriptedEngine:
         )
 
     @classmethod
-    def _program(cls, rng: np.random.Generator, with_tests: bool) -> str:
+    def _program(cls, rng: np.random.Generator, with_tests: bool, trivial_rate: float) -> str:
         k = int(rng.integers(1, 9))
         program = f"```python\ndef solve(data):\n    return [x * {k} for x in data]\n```"
-        return program + ("\n" + cls._tests(rng, k) if with_tests else "")
+        if not with_tests:
+            return program
+        # Drawn only when asked for, so the default answers stay what they were.
+        if trivial_rate > 0 and rng.random() < trivial_rate:
+            return program + "\n```python\nassert True\nassert True\n```"
+        return program + "\n" + cls._tests(rng, k)
 
     @staticmethod
     def _tests(rng: np.random.Generator, k: int) -> str:

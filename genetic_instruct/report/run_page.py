@@ -11,7 +11,7 @@ from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES, Config
 from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.report.charts import bar_chart, line_chart
-from genetic_instruct.report.metrics import build_report
+from genetic_instruct.report.metrics import REPORT_SCHEMA, build_report
 from genetic_instruct.report.page import (
     Section, document, figure, folded, note, number, percent, share, table,
 )
@@ -53,6 +53,8 @@ def current_report(store: RunStore) -> dict[str, Any] | None:
         run = report["run"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if report.get("schema") != REPORT_SCHEMA:
+        return None  # an older tool's report lacks fields the card reads
     if (run.get("generation"), run.get("population")) != (
         store.generation or 0, store.population_size()
     ):
@@ -67,6 +69,7 @@ def render_run(report: Mapping[str, Any]) -> str:
         Section("growth", "Population growth", _growth(report)),
         Section("acceptance", "Acceptance and rejection reasons", _acceptance(report)),
         Section("judge", "Judge scores", _judge(report)),
+        Section("tests", "Test strength", _test_strength(report)),
         Section("operators", "Operators and methods of survivors", _operators(report)),
         Section("lineage", "Lineage depth", _lineage(report)),
         Section("tokens", "Tokens per accepted sample", _tokens(report)),
@@ -173,6 +176,23 @@ def _judge(report: Mapping[str, Any]) -> str:
     caption = (f"Judge scores of every judged offspring, rejected ones included; survivors "
                f"need a weighted score of at least {threshold}.")
     return figure(chart, caption) + table(("criterion", "judged", "mean score"), rows)
+
+
+def _test_strength(report: Mapping[str, Any]) -> str:
+    scores = report["mutation_scores"]
+    if not scores["measured"]:
+        return note("No mutation scores recorded (execution off, or no tests passed).")
+    rows = [row for row in report["generations"] if row["mutation_scores"]]
+    chart = bar_chart(
+        [str(row["generation"]) for row in rows],
+        {f"score {b}": [row["mutation_scores"].get(b, 0) for row in rows]
+         for b in scores["histogram"]},
+        stacked=True, x_label="generation", y_label="mutation-tested programs",
+    )
+    caption = (f"Mutation score (share of its own mutants each passing program's tests "
+               f"killed) per generation; mean {scores['mean']} over {scores['measured']:,} "
+               "programs. Tests that never call the solution score 0.")
+    return figure(chart, caption)
 
 
 def _operators(report: Mapping[str, Any]) -> str:

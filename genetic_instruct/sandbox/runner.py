@@ -65,10 +65,11 @@ def run_tests(
 
 def run_many(
     jobs: Sequence[tuple[str, str]],
-    limits: SandboxLimits = SandboxLimits(),
+    limits: SandboxLimits | Sequence[SandboxLimits] = SandboxLimits(),
     workers: int | None = None,
 ) -> list[ExecutionResult]:
     """run_tests over (solution, tests) pairs, `workers` at a time; results in input order.
+    `limits` holds for every job, or is a sequence of one per job.
 
     Threads, not processes: each run is already its own process tree, and a thread only
     waits on its pipes. The default is one worker per CPU this process may use, since a
@@ -78,7 +79,8 @@ def run_many(
         return []
     count = min(workers or usable_cpus(), len(jobs))
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="gi-sandbox") as pool:
-        return list(pool.map(lambda job: run_tests(job[0], job[1], limits), jobs))
+        per_job = [limits] * len(jobs) if isinstance(limits, SandboxLimits) else limits
+        return list(pool.map(lambda job, lim: run_tests(job[0], job[1], lim), jobs, per_job))
 
 
 def usable_cpus() -> int:
