@@ -27,9 +27,3 @@ class RunEnd:
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_meta(cls, data: Any) -> RunEnd | None:
-        if not isinstance(data, dict) or "reason" not in data:
-            return None
-        return cls(str(data["reason"]), str(data.get("message", "")))

@@ -52,7 +52,6 @@ class Fence:
     code: str
     start: int  # offset of the opening fence line in the text
     end: int  # offset just past the closing fence line (the text's end when unclosed)
-    closed: bool
 
 
 _FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^`\s]*)[^`\n]*$")
@@ -80,7 +79,6 @@ def fences(text: str) -> list[Fence]:
         start = offset
         offset += len(lines[i])
         body: list[str] = []
-        closed = False
         i += 1
         while i < len(lines):
             line = lines[i]
@@ -88,11 +86,10 @@ def fences(text: str) -> list[Fence]:
             i += 1
             stripped = line.strip()
             if stripped.startswith(marker[0] * len(marker)) and set(stripped) == {marker[0]}:
-                closed = True
                 break
             body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip(" \t"))
         code = "".join(body).rstrip("\r\n")
-        found.append(Fence(tag.lower(), code, start, offset, closed))
+        found.append(Fence(tag.lower(), code, start, offset))
     return found
 
 
