@@ -22,6 +22,11 @@ from genetic_instruct.config import Config
 
 
 ENGINE_GROUP = "engines"
+# Runs compared record for record (resumed vs uninterrupted) must not depend on the load of
+# a shared CI machine: the judge sees each execution's result, and a trivial program that
+# overran the default 10 s wall clock while vLLM loaded beside it changed its judge's prompt.
+# The CPU limit still stops a program that loops, deterministically.
+STEADY_SANDBOX = "execution.wall_seconds=120"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import dataset_records
+from .conftest import STEADY_SANDBOX, dataset_records
 from .fault_proxy import FaultServer
 from .styled_model import styled_answer
 
@@ -25,7 +25,7 @@ def _openai(run_dir: Path, url: str, *extra: str) -> list[str]:
     return [f"run_dir={run_dir}", "engine=openai", "models.default.path=styled",
             f"models.default.base_urls=[{url}]", "models.default.api_key_env=null",
             "progress=false", "evolution.target_size=500", "evolution.max_generations=3",
-            "fitness.threshold=7", *extra]
+            "fitness.threshold=7", STEADY_SANDBOX, *extra]
 
 
 def _free_port() -> int:

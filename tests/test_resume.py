@@ -21,7 +21,7 @@ from genetic_instruct.errors import ConfigError
 from genetic_instruct.runner import run
 from genetic_instruct.store import STATE_FILE, RunStore
 
-from .conftest import dataset_records, make_config
+from .conftest import STEADY_SANDBOX, dataset_records, make_config
 
 RUN_ARGS = [
     "engine=scripted",
@@ -29,6 +29,7 @@ RUN_ARGS = [
     "evolution.target_size=400",
     "evolution.max_generations=5",
     "evolution.offspring_per_colony=16",
+    STEADY_SANDBOX,
 ]
 # Where a run can die: per request, per journal flush, and once per generation.
 PER_REQUEST = ("instructor", "coder", "judge", "journal")
