@@ -163,9 +163,11 @@ class Evolution:
         execution = cfg.execution
         self.crossover = CrossoverRole(templates["crossover"])
         self.mutation = MutationRole(templates["mutation"], cfg.evolution.mutation_methods)
-        coder_tests = execution.enabled and execution.tests_from == "coder"
+        # The Coder writes the tests too (one request), unless the Tester or nobody does.
+        self.coder_writes_tests = execution.enabled and execution.tests_from == "coder"
         self.coder = CoderRole(
-            templates["coder_tests" if coder_tests else "coder"], cfg.filters.max_solution_chars
+            templates["coder_tests" if self.coder_writes_tests else "coder"],
+            cfg.filters.max_solution_chars,
         )
         self.tester = TesterRole(templates["tester"])
         self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
@@ -296,11 +298,9 @@ class Evolution:
     def _code(
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
     ) -> list[Candidate]:
-        keep_tests = self.cfg.execution.enabled and self.cfg.execution.tests_from == "coder"
-
         def accept(cand: Candidate, reading: tuple[str, str]) -> None:
             cand.solution, tests = reading
-            cand.tests = tests if keep_tests else ""
+            cand.tests = tests if self.coder_writes_tests else ""
 
         return self._stage(self.coder, generation, candidates, stats, accept)
 
