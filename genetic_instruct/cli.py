@@ -1,11 +1,12 @@
-"""`genetic-instruct [run|export|inspect|report|verify|decontaminate] [key=value ...]`:
+"""`genetic-instruct [run|export|inspect|report|verify|decontaminate|calibrate] [key=value ...]`:
 Hydra apps over one config.
 
 `run` (the default) grows the population, resuming when the run directory has state;
 `export` brings the dataset file up to date; `inspect` prints progress per generation;
 `verify` checks the run state's integrity; `decontaminate` re-checks an exported dataset
 (`export.path`) against the run's benchmark sets (or those given) and writes a clean copy
-beside it. Bad input (config, seed file, run state) prints one line and exits 2.
+beside it; `calibrate` measures whether the judge separates correct from faulty solutions.
+Bad input (config, seed file, run state) prints one line and exits 2.
 
 The run directory is the truth: only a run that accepted its config records it there
 (`.hydra/`), and the other commands only read the run state, so they work on read-only
@@ -166,6 +167,39 @@ def _export(cfg: Config, _: DictConfig) -> None:
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
+def _calibrate(cfg: Config, _: DictConfig) -> None:
+    """Measure whether the judge separates correct from faulty solutions.
+
+    Scores the reference solutions of seed tasks with tests (calibration.tasks) and faulty
+    variants of them (mutants that fail the seed's own tests), then prints the ROC AUC with
+    its interval and the threshold keeping calibration.keep_correct of correct solutions.
+    Writes run_dir/calibration.json; its judge calls are journaled in run_dir's state, so an
+    interrupted calibration resumes, and a run there with fitness.threshold=auto uses it.
+    """
+    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
+    from genetic_instruct.display import RunDisplay
+    from genetic_instruct.evolution import sandbox_limits
+    from genetic_instruct.executors import open_executor
+    from genetic_instruct.llm.preflight import check_engines
+    from genetic_instruct.seeds import load_seed_file
+
+    seeds = load_seed_file(cfg.seeds, cfg.seeds_format).seeds
+    check_engines(cfg)
+    display = RunDisplay(cfg.progress)
+    with run_lock.exclusive(cfg.run_dir):
+        store = RunStore(cfg.run_dir)
+        try:
+            executor = open_executor(cfg, None, display)
+            try:
+                found = calibrate(cfg, store, executor, display, seeds, (),
+                                  sandbox_limits(cfg.execution))
+            finally:
+                executor.close()
+        finally:
+            store.close()
+    print(f"{found.line()} ({Path(cfg.run_dir) / CALIBRATION_JSON})")
+
+
 def _verify(cfg: Config, _: DictConfig) -> None:
     """Check the integrity of run_dir's state; exit 1 with one line per problem."""
     store = _open_existing(cfg)
@@ -273,6 +307,7 @@ _COMMANDS: dict[str, Task] = {
     "inspect": _inspect,
     "report": _report,
     "verify": _verify,
+    "calibrate": _calibrate,
     "decontaminate": _decontaminate,
 }
 

@@ -122,11 +122,30 @@ class FilterConfig:
 
 @dataclass
 class FitnessConfig:
-    threshold: float = 6.0  # survive when the weighted score is at least this (1-10)
+    # Survive when the weighted score is at least this (1-10). `auto`: the threshold the
+    # judge calibration finds (calibration.*), gating on the judge's own scores, or no
+    # gate at all when the judge does not separate correct from faulty solutions.
+    threshold: Any = 6.0  # a number or AUTO_THRESHOLD (OmegaConf has no float | str)
     # Judge criteria, plus "tests" (10 x the pass fraction) when execution is enabled.
     weights: dict[str, float] = field(
         default_factory=lambda: {"correctness": 0.6, "quality": 0.4}
     )
+
+
+@dataclass
+class CalibrationConfig:
+    """Does the judge separate correct from faulty solutions? (calibration/, `calibrate`)
+
+    Seed tasks with tests give correct solutions (their references) and faulty ones (mutants
+    of them that fail the seed's own tests); the judge scores both, blind to the tests.
+    """
+
+    at_start: bool = False  # calibrate before generation 1 (always so with threshold=auto)
+    tasks: int = 40  # seed tasks sampled (those with tests that pass; fewer if fewer)
+    faulty_per_task: int = 2  # faulty variants judged beside each task's reference
+    keep_correct: float = 0.9  # the calibrated threshold keeps this share of correct ones
+    confidence: float = 0.95  # of the AUC's interval (bootstrap over tasks)
+    resamples: int = 2000  # bootstrap resamples
 
 
 @dataclass
@@ -235,6 +254,7 @@ class Config:
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     fitness: FitnessConfig = field(default_factory=FitnessConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
@@ -251,6 +271,7 @@ ROLES = tuple(f.name for f in fields(RolesConfig))
 ENGINES = ("vllm", "openai", "scripted")
 SEEDS_FORMATS = ("auto", "native", "messages", "prompt_response")
 JUDGE_CRITERIA = ("correctness", "quality")
+AUTO_THRESHOLD = "auto"
 FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
 
@@ -323,7 +344,7 @@ def validate(cfg: Config) -> None:
         "filters.max_instruction_words",
         "must be greater than filters.min_instruction_words",
     )
-    _require(1.0 <= cfg.fitness.threshold <= 10.0, "fitness.threshold", "must be in [1, 10]")
+    _validate_fitness(cfg)
     for criterion, weight in cfg.fitness.weights.items():
         _require(
             criterion in FITNESS_TERMS,
@@ -337,6 +358,12 @@ def validate(cfg: Config) -> None:
         )
         _require(weight >= 0.0, f"fitness.weights.{criterion}", "must be >= 0")
     _require(sum(cfg.fitness.weights.values()) > 0, "fitness.weights", "must not all be zero")
+    cal = cfg.calibration
+    _require(cal.tasks >= 2, "calibration.tasks", "must be >= 2")
+    _require(cal.faulty_per_task >= 1, "calibration.faulty_per_task", "must be >= 1")
+    _require(0.0 < cal.keep_correct <= 1.0, "calibration.keep_correct", "must be in (0, 1]")
+    _require(0.5 <= cal.confidence < 1.0, "calibration.confidence", "must be in [0.5, 1)")
+    _require(cal.resamples >= 100, "calibration.resamples", "must be >= 100")
     dc = cfg.decontamination
     _require(dc.ngram >= 1, "decontamination.ngram", "must be >= 1")
     _require(
@@ -382,6 +409,28 @@ def validate(cfg: Config) -> None:
         "must be instruction or instruction+solution",
     )
     _validate_executor(cfg.executor)
+
+
+def _validate_fitness(cfg: Config) -> None:
+    threshold = cfg.fitness.threshold
+    if threshold == AUTO_THRESHOLD:
+        _require(
+            any(cfg.fitness.weights.get(name, 0) > 0 for name in JUDGE_CRITERIA),
+            "fitness.weights",
+            f"fitness.threshold=auto gates on the judge: weigh one of {JUDGE_CRITERIA}",
+        )
+        return
+    number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+    _require(
+        number and 1.0 <= threshold <= 10.0,
+        "fitness.threshold",
+        f"must be a number in [1, 10] or {AUTO_THRESHOLD}, not {threshold!r}",
+    )
+
+
+def calibrates(cfg: Config) -> bool:
+    """Whether a run measures its judge before generation 1."""
+    return cfg.calibration.at_start or cfg.fitness.threshold == AUTO_THRESHOLD
 
 
 def _validate_executor(ex: ExecutorConfig) -> None:

@@ -146,8 +146,9 @@ def render_card(
         f"{settings['crossover_tasks_per_call']} tasks per call",
         "- Mutation methods:",
         *(f"  - `{name}`: {text}" for name, text in cfg.evolution.mutation_methods.items()),
-        f"- Fitness: weighted judge score ≥ {settings['fitness']['threshold']}, weights "
+        f"- Fitness: survival gate {report['gate']}; weights "
         + ", ".join(f"{k} {v}" for k, v in settings["fitness"]["weights"].items()),
+        *_calibration(report),
         *_test_strength(report, cfg),
         f"- Deduplication: MinHash LSH on the {settings['dedup']['compare']}, estimated "
         f"Jaccard ≥ {settings['dedup']['threshold']} is a duplicate "
@@ -211,6 +212,20 @@ def _test_strength(report: Mapping[str, Any], cfg: Config) -> list[str]:
     ]
 
 
+def _calibration(report: Mapping[str, Any]) -> list[str]:
+    """The judge's measured signal, and the independent tests' agreement, when measured."""
+    lines = []
+    if report["calibration"] is not None:
+        line = report["calibration"]["line"]
+        lines.append(f"- {line[0].upper()}{line[1:]} (correct: seed references; faulty: "
+                     "mutants of them failing the seed's tests)")
+    agreement = report["test_agreement"]
+    if agreement is not None and agreement["executed"]:
+        lines.append(f"- Independent tests (Tester) passed on {agreement['agreed']:,} of "
+                     f"{agreement['executed']:,} executed solutions")
+    return lines
+
+
 def _failing_seeds(kept: int | None) -> str:
     if not kept:
         return ""
@@ -235,7 +250,7 @@ def _filters(report: Mapping[str, Any], cfg: Config) -> list[str]:
         "- Near-duplicates of the population or of the same batch (see deduplication)",
         f"- Solution: a Python program that parses, at most {flt.max_solution_chars:,} "
         "characters",
-        "- Judge: a readable verdict, and fitness at or above the threshold",
+        f"- Judge: a readable verdict, and the survival gate ({report['gate']})",
         "",
         f"Offspring tried: {acc['tried']:,}; accepted: {acc['accepted']:,}.",
         "",

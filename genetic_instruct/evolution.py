@@ -18,8 +18,9 @@ from typing import Any, TypeVar, overload
 import numpy as np
 
 from genetic_instruct import faults, interrupts
+from genetic_instruct.calibration import run_gate
 from genetic_instruct.candidate import Candidate
-from genetic_instruct.config import ROLES, Config, ExecutionConfig, RoleConfig, roles_in_use
+from genetic_instruct.config import Config, ExecutionConfig, roles_in_use
 from genetic_instruct.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -35,13 +36,14 @@ from genetic_instruct.filters import (
     InstructionLength,
     NearDuplicates,
 )
-from genetic_instruct.fitness import JudgeVerdict, fitness
+from genetic_instruct.fitness import FitnessGate, JudgeVerdict, fitness
 from genetic_instruct.journal import JournaledCalls
-from genetic_instruct.llm.base import ChatRequest, Completion, Engine, Sampling, TokenCounter
+from genetic_instruct.llm.base import Completion, Engine, TokenCounter
 from genetic_instruct.operators import MUTATION, OffspringPlan, plan_colony
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual, content_id
 from genetic_instruct.rejection import Rejection
+from genetic_instruct.requests import role_requests
 from genetic_instruct.run_end import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
 from genetic_instruct.roles import (
     CoderRole,
@@ -94,18 +96,8 @@ class GenerationStats:
         }
 
 
-def request_seed(run_seed: int, generation: int, role: str, index: int) -> int:
-    """A request's sampling seed, from its place in the run (not from wall time or order)."""
-    entropy = [run_seed, generation, ROLES.index(role), index]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
-
-
 def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([run_seed, generation, colony, 0xC0]))
-
-
-def _sampling(role: RoleConfig) -> Sampling:
-    return Sampling(role.temperature, role.top_p, role.max_tokens)
 
 
 class StoredPopulation(Sequence[Individual]):
@@ -152,8 +144,10 @@ class Evolution:
         engines: Executor,
         display: RunDisplay,
         index: NearDuplicateIndex,
+        gate: FitnessGate,
     ) -> None:
         self.cfg = cfg
+        self.gate = gate
         self.store = store
         self.display = display
         self.population = StoredPopulation(store)
@@ -210,18 +204,7 @@ class Evolution:
         stats: GenerationStats, json_schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
         """One request per prompt; `colonies` says whose offspring each prompt is about."""
-        role_cfg: RoleConfig = getattr(self.cfg.roles, role)
-        requests = [
-            ChatRequest(
-                messages=(("user", prompt),),
-                sampling=_sampling(role_cfg),
-                seed=request_seed(self.cfg.seed, generation, role, i),
-                json_schema=json_schema,
-                colony=colony,
-                chat_template_kwargs=dict(role_cfg.chat_template_kwargs),
-            )
-            for i, (prompt, colony) in enumerate(zip(prompts, colonies, strict=True))
-        ]
+        requests = role_requests(self.cfg, role, generation, prompts, colonies, json_schema)
         calls = self._role(role)
         interrupts.check()
         replayed_before = calls.replayed
@@ -374,14 +357,13 @@ class Evolution:
         self, generation: int, candidates: list[Candidate], stats: GenerationStats
     ) -> list[Candidate]:
         weights = dict(self.cfg.fitness.weights)
-        threshold = self.cfg.fitness.threshold
 
         def accept(cand: Candidate, verdict: JudgeVerdict) -> None:
             cand.verdict = verdict
             stats.count_verdict(verdict)
             passed = cand.execution.pass_fraction if cand.execution is not None else None
             cand.fitness = fitness(verdict, weights, passed)
-            if cand.fitness < threshold:
+            if not self.gate.admits(verdict, weights, cand.fitness):
                 raise Rejection("below_fitness_threshold")
 
         return self._stage(self.judge, generation, candidates, stats, accept)
@@ -549,7 +531,8 @@ def evolve(
     restore_index(store, index)
     pool = open_executor(cfg, engines, display)
     try:
-        evo = Evolution(cfg, store, pool, display, index)
+        gate = run_gate(cfg, store, pool, display, sandbox_limits(cfg.execution))
+        evo = Evolution(cfg, store, pool, display, index, gate)
         generation = (store.generation or 0) + 1
         empty = _trailing_empty_generations(store.generation_stats())
         while (end := _end(cfg, len(evo.population), generation, empty, store)) is None:

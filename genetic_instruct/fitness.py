@@ -29,3 +29,36 @@ def fitness(
         terms["tests"] = SCORE_MAX * pass_fraction
     total = sum(weights.values())
     return sum(terms[name] * w for name, w in weights.items()) / total
+
+
+def judge_score(verdict: JudgeVerdict, weights: dict[str, float]) -> float:
+    """The fitness over the judge's own criteria only (execution left out): what the
+    calibration measures, and so what a calibrated threshold gates."""
+    return fitness(verdict, {k: w for k, w in weights.items() if k in verdict.scores})
+
+
+@dataclass(frozen=True)
+class FitnessGate:
+    """What a judged offspring must reach to survive.
+
+    A fixed `fitness.threshold` gates the fitness (execution term included, when weighed);
+    a calibrated one gates the judge's own score, the scale it was measured on; None lets
+    every readable verdict through (a judge whose scores carry no measured signal).
+    """
+
+    threshold: float | None
+    judge_only: bool = False
+
+    def describe(self) -> str:
+        """The gate in words, for the report and the dataset card."""
+        if self.threshold is None:
+            return "none: no measured signal in the judge's scores, so they gate nothing"
+        if self.judge_only:
+            return f"judge score ≥ {self.threshold:g} (calibrated)"
+        return f"weighted score ≥ {self.threshold:g}"
+
+    def admits(self, verdict: JudgeVerdict, weights: dict[str, float], value: float) -> bool:
+        if self.threshold is None:
+            return True
+        score = judge_score(verdict, weights) if self.judge_only else value
+        return score >= self.threshold

@@ -18,8 +18,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from genetic_instruct.mutants import mutants
-from genetic_instruct.sandbox import SandboxLimits, run_many
+from genetic_instruct.mutants import Mutant, mutants
+from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
 
 SLOWDOWN = 4.0  # a mutant may take this many times the solution's test run
 MIN_SECONDS = 1.0  # and at least this long (interpreter start-up under load)
@@ -45,6 +45,25 @@ def mutant_limits(limits: SandboxLimits, runtime_s: float) -> SandboxLimits:
     )
 
 
+def mutant_runs(
+    programs: Sequence[tuple[str, str, float]],
+    limits: SandboxLimits,
+    k: int,
+    seed: int,
+    workers: int | None = None,
+) -> list[list[tuple[Mutant, ExecutionResult]]]:
+    """For each (solution, tests, seconds its tests took on it): up to `k` mutants of the
+    solution (chosen from its text and `seed`), each with its tests' run on it. All runs
+    go to the sandbox in one parallel batch; results in input order."""
+    per_program = [mutants(solution, k, seed) for solution, _, _ in programs]
+    jobs, job_limits = [], []
+    for (_, tests, runtime_s), variants in zip(programs, per_program):
+        jobs += [(mutant.source, tests) for mutant in variants]
+        job_limits += [mutant_limits(limits, runtime_s)] * len(variants)
+    outcomes = iter(run_many(jobs, job_limits, workers))
+    return [[(mutant, next(outcomes)) for mutant in variants] for variants in per_program]
+
+
 def mutation_results(
     programs: Sequence[tuple[str, str, float]],
     limits: SandboxLimits,
@@ -52,17 +71,9 @@ def mutation_results(
     seed: int,
     workers: int | None = None,
 ) -> list[MutationResult]:
-    """For each (solution, tests, seconds its tests took on it), tests that pass on their
-    solution: run the tests against up to `k` mutants of it (chosen from its text and
-    `seed`). Results in input order."""
-    per_program = [mutants(solution, k, seed) for solution, _, _ in programs]
-    jobs, job_limits = [], []
-    for (_, tests, runtime_s), variants in zip(programs, per_program):
-        jobs += [(mutant.source, tests) for mutant in variants]
-        job_limits += [mutant_limits(limits, runtime_s)] * len(variants)
-    outcomes = iter(run_many(jobs, job_limits, workers))
-    results = []
-    for variants in per_program:
-        killed = sum(next(outcomes).status != "passed" for _ in variants)
-        results.append(MutationResult(mutants=len(variants), killed=killed))
-    return results
+    """mutant_runs, counted: for programs whose tests pass on their solution, how many of
+    its mutants the tests kill (a failed assert, an error, a timeout)."""
+    return [
+        MutationResult(mutants=len(runs), killed=sum(r.status != "passed" for _, r in runs))
+        for runs in mutant_runs(programs, limits, k, seed, workers)
+    ]

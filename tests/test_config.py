@@ -77,7 +77,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["evolution.colonies=abc"], "evolution.colonies"),
         (["no_such_key=1"], "no_such_key"),
         (["experiment=paper"], "models.default.path"),
-        (["fitness.threshold=abc"], "config key fitness.threshold: Value 'abc'"),
+        (["fitness.threshold=abc"], "config key fitness.threshold: must be a number in [1, 10] or auto, not 'abc'"),
         (["evolution.targte_size=5"], "did you mean evolution.target_size?"),
         # Hydra's own advice for an unknown key; it used to run with the typo ignored.
         (["+evolution.targte_size=5"], "did you mean evolution.target_size?"),

@@ -8,6 +8,7 @@ dedup paths all get exercised without a model.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -27,6 +28,7 @@ _WORDS = (
 _VERBS = "count find return compute build merge split sort group validate encode decode".split()
 _N_TASKS = re.compile(r"Write (\d+) new", re.IGNORECASE)
 _FACTOR = re.compile(r"x \* (\d+)")
+_JUDGED_SOLUTION = re.compile(r"Solution:\n```python\n(.*?)\n```", re.DOTALL)
 
 
 class ScriptedEngine:
@@ -36,7 +38,9 @@ class ScriptedEngine:
     pass, and test nothing). `latency_s` makes each answer take that long (to test
     interruption mid-stage); `request_log` names a file that gets each received request's
     journal key, flushed before answering, so crash tests can prove no finished request
-    was sent twice.
+    was sent twice. `judge_references` names a seed file whose solutions this engine, as
+    judge, knows to be right: it scores them 9 and any other solution 2 (a judge that
+    scores by correctness, to test calibration against); without it, verdicts are random.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class ScriptedEngine:
         trivial_tests_rate: float = 0.0,
         latency_s: float = 0.0,
         request_log: str | None = None,
+        judge_references: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.malformed_rate = malformed_rate
@@ -55,6 +60,7 @@ class ScriptedEngine:
         self.latency_s = latency_s
         self._log = open(request_log, "a", encoding="utf-8") if request_log else None  # noqa: SIM115
         self.calls = 0  # requests answered, so tests can prove what was (not) sent
+        self._correct = _solutions(judge_references) if judge_references else None
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
@@ -83,7 +89,7 @@ class ScriptedEngine:
         if rng.random() < self.malformed_rate:
             text = "".join(rng.choice(list("{}[]`#:*  abc\n"), size=40))
         elif request.json_schema is not None:
-            text = self._verdict(rng)
+            text = self._verdict(rng, self._judged_correct(prompt))
         elif "Solve the" in prompt:
             text = self._program(rng, "assert statements" in prompt, self.trivial_tests_rate)
         elif "Write unit tests" in prompt:
@@ -131,9 +137,30 @@ class ScriptedEngine:
         ]
         return "```python\n" + "\n".join(lines) + "\n```"
 
+    def _judged_correct(self, prompt: str) -> bool | None:
+        """Whether the solution shown is a known right one; None: this judge does not know."""
+        if self._correct is None:
+            return None
+        shown = _JUDGED_SOLUTION.search(prompt)
+        return shown is not None and _normal_form(shown.group(1)) in self._correct
+
     @staticmethod
-    def _verdict(rng: np.random.Generator) -> str:
-        scores = rng.integers(3, 11, size=2)
+    def _verdict(rng: np.random.Generator, correct: bool | None = None) -> str:
+        scores = rng.integers(3, 11, size=2) if correct is None else [9 if correct else 2] * 2
         return json.dumps(
             {"correctness": int(scores[0]), "quality": int(scores[1]), "rationale": "scripted"}
         )
+
+
+def _normal_form(source: str) -> str:
+    """A program's text up to formatting (mutants are written back by ast.unparse)."""
+    try:
+        return ast.dump(ast.parse(source))
+    except SyntaxError:
+        return source
+
+
+def _solutions(seed_file: str) -> set[str]:
+    from genetic_instruct.seeds import load_seeds
+
+    return {_normal_form(seed.solution) for seed in load_seeds(seed_file)}

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from genetic_instruct.calibration import fitness_gate, stored_calibration
 from genetic_instruct.config import ROLES, Config, roles_in_use
 from genetic_instruct.ownership import JSON_OWNER
 from genetic_instruct.seed_tests import failing_seeds
@@ -21,7 +22,7 @@ from genetic_instruct.run_end import META_KEY as RUN_END_KEY
 from genetic_instruct.report.lineage import lineage_depths
 from genetic_instruct.store import Lineage, RunStore
 
-REPORT_SCHEMA = 2  # 2: mutation_scores
+REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement
 
 
 def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     tried = sum(row["tried"] for row in generations)
     accepted = sum(row["accepted"] for row in generations)
     rejected = _sum_counts(row["rejected"] for row in generations)
+    calibration = stored_calibration(store)
     return {
         **JSON_OWNER,
         "schema": REPORT_SCHEMA,
@@ -59,6 +61,10 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
         },
         "judge_scores": judge_totals(row["judge_scores"] for row in generations),
         "mutation_scores": mutation_totals(row["mutation_scores"] for row in generations),
+        # the judge's calibration (calibration/), None when it was not calibrated
+        "calibration": None if calibration is None else calibration.to_dict(),
+        "gate": fitness_gate(cfg, calibration).describe(),  # what survival was gated on
+        "test_agreement": test_agreement(generations, cfg),
         "survivors": population["survivors"],
         "lineage_depth": population["lineage_depth"],
         "tokens_per_accepted": tokens_per_accepted(generations, accepted),
@@ -128,6 +134,7 @@ def generation_row(raw: Mapping[str, Any]) -> dict[str, Any]:
         },
         "replayed": raw.get("replayed", 0),
         "judge_scores": {name: dict(hist) for name, hist in raw.get("judge_scores", {}).items()},
+        "executions": dict(raw.get("executions", {})),  # sandbox status -> programs
         # mutation score (one decimal) -> programs whose tests passed and were mutation-tested
         "mutation_scores": dict(raw.get("mutation_scores", {})),
     }
@@ -206,6 +213,18 @@ def mutation_totals(histograms: Iterable[Mapping[str, int]]) -> dict[str, Any]:
         "measured": measured,
         "mean": _ratio(sum(float(s) * n for s, n in total.items()), measured),
     }
+
+
+def test_agreement(generations: list[dict[str, Any]], cfg: Config) -> dict[str, Any] | None:
+    """With tests written apart from the solution (execution.tests_from=tester): how often
+    they agree with it, i.e. the share of executed programs that pass them. A second signal
+    beside the judge's; None when the Coder writes its own tests."""
+    ex = cfg.execution
+    if not ex.enabled or ex.tests_from != "tester":
+        return None
+    executed = sum(sum(row["executions"].values()) for row in generations)
+    agreed = sum(row["executions"].get("passed", 0) for row in generations)
+    return {"executed": executed, "agreed": agreed, "rate": _ratio(agreed, executed)}
 
 
 def tokens_per_accepted(generations: list[dict[str, Any]], accepted: int) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def render_run(report: Mapping[str, Any]) -> str:
         Section("summary", "Summary", summary_table(report)),
         Section("growth", "Population growth", _growth(report)),
         Section("acceptance", "Acceptance and rejection reasons", _acceptance(report)),
+        Section("calibration", "Judge calibration", _calibration(report)),
         Section("judge", "Judge scores", _judge(report)),
         Section("tests", "Test strength", _test_strength(report)),
         Section("operators", "Operators and methods of survivors", _operators(report)),
@@ -104,7 +105,8 @@ def summary_table(report: Mapping[str, Any]) -> str:
                                        f"({percent(acc['rate'])})"),
         ("colonies × offspring per colony", f"{cfg['colonies']} × {cfg['offspring_per_colony']}"),
         ("mutation rate", str(cfg["mutation_rate"])),
-        ("fitness", f"threshold {cfg['fitness']['threshold']}, weights "
+        ("fitness", f"gate: {report['gate']}; threshold setting {cfg['fitness']['threshold']}, "
+                    "weights "
                     + ", ".join(f"{k} {v}" for k, v in cfg["fitness"]["weights"].items())),
         ("dedup", f"Jaccard ≥ {cfg['dedup']['threshold']} on {cfg['dedup']['compare']}"),
         ("models", models),
@@ -172,10 +174,50 @@ def _judge(report: Mapping[str, Any]) -> str:
     rows = [
         (name, sum(c["histogram"].values()), c["mean"]) for name, c in scores.items()
     ]
-    threshold = report["settings"]["fitness"]["threshold"]
-    caption = (f"Judge scores of every judged offspring, rejected ones included; survivors "
-               f"need a weighted score of at least {threshold}.")
+    caption = (f"Judge scores of every judged offspring, rejected ones included; survival "
+               f"gate: {report['gate']}.")
     return figure(chart, caption) + table(("criterion", "judged", "mean score"), rows)
+
+
+def _calibration(report: Mapping[str, Any]) -> str:
+    found = report["calibration"]
+    if found is None:
+        return note("The judge was not calibrated: run `genetic-instruct calibrate`, or set "
+                    "fitness.threshold=auto (or calibration.at_start=true).")
+    levels = sorted({float(s) for hist in found["scores"].values() for s in hist})
+    chart = bar_chart(
+        [f"{s:g}" for s in levels],
+        {kind: [hist.get(f"{s:.1f}", 0) for s in levels] for kind, hist in found["scores"].items()},
+        x_label="judge score", y_label="solutions",
+    )
+    caption = ("Judge scores of seed reference solutions (correct) and of mutants of them "
+               "that fail the seed's own tests (faulty), the judge shown neither tests nor "
+               "their results. " + found["line"] + ".")
+    interval = found["auc_interval"]
+    rows: list[tuple[str, Any]] = [
+        ("ROC AUC", "-" if found["auc"] is None else
+         f"{found['auc']:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] "
+         f"({found['confidence']:.0%} bootstrap over tasks)"),
+        ("tasks / correct / faulty", f"{found['tasks']} / {found['correct']} / {found['faulty']}"),
+        ("threshold", f"{found['threshold']} (keeps {percent(found['correct_kept'])} of "
+                      f"correct, {percent(found['faulty_let_through'])} of faulty)"),
+        ("gates survival", "yes" if found["gates"] else "no (AUC not clearly above 0.5)"),
+        ("unreadable verdicts", ", ".join(f"{k} {v}" for k, v in found["unreadable"].items())
+         or "none"),
+        ("faulty by mutation", ", ".join(f"{k} {v}" for k, v in
+                                         found["faulty_by_operator"].items())),
+        ("time", f"{found['seconds']} s"),
+    ]
+    return figure(chart, caption) + table(None, rows) + _agreement(report)
+
+
+def _agreement(report: Mapping[str, Any]) -> str:
+    agreement = report["test_agreement"]
+    if agreement is None or not agreement["executed"]:
+        return ""
+    return note(f"Independent tests (written by the Tester, not the Coder) passed on "
+                f"{agreement['agreed']:,} of {agreement['executed']:,} executed solutions "
+                f"({percent(agreement['rate'])}): a second signal beside the judge's.")
 
 
 def _test_strength(report: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ from genetic_instruct.prompts import PromptTemplate
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.roles.answer_text import final_answer
 
-Subject = TypeVar("Subject")
+Subject = TypeVar("Subject", contravariant=True)  # a role reads of its subject only
 Reading = TypeVar("Reading")
 
 # Far above any useful task, program or verdict (max_tokens caps real answers well below),

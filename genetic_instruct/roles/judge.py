@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
-from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import JUDGE_CRITERIA
 from genetic_instruct.fitness import SCORE_MAX, SCORE_MIN, JudgeVerdict
 from genetic_instruct.prompts import PromptTemplate
 from genetic_instruct.rejection import Rejection
+from genetic_instruct.sandbox import ExecutionResult
 from genetic_instruct.roles.base import Role
 
 RATIONALE_MAX_CHARS = 300
@@ -93,7 +93,20 @@ def parse_verdict(answer: str) -> JudgeVerdict:
     raise first_error or Rejection("judge_unparseable")
 
 
-def execution_summary(cand: Candidate) -> str:
+class Judged(Protocol):
+    """What the judge is shown: an offspring (Candidate) or a calibration specimen."""
+
+    @property
+    def instruction(self) -> str: ...
+    @property
+    def solution(self) -> str: ...
+    @property
+    def tests(self) -> str: ...
+    @property
+    def execution(self) -> ExecutionResult | None: ...
+
+
+def execution_summary(cand: Judged) -> str:
     """What the judge is told of the sandbox run, when there was one."""
     result = cand.execution
     if result is None:
@@ -102,7 +115,7 @@ def execution_summary(cand: Candidate) -> str:
     return f"{line} First problem: {result.detail}" if result.detail else line
 
 
-class JudgeRole(Role[Candidate, JudgeVerdict]):
+class JudgeRole(Role[Judged, JudgeVerdict]):
     """Scores a task and its solution; sees the tests and the execution result."""
 
     engine_role = "judge"
@@ -111,7 +124,7 @@ class JudgeRole(Role[Candidate, JudgeVerdict]):
         super().__init__(template)
         self.json_schema = JUDGE_SCHEMA if structured_output else None
 
-    def prompt(self, cand: Candidate) -> str:
+    def prompt(self, cand: Judged) -> str:
         tests = f"Unit tests:\n```python\n{cand.tests}\n```" if cand.tests else "No unit tests."
         return self.template.render(
             instruction=cand.instruction,
@@ -120,5 +133,5 @@ class JudgeRole(Role[Candidate, JudgeVerdict]):
             execution=execution_summary(cand),
         )
 
-    def parse(self, answer: str, cand: Candidate) -> JudgeVerdict:
+    def parse(self, answer: str, cand: Judged) -> JudgeVerdict:
         return parse_verdict(answer)

@@ -1,0 +1,183 @@
+"""Calibrate the judge: score correct and faulty solutions, measure how well it separates them.
+
+The judge's requests are journaled like every other model call (generation 0 of the request
+seeds, which the seeds hold and no generation asks), so an interrupted calibration resumes
+without paying for an answer twice. The outcome is stored in the run state and in
+run_dir/calibration.json; a run with `fitness.threshold=auto` reuses it while what it
+depends on (judge, prompt, seeds, settings) is unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import time
+from collections import Counter
+from collections.abc import Collection, Sequence
+
+from genetic_instruct.calibration.result import META_KEY, Calibration, histogram
+from genetic_instruct.calibration.separation import (
+    Scored,
+    keeping_threshold,
+    separation,
+    share_reaching,
+)
+from genetic_instruct.calibration.specimens import Specimen, calibration_tasks, make_specimens
+from genetic_instruct.compatibility import fingerprint
+from genetic_instruct.config import AUTO_THRESHOLD, Config, calibrates
+from genetic_instruct.display import RunDisplay
+from genetic_instruct.executors import Executor
+from genetic_instruct.fitness import FitnessGate, judge_score
+from genetic_instruct.journal import JournaledCalls
+from genetic_instruct.prompts import load_templates
+from genetic_instruct.records import Individual
+from genetic_instruct.rejection import Rejection
+from genetic_instruct.requests import CALIBRATION_GENERATION, role_requests
+from genetic_instruct.roles import JudgeRole
+from genetic_instruct.sandbox import SandboxLimits
+from genetic_instruct.seed_tests import FAILING_META
+from genetic_instruct.store import RunStore
+
+STAGE = "calibration"  # the progress bar's name
+
+
+def calibrate(
+    cfg: Config,
+    store: RunStore,
+    executor: Executor,
+    display: RunDisplay,
+    seeds: Sequence[Individual],
+    failing: Collection[str],
+    limits: SandboxLimits,
+) -> Calibration:
+    """The stored calibration when still valid, else a new one (stored in the run state and
+    written to run_dir/calibration.json)."""
+    judge = JudgeRole(load_templates()["judge"], cfg.roles.judge.structured_output)
+    tasks = calibration_tasks(seeds, failing, cfg.calibration.tasks, cfg.seed)
+    key = _key(cfg, judge, tasks, limits)
+    stored = store.get_meta(META_KEY)
+    if stored is not None and stored.get("key") == key:
+        return Calibration.from_dict(stored)
+    start = time.monotonic()
+    specimens = make_specimens(
+        tasks, limits, cfg.calibration.faulty_per_task, cfg.seed, cfg.execution.workers or None
+    )
+    scored, unreadable = _judge(cfg, store, executor, display, judge, specimens)
+    result = _measure(cfg, key, len(tasks), specimens, scored, unreadable)
+    result = dataclasses.replace(result, seconds=round(time.monotonic() - start, 1))
+    store.set_meta(META_KEY, result.to_dict())
+    result.write(cfg.run_dir)
+    return result
+
+
+def run_gate(
+    cfg: Config, store: RunStore, executor: Executor, display: RunDisplay, limits: SandboxLimits
+) -> FitnessGate:
+    """The gate of a run whose seeds are committed: calibrating first when it asks to."""
+    if not calibrates(cfg):
+        return fitness_gate(cfg, None)
+    seeds = list(itertools.takewhile(lambda ind: ind.generation == 0, store.individuals()))
+    failing = store.get_meta(FAILING_META) or []
+    calibration = calibrate(cfg, store, executor, display, seeds, failing, limits)
+    display.line(calibration.line())
+    return fitness_gate(cfg, calibration)
+
+
+def stored_calibration(store: RunStore) -> Calibration | None:
+    found = store.get_meta(META_KEY)
+    return None if found is None else Calibration.from_dict(found)
+
+
+def fitness_gate(cfg: Config, calibration: Calibration | None) -> FitnessGate:
+    """The gate a run applies: the fixed threshold, or the calibrated one when it gates."""
+    if cfg.fitness.threshold != AUTO_THRESHOLD:
+        return FitnessGate(float(cfg.fitness.threshold))
+    if calibration is None or not calibration.gates:
+        return FitnessGate(None)
+    return FitnessGate(calibration.threshold, judge_only=True)
+
+
+def _judge(
+    cfg: Config,
+    store: RunStore,
+    executor: Executor,
+    display: RunDisplay,
+    judge: JudgeRole,
+    specimens: Sequence[Specimen],
+) -> tuple[list[Scored], Counter[str]]:
+    """Each specimen's judge score; unreadable verdicts counted by reason."""
+    prompts = [judge.prompt(s) for s in specimens]
+    colonies = [i % cfg.evolution.colonies for i in range(len(specimens))]
+    requests = role_requests(
+        cfg, "judge", CALIBRATION_GENERATION, prompts, colonies, judge.json_schema
+    )
+    calls = JournaledCalls(executor.for_role("judge"), store, "judge")
+    with display.stage(STAGE, len(requests), "-") as tracker:
+        answers = calls.generate(requests, tracker)
+    weights = dict(cfg.fitness.weights)
+    scored: list[Scored] = []
+    unreadable: Counter[str] = Counter()
+    for specimen, answer in zip(specimens, answers):
+        try:
+            verdict = judge.read(answer, specimen)
+        except Rejection as reason:
+            unreadable[str(reason)] += 1
+            continue
+        scored.append(Scored(specimen.task, specimen.correct, judge_score(verdict, weights)))
+    return scored, unreadable
+
+
+def _measure(
+    cfg: Config,
+    key: str,
+    tasks: int,
+    specimens: Sequence[Specimen],
+    scored: Sequence[Scored],
+    unreadable: Counter[str],
+) -> Calibration:
+    cal = cfg.calibration
+    correct = [s.score for s in scored if s.correct]
+    faulty = [s.score for s in scored if not s.correct]
+    found = separation(scored, cal.confidence, cal.resamples, cfg.seed)
+    threshold = keeping_threshold(correct, cal.keep_correct) if correct else None
+    operators = Counter(s.operator for s in specimens if s.operator is not None)
+    return Calibration(
+        key=key,
+        judge_model=cfg.models[cfg.roles.judge.model].path,
+        tasks=tasks,
+        correct=len(correct),
+        faulty=len(faulty),
+        unreadable=dict(unreadable),
+        auc=None if found is None else round(found.auc, 4),
+        auc_interval=None if found is None else (round(found.low, 4), round(found.high, 4)),
+        confidence=cal.confidence,
+        keep_correct=cal.keep_correct,
+        threshold=threshold,
+        correct_kept=None if threshold is None else share_reaching(correct, threshold),
+        faulty_let_through=None if threshold is None else share_reaching(faulty, threshold),
+        gates=found is not None and found.above_chance,
+        scores={"correct": histogram(correct), "faulty": histogram(faulty)},
+        faulty_by_operator=dict(sorted(operators.items())),
+    )
+
+
+def _key(cfg: Config, judge: JudgeRole, tasks: Sequence[Individual], limits: SandboxLimits) -> str:
+    """What a calibration's outcome depends on, as a digest: the data-shaping settings of
+    the judge, its model and the calibration (as resume compatibility sees them), its
+    prompt, the tasks and the sandbox's limits."""
+    judged = (f"models.{cfg.roles.judge.model}.", "roles.judge.", "calibration.", "fitness.weights")
+    settings = {
+        key: value
+        for key, value in fingerprint(cfg).items()
+        if key.startswith(judged) and key != "calibration.at_start"
+    }
+    settings.update(
+        seed=cfg.seed,
+        prompt=judge.template.hash,
+        tasks=[[t.id, t.instruction, t.solution, t.tests] for t in tasks],
+        limits=repr(limits),
+    )
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
