@@ -11,6 +11,7 @@ setting those seeds do not depend on: the corrected command just goes on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import fnmatch
 from typing import Any
 
@@ -55,6 +56,7 @@ FREE_KEYS = (
         )
     ),
     "executor.*",  # where colonies run, not what they make
+    "calibration.at_start",  # measures the judge; gates only with fitness.threshold=auto
 )
 # What generation 0 (the seeds and their dedup signatures, checked against the benchmark
 # sets) depends on: a run holding only its seeds must still match these.
@@ -105,7 +107,9 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
     if stored is None:
         store.set_meta(_META_KEY, current)
         return
-    changed = differences(stored, current)
+    changed = [
+        key for key in differences(stored, current) if not _new_at_default(key, stored, current)
+    ]
     if seeds_digest is None or SEEDS_KEY not in stored:
         changed = [key for key in changed if key != SEEDS_KEY]
     if store.generation in (None, 0) and not store.journal_keys():
@@ -127,6 +131,19 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
     forced = store.get_meta("forced_resumes") or []
     store.set_meta("forced_resumes", [*forced, described])
     store.set_meta(_META_KEY, recorded)
+
+
+def _new_at_default(key: str, stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """A setting added after the run was made (its fingerprint lacks the key), set to its
+    default: the run was made the way that default behaves, so it is no change."""
+    defaults = _defaults()
+    return key not in stored and key in defaults and current.get(key) == defaults[key]
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The structured config's own defaults, keyed as fingerprints are."""
+    return fingerprint(Config())
 
 
 def _kept_digest(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -160,3 +160,33 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
     assert store.integrity_problems() == []
     assert store.generation_stats()[-1]["replayed"] >= len(journaled)
 
+
+
+def test_the_embedded_judge_is_calibrated_on_a_small_sample(
+    embedded_engine, tmp_path: Path
+) -> None:
+    """The demo's calibration, on 3 tasks: every verdict read or counted, the outcome
+    stored, written and said in one line (SmolLM2's verdicts are expected to carry no signal,
+    but the test only asks that they are measured)."""
+    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate, stored_calibration
+    from genetic_instruct.display import RunDisplay
+    from genetic_instruct.evolution import sandbox_limits
+    from genetic_instruct.executors import open_executor
+
+    cfg = make_config(f"run_dir={tmp_path / 'run'}", "progress=false", "calibration.tasks=3",
+                      "calibration.faulty_per_task=1", "calibration.resamples=200")
+    display = RunDisplay(False)
+    store = RunStore(cfg.run_dir)
+    executor = open_executor(cfg, {"default": embedded_engine}, display)
+    try:
+        found = calibrate(cfg, store, executor, display, load_seeds(BUILTIN), (),
+                          sandbox_limits(cfg.execution))
+        assert stored_calibration(store) == found
+    finally:
+        executor.close()
+        store.close()
+    assert found.tasks == 3 and found.correct <= 3
+    assert found.correct + found.faulty + sum(found.unreadable.values()) == 6
+    assert found.line().startswith("judge calibration: ")
+    written = json.loads((tmp_path / "run" / CALIBRATION_JSON).read_text())
+    assert written["line"] == found.line() and written["judge_model"] == cfg.models["default"].path

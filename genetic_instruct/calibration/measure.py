@@ -9,7 +9,6 @@ depends on (judge, prompt, seeds, settings) is unchanged.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -64,9 +63,10 @@ def calibrate(
     specimens = make_specimens(
         tasks, limits, cfg.calibration.faulty_per_task, cfg.seed, cfg.execution.workers or None
     )
+    judged = time.monotonic()
     scored, unreadable = _judge(cfg, store, executor, display, judge, specimens)
-    result = _measure(cfg, key, len(tasks), specimens, scored, unreadable)
-    result = dataclasses.replace(result, seconds=round(time.monotonic() - start, 1))
+    seconds = {"sandbox": round(judged - start, 1), "judge": round(time.monotonic() - judged, 1)}
+    result = _measure(cfg, key, len(tasks), specimens, scored, unreadable, seconds)
     store.set_meta(META_KEY, result.to_dict())
     result.write(cfg.run_dir)
     return result
@@ -136,6 +136,7 @@ def _measure(
     specimens: Sequence[Specimen],
     scored: Sequence[Scored],
     unreadable: Counter[str],
+    seconds: dict[str, float],
 ) -> Calibration:
     cal = cfg.calibration
     correct = [s.score for s in scored if s.correct]
@@ -160,6 +161,7 @@ def _measure(
         gates=found is not None and found.above_chance,
         scores={"correct": histogram(correct), "faulty": histogram(faulty)},
         faulty_by_operator=dict(sorted(operators.items())),
+        seconds=seconds,
     )
 
 

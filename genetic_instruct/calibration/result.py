@@ -37,7 +37,7 @@ class Calibration:
     gates: bool  # the AUC is clearly above chance: the threshold may gate survival
     scores: dict[str, dict[str, int]] = field(default_factory=dict)  # correct/faulty -> hist
     faulty_by_operator: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)  # sandbox (variants), judge
 
     def line(self) -> str:
         """The one line a user reads."""

@@ -206,7 +206,7 @@ def _calibration(report: Mapping[str, Any]) -> str:
          or "none"),
         ("faulty by mutation", ", ".join(f"{k} {v}" for k, v in
                                          found["faulty_by_operator"].items())),
-        ("time", f"{found['seconds']} s"),
+        ("time", ", ".join(f"{part} {s} s" for part, s in found["seconds"].items())),
     ]
     return figure(chart, caption) + table(None, rows) + _agreement(report)
 
