@@ -263,3 +263,25 @@ def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
         check_resume(store, make_config("engine=scripted", f"run_dir={tmp_path / 'run'}",
                                         *at_defaults, "calibration.tasks=12"))
     store.close()
+
+
+def test_independent_tests_report_how_often_they_agree_with_the_solution(
+    tmp_path: Path,
+) -> None:
+    """With execution.tests_from=tester, the share of executed solutions that pass tests
+    written apart from them is a second signal, in the report and the card."""
+    run_dir = tmp_path / "run"
+    done = _cli(f"run_dir={run_dir}", *SCRIPTED, "evolution.max_generations=1",
+                "execution.tests_from=tester")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((run_dir / "report.json").read_text())
+    executions = report["generations"][-1]["executions"]
+    agreement = report["test_agreement"]
+    assert agreement["executed"] == sum(executions.values()) > 0
+    assert agreement["agreed"] == executions.get("passed", 0)
+    card = (run_dir / "README.md").read_text()
+    assert (f"Independent tests (Tester) passed on {agreement['agreed']} of "
+            f"{agreement['executed']} executed solutions") in card
+    coder = tmp_path / "coder"
+    assert _cli(f"run_dir={coder}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
+    assert json.loads((coder / "report.json").read_text())["test_agreement"] is None
