@@ -327,6 +327,15 @@ def _answer_before_hydra(args: list[str]) -> str | None:
     return None
 
 
+def _print_to_pager(text: str) -> None:
+    """Print, also when the reader stops early (`--help | head`): no BrokenPipe traceback."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that one is quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _bad_input(message: str) -> NoReturn:
     print(f"genetic-instruct: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_BAD_INPUT)
@@ -337,7 +346,7 @@ def main() -> None:
     args = sys.argv[1:]
     answer = _answer_before_hydra(args)
     if answer is not None:
-        print(answer)
+        _print_to_pager(answer)
         return
     name = args.pop(0) if args and args[0] in _COMMANDS else cli_help.DEFAULT_COMMAND
     try:

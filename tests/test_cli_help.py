@@ -54,3 +54,14 @@ def test_overrides_and_hydras_own_flags_still_reach_hydra(tmp_path: Path) -> Non
     hydra = _cli("engine=scripted", "--cfg", "hydra", cwd=tmp_path)
     assert "name: genetic-instruct" in hydra.stdout
     assert "Hydra" in _cli("--hydra-help", cwd=tmp_path).stdout
+
+
+def test_help_into_a_pager_that_stops_early_prints_no_traceback() -> None:
+    """`genetic-instruct --help | head`: the reader may close the pipe before the help is
+    written (`true` closes it at once, long before Python has started)."""
+    import subprocess
+    import sys
+
+    shell = f"{sys.executable} -m genetic_instruct.cli --help | true"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert done.stderr == ""
