@@ -218,6 +218,8 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 
 def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
+    from genetic_instruct.calibration import stored_calibration
+
     store = _open_existing(cfg)
     try:
         with store.snapshot():
@@ -240,6 +242,9 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
             console = Console()
             console.print(table, width=None if console.is_terminal else 160)
             print(f"population {store.population_size()}")
+            calibration = stored_calibration(store)
+            if calibration is not None:
+                print(calibration.line())
     finally:
         store.close()
 
