@@ -45,8 +45,9 @@ class Calibration:
         if self.unreadable:
             measured += f" ({sum(self.unreadable.values())} verdicts unreadable)"
         if self.auc is None or self.auc_interval is None:
-            return (f"judge calibration: nothing to compare ({measured}); its verdict will not "
-                    "gate survival")
+            needs = "" if self.tasks else "; it needs seed tasks with tests that pass"
+            return (f"judge calibration: nothing to compare ({measured}{needs}); its verdict "
+                    "will not gate survival")
         auc = f"AUC {self.auc:.2f} [{self.auc_interval[0]:.2f}, {self.auc_interval[1]:.2f}]"
         if not self.gates:
             return (f"judge calibration: the judge does not separate correct from faulty "
