@@ -39,9 +39,8 @@ from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
 EXIT_BAD_INPUT = 2
-# The repository's conf/ (the package is installed editable, beside it); absolute, because
-# Hydra reads a relative config_path as a Python package when run from a console script.
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# The config ships inside the package, so an installed wheel finds it from any directory.
+CONF_MODULE = "genetic_instruct.conf"
 
 register_configs()
 
@@ -310,7 +309,7 @@ def main() -> None:
     except InputError as error:
         _bad_input(str(error))
     sys.argv = [f"{sys.argv[0]} {name}", *args]
-    app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(
+    app = hydra.main(version_base="1.3", config_path=f"pkg://{CONF_MODULE}", config_name="config")(
         _guarded(_COMMANDS[name])
     )
     # Hydra then raises composition errors instead of printing them over several lines.
