@@ -15,7 +15,7 @@ from genetic_instruct.decontamination import (
     humaneval_source,
     read_problems,
 )
-from genetic_instruct.dedup.synthetic import SyntheticCorpus
+from bench.synthetic_corpus import SyntheticCorpus
 from genetic_instruct.errors import InputError
 
 UNRELATED = (

@@ -43,7 +43,7 @@ class NearDuplicateIndex:
 
     ``num_perm`` bins of 16 bits each (see :mod:`genetic_instruct.dedup.minhash`): the
     default 256 gives recall ~0.95 and precision ~0.96 against exact Jaccard on the
-    labelled corpus of :mod:`genetic_instruct.dedup.synthetic`, where 128 gives ~0.94
+    labelled corpus of `bench/synthetic_corpus.py`, where 128 gives ~0.94
     and ~0.93. ``bands=None`` chooses the banding for the threshold (see
     :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
     signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.

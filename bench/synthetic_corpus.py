@@ -1,7 +1,7 @@
 """A labelled synthetic corpus of coding problems, to measure dedup quality and speed.
 
 Used by ``tests/test_dedup.py`` and ``bench/dedup_bench.py`` so both measure the same
-thing. Problem ``i`` is a pure function of ``(seed, i)``: any text can be regenerated on
+thing; a benchmark corpus, so it lives here and not in the shipped package. Problem ``i`` is a pure function of ``(seed, i)``: any text can be regenerated on
 demand, so a benchmark can stream 800k texts without holding them. A ``dup_share`` of
 the problems are edited copies of an earlier problem (any earlier one, so copies of
 copies occur), with a word edit rate drawn uniformly from ``[0, max_edit]``: with
