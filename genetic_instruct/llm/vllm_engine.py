@@ -124,9 +124,9 @@ class VLLMEngine:
                 if not output.finished:
                     continue
                 i = position[str(output.request_id)]
-                results[i] = _completion(output)
+                results[i] = completion = _completion(output)
                 if on_complete is not None:
-                    on_complete(i, results[i])
+                    on_complete(i, completion)
         return [r or Completion("", error="engine_returned_nothing") for r in results]
 
     def close(self) -> None:
