@@ -36,7 +36,8 @@ DEFAULT_MUTATION_METHODS: dict[str, str] = {
 class ModelConfig:
     """One model and the engine that serves it; roles name models, so one engine per model."""
 
-    # A local folder or `embedded:smollm2-135m-instruct` (vllm); the served model name (openai).
+    # vllm: a local folder, a Hugging Face hub id (org/name: HF_HOME's cache, HF_TOKEN,
+    # HF_HUB_OFFLINE as usual) or `embedded:smollm2-135m-instruct`; openai: the served name.
     path: str = EMBEDDED_MODEL
     engine: str = "vllm"  # vllm | openai | scripted (tests and benchmarks only)
     # -- vllm (offline) --
@@ -287,7 +288,7 @@ def validate(cfg: Config) -> None:
         _require(
             model.engine in ENGINES, f"models.{name}.engine", f"must be one of {ENGINES}"
         )
-        _require(bool(model.path), f"models.{name}.path", "must be set (a local model folder)")
+        _require(bool(model.path), f"models.{name}.path", "must be set (a folder, a hub id or a served name)")
         _require(model.max_model_len > 0, f"models.{name}.max_model_len", "must be positive")
         if model.engine == "openai":
             _require(

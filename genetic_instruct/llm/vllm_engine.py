@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.errors import ConfigError
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
 
@@ -65,16 +64,12 @@ class VLLMEngine:
     """One loaded model; roles that name the same model share this object."""
 
     def __init__(self, model: ModelConfig) -> None:
+        # A folder or a hub id, which vLLM resolves through huggingface_hub as its users
+        # expect (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE); preflight checked it already.
         path = resolve_model_path(model.path)
-        if not os.path.exists(path):
-            raise ConfigError(
-                f"model path {path!r} does not exist (models are local folders; nothing is "
-                "downloaded from a hub)"
-            )
         cpu = _is_cpu_build()
         if cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from vllm import LLM
 
         self.model_name = model.path
