@@ -33,6 +33,7 @@ from genetic_instruct import cli_help
 from genetic_instruct.composition import one_line, reject_unknown_keys
 from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
 from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.sandbox.limits import InvalidLimit
 from genetic_instruct import run_lock
 from genetic_instruct.export import copy_export, is_run_dataset, sync_export
 from genetic_instruct.store import RunStore, require_state
@@ -54,6 +55,8 @@ def to_config(cfg: DictConfig) -> Config:
         raise ConfigError(f"config key {error.full_key}: must be set") from None
     except OmegaConfBaseException as error:
         raise ConfigError(f"config key {error.full_key}: {error.msg}") from None
+    except InvalidLimit as error:  # the sandbox's own check of execution.* limits
+        raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
     assert isinstance(config, Config)
     validate(config)
     return config
