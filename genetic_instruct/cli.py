@@ -152,8 +152,7 @@ def _export(cfg: Config, _: DictConfig) -> None:
     from genetic_instruct.report import current_report, saved_config
 
     refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
-    store = _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK))
-    try:
+    with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
             if is_run_dataset(store, cfg.export.path):
@@ -163,20 +162,15 @@ def _export(cfg: Config, _: DictConfig) -> None:
                 count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
             card = write_dataset_card(cfg.export.path, run_cfg, store, count,
                                       report=current_report(store))
-    finally:
-        store.close()
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
 def _verify(cfg: Config, _: DictConfig) -> None:
     """Check the integrity of run_dir's state; exit 1 with one line per problem."""
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         with store.snapshot():
             problems = store.integrity_problems()
             size = store.population_size()
-    finally:
-        store.close()
     for problem in problems:
         print(f"{cfg.run_dir}: {problem}", file=sys.stderr)
     if problems:
@@ -186,8 +180,7 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 
 def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         with store.snapshot():
             table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
             for column in ("generation", "tried", "accepted", "acceptance", "population"):
@@ -208,8 +201,6 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
             console = Console()
             console.print(table, width=None if console.is_terminal else 160)
             print(f"population {store.population_size()}")
-    finally:
-        store.close()
 
 
 def _report(cfg: Config, _: DictConfig) -> None:
@@ -219,13 +210,10 @@ def _report(cfg: Config, _: DictConfig) -> None:
     """
     from genetic_instruct.report import REPORT_HTML, saved_config, write_report
 
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, report_dir=cfg.report_dir)
         with _output(cfg.report_dir, "report_dir"), store.snapshot():
             write_report(store, run_cfg)
-    finally:
-        store.close()
     print(Path(cfg.report_dir) / REPORT_HTML)
 
 

@@ -119,14 +119,8 @@ def rewrite(
 
 def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool) -> int:
     """One worker's share of a rewrite: population positions (after_seq, upto_seq]."""
-    store = RunStore(run_dir, read_only=True)
-    try:
-        with open(part, "wb") as out:
-            return _write(
-                out, store.records(after_seq, upto_seq), include_seeds, _withheld(store)
-            )
-    finally:
-        store.close()
+    with RunStore(run_dir, read_only=True) as store, open(part, "wb") as out:
+        return _write(out, store.records(after_seq, upto_seq), include_seeds, _withheld(store))
 
 
 def _append(src: IO[bytes], out: IO[bytes]) -> None:

@@ -84,8 +84,7 @@ def _run(
         moved = move_aside(cfg)
         if moved is not None:
             display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
-    store = RunStore(cfg.run_dir)
-    try:
+    with RunStore(cfg.run_dir) as store:
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
@@ -131,8 +130,6 @@ def _run(
         return RunResult(
             len(evo.population), store.generation or 0, exported, Path(cfg.export.path), end
         )
-    finally:
-        store.close()
 
 
 def _warn(line: str) -> None:
