@@ -31,11 +31,17 @@ from rich.table import Table
 
 from genetic_instruct import cli_help
 from genetic_instruct.composition import one_line, reject_unknown_keys
-from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
+from genetic_instruct.config import (
+    Config,
+    DecontaminationConfig,
+    ExportFormat,
+    register_configs,
+    validate,
+)
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.sandbox.limits import InvalidLimit
 from genetic_instruct import run_lock
-from genetic_instruct.export import copy_export, is_run_dataset, sync_export
+from genetic_instruct.export import copy_export, export_parquet, is_run_dataset, sync_export
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
@@ -155,7 +161,9 @@ def _export(cfg: Config, _: DictConfig) -> None:
     with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
-            if is_run_dataset(store, cfg.export.path):
+            if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
+                count = export_parquet(store, cfg.export)
+            elif is_run_dataset(store, cfg.export.path):
                 with run_lock.exclusive(cfg.run_dir):
                     count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
             else:

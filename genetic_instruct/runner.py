@@ -13,7 +13,7 @@ from genetic_instruct.config import Config, validate
 from genetic_instruct.dataset_card import card_output, write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
-from genetic_instruct.export import sync_export
+from genetic_instruct.export import sync_dataset
 from genetic_instruct.llm.base import Engine, EngineLost
 from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.records import Individual
@@ -59,7 +59,7 @@ def run(
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
     check_engines(cfg, skip=engines or {})
-    # A resumed run's store vouches for its dataset (sync_export); the rest must be ours.
+    # A resumed run's store vouches for its dataset (sync_dataset); the rest must be ours.
     dataset = [(Path(cfg.export.path), "export.path")] if new else []
     refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
                     *report_outputs(cfg.report_dir)])
@@ -98,7 +98,7 @@ def _run(
             on_accepted()
 
         def after_generation(generation: int, stats: GenerationStats) -> None:
-            sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            sync_dataset(store, cfg.export)
             if on_generation is not None:
                 on_generation(generation, stats)
 
@@ -120,7 +120,7 @@ def _run(
                     raise interrupts.Interrupted(signum) from None
                 raise
         store.set_meta(META_KEY, end.to_meta())
-        exported = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+        exported = sync_dataset(store, cfg.export)
         report = write_report(store, cfg)
         card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
         display.line(
