@@ -259,6 +259,9 @@ class Config:
     # seeds that fail are refused, unless this keeps them
     allow_failing_seeds: bool = False
     progress: bool = True
+    # false: engine and library logs (vLLM, Ray, httpx, transformers) go to run_dir/run.log
+    # and the terminal shows the progress, warnings and errors; true: everything there.
+    verbose: bool = False
     force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
     fresh: bool = False  # start over: an earlier run's files in run_dir are moved aside first
     report_dir: str = "${run_dir}"  # where report.html/json go (elsewhere for a read-only run)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct import interrupts, run_lock
+from genetic_instruct import engine_logs, interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
 from genetic_instruct.dataset_card import card_output, write_dataset_card
@@ -84,7 +84,7 @@ def _run(
         moved = move_aside(cfg)
         if moved is not None:
             display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
-    with RunStore(cfg.run_dir) as store:
+    with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
@@ -97,8 +97,13 @@ def _run(
         if on_accepted is not None:
             on_accepted()
 
+        target = cfg.evolution.target_size
+        if store.generation is not None:
+            display.population(store.population_size(), target)
+
         def after_generation(generation: int, stats: GenerationStats) -> None:
             sync_dataset(store, cfg.export)
+            display.population(store.population_size(), target)
             if on_generation is not None:
                 on_generation(generation, stats)
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from genetic_instruct.config import ModelConfig
+from genetic_instruct.engine_logs import engine_output
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
 
@@ -66,14 +67,15 @@ class VLLMEngine:
     def __init__(self, model: ModelConfig) -> None:
         # A folder or a hub id, which vLLM resolves through huggingface_hub as its users
         # expect (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE); preflight checked it already.
-        path = resolve_model_path(model.path)
-        cpu = _is_cpu_build()
-        if cpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
-        from vllm import LLM
+        with engine_output():  # loading logs and the engine's own processes: to the log
+            path = resolve_model_path(model.path)
+            cpu = _is_cpu_build()
+            if cpu:
+                os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
+            from vllm import LLM
 
+            self._llm = LLM(**engine_kwargs(model, path, cpu))
         self.model_name = model.path
-        self._llm = LLM(**engine_kwargs(model, path, cpu))
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
