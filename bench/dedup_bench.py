@@ -96,17 +96,17 @@ class DatasketchEngine:
                 [_datasketch_shingles(t) for t in texts], num_perm=self.num_perm
             )
             signed = time.perf_counter()
-            for row, minhash in enumerate(minhashes):
+            for row, signature in enumerate(minhashes):
                 best = max(
-                    ((minhash.jaccard(self.kept[k]), k) for k in self.lsh.query(minhash)),
+                    ((signature.jaccard(self.kept[k]), k) for k in self.lsh.query(signature)),
                     default=(0.0, ""),
                 )
                 if best[0] >= THRESHOLD:
                     partners.append(int(best[1]))
                 else:
                     key = str(start + row)
-                    self.lsh.insert(key, minhash)
-                    self.kept[key] = minhash
+                    self.lsh.insert(key, signature)
+                    self.kept[key] = signature
                     partners.append(None)
             timings["signatures"] = timings.get("signatures", 0.0) + signed - began
             timings["query+insert"] = (
@@ -230,7 +230,8 @@ def _machine() -> str:
     cpu = re.search(r"model name\s*:\s*(.*)", _read("/proc/cpuinfo"))
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{cpu.group(1) if cpu else '?'}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU; Python {platform.python_version()}, "
+        f"{cpu.group(1) if cpu else '?'}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
+        f"no GPU; Python {platform.python_version()}, "
         f"numpy {np.__version__}, datasketch {version('datasketch')}; {date.today()}"
     )
 

@@ -3,9 +3,10 @@
 Datasets, cards and reports go where users point them (`export.path`, `report_dir`), often
 beside files of their own: a hand-written README.md, a dataset from elsewhere. Before such a
 file is replaced, it must be recognisably ours: a marker line in Markdown and HTML, a
-`written_by` key opening JSON or in a Parquet schema's metadata, our record shape on the first
-line of a JSONL dataset (or an empty file: nothing to lose). Otherwise the command stops with one line naming the file and
-the setting that sends the output elsewhere, before it writes anything.
+`written_by` key opening JSON or in a Parquet schema's metadata, our record shape on the
+first line of a JSONL dataset (or an empty file: nothing to lose). Otherwise the command
+stops with one line naming the file and the setting that sends the output elsewhere,
+before it writes anything.
 """
 
 from __future__ import annotations
