@@ -19,7 +19,14 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from genetic_instruct.config import EMBEDDED_MODEL, Config, ModelConfig, roles_in_use
+from genetic_instruct.config import (
+    EMBEDDED_MODEL,
+    Config,
+    EngineKind,
+    ExecutorKind,
+    ModelConfig,
+    roles_in_use,
+)
 from genetic_instruct.errors import ConfigError, InputError
 
 PREFLIGHT_TIMEOUT_S = 20.0
@@ -38,11 +45,11 @@ def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
     used = {getattr(cfg.roles, role).model for role in roles_in_use(cfg)}
     for key in sorted(used - set(skip)):
         model = cfg.models[key]
-        if model.engine == "openai":
+        if model.engine == EngineKind.openai:
             api_key = read_api_key(model, f"models.{key}.api_key_env")
             for i, url in enumerate(model.base_urls):
                 check_server(f"models.{key}.base_urls[{i}]", url, model, api_key)
-        elif model.engine == "vllm" and cfg.executor.kind == "local":
+        elif model.engine == EngineKind.vllm and cfg.executor.kind == ExecutorKind.local:
             check_model_source(f"models.{key}.path", model.path)
 
 
