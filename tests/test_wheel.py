@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from genetic_instruct import __version__
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -87,6 +89,9 @@ def test_run_inspect_export_and_cfg_from_any_directory(installed: Path, tmp_path
     done = _run(installed, tmp_path, "genetic-instruct", *common, "progress=false")
     assert done.returncode == 0, done.stderr
     assert (run_dir / "dataset.jsonl").is_file()
+
+    version = _run(installed, tmp_path, "genetic-instruct", "--version")
+    assert version.stdout.startswith(f"genetic-instruct {__version__}"), version.stdout
 
     job = _run(installed, tmp_path, "genetic-instruct", "--cfg", "job", *common)
     assert job.returncode == 0, job.stderr
