@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -e ".[cpu,embedded,test,ray]"
+	$(PIP) install -q -e ".[cpu,embedded,parquet,test,ray]"
 	@# pip pulls CUDA builds of these from PyPI; they break vLLM's imports on the CPU and
 	@# text models need none of them.
 	$(PIP) uninstall -q -y torchvision torchaudio torchcodec
@@ -28,5 +28,9 @@ run: setup
 	$(VENV)/bin/genetic-instruct $(ARGS)
 
 test: setup
+	@# Lint, format and types first, so CI fails on drift (config in pyproject.toml).
+	$(VENV)/bin/ruff check genetic_instruct tests bench
+	$(VENV)/bin/ruff format --check genetic_instruct tests bench
+	$(VENV)/bin/mypy
 	@# Two workers: the engine tests on one core, everything else on the other (tests/conftest.py).
 	$(PY) -m pytest -q -n 2 --dist loadgroup

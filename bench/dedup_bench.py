@@ -16,9 +16,11 @@ the benchmark process plus helper processes signing texts) and with one worker (
 helper), which shows what the second core buys. Peak RSS is the benchmark process's;
 a helper's own peak is reported apart (``ru_maxrss`` of children, once they have exited).
 
-    nice -n 10 .venv/bin/python bench/dedup_bench.py          # full run, ~20 min
-    .venv/bin/python bench/dedup_bench.py --sizes 20000       # a quick look
-    .venv/bin/python bench/dedup_bench.py --break-even        # when helpers start to pay
+From the repository root (the corpus is bench/synthetic_corpus.py, not shipped):
+
+    nice -n 10 .venv/bin/python -m bench.dedup_bench          # full run, ~20 min
+    .venv/bin/python -m bench.dedup_bench --sizes 20000       # a quick look
+    .venv/bin/python -m bench.dedup_bench --break-even        # when helpers start to pay
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from genetic_instruct.dedup import NearDuplicateIndex, minhash
 from genetic_instruct.dedup.minhash import MinHasher
 from genetic_instruct.dedup.parallel import available_cores, shutdown_helpers
 from genetic_instruct.dedup.shingles import Shingler
-from genetic_instruct.dedup.synthetic import SyntheticCorpus, deduplicate, score
+from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 
 THRESHOLD = 0.7
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -94,17 +96,17 @@ class DatasketchEngine:
                 [_datasketch_shingles(t) for t in texts], num_perm=self.num_perm
             )
             signed = time.perf_counter()
-            for row, minhash in enumerate(minhashes):
+            for row, signature in enumerate(minhashes):
                 best = max(
-                    ((minhash.jaccard(self.kept[k]), k) for k in self.lsh.query(minhash)),
+                    ((signature.jaccard(self.kept[k]), k) for k in self.lsh.query(signature)),
                     default=(0.0, ""),
                 )
                 if best[0] >= THRESHOLD:
                     partners.append(int(best[1]))
                 else:
                     key = str(start + row)
-                    self.lsh.insert(key, minhash)
-                    self.kept[key] = minhash
+                    self.lsh.insert(key, signature)
+                    self.kept[key] = signature
                     partners.append(None)
             timings["signatures"] = timings.get("signatures", 0.0) + signed - began
             timings["query+insert"] = (
@@ -211,7 +213,8 @@ def run_break_even(seed: int, workers: int) -> str:
 
 def _child(argv: list[str]) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, *argv], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "bench.dedup_bench", *argv], capture_output=True, text=True,
+        check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     if done.returncode:
         raise SystemExit(f"{argv} failed:\n{done.stderr}")
@@ -227,7 +230,8 @@ def _machine() -> str:
     cpu = re.search(r"model name\s*:\s*(.*)", _read("/proc/cpuinfo"))
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{cpu.group(1) if cpu else '?'}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU; Python {platform.python_version()}, "
+        f"{cpu.group(1) if cpu else '?'}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
+        f"no GPU; Python {platform.python_version()}, "
         f"numpy {np.__version__}, datasketch {version('datasketch')}; {date.today()}"
     )
 

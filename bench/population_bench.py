@@ -179,7 +179,8 @@ def report(growth: Growth, marks: Sequence[int], export_s: float, export_bytes: 
     engine_ms = 1000 * TOKENS_PER_OFFSPRING / ENGINE_TOKENS_PER_S
     lines = [
         "| population | generations averaged | offspring tried | loop's own ms per offspring "
-        f"| share of wall time next to a {ENGINE_TOKENS_PER_S:,.0f} tok/s engine | peak RSS so far |",
+        f"| share of wall time next to a {ENGINE_TOKENS_PER_S:,.0f} tok/s engine "
+        "| peak RSS so far |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for mark in marks:

@@ -32,17 +32,23 @@ from rich.table import Table
 
 from genetic_instruct import cli_help
 from genetic_instruct.composition import one_line, reject_unknown_keys
-from genetic_instruct.config import Config, DecontaminationConfig, register_configs, validate
+from genetic_instruct.config import (
+    Config,
+    DecontaminationConfig,
+    ExportFormat,
+    register_configs,
+    validate,
+)
 from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.sandbox.limits import InvalidLimit
 from genetic_instruct import run_lock
-from genetic_instruct.export import copy_export, is_run_dataset, sync_export
+from genetic_instruct.export import copy_export, export_parquet, is_run_dataset, sync_export
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
 EXIT_BAD_INPUT = 2
-# The repository's conf/ (the package is installed editable, beside it); absolute, because
-# Hydra reads a relative config_path as a Python package when run from a console script.
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# The config ships inside the package, so an installed wheel finds it from any directory.
+CONF_MODULE = "genetic_instruct.conf"
 
 register_configs()
 
@@ -56,6 +62,8 @@ def to_config(cfg: DictConfig) -> Config:
         raise ConfigError(f"config key {error.full_key}: must be set") from None
     except OmegaConfBaseException as error:
         raise ConfigError(f"config key {error.full_key}: {error.msg}") from None
+    except InvalidLimit as error:  # the sandbox's own check of execution.* limits
+        raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
     assert isinstance(config, Config)
     validate(config)
     return config
@@ -151,19 +159,18 @@ def _export(cfg: Config, _: DictConfig) -> None:
     from genetic_instruct.report import current_report, saved_config
 
     refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
-    store = _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK))
-    try:
+    with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
-            if is_run_dataset(store, cfg.export.path):
+            if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
+                count = export_parquet(store, cfg.export)
+            elif is_run_dataset(store, cfg.export.path):
                 with run_lock.exclusive(cfg.run_dir):
                     count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
             else:
                 count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
             card = write_dataset_card(cfg.export.path, run_cfg, store, count,
                                       report=current_report(store))
-    finally:
-        store.close()
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
@@ -186,29 +193,22 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     seeds = load_seed_file(cfg.seeds, cfg.seeds_format).seeds
     check_engines(cfg)
     display = RunDisplay(cfg.progress)
-    with run_lock.exclusive(cfg.run_dir):
-        store = RunStore(cfg.run_dir)
+    with run_lock.exclusive(cfg.run_dir), RunStore(cfg.run_dir) as store:
+        executor = open_executor(cfg, None, display)
         try:
-            executor = open_executor(cfg, None, display)
-            try:
-                found = calibrate(cfg, store, executor, display, seeds, (),
-                                  sandbox_limits(cfg.execution))
-            finally:
-                executor.close()
+            found = calibrate(cfg, store, executor, display, seeds, (),
+                              sandbox_limits(cfg.execution))
         finally:
-            store.close()
+            executor.close()
     print(f"{found.line()} ({Path(cfg.run_dir) / CALIBRATION_JSON})")
 
 
 def _verify(cfg: Config, _: DictConfig) -> None:
     """Check the integrity of run_dir's state; exit 1 with one line per problem."""
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         with store.snapshot():
             problems = store.integrity_problems()
             size = store.population_size()
-    finally:
-        store.close()
     for problem in problems:
         print(f"{cfg.run_dir}: {problem}", file=sys.stderr)
     if problems:
@@ -220,8 +220,7 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
     from genetic_instruct.calibration import stored_calibration
 
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         with store.snapshot():
             table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
             for column in ("generation", "tried", "accepted", "acceptance", "population"):
@@ -245,8 +244,6 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
             calibration = stored_calibration(store)
             if calibration is not None:
                 print(calibration.line())
-    finally:
-        store.close()
 
 
 def _report(cfg: Config, _: DictConfig) -> None:
@@ -256,13 +253,10 @@ def _report(cfg: Config, _: DictConfig) -> None:
     """
     from genetic_instruct.report import REPORT_HTML, saved_config, write_report
 
-    store = _open_existing(cfg)
-    try:
+    with _open_existing(cfg) as store:
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, report_dir=cfg.report_dir)
         with _output(cfg.report_dir, "report_dir"), store.snapshot():
             write_report(store, run_cfg)
-    finally:
-        store.close()
     print(Path(cfg.report_dir) / REPORT_HTML)
 
 
@@ -359,7 +353,7 @@ def main() -> None:
     except InputError as error:
         _bad_input(str(error))
     sys.argv = [f"{sys.argv[0]} {name}", *args]
-    app = hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")(
+    app = hydra.main(version_base="1.3", config_path=f"pkg://{CONF_MODULE}", config_name="config")(
         _guarded(_COMMANDS[name])
     )
     # Hydra then raises composition errors instead of printing them over several lines.

@@ -21,7 +21,7 @@ _COMMON_SETTINGS = (
     ("seeds=my_seeds.jsonl", "seed tasks (JSONL; `builtin`: the 125 shipped ones)"),
     ("evolution.target_size=N", "stop when the population (seeds included) reaches N"),
     ("engine=vllm|openai", "vLLM offline (default) or an OpenAI-compatible server"),
-    ("models.default.path=...", "the model: a local folder (vllm) or a served name (openai)"),
+    ("models.default.path=...", "the model: a folder or hub id (vllm), a served name (openai)"),
     ("models.default.base_urls=[...]", "the server URLs, with engine=openai"),
     ("experiment=paper", "the paper-sized preset (800k target, GPUs)"),
     ("export.path=...", "where the dataset goes (its card, README.md, beside it)"),

@@ -26,6 +26,7 @@ SEEDS_KEY = "seeds.sha256"  # the seed tasks' content; the path (`seeds`) may ch
 FREE_KEYS = (
     "run_dir",
     "progress",
+    "verbose",
     "force_resume",
     "fresh",
     "report_dir",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Iterator
+from typing import Any
 
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -24,7 +25,7 @@ def one_line(error: Exception) -> str:
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
             return unknown_key_message(cause.full_key, _siblings(cause))
-        return f"config key {cause.full_key}: {cause.msg.splitlines()[0]}"
+        return f"config key {cause.full_key}: {(cause.msg or type(cause).__name__).splitlines()[0]}"
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if isinstance(error, MissingConfigException) and error.options:
         first += f" (options: {', '.join(error.options)})"
@@ -41,8 +42,14 @@ def unknown_key_message(full_key: str, known: list[str]) -> str:
 
 
 def _siblings(error: OmegaConfBaseException) -> list[str]:
-    kind = error.object_type
-    return [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else []
+    return _field_names(error.object_type) or []
+
+
+def _field_names(kind: type[Any] | None) -> list[str] | None:
+    """The settings of a schema (a dataclass); None for a free-form map."""
+    if kind is None or not dataclasses.is_dataclass(kind):
+        return None
+    return [f.name for f in dataclasses.fields(kind)]
 
 
 def reject_unknown_keys(cfg: DictConfig) -> None:
@@ -56,15 +63,12 @@ def _unknown_keys(node: DictConfig | ListConfig, prefix: str) -> Iterator[tuple[
     if isinstance(node, ListConfig):
         children = [(f"{prefix}{i}", node._get_node(i)) for i in range(len(node))]
     else:
-        kind = OmegaConf.get_type(node)
-        is_schema = dataclasses.is_dataclass(kind)
-        known = [f.name for f in dataclasses.fields(kind)] if is_schema else None
+        known = _field_names(OmegaConf.get_type(node))
         children = []
         for key in node.keys():
             if known is not None and key not in known:
-                yield f"{prefix}{key}", known
-            children.append((f"{prefix}{key}", node._get_node(key)))
+                yield f"{prefix}{key!s}", known
+            children.append((f"{prefix}{key!s}", node._get_node(key)))
     for full_key, child in children:
-        nested = isinstance(child, (DictConfig, ListConfig))
-        if nested and not (child._is_missing() or child._is_none()):
+        if isinstance(child, (DictConfig, ListConfig)) and not (child._is_missing() or child._is_none()):
             yield from _unknown_keys(child, f"{full_key}.")

@@ -13,7 +13,10 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from genetic_instruct.choices import Choice
+from genetic_instruct.dedup.shingles import Normalize
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.sandbox.limits import SandboxLimits
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
@@ -32,13 +35,43 @@ DEFAULT_MUTATION_METHODS: dict[str, str] = {
 }
 
 
+class EngineKind(Choice):
+    vllm = "vllm"
+    openai = "openai"
+    scripted = "scripted"  # tests and benchmarks only
+
+
+class TestsFrom(Choice):
+    __test__ = False  # not a pytest test class, despite its name
+    coder = "coder"  # asked with the solution
+    tester = "tester"  # a separate request
+
+
+class DedupCompare(Choice):
+    instruction = "instruction"
+    # Hydra reads a member by its name, and `instruction+solution` is no identifier; a class
+    # body's locals() is its namespace (PEP 667), so this defines the member by that name.
+    locals()["instruction+solution"] = "instruction+solution"
+
+
+class ExecutorKind(Choice):
+    local = "local"
+    ray = "ray"
+
+
+class ExportFormat(Choice):
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
 @dataclass
 class ModelConfig:
     """One model and the engine that serves it; roles name models, so one engine per model."""
 
-    # A local folder or `embedded:smollm2-135m-instruct` (vllm); the served model name (openai).
+    # vllm: a local folder, a Hugging Face hub id (org/name: HF_HOME's cache, HF_TOKEN,
+    # HF_HUB_OFFLINE as usual) or `embedded:smollm2-135m-instruct`; openai: the served name.
     path: str = EMBEDDED_MODEL
-    engine: str = "vllm"  # vllm | openai | scripted (tests and benchmarks only)
+    engine: EngineKind = EngineKind.vllm
     # -- vllm (offline) --
     # auto: the checkpoint's dtype on GPUs; on CPUs float32 unless the CPU computes bf16
     # natively (measured here without AVX512-BF16: float32 ran 2.6-4x faster than bf16).
@@ -149,11 +182,15 @@ class CalibrationConfig:
 
 
 @dataclass
-class ExecutionConfig:
-    """Running each solution against its unit tests in the sandbox (beyond the paper)."""
+class ExecutionConfig(SandboxLimits):
+    """Running each solution against its unit tests in the sandbox (beyond the paper).
+
+    The limits (wall_seconds, cpu_seconds, memory_mb, file_size_mb, max_processes,
+    output_bytes, network) are SandboxLimits' own fields, with their defaults.
+    """
 
     enabled: bool = True  # false: the paper's judge-only fitness
-    tests_from: str = "coder"  # coder: asked with the solution | tester: a separate request
+    tests_from: TestsFrom = TestsFrom.coder
     min_pass_fraction: float = 1.0  # gate: survive only with at least this share of asserts
     # Test strength: the tests of a program that passes them also run against this many
     # mutants of it (mutants.py); 0 = off. The mutation score (killed / valid mutants) is
@@ -161,15 +198,6 @@ class ExecutionConfig:
     mutants: int = 5
     min_mutation_score: float = 0.0
     workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
-    wall_seconds: float = 10.0
-    cpu_seconds: float = 5.0
-    memory_mb: int = 512
-    file_size_mb: int = 16
-    max_processes: int = 16
-    output_bytes: int = 8192
-    # isolate: a network namespace, refusing to run where the platform cannot make one;
-    # allow: the explicit opt-out (generated code can then reach the network).
-    network: str = "isolate"
 
 
 @dataclass
@@ -178,8 +206,8 @@ class DedupConfig:
     num_perm: int = 256  # 16-bit values: 512 bytes a signature; 128 missed precision 0.93
     bands: int | None = None  # None: the index picks bands for the threshold
     shingle_size: int = 3
-    normalize: str = "code"  # none | text | code
-    compare: str = "instruction"  # instruction | instruction+solution
+    normalize: Normalize = Normalize.code
+    compare: DedupCompare = DedupCompare.instruction
 
 
 @dataclass
@@ -215,7 +243,7 @@ class ExecutorConfig:
     only its unanswered requests are sent again.
     """
 
-    kind: str = "local"  # local | ray
+    kind: ExecutorKind = ExecutorKind.local
     # ray: None starts a Ray instance on this machine; "auto" joins the cluster that
     # `ray start` made here; "ray://head:10001" joins a remote one.
     address: str | None = None
@@ -234,6 +262,10 @@ class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
     card: str = "README.md"  # the dataset card's file name, beside path
+    # parquet: shards of rows_per_shard rows beside path, named <stem>-00000-of-00008.parquet
+    # (`datasets.load_dataset("parquet", ...)` reads them; the card lists them).
+    format: ExportFormat = ExportFormat.jsonl
+    rows_per_shard: int = 100_000
 
 
 @dataclass
@@ -246,6 +278,9 @@ class Config:
     # seeds that fail are refused, unless this keeps them
     allow_failing_seeds: bool = False
     progress: bool = True
+    # false: engine and library logs (vLLM, Ray, httpx, transformers) go to run_dir/run.log
+    # and the terminal shows the progress, warnings and errors; true: everything there.
+    verbose: bool = False
     force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
     fresh: bool = False  # start over: an earlier run's files in run_dir are moved aside first
     report_dir: str = "${run_dir}"  # where report.html/json go (elsewhere for a read-only run)
@@ -268,7 +303,6 @@ def register_configs() -> None:
 
 
 ROLES = tuple(f.name for f in fields(RolesConfig))
-ENGINES = ("vllm", "openai", "scripted")
 SEEDS_FORMATS = ("auto", "native", "messages", "prompt_response")
 JUDGE_CRITERIA = ("correctness", "quality")
 AUTO_THRESHOLD = "auto"
@@ -277,7 +311,7 @@ FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
 def roles_in_use(cfg: Config) -> tuple[str, ...]:
     """The roles a run asks models: the tester only when it writes the tests."""
-    tester = cfg.execution.enabled and cfg.execution.tests_from == "tester"
+    tester = cfg.execution.enabled and cfg.execution.tests_from == TestsFrom.tester
     return tuple(role for role in ROLES if role != "tester" or tester)
 
 
@@ -305,12 +339,9 @@ def validate(cfg: Config) -> None:
         "is empty but evolution.mutation_rate > 0",
     )
     for name, model in cfg.models.items():
-        _require(
-            model.engine in ENGINES, f"models.{name}.engine", f"must be one of {ENGINES}"
-        )
-        _require(bool(model.path), f"models.{name}.path", "must be set (a local model folder)")
+        _require(bool(model.path), f"models.{name}.path", "must be set (a folder, a hub id or a served name)")
         _require(model.max_model_len > 0, f"models.{name}.max_model_len", "must be positive")
-        if model.engine == "openai":
+        if model.engine == EngineKind.openai:
             _require(
                 len(model.base_urls) > 0, f"models.{name}.base_urls", "needs at least one URL"
             )
@@ -376,7 +407,6 @@ def validate(cfg: Config) -> None:
             "needs name, path and text_fields",
         )
     ex = cfg.execution
-    _require(ex.tests_from in ("coder", "tester"), "execution.tests_from", "coder or tester")
     _require(
         0.0 <= ex.min_pass_fraction <= 1.0, "execution.min_pass_fraction", "must be in [0, 1]"
     )
@@ -390,9 +420,6 @@ def validate(cfg: Config) -> None:
         "execution.min_mutation_score",
         "needs execution.mutants > 0",
     )
-    _require(ex.network in ("isolate", "allow"), "execution.network", "isolate or allow")
-    for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
-        _require(getattr(ex, name) > 0, f"execution.{name}", "must be positive")
     dd = cfg.dedup
     _require(0.0 < dd.threshold < 1.0, "dedup.threshold", "must be in (0, 1)")
     _require(dd.num_perm >= 16, "dedup.num_perm", "must be >= 16")
@@ -402,12 +429,7 @@ def validate(cfg: Config) -> None:
         "must divide dedup.num_perm",
     )
     _require(dd.shingle_size >= 1, "dedup.shingle_size", "must be >= 1")
-    _require(dd.normalize in ("none", "text", "code"), "dedup.normalize", "none|text|code")
-    _require(
-        dd.compare in ("instruction", "instruction+solution"),
-        "dedup.compare",
-        "must be instruction or instruction+solution",
-    )
+    _require(cfg.export.rows_per_shard >= 1, "export.rows_per_shard", "must be >= 1")
     _validate_executor(cfg.executor)
 
 
@@ -434,13 +456,12 @@ def calibrates(cfg: Config) -> bool:
 
 
 def _validate_executor(ex: ExecutorConfig) -> None:
-    _require(ex.kind in ("local", "ray"), "executor.kind", "must be local or ray")
     _require(ex.num_cpus_per_colony >= 0, "executor.num_cpus_per_colony", "must be >= 0")
     _require(ex.num_gpus_per_colony >= 0, "executor.num_gpus_per_colony", "must be >= 0")
     _require(ex.max_restarts >= 0, "executor.max_restarts", "must be >= 0")
     _require(ex.start_timeout_s > 0, "executor.start_timeout_s", "must be positive")
     _require(
-        ex.kind != "ray" or importlib.util.find_spec("ray") is not None,
+        ex.kind != ExecutorKind.ray or importlib.util.find_spec("ray") is not None,
         "executor.kind",
         "ray needs Ray installed: pip install 'genetic-instruct[ray]'",
     )

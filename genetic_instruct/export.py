@@ -24,7 +24,9 @@ import orjson
 
 from genetic_instruct import faults
 from genetic_instruct.atomic import atomic_file
+from genetic_instruct.config import ExportConfig, ExportFormat
 from genetic_instruct.ownership import refuse_foreign
+from genetic_instruct.parquet_export import write_parquet
 from genetic_instruct.records import Individual
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.spawning import spawn_without_main
@@ -62,16 +64,24 @@ def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
     return sample
 
 
+def _samples(
+    records: Iterable[dict[str, Any]], include_seeds: bool, withheld: frozenset[str]
+) -> Iterator[dict[str, Any]]:
+    """The exported samples: seeds only with include_seeds, never a withheld (benchmark) one."""
+    for record in records:
+        if record["origin"] == "seed" and (not include_seeds or record["id"] in withheld):
+            continue
+        yield sample_of_record(record)
+
+
 def _write(
     out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool,
     withheld: frozenset[str] = frozenset(),
 ) -> int:
-    """Write samples; seeds only with include_seeds, and never a withheld (benchmark) seed."""
+    """Write the samples as JSON lines; return how many."""
     count = 0
-    for record in records:
-        if record["origin"] == "seed" and (not include_seeds or record["id"] in withheld):
-            continue
-        out.write(orjson.dumps(sample_of_record(record), option=orjson.OPT_APPEND_NEWLINE))
+    for sample in _samples(records, include_seeds, withheld):
+        out.write(orjson.dumps(sample, option=orjson.OPT_APPEND_NEWLINE))
         count += 1
     return count
 
@@ -119,14 +129,8 @@ def rewrite(
 
 def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool) -> int:
     """One worker's share of a rewrite: population positions (after_seq, upto_seq]."""
-    store = RunStore(run_dir, read_only=True)
-    try:
-        with open(part, "wb") as out:
-            return _write(
-                out, store.records(after_seq, upto_seq), include_seeds, _withheld(store)
-            )
-    finally:
-        store.close()
+    with RunStore(run_dir, read_only=True) as store, open(part, "wb") as out:
+        return _write(out, store.records(after_seq, upto_seq), include_seeds, _withheld(store))
 
 
 def _append(src: IO[bytes], out: IO[bytes]) -> None:
@@ -155,6 +159,23 @@ def _part_files(target: Path, n: int) -> Iterator[list[str]]:
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
+
+
+def sync_dataset(store: RunStore, export: ExportConfig) -> int:
+    """The run's dataset brought up to date in export.format; return its record count."""
+    if export.format == ExportFormat.parquet:
+        return export_parquet(store, export)
+    return sync_export(store, export.path, export.include_seeds)
+
+
+def export_parquet(store: RunStore, export: ExportConfig) -> int:
+    """The population as it is now, as Parquet shards beside export.path (rewritten whole)."""
+    withheld = _withheld(store)
+    return write_parquet(
+        lambda: _samples(store.records(), export.include_seeds, withheld),
+        export.path,
+        export.rows_per_shard,
+    )
 
 
 def is_run_dataset(store: RunStore, path: str | Path) -> bool:

@@ -80,6 +80,7 @@ def _compare_sites(node: ast.AST) -> list[Variant]:
 
 
 def _compare_apply(node: ast.AST, index: int) -> None:
+    assert isinstance(node, ast.Compare)  # as its sites found it; so for the next ones
     node.ops[index] = _COMPARE_FLIP[type(node.ops[index])]()
 
 
@@ -88,6 +89,7 @@ def _negate_sites(node: ast.AST) -> list[Variant]:
 
 
 def _negate_apply(node: ast.AST, _: Variant) -> None:
+    assert isinstance(node, (ast.If, ast.While, ast.IfExp))
     node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
 
 
@@ -96,6 +98,7 @@ def _bool_sites(node: ast.AST) -> list[Variant]:
 
 
 def _bool_apply(node: ast.AST, _: Variant) -> None:
+    assert isinstance(node, ast.BoolOp)
     node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
 
 
@@ -105,6 +108,7 @@ def _arith_sites(node: ast.AST) -> list[Variant]:
 
 
 def _arith_apply(node: ast.AST, _: Variant) -> None:
+    assert isinstance(node, (ast.BinOp, ast.AugAssign))
     node.op = _ARITH[type(node.op)]()
 
 
@@ -113,6 +117,7 @@ def _swap_sites(node: ast.AST) -> list[Variant]:
 
 
 def _swap_apply(node: ast.AST, _: Variant) -> None:
+    assert isinstance(node, ast.BinOp)
     node.left, node.right = node.right, node.left
 
 
@@ -133,10 +138,13 @@ def _off_by_one_sites(node: ast.AST) -> list[Variant]:
 def _off_by_one_apply(node: ast.AST, variant: tuple[str, int | None]) -> None:
     name, position = variant
     if name == "args":
+        assert isinstance(node, ast.Call) and position is not None
         node.args[position] = _plus_one(node.args[position])
     elif name == "slice":
+        assert isinstance(node, ast.Subscript)
         node.slice = _plus_one(node.slice)
     else:
+        assert isinstance(node, ast.Subscript)
         setattr(node.slice, name, _plus_one(getattr(node.slice, name)))
 
 
@@ -176,6 +184,7 @@ def _return_sites(node: ast.AST) -> list[Variant]:
 
 
 def _return_apply(node: ast.AST, _: Variant) -> None:
+    assert isinstance(node, ast.Return) and node.value is not None
     node.value = ast.Constant(_wrong_constant(node.value))
 
 
@@ -232,9 +241,9 @@ def _schedule(tree: ast.AST, rng: random.Random) -> list[tuple[str, int, Variant
     for position, node in enumerate(_nodes(tree)):
         for name, (sites, _) in OPERATORS.items():
             by_operator[name].extend((name, position, v) for v in sites(node))
-    queues = [sites for sites in by_operator.values() if sites]
-    for sites in queues:
-        rng.shuffle(sites)
+    queues = [queue for queue in by_operator.values() if queue]
+    for queue in queues:
+        rng.shuffle(queue)
     rng.shuffle(queues)
     longest = max((len(q) for q in queues), default=0)
     return [q[i] for i in range(longest) for q in queues if i < len(q)]

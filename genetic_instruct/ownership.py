@@ -3,9 +3,10 @@
 Datasets, cards and reports go where users point them (`export.path`, `report_dir`), often
 beside files of their own: a hand-written README.md, a dataset from elsewhere. Before such a
 file is replaced, it must be recognisably ours: a marker line in Markdown and HTML, a
-`written_by` key opening JSON, our record shape on the first line of a JSONL dataset (or an
-empty file: nothing to lose). Otherwise the command stops with one line naming the file and
-the setting that sends the output elsewhere, before it writes anything.
+`written_by` key opening JSON or in a Parquet schema's metadata, our record shape on the
+first line of a JSONL dataset (or an empty file: nothing to lose). Otherwise the command
+stops with one line naming the file and the setting that sends the output elsewhere,
+before it writes anything.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from genetic_instruct.errors import InputError
 TOOL = "genetic-instruct"
 TEXT_MARKER = f"<!-- written by {TOOL}: rewritten by each export or report -->"
 JSON_OWNER: dict[str, str] = {"written_by": TOOL}  # the first key of a JSON file of ours
+PARQUET_OWNER: dict[bytes, bytes] = {b"written_by": TOOL.encode()}  # a Parquet schema's
 # What files of ours written before the marker existed carry instead, so that a run made
 # by an earlier version still exports and reports in place.
 _LEGACY_TEXT = ("\n# Genetic-Instruct coding instructions\n",
@@ -43,6 +45,8 @@ def is_ours(path: Path) -> bool:
         head = file.read(_HEAD)
         if not head.strip():
             return True
+        if head.startswith(b"PAR1"):
+            return _is_our_parquet(path)
         first_line = head.split(b"\n", 1)[0]
         if b"\n" not in head:  # a record longer than the head: read the rest of its line
             first_line += file.readline(_MAX_JSON)
@@ -52,6 +56,16 @@ def is_ours(path: Path) -> bool:
     if _is_our_sample(first_line):
         return True
     return path.stat().st_size <= _MAX_JSON and _is_our_json(path.read_bytes())
+
+
+def _is_our_parquet(path: Path) -> bool:
+    try:
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_schema(path).metadata or {}
+    except (ImportError, OSError, ValueError):  # no pyarrow: not provably ours, left alone
+        return False
+    return all(metadata.get(k) == v for k, v in PARQUET_OWNER.items())
 
 
 def _is_our_json(data: bytes) -> bool:

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct import interrupts, run_lock
+from genetic_instruct import engine_logs, interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
 from genetic_instruct.dataset_card import card_output, write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
-from genetic_instruct.export import sync_export
+from genetic_instruct.export import sync_dataset
 from genetic_instruct.llm.base import Engine, EngineLost
 from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.records import Individual
@@ -59,7 +59,7 @@ def run(
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
     check_engines(cfg, skip=engines or {})
-    # A resumed run's store vouches for its dataset (sync_export); the rest must be ours.
+    # A resumed run's store vouches for its dataset (sync_dataset); the rest must be ours.
     dataset = [(Path(cfg.export.path), "export.path")] if new else []
     refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
                     *report_outputs(cfg.report_dir)])
@@ -84,8 +84,7 @@ def _run(
         moved = move_aside(cfg)
         if moved is not None:
             display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
-    store = RunStore(cfg.run_dir)
-    try:
+    with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
@@ -98,8 +97,13 @@ def _run(
         if on_accepted is not None:
             on_accepted()
 
+        target = cfg.evolution.target_size
+        if store.generation is not None:
+            display.population(store.population_size(), target)
+
         def after_generation(generation: int, stats: GenerationStats) -> None:
-            sync_export(store, cfg.export.path, cfg.export.include_seeds)
+            sync_dataset(store, cfg.export)
+            display.population(store.population_size(), target)
             if on_generation is not None:
                 on_generation(generation, stats)
 
@@ -121,7 +125,7 @@ def _run(
                     raise interrupts.Interrupted(signum) from None
                 raise
         store.set_meta(META_KEY, end.to_meta())
-        exported = sync_export(store, cfg.export.path, cfg.export.include_seeds)
+        exported = sync_dataset(store, cfg.export)
         report = write_report(store, cfg)
         card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
         display.line(
@@ -131,8 +135,6 @@ def _run(
         return RunResult(
             len(evo.population), store.generation or 0, exported, Path(cfg.export.path), end
         )
-    finally:
-        store.close()
 
 
 def _warn(line: str) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,11 @@ BUILTIN = "builtin"
 
 
 def builtin_seeds_path() -> Path:
-    """The seeds shipped in the repository's seeds/ folder (an editable install)."""
-    return Path(__file__).resolve().parent.parent / "seeds" / "python.jsonl"
+    """The seeds shipped inside the package (builtin_seeds/), wherever it is installed.
+
+    A wheel installs as plain files, so the resource is a real path the loader can open.
+    """
+    return Path(str(resources.files("genetic_instruct") / "builtin_seeds" / "python.jsonl"))
 
 
 def resolve_seeds_path(spec: str) -> Path:

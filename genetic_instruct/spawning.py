@@ -36,7 +36,7 @@ class _Popen(popen_spawn_posix.Popen):
 
         spawn.get_preparation_data = without_main  # read by the base class's _launch
         try:
-            super()._launch(process_obj)
+            super()._launch(process_obj)  # type: ignore[misc]  # private: typeshed omits it
         finally:
             spawn.get_preparation_data = prepare
 

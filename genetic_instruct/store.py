@@ -178,6 +178,13 @@ class RunStore:
     def close(self) -> None:
         self._db.close()
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Closed on the way out, whether the block finished or raised."""
+        self.close()
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads in the block see one committed state, whatever a writer in another

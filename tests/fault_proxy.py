@@ -2,9 +2,9 @@
 
 With `upstream`, a proxy in front of a real server that injects faults by plan; without,
 a tiny fake server that answers at once (by default echo text, or a valid verdict when a
-JSON schema is asked for; `answer` may write the response body instead). Either way it counts, per prompt, every attempt it saw, what the real
-server produced and what it delivered, which is how the tests prove that nothing was
-answered twice.
+JSON schema is asked for; `answer` may write the response body instead). Either way it
+counts, per prompt, every attempt it saw, what the real server produced and what it
+delivered, which is how the tests prove that nothing was answered twice.
 
 The plan is a function (prompt, attempt) -> action, attempt counting from 0 per prompt:
   pass   answer (from upstream, or fake)

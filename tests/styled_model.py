@@ -162,7 +162,8 @@ def _mutation(seed: int, prompt: str, style: int) -> tuple[str, str | None]:
     else:
         text += " Handle empty input explicitly."
     if style == 0:
-        return f"<think>\nNew task: DRAFT something easier\nNo, go harder.\n</think>\nNew task: {text}", None
+        draft = "<think>\nNew task: DRAFT something easier\nNo, go harder.\n</think>\n"
+        return f"{draft}New task: {text}", None
     if style == 1:
         return (f"Sure! Here's a harder version of the task:\n\n#Rewritten Prompt#:\n{text}\n\n"
                 f"I hope this helps! Let me know if you need the solution."), None
@@ -200,7 +201,8 @@ def _judge(prompt: str, style: int) -> tuple[str, str | None]:
         return f"<think>\nDraft verdict: {draft}\nLet me check again.\n</think>\n{final}", None
     if style == 1:
         return final, "REASONING-APART"
-    return f"Let me know... no. My first guess was {json.dumps({'correctness': 1, 'quality': 1, 'rationale': 'DRAFT'})}.\nFinal:\n{final}", None
+    guess = json.dumps({"correctness": 1, "quality": 1, "rationale": "DRAFT"})
+    return f"Let me know... no. My first guess was {guess}.\nFinal:\n{final}", None
 
 
 def styled_answer(body: dict[str, Any]) -> dict[str, Any]:

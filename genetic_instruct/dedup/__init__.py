@@ -2,9 +2,9 @@
 
 The one name the loop needs is :class:`NearDuplicateIndex`; the modules behind it each
 hold one step: :mod:`.shingles` (text to shingle hashes), :mod:`.minhash` (signatures),
-:mod:`.banding` (LSH band choice and keys), :mod:`.buckets` (the hash table),
-:mod:`.parallel` (blocks of rows on several cores) and :mod:`.synthetic` (a labelled
-corpus to measure quality and speed on).
+:mod:`.banding` (LSH band choice and keys), :mod:`.buckets` (the hash table) and
+:mod:`.parallel` (blocks of rows on several cores). The labelled corpus that measures
+quality and speed is a benchmark's: bench/synthetic_corpus.py.
 """
 
 from genetic_instruct.dedup.index import NearDuplicateIndex

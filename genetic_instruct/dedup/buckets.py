@@ -66,14 +66,15 @@ class BucketTable:
         if needed > _MAX_LOAD * (1 << self._bits):
             self._grow(needed)
 
-        def ids_of(positions: np.ndarray) -> np.ndarray:
-            return first_id + positions // per_item
+        def ids_from(start: int) -> IdsOf:
+            """Ids of positions counted from ``start`` in ``keys``."""
+            return lambda positions: first_id + (positions + start) // per_item
 
         if not self._count:
-            self._sweep(keys, ids_of)
+            self._sweep(keys, ids_from(0))
             return
         for start in range(0, keys.size, _CHUNK):
-            self._place(keys[start : start + _CHUNK], lambda p, start=start: ids_of(p + start))
+            self._place(keys[start : start + _CHUNK], ids_from(start))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All stored pairs matching ``keys``: ``(positions in keys, ids)``. A key's

@@ -25,7 +25,7 @@ from genetic_instruct.dedup.banding import Bands, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable, sort_keys
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.parallel import available_cores
-from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.dedup.shingles import Normalize, Shingler
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
 # first 64 earlier rows of each of its buckets. A pair at the threshold shares ~3 of
@@ -43,7 +43,7 @@ class NearDuplicateIndex:
 
     ``num_perm`` bins of 16 bits each (see :mod:`genetic_instruct.dedup.minhash`): the
     default 256 gives recall ~0.95 and precision ~0.96 against exact Jaccard on the
-    labelled corpus of :mod:`genetic_instruct.dedup.synthetic`, where 128 gives ~0.94
+    labelled corpus of `bench/synthetic_corpus.py`, where 128 gives ~0.94
     and ~0.93. ``bands=None`` chooses the banding for the threshold (see
     :mod:`genetic_instruct.dedup.banding`); every LSH candidate is verified on the full
     signature, so answers are items whose *estimated* Jaccard is >= ``threshold``.
@@ -65,7 +65,7 @@ class NearDuplicateIndex:
         num_perm: int = 256,
         bands: int | None = None,
         shingle_size: int = 3,
-        normalize: str = "code",
+        normalize: Normalize | str = Normalize.code,
         seed: int = 1,
         workers: int | None = None,
     ) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from genetic_instruct.dedup.hashing import derive_keys, to_range
 from genetic_instruct.dedup.parallel import blocks_with_helpers
-from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.dedup.shingles import Normalize, Shingler
 
 SIGNATURE_DTYPE = np.dtype("<u2")
 _UNSET = np.iinfo(np.uint32).max
@@ -40,7 +40,7 @@ _PURPOSE_PROBES = 2
 # fixed continuation of the same sequence, so agreement stays P = J). A text with f
 # of 256 bins filled misses all probes with probability (1 - f/256)^32: 28% for f = 10.
 _PROBES = 32
-Spec = tuple[int, int, int, str, int]  # num_perm, seed, shingle size, normalize, shingle seed
+Spec = tuple[int, int, int, Normalize, int]  # num_perm, seed, shingle size, normalize, shingle seed
 # Texts signed per block, here or in a helper process: ~10 ms of work and 0.7 MB of
 # text to send, 128 KB of signatures back. 256 to 1,024 rows sign at the same speed in
 # one process (128: 1.5x slower); small blocks keep the tail short, when one side

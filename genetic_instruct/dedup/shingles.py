@@ -32,9 +32,18 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from genetic_instruct.choices import Choice
 from genetic_instruct.dedup.hashing import U64, derive_keys, mix64
 
-NORMALIZATIONS = ("none", "text", "code")
+
+
+class Normalize(Choice):
+    """What a text goes through before shingling (see the module's docstring)."""
+
+    none = "none"
+    text = "text"
+    code = "code"
+
 
 _SEPARATOR, _WORD, _PUNCT = 0, 1, 2
 _CHUNK_DOCS = 64  # ~150 KB of text per numpy pass (32 to 256 measured alike)
@@ -43,39 +52,37 @@ _PURPOSE_TOKENS = 1
 _PREFIX_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=U64)
 
 
-def _byte_classes(normalize: str) -> bytes:
+def _byte_classes(normalize: Normalize) -> bytes:
     """A ``bytes.translate`` table from each UTF-8 byte to its token class."""
     table = bytearray(256)
     for byte in range(256):
         char = chr(byte)
         if byte < 33 or byte == 127:  # ASCII whitespace and control characters
             table[byte] = _SEPARATOR
-        elif normalize == "none" or byte >= 128 or char.isalnum() or char == "_":
+        elif normalize == Normalize.none or byte >= 128 or char.isalnum() or char == "_":
             table[byte] = _WORD
         else:
-            table[byte] = _PUNCT if normalize == "code" else _SEPARATOR
+            table[byte] = _PUNCT if normalize == Normalize.code else _SEPARATOR
     return bytes(table)
 
 
 class Shingler:
     """Hashes of the ``size``-token shingles of texts, stable across processes."""
 
-    def __init__(self, *, size: int, normalize: str, seed: int) -> None:
+    def __init__(self, *, size: int, normalize: Normalize | str, seed: int) -> None:
         if size < 1:
             raise ValueError(f"shingle size must be >= 1, got {size}")
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.size = size
-        self.normalize = normalize
+        self.normalize = Normalize(normalize)  # ValueError naming the value if unknown
         self.seed = seed
-        self._classes = _byte_classes(normalize)
+        self._classes = _byte_classes(self.normalize)
         keys = derive_keys(seed, _PURPOSE_TOKENS, size + 2)
         self._token_key = keys[0]  # seeds every token hash
         self._long_key = keys[1]  # chains the 8-byte blocks of long tokens
         self._position_keys = keys[2:] | U64(1)  # odd: multiplying by them is a bijection
 
     def _encode(self, text: str) -> bytes:
-        if self.normalize != "none":
+        if self.normalize != Normalize.none:
             text = unicodedata.normalize("NFKC", text).lower()
         return text.encode("utf-8", "surrogatepass")
 
@@ -95,7 +102,7 @@ class Shingler:
         joined = "\n".join(chunk)
         if joined.isascii():
             body = joined.encode("ascii")
-            return body if self.normalize == "none" else body.lower(), [len(t) for t in chunk]
+            return body if self.normalize == Normalize.none else body.lower(), [len(t) for t in chunk]
         encoded = [self._encode(text) for text in chunk]
         return b"\n".join(encoded), [len(e) for e in encoded]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from genetic_instruct.config import Config
+from genetic_instruct.config import Config, ExecutorKind
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.llm.base import Engine
 from genetic_instruct.llm.pool import EnginePool
@@ -28,7 +28,7 @@ def open_executor(
     cfg: Config, preloaded: Mapping[str, Engine] | None, display: RunDisplay
 ) -> Executor:
     """The executor cfg.executor.kind asks for; `preloaded` engines only work in process."""
-    if cfg.executor.kind == "local":
+    if cfg.executor.kind == ExecutorKind.local:
         return EnginePool(cfg, preloaded)
     if preloaded:
         raise ValueError("executor.kind=ray loads engines in its actors; it takes no preloaded ones")

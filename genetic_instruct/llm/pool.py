@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from genetic_instruct.config import ROLES, Config, ModelConfig
+from genetic_instruct.config import ROLES, Config, EngineKind, ModelConfig
 from genetic_instruct.llm.base import Engine
 
 
 def build_engine(model: ModelConfig) -> Engine:
     """Load the engine a model config asks for (imports heavy engines only when used)."""
-    if model.engine == "scripted":
+    if model.engine == EngineKind.scripted:
         from genetic_instruct.llm.scripted import ScriptedEngine
 
         return ScriptedEngine(model.path, **model.engine_args)
-    if model.engine == "openai":
+    if model.engine == EngineKind.openai:
         from genetic_instruct.llm.openai_engine import OpenAIEngine
 
         return OpenAIEngine(model)

@@ -2,9 +2,11 @@
 the user's to fix, and costs one line and exit 2, not a run of "failed" offspring.
 
 OpenAI-compatible servers: GET {base_url}/models must answer 200 with the configured model
-among the served ids (a 401/403 means the key was refused). Offline vLLM: the folder must
-hold a config and weights. The standard library's HTTP client is enough for one request per
-URL, and it keeps this check free of the engine's own event loop.
+among the served ids (a 401/403 means the key was refused). Offline vLLM: a local folder must
+hold a config and weights; a hub id (`Qwen/Qwen2.5-Coder-7B-Instruct`) must resolve its
+config.json the way vLLM will, through huggingface_hub (HF_HOME's cache, HF_TOKEN, offline
+only when the user sets HF_HUB_OFFLINE). The standard library's HTTP client is enough for
+one request per URL, and it keeps this check free of the engine's own event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from genetic_instruct.config import EMBEDDED_MODEL, Config, ModelConfig, roles_in_use
+from genetic_instruct.config import (
+    EMBEDDED_MODEL,
+    Config,
+    EngineKind,
+    ExecutorKind,
+    ModelConfig,
+    roles_in_use,
+)
 from genetic_instruct.errors import ConfigError, InputError
 
 PREFLIGHT_TIMEOUT_S = 20.0
@@ -36,12 +45,12 @@ def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
     used = {getattr(cfg.roles, role).model for role in roles_in_use(cfg)}
     for key in sorted(used - set(skip)):
         model = cfg.models[key]
-        if model.engine == "openai":
+        if model.engine == EngineKind.openai:
             api_key = read_api_key(model, f"models.{key}.api_key_env")
             for i, url in enumerate(model.base_urls):
                 check_server(f"models.{key}.base_urls[{i}]", url, model, api_key)
-        elif model.engine == "vllm" and cfg.executor.kind == "local":
-            check_model_folder(f"models.{key}.path", model.path)
+        elif model.engine == EngineKind.vllm and cfg.executor.kind == ExecutorKind.local:
+            check_model_source(f"models.{key}.path", model.path)
 
 
 def check_server(where: str, base_url: str, model: ModelConfig, api_key: str | None) -> None:
@@ -64,18 +73,71 @@ def check_server(where: str, base_url: str, model: ModelConfig, api_key: str | N
         )
 
 
-def check_model_folder(where: str, path: str) -> None:
+def check_model_source(where: str, path: str) -> None:
+    """A model as vLLM takes it: the embedded name, a local folder or a hub id."""
     if path == EMBEDDED_MODEL:
         return  # converted from the installed package when the engine loads
     folder = Path(path).expanduser()
+    if folder.exists() or _looks_like_a_path(path):
+        check_model_folder(where, folder)
+    else:
+        check_hub_model(where, path)
+
+
+def _looks_like_a_path(path: str) -> bool:
+    """A hub id is `name` or `org/name`; anything else is meant as a folder."""
+    return path.startswith(("/", ".", "~")) or path.count("/") > 1 or "\\" in path
+
+
+def check_model_folder(where: str, folder: Path) -> None:
     if not folder.is_dir():
-        raise EngineUnavailable(f"{where} {path}: no such folder (models are local folders)")
+        raise EngineUnavailable(
+            f"{where} {folder}: no such folder (a model is a local folder, a hub id such as "
+            "Qwen/Qwen2.5-Coder-7B-Instruct, or embedded:smollm2-135m-instruct)"
+        )
     if not (folder / "config.json").is_file():
-        raise EngineUnavailable(f"{where} {path}: no config.json, so not a model folder")
+        raise EngineUnavailable(f"{where} {folder}: no config.json, so not a model folder")
     if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir()):
         raise EngineUnavailable(
-            f"{where} {path}: no weights (*.safetensors, *.bin) in the folder"
+            f"{where} {folder}: no weights (*.safetensors, *.bin) in the folder"
         )
+
+
+def check_hub_model(where: str, repo_id: str) -> None:
+    """Fetch (or find in the cache) the model's config.json, as vLLM's loader will."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    try:
+        hf_hub_download(repo_id, "config.json")
+    except HFValidationError:
+        raise EngineUnavailable(
+            f"{where} {repo_id}: neither a local folder nor a Hugging Face hub id (org/name)"
+        ) from None
+    except LocalEntryNotFoundError:
+        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the hub is unreachable"
+        raise EngineUnavailable(
+            f"{where} {repo_id}: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+            f"{why}; download it where the hub is reachable (hf download {repo_id}) or give "
+            "a local folder"
+        ) from None
+    except GatedRepoError:
+        raise EngineUnavailable(
+            f"{where} {repo_id}: a gated model; accept its terms on the hub and set HF_TOKEN "
+            "to a token with access"
+        ) from None
+    except RepositoryNotFoundError:
+        raise EngineUnavailable(
+            f"{where} {repo_id}: no such model on the Hugging Face hub (or private: set "
+            "HF_TOKEN)"
+        ) from None
+    except OSError as error:
+        raise EngineUnavailable(f"{where} {repo_id}: cannot fetch from the hub ({error})") from None
 
 
 def read_api_key(model: ModelConfig, key_name: str = "models.*.api_key_env") -> str | None:

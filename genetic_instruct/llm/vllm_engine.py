@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.errors import ConfigError
+from genetic_instruct.engine_logs import engine_output
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
 
@@ -65,20 +65,17 @@ class VLLMEngine:
     """One loaded model; roles that name the same model share this object."""
 
     def __init__(self, model: ModelConfig) -> None:
-        path = resolve_model_path(model.path)
-        if not os.path.exists(path):
-            raise ConfigError(
-                f"model path {path!r} does not exist (models are local folders; nothing is "
-                "downloaded from a hub)"
-            )
-        cpu = _is_cpu_build()
-        if cpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from vllm import LLM
+        # A folder or a hub id, which vLLM resolves through huggingface_hub as its users
+        # expect (HF_HOME, HF_TOKEN, HF_HUB_OFFLINE); preflight checked it already.
+        with engine_output():  # loading logs and the engine's own processes: to the log
+            path = resolve_model_path(model.path)
+            cpu = _is_cpu_build()
+            if cpu:
+                os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
+            from vllm import LLM
 
+            self._llm = LLM(**engine_kwargs(model, path, cpu))
         self.model_name = model.path
-        self._llm = LLM(**engine_kwargs(model, path, cpu))
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
@@ -124,9 +121,9 @@ class VLLMEngine:
                 if not output.finished:
                     continue
                 i = position[str(output.request_id)]
-                results[i] = _completion(output)
+                results[i] = completion = _completion(output)
                 if on_complete is not None:
-                    on_complete(i, results[i])
+                    on_complete(i, completion)
         return [r or Completion("", error="engine_returned_nothing") for r in results]
 
     def close(self) -> None:

@@ -128,7 +128,7 @@ class _Frame:
 
     def _legend_layout(self) -> list[list[tuple[float, str, str]]]:
         rows: list[list[tuple[float, str, str]]] = [[]] if self.names else []
-        x = MARGIN_LEFT
+        x: float = MARGIN_LEFT
         for name, colour in zip(self.names, cycle(PALETTE)):
             width = 22 + len(name) * CHAR_WIDTH
             if x + width > self.right and rows[-1]:

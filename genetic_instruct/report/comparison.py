@@ -59,11 +59,8 @@ def _run_report(run_dir: Path) -> dict[str, Any]:
     cfg = saved_config(run_dir)
     if cfg is None:
         raise InputError(f"{run_dir}: no saved config ({SAVED_CONFIG}) to describe the run")
-    store = RunStore(run_dir)
-    try:
+    with RunStore(run_dir) as store:
         return write_report(store, cfg)
-    finally:
-        store.close()
 
 
 def run_labels(run_dirs: Sequence[Path]) -> list[str]:

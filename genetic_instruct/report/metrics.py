@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from genetic_instruct.calibration import fitness_gate, stored_calibration
-from genetic_instruct.config import ROLES, Config, roles_in_use
+from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
 from genetic_instruct.ownership import JSON_OWNER
 from genetic_instruct.seed_tests import failing_seeds
 from genetic_instruct.roles.base import truncated_reason
@@ -220,7 +220,7 @@ def test_agreement(generations: list[dict[str, Any]], cfg: Config) -> dict[str, 
     they agree with it, i.e. the share of executed programs that pass them. A second signal
     beside the judge's; None when the Coder writes its own tests."""
     ex = cfg.execution
-    if not ex.enabled or ex.tests_from != "tester":
+    if not ex.enabled or ex.tests_from != TestsFrom.tester:
         return None
     executed = sum(sum(row["executions"].values()) for row in generations)
     agreed = sum(row["executions"].get("passed", 0) for row in generations)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 # <think>; others <thinking> or <reasoning>). Chat templates that open the tag themselves
 # leave only the closing one in the answer.
 _REASONING_TAGS = ("think", "thinking", "reasoning", "thought")
-_OPEN = re.compile(r"<(%s)>" % "|".join(_REASONING_TAGS), re.IGNORECASE)
-_CLOSE = re.compile(r"</(%s)>" % "|".join(_REASONING_TAGS), re.IGNORECASE)
+_OPEN = re.compile(rf"<({'|'.join(_REASONING_TAGS)})>", re.IGNORECASE)
+_CLOSE = re.compile(rf"</({'|'.join(_REASONING_TAGS)})>", re.IGNORECASE)
 # gpt-oss's harmony format, when a server returns it raw: analysis then final channel.
 _HARMONY_FINAL = "<|channel|>final<|message|>"
 _HARMONY_ANALYSIS = "<|channel|>analysis"
@@ -34,11 +34,9 @@ def final_answer(text: str) -> str | None:
         return _HARMONY_END.split(text, maxsplit=1)[0]
     if _HARMONY_ANALYSIS in text:
         return None
-    last_close = None
-    for last_close in _CLOSE.finditer(text):
-        pass
-    if last_close is not None:
-        text = text[last_close.end() :]
+    closes = list(_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end() :]
     if _OPEN.search(text):
         return None
     return text

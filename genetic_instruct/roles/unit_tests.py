@@ -173,7 +173,7 @@ def _alone_on_their_lines(nodes: list[ast.stmt]) -> set[int]:
     for i, node in enumerate(nodes):
         before = nodes[i - 1].end_lineno if i else 0
         after = _first_line(nodes[i + 1]) if i + 1 < len(nodes) else None
-        if (before or 0) < _first_line(node) and (after is None or node.end_lineno < after):
+        if (before or 0) < _first_line(node) and (after is None or (node.end_lineno or 0) < after):
             lone.add(id(node))
     return lone
 

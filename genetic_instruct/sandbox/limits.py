@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NETWORK_MODES = ("isolate", "allow")
+from genetic_instruct.choices import Choice
+
+
+class NetworkMode(Choice):
+    """isolate: an empty network namespace, or no run at all; allow: the explicit opt-out."""
+
+    isolate = "isolate"
+    allow = "allow"
+
+
+class InvalidLimit(ValueError):
+    """A limit that means nothing; `name` is the SandboxLimits field."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"SandboxLimits.{name} {reason}")
+        self.name = name
+        self.reason = reason
 
 
 class SandboxUnavailable(RuntimeError):
@@ -15,9 +31,11 @@ class SandboxUnavailable(RuntimeError):
     """
 
 
-@dataclass(frozen=True)
+@dataclass
 class SandboxLimits:
-    """Bounds on one run of generated code.
+    """Bounds on one run of generated code; also the `execution.*` limits of the config
+    (ExecutionConfig extends it), so each limit and its default is defined here only.
+    Not frozen: Hydra makes a frozen dataclass read-only, and overrides must set it.
 
     wall_seconds: real time for the whole run, asserts included; the process tree is
         killed when it runs out.
@@ -39,21 +57,23 @@ class SandboxLimits:
     memory_mb: int = 512
     file_size_mb: int = 16
     max_processes: int = 16
-    output_bytes: int = 65536
-    network: str = "isolate"
+    # 8192, what runs have used (the config's copy had drifted from 65536 here): the
+    # judge sees the output, so the default shapes data.
+    output_bytes: int = 8192
+    network: NetworkMode = NetworkMode.isolate
 
     def __post_init__(self) -> None:
         # Fail at construction, before any code runs under a limit that means nothing.
         for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
             value = getattr(self, name)
             if value <= 0:
-                raise ValueError(f"SandboxLimits.{name} must be positive, got {value!r}")
+                raise InvalidLimit(name, f"must be positive, got {value!r}")
         if self.output_bytes < 0:
-            raise ValueError(f"SandboxLimits.output_bytes must be >= 0, got {self.output_bytes!r}")
-        if self.network not in NETWORK_MODES:
-            raise ValueError(
-                f"SandboxLimits.network must be one of {NETWORK_MODES}, got {self.network!r}"
-            )
+            raise InvalidLimit("output_bytes", f"must be >= 0, got {self.output_bytes!r}")
+        try:
+            self.network = NetworkMode(self.network)
+        except ValueError:
+            raise InvalidLimit("network", f"must be isolate or allow, got {self.network!r}") from None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import rootfs
-from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable
+from .limits import ExecutionResult, NetworkMode, SandboxLimits, SandboxUnavailable
 from .verdict import Records, classify, parse_control
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
@@ -43,7 +43,7 @@ READ_CHUNK = 65536
 
 
 def run_tests(
-    solution: str, tests: str, limits: SandboxLimits = SandboxLimits()
+    solution: str, tests: str, limits: SandboxLimits | None = None
 ) -> ExecutionResult:
     """Run `solution`, then the top-level statements of `tests` in its namespace, sandboxed.
 
@@ -54,6 +54,7 @@ def run_tests(
     """
     if not sys.platform.startswith("linux"):
         raise SandboxUnavailable(f"the sandbox needs Linux namespaces; this is {sys.platform}")
+    limits = limits or SandboxLimits()  # a fresh default: limits are mutable (Hydra's)
     started = time.monotonic()
     channels = _Channels.for_run(secrets.token_hex(16), limits.output_bytes)
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as scratch:
@@ -65,7 +66,7 @@ def run_tests(
 
 def run_many(
     jobs: Sequence[tuple[str, str]],
-    limits: SandboxLimits | Sequence[SandboxLimits] = SandboxLimits(),
+    limits: SandboxLimits | Sequence[SandboxLimits] | None = None,
     workers: int | None = None,
 ) -> list[ExecutionResult]:
     """run_tests over (solution, tests) pairs, `workers` at a time; results in input order.
@@ -79,7 +80,10 @@ def run_many(
         return []
     count = min(workers or usable_cpus(), len(jobs))
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="gi-sandbox") as pool:
-        per_job = [limits] * len(jobs) if isinstance(limits, SandboxLimits) else limits
+        if limits is None or isinstance(limits, SandboxLimits):
+            per_job = [limits or SandboxLimits()] * len(jobs)
+        else:
+            per_job = list(limits)
         return list(pool.map(lambda job, lim: run_tests(job[0], job[1], lim), jobs, per_job))
 
 
@@ -139,7 +143,7 @@ def _prepare(
         "root": str(root),
         "root_plan": rootfs.plan(),
         "workdir": str(workdir),
-        "isolate_network": limits.network == "isolate",
+        "isolate_network": limits.network == NetworkMode.isolate,
         "wall_seconds": float(limits.wall_seconds),
         "cpu_seconds": float(limits.cpu_seconds),
         "memory_mb": int(limits.memory_mb),

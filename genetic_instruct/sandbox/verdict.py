@@ -113,7 +113,7 @@ def classify(
             return "killed", "the sandbox's init process was killed"
         raise SandboxUnavailable(f"the sandbox launcher failed: {stderr_tail or 'no report'}")
     if runner.signal is not None:
-        return _killed(runner, records, limits)
+        return _killed(runner.signal, runner, records, limits)
     if records.memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit: {records.memory}"
     if not records.started:
@@ -133,8 +133,9 @@ def classify(
     return "failed", records.first_failure
 
 
-def _killed(runner: RunnerExit, records: Records, limits: SandboxLimits) -> tuple[str, str]:
-    number = runner.signal
+def _killed(
+    number: int, runner: RunnerExit, records: Records, limits: SandboxLimits
+) -> tuple[str, str]:
     # Python may catch SIGXCPU; the kernel's SIGKILL a second later is then the CPU limit.
     out_of_cpu = number == signal.SIGKILL and runner.cpu_s >= limits.cpu_seconds
     if number == signal.SIGXCPU or out_of_cpu:

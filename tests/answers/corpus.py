@@ -5,7 +5,8 @@ inline reasoning (DeepSeek-R1, QwQ, Qwen3 thinking: <think>...</think>, sometime
 opening tag in the chat template), reasoning returned apart by the server (only `content`
 reaches us), chatty instruct models (Llama-3.x: leads, sign-offs, several fences, a shell
 block), terse coders (Qwen2.5-Coder), gpt-oss's harmony channels, the embedded demo's
-SmolLM2 (announcements in mid-line), and answers cut by max_tokens. `expected` is the exact reading, or the rejection reason.
+SmolLM2 (announcements in mid-line), and answers cut by max_tokens. `expected` is the exact
+reading, or the rejection reason.
 """
 
 from __future__ import annotations

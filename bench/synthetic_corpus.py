@@ -1,15 +1,15 @@
 """A labelled synthetic corpus of coding problems, to measure dedup quality and speed.
 
 Used by ``tests/test_dedup.py`` and ``bench/dedup_bench.py`` so both measure the same
-thing. Problem ``i`` is a pure function of ``(seed, i)``: any text can be regenerated on
-demand, so a benchmark can stream 800k texts without holding them. A ``dup_share`` of
-the problems are edited copies of an earlier problem (any earlier one, so copies of
-copies occur), with a word edit rate drawn uniformly from ``[0, max_edit]``: with
-3-word shingles, rate ``p`` leaves Jaccard ~ (1 - 3p) / (1 + 3p), so the default 0.15
-spreads copies over J ~ 0.35..1 around the 0.7 threshold. Unrelated problems share
-phrasing (openings such as "Write a function that", closings, a header) and a
-Zipf-distributed coding vocabulary, as generated instructions do: their Jaccard is
-~0.05 (99th percentile ~0.07), far below the threshold.
+thing; a benchmark corpus, so it lives here and not in the shipped package. Problem ``i``
+is a pure function of ``(seed, i)``: any text can be regenerated on demand, so a benchmark
+can stream 800k texts without holding them. A ``dup_share`` of the problems are edited
+copies of an earlier problem (any earlier one, so copies of copies occur), with a word
+edit rate drawn uniformly from ``[0, max_edit]``: with 3-word shingles, rate ``p`` leaves
+Jaccard ~ (1 - 3p) / (1 + 3p), so the default 0.15 spreads copies over J ~ 0.35..1 around
+the 0.7 threshold. Unrelated problems share phrasing (openings such as "Write a function
+that", closings, a header) and a Zipf-distributed coding vocabulary, as generated
+instructions do: their Jaccard is ~0.05 (99th percentile ~0.07), far below the threshold.
 
 Ground truth is exact Jaccard on the same shingles the index sees. Only pairs inside a
 family (a problem and its copies) are compared exactly; unrelated pairs are taken to be
