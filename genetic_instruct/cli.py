@@ -183,6 +183,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     Writes run_dir/calibration.json; its judge calls are journaled in run_dir's state, so an
     interrupted calibration resumes, and a run there with fitness.threshold=auto uses it.
     """
+    from genetic_instruct import engine_logs
     from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
     from genetic_instruct.display import RunDisplay
     from genetic_instruct.evolution import sandbox_limits
@@ -193,7 +194,11 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     seeds = load_seed_file(cfg.seeds, cfg.seeds_format).seeds
     check_engines(cfg)
     display = RunDisplay(cfg.progress)
-    with run_lock.exclusive(cfg.run_dir), RunStore(cfg.run_dir) as store:
+    with (
+        run_lock.exclusive(cfg.run_dir),
+        RunStore(cfg.run_dir) as store,
+        engine_logs.routed(cfg.run_dir, cfg.verbose),
+    ):
         executor = open_executor(cfg, None, display)
         try:
             found = calibrate(cfg, store, executor, display, seeds, (),
