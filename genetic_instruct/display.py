@@ -63,7 +63,9 @@ class RunDisplay:
         self.enabled = enabled and self.console.is_terminal
 
     @contextmanager
-    def stage(self, name: str, total: int, accepted_so_far: str) -> Iterator[StageTracker]:
+    def stage(
+        self, name: str, total: int | None, accepted_so_far: str
+    ) -> Iterator[StageTracker]:
         if not self.enabled:
             yield StageTracker(None, None, accepted_so_far)
             return
