@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from genetic_instruct.config import Config
 from genetic_instruct.llm.base import ChatRequest
@@ -69,10 +70,14 @@ def _twin(cfg: Config, tmp_path: Path, name: str) -> Config:
                    export=replace(cfg.export, path=str(tmp_path / f"{name}.jsonl")))
 
 
+@pytest.mark.parametrize("compare", ["instruction", "instruction+solution"])
 def test_the_same_seed_gives_the_same_records_and_counts_in_any_completion_order(
-    scripted_config: Config, tmp_path: Path
+    scripted_config: Config, tmp_path: Path, compare: str
 ) -> None:
-    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, max_generations=2))
+    """Near-copies within a generation are checked before coding (compare=instruction) or
+    after it; either way two completion orders make the same records and counts."""
+    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, max_generations=2),
+                  dedup=replace(scripted_config.dedup, compare=compare))
     runs = {}
     engines = {"a": ShuffledEngine(1), "b": ShuffledEngine(2)}
     for name, engine in engines.items():
