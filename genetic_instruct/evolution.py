@@ -306,6 +306,7 @@ class Evolution:
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)
+        self.journal.reload()
         replayed_before = self.journal.replayed
         start = time.monotonic()
         with self.display.stage("requests", None, self._acceptance()) as tracker:
