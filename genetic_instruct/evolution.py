@@ -173,6 +173,7 @@ class Brood:
         self.flow = flow
         self.gate = gate
         self.rejected: Counter[str] = Counter()  # answers that never became an offspring
+        self.waiting: list[Candidate] = []  # new tasks, to be screened together
         self._offspring: dict[int, Candidate] = {}
 
     def add(self, cand: Candidate) -> Candidate:
@@ -316,7 +317,8 @@ class Evolution:
                 tracker(0, completion)
 
             flow = Flow(self._engines, self.journal, self.cfg.evolution.max_in_flight,
-                        self.cfg.execution.workers or usable_cpus(), answered)
+                        self.cfg.execution.workers or usable_cpus(), answered,
+                        on_idle=lambda: self._screen(brood))
             brood = Brood(generation, flow, EarlierOffspring(self._empty_index(), stats.tried))
             firsts = itertools.accumulate((p.n_tasks for p in plans), initial=0)
             flow.run(
@@ -362,23 +364,37 @@ class Evolution:
             brood.rejected["instructor_no_task"] += max(plan.n_tasks - len(tasks), 0)
         for number in range(first, first + plan.n_tasks):
             if number - first < len(tasks):
-                cand = brood.add(Candidate(plan, tasks[number - first], number=number))
-                self._screen(brood, cand)
+                brood.waiting.append(brood.add(Candidate(plan, tasks[number - first], number=number)))
             else:
                 brood.gate.skip(number)
 
-    def _screen(self, brood: Brood, cand: Candidate) -> None:
-        for step in self.instruction_filters:
-            reason = step.reasons([cand])[0]
-            if reason is not None:
-                brood.reject(cand, reason)
+    def _screen(self, brood: Brood) -> None:
+        """Screen every new task waiting, as one batch (when the flow has no answer to hand
+        on): the filters and the population check are vectorized over it, and offspring
+        one by one cost five times the loop's time. Each verdict concerns one offspring
+        alone, so batches of any make-up give the same ones."""
+        batch, brood.waiting = brood.waiting, []
+        steps = [*self.instruction_filters, *([self.near_duplicates] if self.early_dedup else [])]
+        for step in steps:
+            if not batch:
                 return
+            kept = []
+            for cand, reason in zip(batch, step.reasons(batch), strict=True):
+                if reason is None:
+                    kept.append(cand)
+                else:
+                    brood.reject(cand, reason)
+            batch = kept
         if self.early_dedup:  # before coding: near-copies cost no Coder call
-            self._dedup(brood, cand, self._code)
-        else:
+            for cand in batch:
+                brood.offer(cand)
+            batch = [cand for cand in batch if not brood.gate.duplicate(cand.number)]
+        for cand in batch:
             self._code(brood, cand)
 
     def _dedup(self, brood: Brood, cand: Candidate, then: Callable[[Brood, Candidate], None]) -> None:
+        """The population check, then the check against earlier offspring, after coding
+        (dedup.compare=instruction+solution; before coding, _screen does both)."""
         reason = self.near_duplicates.reasons([cand])[0]
         if reason is not None:
             brood.reject(cand, reason)

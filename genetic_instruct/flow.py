@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,13 +36,15 @@ class _Step:
     stage: str  # an engine role, or a sandbox stage ("execution", "mutation")
     then: Callable[[Any], None]
     key: str | None = None  # the journal key of a fresh request; None: replayed or sandbox
+    launched: bool = False  # holds one of the max_in_flight places (replayed ones do not)
 
 
 class Flow:
     """Requests and sandbox runs of one generation, kept in flight together.
 
     `on_answer(role, completion)` sees every answer (replayed ones too) before its
-    continuation does: the caller counts tokens there. `spans` holds, per stage, the
+    continuation does: the caller counts tokens there. `on_idle` runs whenever no answer
+    is waiting to be handed on: work that pays to batch (screening new tasks) waits there. `spans` holds, per stage, the
     seconds from its first step to its last answer (stages overlap, so they do not add up).
     """
 
@@ -52,16 +55,20 @@ class Flow:
         max_in_flight: int,
         sandbox_workers: int,
         on_answer: Callable[[str, Completion], None],
+        on_idle: Callable[[], None] = lambda: None,
     ) -> None:
         self._engines = engines
         self._journal = journal
         self._max_in_flight = max_in_flight
         self._sandbox_workers = sandbox_workers
         self._on_answer = on_answer
+        self._on_idle = on_idle
         self._streams: dict[int, tuple[Engine, RequestStream]] = {}  # by id(engine)
         self._sandbox: ThreadPoolExecutor | None = None
         self._done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
-        self._steps: dict[int, _Step] = {}  # in flight, by ticket
+        self._steps: dict[int, _Step] = {}  # asked for and not yet handed on, by ticket
+        self._launched = 0  # of them, at an engine or in the sandbox
+        self._held: deque[tuple[_Step, Callable[[], None]]] = deque()  # waiting for room
         self._tickets = 0
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
@@ -80,17 +87,19 @@ class Flow:
             self._steps[ticket] = _Step(role, then)
             self._done.put((ticket, replayed))
             return
-        self._steps[ticket] = _Step(role, then, key)
-        self._stream(engine).submit(ticket, request)
+        self._launch(ticket, _Step(role, then, key),
+                     lambda: self._stream(engine).submit(ticket, request))
 
     def sandbox(self, stage: str, job: Callable[[], T], then: Callable[[T], None]) -> None:
         """Run `job` on the sandbox's threads, beside the engines; `then` gets its result."""
         if self._sandbox is None:
             self._sandbox = ThreadPoolExecutor(self._sandbox_workers, thread_name_prefix="gi-flow")
-        ticket = self._ticket(stage)
-        self._steps[ticket] = _Step(stage, then)
-        future = self._sandbox.submit(job)
-        future.add_done_callback(lambda done: self._done.put((ticket, done)))
+        pool, ticket = self._sandbox, self._ticket(stage)
+
+        def go() -> None:
+            pool.submit(job).add_done_callback(lambda done: self._done.put((ticket, done)))
+
+        self._launch(ticket, _Step(stage, then), go)
 
     def run(self, starts: Iterable[Callable[[], None]]) -> None:
         """Call each start (it asks for an offspring's first step) while fewer than
@@ -105,6 +114,8 @@ class Flow:
                     if start is None:
                         break
                     start()
+                if self._done.empty():
+                    self._on_idle()
                 if not self._steps:
                     return
                 try:
@@ -127,6 +138,20 @@ class Flow:
             self._sandbox.shutdown(wait=False, cancel_futures=True)
             self._sandbox = None
 
+    def _launch(self, ticket: int, step: _Step, go: Callable[[], None]) -> None:
+        """Start the step now if fewer than max_in_flight are out, else once one ends (a
+        batch of new tasks, or a crossover answer holding several, can ask for more)."""
+        self._steps[ticket] = step
+        self._held.append((step, go))
+        self._release()
+
+    def _release(self) -> None:
+        while self._held and self._launched < self._max_in_flight:
+            step, go = self._held.popleft()
+            step.launched = True
+            self._launched += 1
+            go()
+
     def _ticket(self, stage: str) -> int:
         self._tickets += 1
         self._first.setdefault(stage, time.monotonic())
@@ -146,6 +171,9 @@ class Flow:
             raise outcome
         step = self._steps.pop(ticket)
         self._last[step.stage] = time.monotonic()
+        if step.launched:
+            self._launched -= 1
+            self._release()
         if isinstance(outcome, Future):
             result = outcome.result()  # a sandbox that cannot run raises here
             faults.point(step.stage)
