@@ -18,6 +18,7 @@ class Candidate:
 
     plan: OffspringPlan
     instruction: str
+    number: int = 0  # its place in the generation, in plan order: seeds and ties go by it
     signature: np.ndarray | None = None
     solution: str = ""
     tests: str = ""
@@ -25,3 +26,5 @@ class Candidate:
     mutation: MutationResult | None = None  # its tests against its mutants
     verdict: JudgeVerdict | None = None
     fitness: float = 0.0
+    rejected: str | None = None  # why it was dropped
+    gated: bool = False  # it reached the check against earlier offspring of its generation

@@ -36,6 +36,7 @@ FREE_KEYS = (
     "evolution.target_size",
     "evolution.max_generations",
     "evolution.stall_generations",
+    "evolution.max_in_flight",  # how many steps overlap, not what they make
     "export.*",
     "models.*.base_urls*",
     "models.*.api_key_env",

@@ -141,6 +141,11 @@ class EvolutionConfig:
     mutation_rate: float = 0.5  # share of offspring made by mutation; the rest by crossover
     crossover_parents: int = 3  # k few-shot parents shown per crossover request
     crossover_tasks_per_call: int = 2  # new tasks asked for per crossover request
+    # Requests and sandbox runs in flight at once, over all stages and colonies: new
+    # offspring start as others finish, so the engines stay full to a generation's end.
+    # At least the engines' batch (max_concurrency, vLLM's max_num_seqs); it does not
+    # change the data.
+    max_in_flight: int = 512
     mutation_methods: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULT_MUTATION_METHODS)
     )
@@ -330,6 +335,7 @@ def validate(cfg: Config) -> None:
     _require(evo.offspring_per_colony >= 1, "evolution.offspring_per_colony", "must be >= 1")
     _require(0.0 <= evo.mutation_rate <= 1.0, "evolution.mutation_rate", "must be in [0, 1]")
     _require(evo.crossover_parents >= 1, "evolution.crossover_parents", "must be >= 1")
+    _require(evo.max_in_flight >= 1, "evolution.max_in_flight", "must be >= 1")
     _require(
         evo.crossover_tasks_per_call >= 1, "evolution.crossover_tasks_per_call", "must be >= 1"
     )

@@ -86,7 +86,9 @@ class RunDisplay:
         return _duration(seconds)
 
     @contextmanager
-    def stage(self, name: str, total: int, accepted_so_far: str) -> Iterator[StageTracker]:
+    def stage(
+        self, name: str, total: int | None, accepted_so_far: str
+    ) -> Iterator[StageTracker]:
         if not self.enabled:
             yield StageTracker(None, None, accepted_so_far)
             return

@@ -1,14 +1,18 @@
 """The Genetic-Instruct generation loop: plan, instruct, filter, dedup, code, judge, commit.
 
-Each stage runs over the whole generation (all colonies together) as one batch, so the engine
-sees as many requests at once as the generation has. Colonies differ in their RNG streams,
-which depend only on (run seed, generation, colony): a resumed run plans the same offspring
-and so sends the same requests, which the journal then answers without the engine.
+Each offspring moves to its next step the moment its previous answer arrives, with the
+whole generation (all colonies together) in flight (flow.py), so an engine never waits for
+a stage's slowest request. Colonies differ in their RNG streams, which depend only on (run
+seed, generation, colony), and requests are numbered by plan and offspring, never by
+arrival: a resumed run plans the same offspring and so sends the same requests, which the
+journal then answers without the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -17,10 +21,10 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
-from genetic_instruct import faults, interrupts
+from genetic_instruct import faults
 from genetic_instruct.calibration import run_gate
 from genetic_instruct.candidate import Candidate
-from genetic_instruct.config import Config, ExecutionConfig, roles_in_use
+from genetic_instruct.config import Config, DedupCompare, ExecutionConfig, TestsFrom, roles_in_use
 from genetic_instruct.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -36,15 +40,16 @@ from genetic_instruct.filters import (
     InstructionLength,
     NearDuplicates,
 )
+from genetic_instruct.filters.near_duplicates import BATCH_REASON, EarlierOffspring
 from genetic_instruct.fitness import FitnessGate, JudgeVerdict, fitness
-from genetic_instruct.journal import JournaledCalls
+from genetic_instruct.flow import Flow
+from genetic_instruct.journal import Journal
 from genetic_instruct.llm.base import Completion, Engine, TokenCounter
 from genetic_instruct.operators import MUTATION, OffspringPlan, plan_colony
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual, content_id
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.requests import role_requests
-from genetic_instruct.run_end import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
+from genetic_instruct.requests import role_request
 from genetic_instruct.roles import (
     CoderRole,
     CrossoverRole,
@@ -53,7 +58,9 @@ from genetic_instruct.roles import (
     Role,
     TesterRole,
 )
-from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
+from genetic_instruct.run_end import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
+from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_tests
+from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.store import RunStore
 from genetic_instruct.test_strength import MutationResult, mutation_results
 
@@ -65,7 +72,9 @@ class GenerationStats:
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     tokens: TokenCounter = field(default_factory=TokenCounter)
+    # per stage, from its first request to its last answer: stages overlap
     seconds: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
     replayed: int = 0  # answers taken from the journal
     # criterion -> score -> count, over every readable verdict (rejected offspring included)
     judge_scores: dict[str, Counter[int]] = field(default_factory=dict)
@@ -86,6 +95,7 @@ class GenerationStats:
             "prompt_tokens": self.tokens.prompt,
             "completion_tokens": self.tokens.completion,
             "seconds": self.seconds,
+            "wall_seconds": self.wall_seconds,
             "replayed": self.replayed,
             "executions": dict(self.executions),
             "mutation_scores": dict(sorted(self.mutation_scores.items())),
@@ -130,6 +140,70 @@ class StoredPopulation(Sequence[Individual]):
         self._size = self._store.population_size()
 
 
+class Brood:
+    """One generation's offspring on their way through the flow, numbered in plan order.
+
+    Rejections are kept on each offspring and counted at the end in number order, and a
+    near-copy of an earlier offspring (found whenever the answers allow) overrides any
+    other fate: so the counts, like the records, do not depend on the order of arrival.
+    """
+
+    def __init__(self, generation: int, flow: Flow, gate: EarlierOffspring) -> None:
+        self.generation = generation
+        self.flow = flow
+        self.gate = gate
+        self.rejected: Counter[str] = Counter()  # answers that never became an offspring
+        self.waiting: list[Candidate] = []  # new tasks, to be screened together
+        self._offspring: dict[int, Candidate] = {}
+
+    def add(self, cand: Candidate) -> Candidate:
+        self._offspring[cand.number] = cand
+        return cand
+
+    def offer(self, cand: Candidate) -> None:
+        """The candidate reaches the check against earlier offspring."""
+        assert cand.signature is not None
+        cand.gated = True
+        self.gate.offer(cand.number, cand.signature)
+
+    def reject(self, cand: Candidate, reason: str) -> None:
+        cand.rejected = reason
+        if not cand.gated:  # it will never reach the check: it competes with no one
+            self.gate.skip(cand.number)
+
+    def sandbox(
+        self, cand: Candidate, stage: str, job: Callable[[], Reading],
+        then: Callable[[Reading], None],
+    ) -> None:
+        def ran(result: Reading) -> None:
+            if not self.gate.duplicate(cand.number):
+                then(result)
+
+        self.flow.sandbox(stage, job, ran)
+
+    def tally(self, stats: GenerationStats) -> list[Candidate]:
+        """Count every offspring's fate into `stats`; the survivors, in number order."""
+        stats.rejected.update(self.rejected)
+        kept = []
+        for number in sorted(self._offspring):
+            cand = self._offspring[number]
+            if self.gate.duplicate(number):
+                stats.rejected[BATCH_REASON] += 1
+                continue
+            if cand.verdict is not None:
+                stats.count_verdict(cand.verdict)
+            if cand.execution is not None:
+                stats.executions[cand.execution.status] += 1
+            if cand.mutation is not None:
+                stats.mutation_scores[f"{cand.mutation.score:.1f}"] += 1
+            if cand.rejected is not None:
+                stats.rejected[cand.rejected] += 1
+            else:
+                assert cand.verdict is not None, f"offspring {number} never finished"
+                kept.append(cand)
+        return kept
+
+
 class Evolution:
     """A run: the population, its dedup index and the engines, driven one generation at a time.
 
@@ -152,13 +226,13 @@ class Evolution:
         self.display = display
         self.population = StoredPopulation(store)
         self._engines = engines
-        self._calls: dict[str, JournaledCalls] = {}
+        self.journal = Journal(store)
         templates = load_templates()
         execution = cfg.execution
         self.crossover = CrossoverRole(templates["crossover"])
         self.mutation = MutationRole(templates["mutation"], cfg.evolution.mutation_methods)
         # The Coder writes the tests too (one request), unless the Tester or nobody does.
-        self.coder_writes_tests = execution.enabled and execution.tests_from == "coder"
+        self.coder_writes_tests = execution.enabled and execution.tests_from == TestsFrom.coder
         self.coder = CoderRole(
             templates["coder_tests" if self.coder_writes_tests else "coder"],
             cfg.filters.max_solution_chars,
@@ -173,21 +247,10 @@ class Evolution:
         checker = build_contamination_checker(cfg)
         if checker is not None:
             self.instruction_filters.append(Contamination(checker))
-        self.early_dedup = cfg.dedup.compare == "instruction"
-        if self.early_dedup:  # before coding: near-copies cost no Coder call
-            self.instruction_filters.append(self.near_duplicates)
+        self.early_dedup = cfg.dedup.compare == DedupCompare.instruction
+        self._uses_tester = "tester" in roles_in_use(cfg)
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
-
-    # -- engines ------------------------------------------------------------------------
-    def _role(self, role: str) -> JournaledCalls:
-        if role not in self._calls:
-            self._calls[role] = JournaledCalls(self._engines.for_role(role), self.store, role)
-        return self._calls[role]
-
-    @property
-    def _uses_tester(self) -> bool:
-        return "tester" in roles_in_use(self.cfg)
 
     def _roles_used(self, operator: str) -> dict[str, Role[Any, Any]]:
         """Engine role -> role object, for one offspring's lineage."""
@@ -199,32 +262,22 @@ class Evolution:
         }
         return {name: roles[name] for name in roles_in_use(self.cfg)}
 
-    def _ask(
-        self, role: str, generation: int, prompts: Sequence[str], colonies: Sequence[int],
-        stats: GenerationStats, json_schema: dict[str, Any] | None = None,
-    ) -> list[Completion]:
-        """One request per prompt; `colonies` says whose offspring each prompt is about."""
-        requests = role_requests(self.cfg, role, generation, prompts, colonies, json_schema)
-        calls = self._role(role)
-        interrupts.check()
-        replayed_before = calls.replayed
-        with self.display.stage(role, len(requests), self._acceptance()) as tracker:
-            answers = calls.generate(requests, tracker)
-        stats.seconds[role] = round(tracker.seconds, 3)
-        stats.replayed += calls.replayed - replayed_before
-        stats.tokens.add(role, answers)
-        return answers
-
     def _acceptance(self) -> str:
         if not self._run_tried:
             return "-"
         return f"{self._run_accepted}/{self._run_tried} ({self._run_accepted / self._run_tried:.0%})"
 
-    # -- stages -------------------------------------------------------------------------
-    def _instructor(self, plan: OffspringPlan) -> Role[OffspringPlan, list[str]]:
-        return self.mutation if plan.operator == MUTATION else self.crossover
+    # -- a generation -------------------------------------------------------------------
+    def run_generation(self, generation: int) -> GenerationStats:
+        """Every offspring goes instruct, filters, [dedup], code, [dedup], [test],
+        [execute], judge, each step as soon as its previous answer is in; the survivors
+        are committed in offspring order.
 
-    def _instruct(self, generation: int, stats: GenerationStats) -> list[Candidate]:
+        Every check that costs no model call runs before the next call is paid for:
+        near-copies are dropped before coding (when dedup compares instructions), and
+        failing programs before judging.
+        """
+        stats = GenerationStats()
         plans = [
             plan
             for colony in range(self.cfg.evolution.colonies)
@@ -236,167 +289,31 @@ class Evolution:
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)
-        prompts = [self._instructor(p).prompt(p) for p in plans]
-        answers = self._ask("instructor", generation, prompts, [p.colony for p in plans], stats)
-        candidates: list[Candidate] = []
-        for plan, answer in zip(plans, answers):
-            try:
-                tasks = self._instructor(plan).read(answer, plan)
-            except Rejection as reason:  # the whole answer: every task it was to hold
-                stats.rejected[str(reason)] += plan.n_tasks
-                continue
-            if len(tasks) < plan.n_tasks:
-                stats.rejected["instructor_no_task"] += plan.n_tasks - len(tasks)
-            candidates.extend(Candidate(plan, task) for task in tasks)
-        return candidates
-
-    def _stage(
-        self,
-        role: Role[Candidate, Reading],
-        generation: int,
-        candidates: list[Candidate],
-        stats: GenerationStats,
-        accept: Callable[[Candidate, Reading], None],
-    ) -> list[Candidate]:
-        """Ask `role` about every candidate; keep those whose reading `accept` takes.
-
-        `accept` stores the reading on the candidate, or raises Rejection; the role's own
-        rejections (unreadable, truncated, failed answers) are counted the same way.
-        """
-        prompts = [role.prompt(c) for c in candidates]
-        colonies = [c.plan.colony for c in candidates]
-        answers = self._ask(
-            role.engine_role, generation, prompts, colonies, stats, role.json_schema
-        )
-        kept = []
-        for cand, answer in zip(candidates, answers):
-            try:
-                accept(cand, role.read(answer, cand))
-            except Rejection as reason:
-                stats.rejected[str(reason)] += 1
-                continue
-            kept.append(cand)
-        return kept
-
-    def _code(
-        self, generation: int, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        def accept(cand: Candidate, reading: tuple[str, str]) -> None:
-            cand.solution, tests = reading
-            cand.tests = tests if self.coder_writes_tests else ""
-
-        return self._stage(self.coder, generation, candidates, stats, accept)
-
-    def _write_tests(
-        self, generation: int, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        def accept(cand: Candidate, tests: str) -> None:
-            cand.tests = tests
-
-        return self._stage(self.tester, generation, candidates, stats, accept)
-
-    def _execute(self, candidates: list[Candidate], stats: GenerationStats) -> list[Candidate]:
-        """Run each solution against its tests in the sandbox; gate on the pass fraction.
-
-        With `min_pass_fraction` 0 the results are recorded but gate nothing, and an
-        offspring without usable tests goes on unexecuted (for models too small to write
-        tests, like the embedded demo's).
-        """
-        gating = self.cfg.execution.min_pass_fraction > 0
-        runnable = [c for c in candidates if c.tests]
-        kept = [] if gating else [c for c in candidates if not c.tests]
-        if gating:
-            stats.rejected["no_tests"] += len(candidates) - len(runnable)
+        self.journal.reload()
+        replayed_before = self.journal.replayed
         start = time.monotonic()
-        results = run_many(
-            [(c.solution, c.tests) for c in runnable],
-            self.sandbox_limits,
-            self.cfg.execution.workers or None,
-        )
-        stats.seconds["execution"] = round(time.monotonic() - start, 3)
-        for cand, result in zip(runnable, results):
-            cand.execution = result
-            stats.executions[result.status] += 1
-            if result.pass_fraction < self.cfg.execution.min_pass_fraction:
-                stats.rejected[f"tests_{result.status}"] += 1
-            else:
-                kept.append(cand)
-        return self._test_strength(kept, stats) if self.cfg.execution.mutants else kept
+        with self.display.stage("requests", None, self._acceptance()) as tracker:
 
-    def _test_strength(
-        self, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        """Run the tests of each program that passed them against its mutants; gate on
-        the mutation score. A program not measured (no tests, or tests it fails) cannot
-        show strong tests, so a gate above 0 rejects it too."""
-        passed = [
-            (c, c.execution)
-            for c in candidates
-            if c.execution is not None and c.execution.status == "passed"
-        ]
-        start = time.monotonic()
-        results = mutation_results(
-            [(c.solution, c.tests, run.runtime_s) for c, run in passed],
-            self.sandbox_limits,
-            self.cfg.execution.mutants,
-            self.cfg.seed,
-            self.cfg.execution.workers or None,
-        )
-        stats.seconds["mutation"] = round(time.monotonic() - start, 3)
-        for (cand, _), result in zip(passed, results):
-            cand.mutation = result
-            stats.mutation_scores[f"{result.score:.1f}"] += 1
-        minimum = self.cfg.execution.min_mutation_score
-        if minimum == 0.0:
-            return candidates
-        kept = [c for c in candidates if c.mutation is not None and c.mutation.score >= minimum]
-        stats.rejected["weak_tests"] += len(candidates) - len(kept)
-        return kept
+            def answered(role: str, completion: Completion) -> None:
+                stats.tokens.add(role, [completion])
+                tracker(0, completion)
 
-    def _judge(
-        self, generation: int, candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        weights = dict(self.cfg.fitness.weights)
-
-        def accept(cand: Candidate, verdict: JudgeVerdict) -> None:
-            cand.verdict = verdict
-            stats.count_verdict(verdict)
-            passed = cand.execution.pass_fraction if cand.execution is not None else None
-            cand.fitness = fitness(verdict, weights, passed)
-            if not self.gate.admits(verdict, weights, cand.fitness):
-                raise Rejection("below_fitness_threshold")
-
-        return self._stage(self.judge, generation, candidates, stats, accept)
-
-    # -- a generation -------------------------------------------------------------------
-    def _filter(
-        self, filters: Sequence[Filter], candidates: list[Candidate], stats: GenerationStats
-    ) -> list[Candidate]:
-        for step in filters:
-            candidates = step.apply(candidates, stats.rejected)
-        return candidates
-
-    def run_generation(self, generation: int) -> GenerationStats:
-        """Instruct, filter, code, [dedup], [test], [execute], judge, commit.
-
-        Every check that costs no model call runs before the next call is paid for:
-        near-copies are dropped before coding (when dedup compares instructions), and
-        failing programs before judging.
-        """
-        stats = GenerationStats()
-        candidates = self._instruct(generation, stats)
-        candidates = self._filter(self.instruction_filters, candidates, stats)
-        candidates = self._code(generation, candidates, stats)
-        if not self.early_dedup:
-            candidates = self._filter([self.near_duplicates], candidates, stats)
-        if self._uses_tester:
-            candidates = self._write_tests(generation, candidates, stats)
-        if self.cfg.execution.enabled:
-            candidates = self._execute(candidates, stats)
-        candidates = self._judge(generation, candidates, stats)
-        survivors = [self._individual(c, generation) for c in candidates]
+            flow = Flow(self._engines, self.journal, self.cfg.evolution.max_in_flight,
+                        self.cfg.execution.workers or usable_cpus(), answered,
+                        on_idle=lambda: self._screen(brood))
+            brood = Brood(generation, flow, EarlierOffspring(self._empty_index(), stats.tried))
+            firsts = itertools.accumulate((p.n_tasks for p in plans), initial=0)
+            flow.run(
+                functools.partial(self._instruct, brood, i, plan, first)
+                for i, (plan, first) in enumerate(zip(plans, firsts))
+            )
+        stats.seconds = flow.spans
+        stats.wall_seconds = round(time.monotonic() - start, 3)
+        stats.replayed = self.journal.replayed - replayed_before
+        kept = brood.tally(stats)
+        survivors = [self._individual(c, generation) for c in kept]
         signature_dtype = self.near_duplicates.index.signature_dtype
-        signatures = np.array([c.signature for c in candidates], dtype=signature_dtype)
+        signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
         stats.accepted = len(survivors)
         self.store.commit_generation(
             generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
@@ -407,6 +324,183 @@ class Evolution:
         self._run_tried += stats.tried
         self._run_accepted += stats.accepted
         return stats
+
+    # -- one offspring's steps, each called when the previous one's answer is in -------
+    def _instructor(self, plan: OffspringPlan) -> Role[OffspringPlan, list[str]]:
+        return self.mutation if plan.operator == MUTATION else self.crossover
+
+    def _instruct(self, brood: Brood, index: int, plan: OffspringPlan, first: int) -> None:
+        """Ask for plan number `index`'s tasks, which become offspring first, first + 1..."""
+        role = self._instructor(plan)
+        request = role_request(self.cfg, role.engine_role, brood.generation, index,
+                               role.prompt(plan), plan.colony)
+        brood.flow.ask(role.engine_role, request,
+                       lambda answer: self._read_tasks(brood, plan, first, answer))
+
+    def _read_tasks(self, brood: Brood, plan: OffspringPlan, first: int, answer: Completion) -> None:
+        try:
+            tasks = self._instructor(plan).read(answer, plan)
+        except Rejection as reason:  # the whole answer: every task it was to hold
+            brood.rejected[str(reason)] += plan.n_tasks
+            tasks = []
+        else:
+            brood.rejected["instructor_no_task"] += max(plan.n_tasks - len(tasks), 0)
+        for number in range(first, first + plan.n_tasks):
+            if number - first < len(tasks):
+                brood.waiting.append(brood.add(Candidate(plan, tasks[number - first], number=number)))
+            else:
+                brood.gate.skip(number)
+
+    def _screen(self, brood: Brood) -> None:
+        """Screen every new task waiting, as one batch (when the flow has no answer to hand
+        on): the filters and the population check are vectorized over it, and offspring
+        one by one cost five times the loop's time. Each verdict concerns one offspring
+        alone, so batches of any make-up give the same ones."""
+        batch, brood.waiting = brood.waiting, []
+        steps = [*self.instruction_filters, *([self.near_duplicates] if self.early_dedup else [])]
+        for step in steps:
+            if not batch:
+                return
+            kept = []
+            for cand, reason in zip(batch, step.reasons(batch), strict=True):
+                if reason is None:
+                    kept.append(cand)
+                else:
+                    brood.reject(cand, reason)
+            batch = kept
+        if self.early_dedup:  # before coding: near-copies cost no Coder call
+            for cand in batch:
+                brood.offer(cand)
+            batch = [cand for cand in batch if not brood.gate.duplicate(cand.number)]
+        for cand in batch:
+            self._code(brood, cand)
+
+    def _dedup(self, brood: Brood, cand: Candidate, then: Callable[[Brood, Candidate], None]) -> None:
+        """The population check, then the check against earlier offspring, after coding
+        (dedup.compare=instruction+solution; before coding, _screen does both)."""
+        reason = self.near_duplicates.reasons([cand])[0]
+        if reason is not None:
+            brood.reject(cand, reason)
+            return
+        brood.offer(cand)
+        if not brood.gate.duplicate(cand.number):
+            then(brood, cand)
+
+    def _code(self, brood: Brood, cand: Candidate) -> None:
+        def accept(reading: tuple[str, str]) -> None:
+            cand.solution, tests = reading
+            cand.tests = tests if self.coder_writes_tests else ""
+
+        def then() -> None:
+            if self.early_dedup:
+                self._write_tests(brood, cand)
+            else:
+                self._dedup(brood, cand, self._write_tests)
+
+        self._ask(brood, self.coder, cand, accept, then)
+
+    def _write_tests(self, brood: Brood, cand: Candidate) -> None:
+        if not self._uses_tester:
+            self._execute(brood, cand)
+            return
+
+        def accept(tests: str) -> None:
+            cand.tests = tests
+
+        self._ask(brood, self.tester, cand, accept, lambda: self._execute(brood, cand))
+
+    def _execute(self, brood: Brood, cand: Candidate) -> None:
+        """Run the solution against its tests in the sandbox; gate on the pass fraction.
+
+        With `min_pass_fraction` 0 the results are recorded but gate nothing, and an
+        offspring without usable tests goes on unexecuted (for models too small to write
+        tests, like the embedded demo's).
+        """
+        execution = self.cfg.execution
+        if not execution.enabled:
+            self._judge(brood, cand)
+            return
+        if not cand.tests:
+            if execution.min_pass_fraction > 0:
+                brood.reject(cand, "no_tests")
+            else:
+                self._gate_strength(brood, cand)
+            return
+
+        def executed(result: ExecutionResult) -> None:
+            cand.execution = result
+            if result.pass_fraction < execution.min_pass_fraction:
+                brood.reject(cand, f"tests_{result.status}")
+            else:
+                self._test_strength(brood, cand)
+
+        job = functools.partial(run_tests, cand.solution, cand.tests, self.sandbox_limits)
+        brood.sandbox(cand, "execution", job, executed)
+
+    def _test_strength(self, brood: Brood, cand: Candidate) -> None:
+        """Run the tests of a program that passed them against its mutants."""
+        run = cand.execution
+        if not self.cfg.execution.mutants or run is None or run.status != "passed":
+            self._gate_strength(brood, cand)
+            return
+
+        def measured(result: MutationResult) -> None:
+            cand.mutation = result
+            self._gate_strength(brood, cand)
+
+        program = [(cand.solution, cand.tests, run.runtime_s)]
+        job = functools.partial(mutation_results, program, self.sandbox_limits,
+                                self.cfg.execution.mutants, self.cfg.seed, 1)
+        brood.sandbox(cand, "mutation", lambda: job()[0], measured)
+
+    def _gate_strength(self, brood: Brood, cand: Candidate) -> None:
+        """Gate on the mutation score. A program not measured (no tests, or tests it
+        fails) cannot show strong tests, so a gate above 0 rejects it too."""
+        minimum = self.cfg.execution.min_mutation_score
+        if minimum and (cand.mutation is None or cand.mutation.score < minimum):
+            brood.reject(cand, "weak_tests")
+        else:
+            self._judge(brood, cand)
+
+    def _judge(self, brood: Brood, cand: Candidate) -> None:
+        weights = dict(self.cfg.fitness.weights)
+
+        def accept(verdict: JudgeVerdict) -> None:
+            cand.verdict = verdict
+            passed = cand.execution.pass_fraction if cand.execution is not None else None
+            cand.fitness = fitness(verdict, weights, passed)
+            if not self.gate.admits(verdict, weights, cand.fitness):
+                raise Rejection("below_fitness_threshold")
+
+        self._ask(brood, self.judge, cand, accept, lambda: None)
+
+    def _ask(
+        self,
+        brood: Brood,
+        role: Role[Candidate, Reading],
+        cand: Candidate,
+        accept: Callable[[Reading], None],
+        then: Callable[[], None],
+    ) -> None:
+        """Ask `role` about `cand`; `accept` stores the reading or raises Rejection (as the
+        role's own rejections of unreadable, truncated or failed answers do)."""
+
+        def answered(completion: Completion) -> None:
+            if brood.gate.duplicate(cand.number):  # found to copy an earlier one meanwhile
+                return
+            try:
+                accept(role.read(completion, cand))
+            except Rejection as reason:
+                brood.reject(cand, str(reason))
+                return
+            then()
+
+        request = role_request(self.cfg, role.engine_role, brood.generation, cand.number,
+                               role.prompt(cand), cand.plan.colony, role.json_schema)
+        brood.flow.ask(role.engine_role, request, answered)
+
+    def _empty_index(self) -> NearDuplicateIndex:
+        return build_index(self.cfg, workers=1)
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:
         plan = cand.plan
@@ -453,7 +547,7 @@ def _execution_record(
 
 def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
     """What near-duplicate checks compare (dedup.compare)."""
-    return instruction if cfg.dedup.compare == "instruction" else f"{instruction}\n{solution}"
+    return instruction if cfg.dedup.compare == DedupCompare.instruction else f"{instruction}\n{solution}"
 
 
 def sandbox_limits(execution: ExecutionConfig) -> SandboxLimits:
@@ -478,7 +572,8 @@ def build_contamination_checker(cfg: Config) -> ContaminationChecker | None:
     )
 
 
-def build_index(cfg: Config) -> NearDuplicateIndex:
+def build_index(cfg: Config, workers: int | None = None) -> NearDuplicateIndex:
+    """`workers=1` for an index that only ever sees a few rows at a time."""
     dd = cfg.dedup
     return NearDuplicateIndex(
         threshold=dd.threshold,
@@ -487,6 +582,7 @@ def build_index(cfg: Config) -> NearDuplicateIndex:
         shingle_size=dd.shingle_size,
         normalize=dd.normalize,
         seed=cfg.seed + 1,
+        workers=workers,
     )
 
 
@@ -507,7 +603,7 @@ def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
 def summary_line(generation: int, stats: GenerationStats) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in stats.rejected.most_common() if v)
     tokens = sum(stats.tokens.completion.values())
-    seconds = sum(stats.seconds.values())
+    seconds = stats.wall_seconds
     return (
         f"generation {generation}: tried {stats.tried}, rejected "
         f"{sum(stats.rejected.values())} ({reasons or 'none'}), accepted {stats.accepted}; "

@@ -1,4 +1,4 @@
-"""The requests a role sends: one per prompt, each seeded by its place in the run.
+"""The request a role sends about one subject, seeded by its place in the run.
 
 A request's sampling seed depends only on (run seed, generation, role, index), never on
 wall time or completion order, so a resumed run sends the same requests and the journal
@@ -8,7 +8,6 @@ answers them. Generation 0 holds the seeds and asks no model; the judge calibrat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,26 +24,24 @@ def request_seed(run_seed: int, generation: int, role: str, index: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def role_requests(
+def role_request(
     cfg: Config,
     role: str,
     generation: int,
-    prompts: Sequence[str],
-    colonies: Sequence[int],
+    index: int,
+    prompt: str,
+    colony: int,
     json_schema: dict[str, Any] | None = None,
-) -> list[ChatRequest]:
-    """One request per prompt, with the role's sampling; `colonies` says whose offspring
-    each prompt is about (where Ray colonies send it)."""
+) -> ChatRequest:
+    """`index` numbers the request within its role and generation (for the Instructor its
+    plan, for the others its offspring; never the order of arrival); `colony` says whose
+    offspring it is about (where Ray colonies send it)."""
     role_cfg: RoleConfig = getattr(cfg.roles, role)
-    sampling = Sampling(role_cfg.temperature, role_cfg.top_p, role_cfg.max_tokens)
-    return [
-        ChatRequest(
-            messages=(("user", prompt),),
-            sampling=sampling,
-            seed=request_seed(cfg.seed, generation, role, i),
-            json_schema=json_schema,
-            colony=colony,
-            chat_template_kwargs=dict(role_cfg.chat_template_kwargs),
-        )
-        for i, (prompt, colony) in enumerate(zip(prompts, colonies, strict=True))
-    ]
+    return ChatRequest(
+        messages=(("user", prompt),),
+        sampling=Sampling(role_cfg.temperature, role_cfg.top_p, role_cfg.max_tokens),
+        seed=request_seed(cfg.seed, generation, role, index),
+        json_schema=json_schema,
+        colony=colony,
+        chat_template_kwargs=dict(role_cfg.chat_template_kwargs),
+    )

@@ -72,7 +72,8 @@ def test_judge_answers_are_schema_valid_json(embedded_engine) -> None:
 
 
 class _Recorder:
-    """Passes requests to the real engine and remembers which ones it was asked."""
+    """Passes requests to the real engine (through its stream, as the loop sends them) and
+    remembers which ones it was asked."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -82,6 +83,20 @@ class _Recorder:
     def generate(self, requests, on_complete=None):
         self.sent.extend(r.journal_key(self.model_name) for r in requests)
         return self.inner.generate(requests, on_complete)
+
+    def open_stream(self, deliver):
+        stream = self.inner.open_stream(deliver)
+        recorder = self
+
+        class Recording:
+            def submit(self, ticket, request):
+                recorder.sent.append(request.journal_key(recorder.model_name))
+                stream.submit(ticket, request)
+
+            def close(self):
+                stream.close()
+
+        return Recording()
 
     def close(self) -> None:
         pass

@@ -7,10 +7,18 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import BenchmarkFileConfig, Config, FilterConfig
 from genetic_instruct.evolution import build_contamination_checker, build_index
-from genetic_instruct.filters import Contamination, CopyOfParent, InstructionLength, NearDuplicates
+from genetic_instruct.filters import (
+    Contamination,
+    CopyOfParent,
+    InstructionLength,
+    NearDuplicates,
+)
+from genetic_instruct.filters.near_duplicates import EarlierOffspring
 from genetic_instruct.operators import OffspringPlan
 from genetic_instruct.records import Individual, content_id
 
@@ -51,7 +59,7 @@ def test_offspring_close_to_a_benchmark_problem_are_dropped(
     assert rejected == {"contaminated": 1}
 
 
-def test_near_duplicates_of_the_population_and_within_the_batch(scripted_config: Config) -> None:
+def test_near_duplicates_of_the_population(scripted_config: Config) -> None:
     index = build_index(scripted_config)
     step = NearDuplicates(index, [], lambda c: c.instruction)
     first = Candidate(_PLAN, _TASK + " The intervals are closed and may overlap each other.")
@@ -59,8 +67,36 @@ def test_near_duplicates_of_the_population_and_within_the_batch(scripted_config:
     assert step.apply([first], rejected) == [first] and first.signature is not None
     step.add([content_id(first.instruction)], first.signature[None, :])
     again = Candidate(_PLAN, first.instruction)
-    other = "Count the vowels in each word of a sentence and return a dictionary of counts."
-    twins = [Candidate(_PLAN, other), Candidate(_PLAN, other + " ")]
-    kept = step.apply([again, *twins], rejected)
-    assert kept == [twins[0]]
-    assert rejected == {"near_duplicate_population": 1, "near_duplicate_batch": 1}
+    other = Candidate(_PLAN, "Count the vowels in each word of a sentence and return a dict.")
+    assert step.apply([again, other], rejected) == [other] and other.signature is not None
+    assert rejected == {"near_duplicate_population": 1}
+
+
+def test_earlier_offspring_in_any_arrival_order_match_the_batch_in_order(
+    scripted_config: Config,
+) -> None:
+    """Chains (A ~ B ~ C, C not ~ A), skipped rows and exact copies, offered in many orders:
+    the copies found are those of checking the batch in order, every time."""
+    index = build_index(scripted_config)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+             "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+             "sierra", "tango", "uniform", "victor", "whiskey", "xray"]
+    chain = [" ".join(words[k:k + 20]) for k in (0, 2, 4)]  # 0 ~ 1 ~ 2, 2 not ~ 0
+    vowels = "Count vowels in a sentence and return the total count"
+    texts = [chain[0], vowels, chain[1], "Reverse the words of a sentence, keep punctuation",
+             chain[2], vowels]
+    sigs = index.signatures(texts)
+    skipped = {3}
+    offered = [i for i in range(len(texts)) if i not in skipped]
+    in_order = index.within_batch(sigs[offered])
+    expected = {offered[j] for j, copy in enumerate(in_order) if copy is not None}
+    assert expected == {2, 5}  # chain[2] stays: it only copies a copy
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        gate = EarlierOffspring(build_index(scripted_config, workers=1), len(texts))
+        for n in rng.permutation(len(texts)).tolist():
+            if n in skipped:
+                gate.skip(n)
+            else:
+                gate.offer(n, sigs[n])
+        assert {n for n in range(len(texts)) if gate.duplicate(n)} == expected

@@ -64,16 +64,17 @@ def _result(cfg: Config) -> tuple[list[str], list[dict]]:
 
 
 class ActorKiller:
-    """Kills a colony's actor once, right after the `after`-th answer of stage `stage`.
+    """Kills a colony's actor once, at the first answer from the `after`-th of the run on
+    that leaves requests of its batch unanswered (the loop sends micro-batches).
 
     It picks the colony of that answer if the colony still has unanswered requests in the
     batch (else the other's), so the actor dies with work in flight. It also snapshots the
     journal at that moment: answers journaled before a kill must never be asked for again.
     """
 
-    def __init__(self, stage: int, after: int, run_dir: Path) -> None:
-        self.stage, self.after, self.run_dir = stage, after, run_dir
-        self.batches = 0
+    def __init__(self, after: int, run_dir: Path) -> None:
+        self.after, self.run_dir = after, run_dir
+        self.answers = 0
         self.killed: int | None = None
         self.journaled_before: set[str] = set()
         self.executors: list[RayColonies] = []
@@ -87,16 +88,16 @@ class ActorKiller:
             return self.executors[-1]
 
         def generate(engine: ColonyEngine, requests, on_complete=None):
-            self.batches += 1
-            if self.batches != self.stage or self.killed is not None:
+            if self.killed is not None:
                 return real_generate(engine, requests, on_complete)
             left = Counter(r.colony for r in requests)
 
             def answered(i: int, completion) -> None:
                 left[requests[i].colony] -= 1
+                self.answers += 1
                 if on_complete is not None:
                     on_complete(i, completion)
-                if self.killed is None and sum(left.values()) <= len(requests) - self.after:
+                if self.killed is None and self.answers >= self.after:
                     busy = [c for c in (requests[i].colony, *left) if left[c] > 0]
                     if busy:
                         self._kill(busy[0])
@@ -157,7 +158,7 @@ def test_a_killed_actor_is_restarted_and_only_unanswered_requests_are_sent_again
     cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
               tmp_path / "ray", kind="ray")
     cfg = replace(cfg, progress=True)
-    killer = ActorKiller(stage=5, after=3, run_dir=tmp_path / "ray")  # generation 2's coder
+    killer = ActorKiller(after=70, run_dir=tmp_path / "ray")  # in generation 2
     killer.install(monkeypatch)
     monkeypatch.setattr("genetic_instruct.journal.FLUSH_EVERY_N", 1)
     delivered = _count_deliveries(monkeypatch)
@@ -180,7 +181,7 @@ def test_an_actor_lost_too_often_stops_the_run_and_a_rerun_finishes_it(
     log = tmp_path / "sent.log"
     cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
               tmp_path / "ray", kind="ray", max_restarts=0)
-    killer = ActorKiller(stage=2, after=2, run_dir=tmp_path / "ray")  # generation 1's coder
+    killer = ActorKiller(after=25, run_dir=tmp_path / "ray")  # in generation 1
     killer.install(monkeypatch)
     with pytest.raises(ColonyLost, match="executor.max_restarts=0"):
         run(cfg)
@@ -240,8 +241,8 @@ def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path,
     # One torch thread per actor, and no core pinning: two engines share two cores.
     cfg = replace(cfg, executor=replace(cfg.executor, env={
         "OMP_NUM_THREADS": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}))
-    # The instructor stage always has requests of both colonies, so a kill is sure to come.
-    killer = ActorKiller(stage=1, after=1, run_dir=run_dir)
+    # The first batch (every instructor request) holds both colonies: a kill is sure to come.
+    killer = ActorKiller(after=1, run_dir=run_dir)
     killer.install(monkeypatch)
     result = run(cfg)
     assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1

@@ -31,14 +31,14 @@ RUN_ARGS = [
     "evolution.offspring_per_colony=16",
     STEADY_SANDBOX,
 ]
-# Where a run can die: per request, per journal flush, and once per generation.
-PER_REQUEST = ("instructor", "coder", "judge", "journal")
+# Where a run can die: per request, per sandbox run, per journal flush, once per generation.
+PER_REQUEST = ("instructor", "coder", "judge", "execution", "journal")
 PER_GENERATION = ("commit", "generation", "export")
 CRASH_POINTS = PER_REQUEST + PER_GENERATION
 
 
-# The soak's run: many small generations, since a killed process still finishes about one
-# stage (the engine answers a stage's batch at once): 30 kills need about ten generations.
+# The soak's run: many small generations, since a kill late in a generation lets most of
+# it finish first: 30 kills need about ten generations.
 SOAK_ARGS = [*RUN_ARGS, "evolution.target_size=5000", "evolution.max_generations=12",
              "evolution.offspring_per_colony=4"]
 

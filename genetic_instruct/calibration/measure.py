@@ -9,6 +9,7 @@ depends on (judge, prompt, seeds, settings) is unchanged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -29,11 +30,13 @@ from genetic_instruct.config import AUTO_THRESHOLD, Config, calibrates
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.executors import Executor
 from genetic_instruct.fitness import FitnessGate, judge_score
-from genetic_instruct.journal import JournaledCalls
+from genetic_instruct.flow import Flow
+from genetic_instruct.journal import Journal
+from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.requests import CALIBRATION_GENERATION, role_requests
+from genetic_instruct.requests import CALIBRATION_GENERATION, role_request
 from genetic_instruct.roles import JudgeRole
 from genetic_instruct.sandbox import SandboxLimits
 from genetic_instruct.seed_tests import FAILING_META
@@ -107,21 +110,28 @@ def _judge(
     judge: JudgeRole,
     specimens: Sequence[Specimen],
 ) -> tuple[list[Scored], Counter[str]]:
-    """Each specimen's judge score; unreadable verdicts counted by reason."""
-    prompts = [judge.prompt(s) for s in specimens]
-    colonies = [i % cfg.evolution.colonies for i in range(len(specimens))]
-    requests = role_requests(
-        cfg, "judge", CALIBRATION_GENERATION, prompts, colonies, judge.json_schema
-    )
-    calls = JournaledCalls(executor.for_role("judge"), store, "judge")
-    with display.stage(STAGE, len(requests), "-") as tracker:
-        answers = calls.generate(requests, tracker)
+    """Each specimen's judge score; unreadable verdicts counted by reason. The requests go
+    through a Flow like a generation's: in flight together, answered from the journal when
+    it holds them."""
+    journal = Journal(store)
+    journal.reload()
+    answers: dict[int, Completion] = {}
+
+    def ask(flow: Flow, i: int, specimen: Specimen) -> None:
+        request = role_request(cfg, "judge", CALIBRATION_GENERATION, i, judge.prompt(specimen),
+                               i % cfg.evolution.colonies, judge.json_schema)
+        flow.ask("judge", request, functools.partial(answers.__setitem__, i))
+
+    with display.stage(STAGE, len(specimens), "-") as tracker:
+        flow = Flow(executor, journal, cfg.evolution.max_in_flight, 1,
+                    lambda _, completion: tracker(0, completion))
+        flow.run(functools.partial(ask, flow, i, s) for i, s in enumerate(specimens))
     weights = dict(cfg.fitness.weights)
     scored: list[Scored] = []
     unreadable: Counter[str] = Counter()
-    for specimen, answer in zip(specimens, answers):
+    for i, specimen in enumerate(specimens):
         try:
-            verdict = judge.read(answer, specimen)
+            verdict = judge.read(answers[i], specimen)
         except Rejection as reason:
             unreadable[str(reason)] += 1
             continue

@@ -1,7 +1,7 @@
 """executor=ray: one Ray actor per colony, each owning its engines; the driver routes.
 
-A stage's requests are split by colony and sent to that colony's actor as one batch (a Ray
-streaming generator), so the actor's engine still batches a whole stage. Answers come back
+A batch of requests (whatever the loop has waiting while the last batch runs) is split by
+colony and sent to that colony's actor (a Ray streaming generator). Answers come back
 one by one as they finish and reach `on_complete` at once, so the journal records each
 before the next arrives. When an actor is lost (its worker or node died), Ray restarts it
 and only that colony's still unanswered requests are sent again; answers already

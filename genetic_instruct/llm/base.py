@@ -1,7 +1,9 @@
 """The one interface every engine implements: a batch of chat requests in, completions out.
 
-The loop hands an engine a whole stage of a generation at once, so the engine (vLLM's
-continuous batching, or many HTTP requests in flight) decides how to keep the device busy.
+The engine (vLLM's continuous batching, or many HTTP requests in flight) decides how to keep
+the device busy. The loop feeds engines request by request as offspring become ready
+(llm/stream.py); `generate` is the whole-batch form, and what engines without a stream are
+fed through.
 """
 
 from __future__ import annotations

@@ -24,14 +24,19 @@ from typing import Any, TypeVar
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
-from genetic_instruct.llm.preflight import read_api_key
+from genetic_instruct.llm.base import (
+    ChatRequest,
+    Completion,
+    CompletionCallback,
+    EngineLost,
+)
 from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,
     BadResponse,
     chat_payload,
     parse_chat_response,
 )
+from genetic_instruct.llm.preflight import read_api_key
 from genetic_instruct.llm.retry import (
     Backoff,
     Failure,
@@ -40,6 +45,7 @@ from genetic_instruct.llm.retry import (
     is_retryable_status,
     parse_retry_after,
 )
+from genetic_instruct.llm.stream import Deliver, RequestStream
 
 try:
     import aiohttp
@@ -199,6 +205,17 @@ class OpenAIEngine:
             batch.cancel()  # a caller interrupted (Ctrl-C, a failing callback) stops the batch
         return [answers[i] for i in range(len(requests))]
 
+    def open_stream(self, deliver: Deliver) -> RequestStream:
+        """Each submitted request goes out at once; `max_concurrency` caps all in flight."""
+        if self._session is None:
+            raise RuntimeError("OpenAIEngine.open_stream after close()")
+        self._last_answer = max(self._last_answer, time.monotonic())
+        return _HttpStream(self, deliver)
+
+    async def _answer_one(self, request: ChatRequest) -> Completion:
+        async with self._slots:
+            return await self._answer(request)
+
     def close(self) -> None:
         """Close the connections and stop the loop's thread; a second close does nothing."""
         if self._session is None:
@@ -219,9 +236,7 @@ class OpenAIEngine:
             for i in todo:  # shared: each index is taken, and so answered, exactly once
                 # The semaphore caps in-flight requests across generate() calls made at
                 # once from several threads; within one call the worker count already does.
-                async with self._slots:
-                    completion = await self._answer(requests[i])
-                report(i, completion)
+                report(i, await self._answer_one(requests[i]))
 
         workers = [
             asyncio.ensure_future(worker())
@@ -299,3 +314,33 @@ class OpenAIEngine:
         level = logging.DEBUG if status in self._warned else logging.WARNING
         self._warned.add(status)
         log.log(level, "%s answered HTTP %s: %s", url, status, text.strip())
+
+
+class _HttpStream:
+    """Requests of an open stream, each a task on the engine's loop until it is answered."""
+
+    def __init__(self, engine: OpenAIEngine, deliver: Deliver) -> None:
+        self._engine = engine
+        self._deliver = deliver
+        self._pending: set[Future[Completion]] = set()
+        self._lock = threading.Lock()  # done callbacks run on the loop's thread
+
+    def submit(self, ticket: int, request: ChatRequest) -> None:
+        future = self._engine._thread.submit(self._engine._answer_one(request))
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda done: self._finished(ticket, done))
+
+    def _finished(self, ticket: int, future: Future[Completion]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        self._deliver(ticket, error if error is not None else future.result())
+
+    def close(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        for future in pending:
+            future.cancel()

