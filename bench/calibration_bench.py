@@ -36,18 +36,27 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     work = Path(tempfile.mkdtemp(prefix="calibration-bench-"))
-    cfg = make_config(f"run_dir={work / 'calibrated'}", "progress=false",
-                      f"calibration.tasks={args.tasks}", f"calibration.faulty_per_task={args.faulty}")
+    cfg = make_config(
+        f"run_dir={work / 'calibrated'}",
+        "progress=false",
+        f"calibration.tasks={args.tasks}",
+        f"calibration.faulty_per_task={args.faulty}",
+    )
     engine = VLLMEngine(cfg.models["default"])
     display = RunDisplay(False)
     try:
         store = RunStore(cfg.run_dir)
         executor = open_executor(cfg, {"default": engine}, display)
-        found = calibrate(cfg, store, executor, display, load_seeds(BUILTIN), (),
-                          sandbox_limits(cfg.execution))
+        found = calibrate(
+            cfg, store, executor, display, load_seeds(BUILTIN), (), sandbox_limits(cfg.execution)
+        )
         store.close()
-        demo = make_config(f"run_dir={work / 'demo'}", "progress=false", "fitness.threshold=1",
-                           "evolution.max_generations=1")
+        demo = make_config(
+            f"run_dir={work / 'demo'}",
+            "progress=false",
+            "fitness.threshold=1",
+            "evolution.max_generations=1",
+        )
         start = time.monotonic()
         run(demo, engines={"default": engine})
         generation_s = time.monotonic() - start
@@ -56,10 +65,14 @@ def main() -> None:
     judged = found.correct + found.faulty + sum(found.unreadable.values())
     total = sum(found.seconds.values())
     print(f"| tasks / judged solutions | {found.tasks} / {judged} |")
-    print(f"| sandbox (references + mutants) | {found.seconds['sandbox']} s "
-          f"({found.seconds['sandbox'] / found.tasks:.2f} s a task) |")
-    print(f"| judge calls | {found.seconds['judge']} s "
-          f"({found.seconds['judge'] / found.tasks:.2f} s a task) |")
+    print(
+        f"| sandbox (references + mutants) | {found.seconds['sandbox']} s "
+        f"({found.seconds['sandbox'] / found.tasks:.2f} s a task) |"
+    )
+    print(
+        f"| judge calls | {found.seconds['judge']} s "
+        f"({found.seconds['judge'] / found.tasks:.2f} s a task) |"
+    )
     print(f"| calibration in all | {total:.1f} s ({total / found.tasks:.2f} s a task) |")
     print(f"| one demo generation (seeds, screening, 12 offspring) | {generation_s:.1f} s |")
     print(f"| calibration / one demo generation | {total / generation_s:.2f} |")

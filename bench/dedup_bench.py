@@ -42,11 +42,11 @@ from importlib.metadata import version
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 from genetic_instruct.dedup import NearDuplicateIndex, minhash
 from genetic_instruct.dedup.minhash import MinHasher
 from genetic_instruct.dedup.parallel import available_cores, shutdown_helpers
 from genetic_instruct.dedup.shingles import Shingler
-from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 
 THRESHOLD = 0.7
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -115,9 +115,7 @@ class DatasketchEngine:
         return partners
 
 
-def run_stream(
-    engine: str, size: int, batch: int, seed: int, quality: bool, workers: int
-) -> dict:
+def run_stream(engine: str, size: int, batch: int, seed: int, quality: bool, workers: int) -> dict:
     """One configuration, in this process. The last tenth of the stream is timed on its
     own: that is the rate once the index holds ~90% of ``size``. docs/s counts wall time
     in the dedup calls; "CPU docs/s" the CPU time of this process outside corpus
@@ -213,8 +211,11 @@ def run_break_even(seed: int, workers: int) -> str:
 
 def _child(argv: list[str]) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.dedup_bench", *argv], capture_output=True, text=True,
-        check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        [sys.executable, "-m", "bench.dedup_bench", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     if done.returncode:
         raise SystemExit(f"{argv} failed:\n{done.stderr}")

@@ -36,10 +36,10 @@ from pathlib import Path
 import aiohttp
 
 from genetic_instruct.config import Config, ModelConfig
-from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.openai_wire import CHAT_PATH, chat_payload, parse_chat_response
+from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.runner import run
 from tests.conftest import make_config
 from tests.vllm_server import SERVED_NAME, vllm_server
@@ -115,8 +115,14 @@ def loop_row(label: str, engine: Engine, args: argparse.Namespace) -> tuple[Row,
         run(cfg, engines={"default": recorder})
         seconds = time.perf_counter() - started
     requests = sum(map(len, recorder.batches))
-    row = Row(label, "loop: runner.run", requests, recorder.tokens, seconds,
-              outside_engine_s=seconds - recorder.seconds)
+    row = Row(
+        label,
+        "loop: runner.run",
+        requests,
+        recorder.tokens,
+        seconds,
+        outside_engine_s=seconds - recorder.seconds,
+    )
     return progress(row), recorder.batches
 
 
@@ -133,8 +139,11 @@ def replay_row(label: str, path: str, replay: Replay, batches: Batches) -> Row:
 
 def progress(row: Row) -> Row:
     """Each row on stderr as it is measured: a long run shows where it is."""
-    print(f"{row.engine} | {row.path}: {row.tokens} tokens in {row.seconds:.1f} s "
-          f"({row.tokens_per_s:.1f}/s); load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    print(
+        f"{row.engine} | {row.path}: {row.tokens} tokens in {row.seconds:.1f} s "
+        f"({row.tokens_per_s:.1f}/s); load {os.getloadavg()[0]:.2f}",
+        file=sys.stderr,
+    )
     return row
 
 
@@ -151,9 +160,12 @@ def bare_http_replay(base_url: str, concurrency: int) -> Replay:
             slots = asyncio.Semaphore(concurrency)
 
             async def one(request: ChatRequest) -> Completion:
-                async with slots, session.post(
-                    base_url + CHAT_PATH, json=chat_payload(SERVED_NAME, request)
-                ) as response:
+                async with (
+                    slots,
+                    session.post(
+                        base_url + CHAT_PATH, json=chat_payload(SERVED_NAME, request)
+                    ) as response,
+                ):
                     return parse_chat_response(await response.json())
 
             answers: list[Completion] = []
@@ -176,8 +188,12 @@ def synthetic_requests(n: int, max_tokens: int) -> list[ChatRequest]:
 
 
 def warm_up(engine: Engine) -> None:
-    judge = ChatRequest((("user", "Rate this solution: print(1)"),), Sampling(0.0, 1.0, 48),
-                        seed=0, json_schema=JUDGE_SCHEMA)
+    judge = ChatRequest(
+        (("user", "Rate this solution: print(1)"),),
+        Sampling(0.0, 1.0, 48),
+        seed=0,
+        json_schema=JUDGE_SCHEMA,
+    )
     engine.generate(synthetic_requests(4, 16) + [judge])
 
 
@@ -190,8 +206,12 @@ def bench_vllm(args: argparse.Namespace) -> list[list[Row]]:
         loop, batches = loop_row("vllm offline", engine, args)
         raw = replay_row("vllm offline", "raw: VLLMEngine.generate", engine_replay(engine), batches)
         scaling = [
-            replay_row("vllm offline", f"batch {size}", engine_replay(engine),
-                       [synthetic_requests(size, args.scale_tokens)])
+            replay_row(
+                "vllm offline",
+                f"batch {size}",
+                engine_replay(engine),
+                [synthetic_requests(size, args.scale_tokens)],
+            )
             for size in args.batch_sizes
         ]
     finally:
@@ -201,8 +221,9 @@ def bench_vllm(args: argparse.Namespace) -> list[list[Row]]:
 
 @contextmanager
 def served_engine(base_url: str, concurrency: int) -> Iterator[OpenAIEngine]:
-    model = ModelConfig(path=SERVED_NAME, engine="openai", base_urls=[base_url],
-                        max_concurrency=concurrency)
+    model = ModelConfig(
+        path=SERVED_NAME, engine="openai", base_urls=[base_url], max_concurrency=concurrency
+    )
     engine = OpenAIEngine(model)
     try:
         yield engine
@@ -217,14 +238,21 @@ def bench_openai(args: argparse.Namespace) -> list[list[Row]]:
             warm_up(engine)
             loop, batches = loop_row(label, engine, args)
             raw = replay_row(label, "raw: OpenAIEngine.generate", engine_replay(engine), batches)
-        bare = replay_row(label, "raw: bare aiohttp client",
-                          bare_http_replay(base_url, args.concurrency), batches)
+        bare = replay_row(
+            label, "raw: bare aiohttp client", bare_http_replay(base_url, args.concurrency), batches
+        )
         scaling = []
         for concurrency in args.concurrencies:
             with served_engine(base_url, concurrency) as engine:
                 requests = synthetic_requests(max(4, concurrency), args.scale_tokens)
-                scaling.append(replay_row("openai (vllm serve)", f"concurrency {concurrency}",
-                                          engine_replay(engine), [requests]))
+                scaling.append(
+                    replay_row(
+                        "openai (vllm serve)",
+                        f"concurrency {concurrency}",
+                        engine_replay(engine),
+                        [requests],
+                    )
+                )
         # The engine and the bare client in turns on one batch: how far apart two runs of
         # the same work land here, i.e. how much of a difference above is noise.
         n = args.ab_requests
@@ -232,11 +260,14 @@ def bench_openai(args: argparse.Namespace) -> list[list[Row]]:
         turns = []
         with served_engine(base_url, n) as engine:
             for turn in range(1, args.ab_turns + 1):
-                pair = [("OpenAIEngine", engine_replay(engine)),
-                        ("bare aiohttp", bare_http_replay(base_url, n))]
+                pair = [
+                    ("OpenAIEngine", engine_replay(engine)),
+                    ("bare aiohttp", bare_http_replay(base_url, n)),
+                ]
                 for name, replay in pair if turn % 2 else pair[::-1]:  # who goes first alternates
-                    turns.append(replay_row(f"openai, {n} at once", f"turn {turn}: {name}",
-                                            replay, same))
+                    turns.append(
+                        replay_row(f"openai, {n} at once", f"turn {turn}: {name}", replay, same)
+                    )
     return [[bare, raw, loop], scaling, turns]
 
 
@@ -247,8 +278,10 @@ def table(rows: Sequence[Row], loop: Row | None = None) -> str:
         head, rule = head + " loop as % of this |", rule + " ---: |"
     lines = [head, rule]
     for row in rows:
-        line = (f"| {row.engine} | {row.path} | {row.requests} | {row.tokens} | "
-                f"{row.seconds:.1f} | {row.tokens_per_s:.1f} |")
+        line = (
+            f"| {row.engine} | {row.path} | {row.requests} | {row.tokens} | "
+            f"{row.seconds:.1f} | {row.tokens_per_s:.1f} |"
+        )
         if loop is not None:
             line += f" {100 * loop.tokens_per_s / row.tokens_per_s:.1f}% |"
         lines.append(line)
@@ -271,8 +304,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--concurrencies", type=int, nargs="+", default=[1, 4, 16, 32])
     parser.add_argument("--scale-tokens", type=int, default=32, help="max tokens, scaling rows")
-    parser.add_argument("--answer-tokens", type=int, default=96,
-                        help="max tokens of instructor and coder answers in the loop")
+    parser.add_argument(
+        "--answer-tokens",
+        type=int,
+        default=96,
+        help="max tokens of instructor and coder answers in the loop",
+    )
     parser.add_argument("--ab-requests", type=int, default=16)
     parser.add_argument("--ab-turns", type=int, default=2)
     args = parser.parse_args()
@@ -285,8 +322,10 @@ def main() -> None:
         print(f"\n### {name} ({time.perf_counter() - started:.0f} s; {machine()})\n")
         print(table(comparison, loop=loop))
         assert loop.outside_engine_s is not None
-        print(f"\nThe loop's own time (outside generate): {loop.outside_engine_s:.2f} s of "
-              f"{loop.seconds:.1f} s ({100 * loop.outside_engine_s / loop.seconds:.2f}%).")
+        print(
+            f"\nThe loop's own time (outside generate): {loop.outside_engine_s:.2f} s of "
+            f"{loop.seconds:.1f} s ({100 * loop.outside_engine_s / loop.seconds:.2f}%)."
+        )
         for rows in others:
             print()
             print(table(rows))

@@ -54,8 +54,10 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shards = sorted(out.parent.glob("train-*.parquet"))
     size = sum(s.stat().st_size for s in shards)
-    print(f"parquet export: {count:,} rows in {seconds:.0f} s ({count / seconds:,.0f} rows/s), "
-          f"{len(shards)} shards, {size / 2**20:,.0f} MiB, peak RSS {peak_mb:,.0f} MB")
+    print(
+        f"parquet export: {count:,} rows in {seconds:.0f} s ({count / seconds:,.0f} rows/s), "
+        f"{len(shards)} shards, {size / 2**20:,.0f} MiB, peak RSS {peak_mb:,.0f} MB"
+    )
 
     import datasets
 
@@ -68,8 +70,10 @@ def main() -> None:
         rows, columns = loaded.num_rows, loaded.column_names
     assert rows == count, (rows, count)
     assert columns == list(first), (columns, list(first))
-    print(f"datasets.load_dataset('parquet'): {rows:,} rows, {len(columns)} columns "
-          f"(the JSONL sample's), in {seconds:.0f} s")
+    print(
+        f"datasets.load_dataset('parquet'): {rows:,} rows, {len(columns)} columns "
+        f"(the JSONL sample's), in {seconds:.0f} s"
+    )
 
 
 if __name__ == "__main__":

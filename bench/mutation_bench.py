@@ -72,11 +72,15 @@ def main() -> None:
 
     n = len(seeds)
     not_passing = sum(r.status != "passed" for r in plain)
-    print(f"seeds: {n} ({not_passing} failing their own tests); mutants per task: "
-          f"{args.mutants}; CPUs used: {usable_cpus()}; load average before: {load_before:.1f}, "
-          f"after: {os.getloadavg()[0]:.1f}\n")
-    print(f"**mean mutation score: {sum(scores) / n:.3f}** "
-          f"(mutants made: {len(jobs)}, {len(jobs) / n:.2f} a task)\n")
+    print(
+        f"seeds: {n} ({not_passing} failing their own tests); mutants per task: "
+        f"{args.mutants}; CPUs used: {usable_cpus()}; load average before: {load_before:.1f}, "
+        f"after: {os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        f"**mean mutation score: {sum(scores) / n:.3f}** "
+        f"(mutants made: {len(jobs)}, {len(jobs) / n:.2f} a task)\n"
+    )
     print("| score | seeds |\n| --- | ---: |")
     for value, count in sorted(Counter(f"{s:.1f}" for s in scores).items()):
         print(f"| {value} | {count} |")

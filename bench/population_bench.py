@@ -124,13 +124,16 @@ def grow(cfg: Config) -> Growth:
         now = time.perf_counter()
         population += stats.accepted
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        growth.generations.append(Generation(
-            population, stats.tried, now - last[0], engine.seconds - last[1], rss
-        ))
+        growth.generations.append(
+            Generation(population, stats.tried, now - last[0], engine.seconds - last[1], rss)
+        )
         last[:] = [now, engine.seconds]
         if len(growth.generations) % 10 == 0:
-            print(f"  population {population:,}: {growth.generations[-1].overhead_ms:.2f} ms "
-                  f"per offspring outside the engine, peak RSS {rss:.2f} GB", flush=True)
+            print(
+                f"  population {population:,}: {growth.generations[-1].overhead_ms:.2f} ms "
+                f"per offspring outside the engine, peak RSS {rss:.2f} GB",
+                flush=True,
+            )
 
     started = time.perf_counter()
     result = run(cfg, engines={"default": engine}, on_generation=on_generation)
@@ -162,8 +165,14 @@ def resume_probe(run_dir: str, target: int, per_generation: int) -> None:
     try:
         run(cfg, engines={"default": Probe(cfg.models["default"].path)})
     except FirstRequest:
-        print(json.dumps({"resume_s": time.perf_counter() - started,
-                          "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+        print(
+            json.dumps(
+                {
+                    "resume_s": time.perf_counter() - started,
+                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                }
+            )
+        )
 
 
 def around(generations: list[Generation], mark: int, span: int = 3) -> list[Generation]:
@@ -171,11 +180,16 @@ def around(generations: list[Generation], mark: int, span: int = 3) -> list[Gene
     after = [i for i, g in enumerate(generations) if g.population >= mark]
     if not after:
         return []
-    return generations[max(after[0] - 1, 0): after[0] - 1 + span]
+    return generations[max(after[0] - 1, 0) : after[0] - 1 + span]
 
 
-def report(growth: Growth, marks: Sequence[int], export_s: float, export_bytes: int,
-           resume: dict[str, float]) -> str:
+def report(
+    growth: Growth,
+    marks: Sequence[int],
+    export_s: float,
+    export_bytes: int,
+    resume: dict[str, float],
+) -> str:
     engine_ms = 1000 * TOKENS_PER_OFFSPRING / ENGINE_TOKENS_PER_S
     lines = [
         "| population | generations averaged | offspring tried | loop's own ms per offspring "
@@ -217,8 +231,12 @@ def report(growth: Growth, marks: Sequence[int], export_s: float, export_bytes: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=int, default=800_000)
-    parser.add_argument("--per-generation", type=int, default=20_000,
-                        help="offspring asked for per generation (over 8 colonies)")
+    parser.add_argument(
+        "--per-generation",
+        type=int,
+        default=20_000,
+        help="offspring asked for per generation (over 8 colonies)",
+    )
     parser.add_argument("--marks", type=int, nargs="+", default=[10_000, 100_000, 790_000])
     parser.add_argument("--run-dir", type=Path, default=None, help="keep the run here")
     parser.add_argument("--resume-probe", default=None, help=argparse.SUPPRESS)
@@ -230,15 +248,28 @@ def main() -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; run directory {run_dir}", flush=True)
     growth = grow(config(run_dir, args.target, args.per_generation))
     exported = run_dir / "export-again.jsonl"
-    export_s, _ = timed_command([
-        str(Path(sys.executable).parent / "genetic-instruct"), "export", "engine=scripted",
-        f"run_dir={run_dir}", f"export.path={exported}",
-    ])
-    probe_wall_s, out = timed_command([
-        sys.executable, "-m", "bench.population_bench", "--resume-probe", str(run_dir),
-        "--target", str(growth.generations[-1].population + 1),
-        "--per-generation", str(args.per_generation),
-    ])
+    export_s, _ = timed_command(
+        [
+            str(Path(sys.executable).parent / "genetic-instruct"),
+            "export",
+            "engine=scripted",
+            f"run_dir={run_dir}",
+            f"export.path={exported}",
+        ]
+    )
+    probe_wall_s, out = timed_command(
+        [
+            sys.executable,
+            "-m",
+            "bench.population_bench",
+            "--resume-probe",
+            str(run_dir),
+            "--target",
+            str(growth.generations[-1].population + 1),
+            "--per-generation",
+            str(args.per_generation),
+        ]
+    )
     resume = {**json.loads(out.strip().splitlines()[-1]), "process_s": probe_wall_s}
     print()
     print(report(growth, [*args.marks], export_s, exported.stat().st_size, resume))

@@ -32,21 +32,30 @@ WORDS = (
 ).split()
 
 
-def synthetic_generation(rng: np.random.Generator, generation: int, n: int, start: int,
-                         num_perm: int) -> tuple[list[Individual], np.ndarray]:
+def synthetic_generation(
+    rng: np.random.Generator, generation: int, n: int, start: int, num_perm: int
+) -> tuple[list[Individual], np.ndarray]:
     individuals = []
     for i in range(n):
         words = " ".join(rng.choice(WORDS, size=120))
         instruction = f"Task {start + i}: write `solve_{start + i}(data)` using {words}."
         solution = "\n".join(f"    line_{k} = data[{k}] * {k}" for k in range(40))
-        individuals.append(Individual(
-            id=content_id(instruction), instruction=instruction,
-            solution=f"def solve(data):\n{solution}\n    return data", origin="crossover",
-            generation=generation, parents=("p1", "p2", "p3"), colony=i % 8,
-            models={"instructor": "m", "coder": "m", "judge": "m"},
-            prompt_hashes={"instructor": "a1b2c3", "coder": "d4e5f6", "judge": "0a0b0c"},
-            scores={"correctness": 8.0, "quality": 7.0}, fitness=7.6, rationale="Clear and correct.",
-        ))
+        individuals.append(
+            Individual(
+                id=content_id(instruction),
+                instruction=instruction,
+                solution=f"def solve(data):\n{solution}\n    return data",
+                origin="crossover",
+                generation=generation,
+                parents=("p1", "p2", "p3"),
+                colony=i % 8,
+                models={"instructor": "m", "coder": "m", "judge": "m"},
+                prompt_hashes={"instructor": "a1b2c3", "coder": "d4e5f6", "judge": "0a0b0c"},
+                scores={"correctness": 8.0, "quality": 7.0},
+                fitness=7.6,
+                rationale="Clear and correct.",
+            )
+        )
     signatures = rng.integers(0, 2**16, size=(n, num_perm), dtype=np.uint16)
     return individuals, signatures
 
@@ -70,8 +79,7 @@ def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float
         individuals, signatures = synthetic_generation(rng, generation, n, made, num_perm)
         start = time.perf_counter()
         store.commit_generation(generation, individuals, signatures, {"tried": n, "accepted": n})
-        rows.append({"population_before": made, "new": n,
-                     "commit_s": time.perf_counter() - start})
+        rows.append({"population_before": made, "new": n, "commit_s": time.perf_counter() - start})
         made += n
         generation += 1
     store.close()
@@ -90,10 +98,10 @@ def resume(run_dir: Path) -> dict[str, float]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     from genetic_instruct.compatibility import check_resume
+    from genetic_instruct.display import RunDisplay
     from genetic_instruct.evolution import Evolution, build_index, restore_index
     from genetic_instruct.export import sync_export
     from genetic_instruct.llm.pool import EnginePool
-    from genetic_instruct.display import RunDisplay
     from genetic_instruct.store import RunStore
 
     cfg = _config(run_dir)
@@ -133,19 +141,32 @@ def main() -> None:
     rows = build(run_dir, args.size, args.per_generation)
     db = run_dir / "state.sqlite"
     size_bytes = sum(p.stat().st_size for p in run_dir.glob("state.sqlite*"))
-    first_export = json.loads(subprocess.run(
-        [sys.executable, __file__, "--resume-only", "--run-dir", str(run_dir)],
-        capture_output=True, text=True, check=True).stdout)
-    second = json.loads(subprocess.run(
-        [sys.executable, __file__, "--resume-only", "--run-dir", str(run_dir)],
-        capture_output=True, text=True, check=True).stdout)
-    marks = [r for r in rows if r["population_before"] in {0, 100_000, 400_000, 790_000}
-             or r is rows[-1]]
+    first_export = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--resume-only", "--run-dir", str(run_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    second = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--resume-only", "--run-dir", str(run_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    marks = [
+        r for r in rows if r["population_before"] in {0, 100_000, 400_000, 790_000} or r is rows[-1]
+    ]
     print(f"records: {args.size}, per generation: {args.per_generation}, db: {db}")
     print(f"disk: {size_bytes / 2**20:.0f} MiB, {size_bytes / args.size:.0f} bytes/record")
     for r in marks:
-        print(f"commit of {r['new']} new at population {r['population_before']:>7}: "
-              f"{r['commit_s'] * 1000:.0f} ms")
+        print(
+            f"commit of {r['new']} new at population {r['population_before']:>7}: "
+            f"{r['commit_s'] * 1000:.0f} ms"
+        )
     print("first resume (writes the 800k export):", json.dumps(first_export))
     print("second resume (export already up to date):", json.dumps(second))
     print(f"dataset: {os.path.getsize(run_dir / 'dataset.jsonl') / 2**20:.0f} MiB")

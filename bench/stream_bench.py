@@ -81,10 +81,15 @@ def loop(engine: Engine, offspring: int, seed: int) -> tuple[float, Recorder]:
     recorder = Recorder(engine)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = make_config(
-            f"run_dir={Path(tmp) / 'run'}", "progress=false", f"seed={seed}",
-            "evolution.max_generations=1", "evolution.target_size=100000",
-            "evolution.colonies=1", f"evolution.offspring_per_colony={offspring}",
-            "evolution.mutation_rate=1.0", "execution.enabled=false",
+            f"run_dir={Path(tmp) / 'run'}",
+            "progress=false",
+            f"seed={seed}",
+            "evolution.max_generations=1",
+            "evolution.target_size=100000",
+            "evolution.colonies=1",
+            f"evolution.offspring_per_colony={offspring}",
+            "evolution.mutation_rate=1.0",
+            "execution.enabled=false",
             *(f"roles.{role}.max_tokens={n}" for role, n in MAX_TOKENS.items()),
         )
         started = time.perf_counter()
@@ -112,16 +117,22 @@ def row(label: str, requests: int, tokens: float, seconds: float, ceiling: float
     return line
 
 
-HEAD = ("| path | requests | completion tokens | s | tok/s | of raw |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: |")
+HEAD = (
+    "| path | requests | completion tokens | s | tok/s | of raw |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def bench_server(args: argparse.Namespace) -> list[str]:
     lines = [HEAD]
     extra = ["--no-enable-prefix-caching", "--dtype", "float32"]
     with vllm_server(extra_args=extra) as base_url:
-        model = ModelConfig(path=SERVED_NAME, engine="openai", base_urls=[base_url],
-                            max_concurrency=args.concurrency)
+        model = ModelConfig(
+            path=SERVED_NAME,
+            engine="openai",
+            base_urls=[base_url],
+            max_concurrency=args.concurrency,
+        )
         engine = OpenAIEngine(model)
         try:
             loop(engine, 2, args.seed + 1)  # warm-up, JSON schema included
@@ -135,10 +146,25 @@ def bench_server(args: argparse.Namespace) -> list[str]:
                 raw_s = time.perf_counter() - started
                 raw_tokens = generation_tokens(base_url) - before - tokens
                 ceiling = raw_tokens / raw_s
-                lines.append(row(f"(a) raw: bare client, {len(sent)} at once, concurrency "
-                                 f"{args.concurrency}", len(sent), raw_tokens, raw_s, None))
-                lines.append(row(f"(b) loop: one generation of {size} offspring", len(sent),
-                                 tokens, seconds, ceiling))
+                lines.append(
+                    row(
+                        f"(a) raw: bare client, {len(sent)} at once, concurrency "
+                        f"{args.concurrency}",
+                        len(sent),
+                        raw_tokens,
+                        raw_s,
+                        None,
+                    )
+                )
+                lines.append(
+                    row(
+                        f"(b) loop: one generation of {size} offspring",
+                        len(sent),
+                        tokens,
+                        seconds,
+                        ceiling,
+                    )
+                )
         finally:
             engine.close()
     return lines
@@ -157,11 +183,24 @@ def bench_offline(args: argparse.Namespace) -> list[str]:
             answers = engine.generate(recorder.requests)
             one_batch_s = time.perf_counter() - started
             tokens = sum(c.completion_tokens for c in answers)
-            lines.append(row(f"(a) one VLLMEngine.generate of the loop's {len(answers)} "
-                             "requests", len(answers), tokens, one_batch_s, None))
-            lines.append(row(f"(b) loop: one generation of {size} offspring",
-                             len(recorder.requests), recorder.tokens, seconds,
-                             tokens / one_batch_s))
+            lines.append(
+                row(
+                    f"(a) one VLLMEngine.generate of the loop's {len(answers)} requests",
+                    len(answers),
+                    tokens,
+                    one_batch_s,
+                    None,
+                )
+            )
+            lines.append(
+                row(
+                    f"(b) loop: one generation of {size} offspring",
+                    len(recorder.requests),
+                    recorder.tokens,
+                    seconds,
+                    tokens / one_batch_s,
+                )
+            )
     finally:
         engine.close()
     return lines
@@ -179,8 +218,9 @@ def main() -> None:
     for name in args.engines.split(","):
         started = time.perf_counter()
         lines = benches[name](args)
-        print(f"\n### {name} ({time.perf_counter() - started:.0f} s, "
-              f"load {os.getloadavg()[0]:.1f})\n")
+        print(
+            f"\n### {name} ({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})\n"
+        )
         print("\n".join(lines), flush=True)
 
 

@@ -30,7 +30,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from rich.console import Console
 from rich.table import Table
 
-from genetic_instruct import cli_help
+from genetic_instruct import cli_help, run_lock
 from genetic_instruct.composition import one_line, reject_unknown_keys
 from genetic_instruct.config import (
     Config,
@@ -40,9 +40,8 @@ from genetic_instruct.config import (
     validate,
 )
 from genetic_instruct.errors import ConfigError, InputError
-from genetic_instruct.sandbox.limits import InvalidLimit
-from genetic_instruct import run_lock
 from genetic_instruct.export import copy_export, export_parquet, is_run_dataset, sync_export
+from genetic_instruct.sandbox.limits import InvalidLimit
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
@@ -169,8 +168,9 @@ def _export(cfg: Config, _: DictConfig) -> None:
                     count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
             else:
                 count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
-            card = write_dataset_card(cfg.export.path, run_cfg, store, count,
-                                      report=current_report(store))
+            card = write_dataset_card(
+                cfg.export.path, run_cfg, store, count, report=current_report(store)
+            )
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
@@ -201,8 +201,9 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     ):
         executor = open_executor(cfg, None, display)
         try:
-            found = calibrate(cfg, store, executor, display, seeds, (),
-                              sandbox_limits(cfg.execution))
+            found = calibrate(
+                cfg, store, executor, display, seeds, (), sandbox_limits(cfg.execution)
+            )
         finally:
             executor.close()
     print(f"{found.line()} ({Path(cfg.run_dir) / CALIBRATION_JSON})")

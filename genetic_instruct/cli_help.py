@@ -45,35 +45,39 @@ def summary(task: Callable[..., object]) -> str:
 def main_help(commands: Mapping[str, Callable[..., object]]) -> str:
     width = max(map(len, commands))
     setting_width = max(len(key) for key, _ in _COMMON_SETTINGS + _OPTIONS)
-    return "\n".join([
-        f"usage: {PROG} [COMMAND] [key=value ...] [-m] [--cfg job]",
-        "",
-        "Grow a coding-instruction dataset with the Genetic-Instruct algorithm.",
-        "Every setting is a key=value override (a Hydra app).",
-        "",
-        f"commands ({DEFAULT_COMMAND} is the default):",
-        *(f"  {name:<{width}}  {summary(task)}" for name, task in commands.items()),
-        "",
-        "most used settings:",
-        *(f"  {key:<{setting_width}}  {text}" for key, text in _COMMON_SETTINGS),
-        "",
-        "options:",
-        *(f"  {key:<{setting_width}}  {text}" for key, text in _OPTIONS),
-        "",
-        f"`{PROG} COMMAND --help` explains one command; every key is documented in",
-        "genetic_instruct/config.py and README.md.",
-    ])
+    return "\n".join(
+        [
+            f"usage: {PROG} [COMMAND] [key=value ...] [-m] [--cfg job]",
+            "",
+            "Grow a coding-instruction dataset with the Genetic-Instruct algorithm.",
+            "Every setting is a key=value override (a Hydra app).",
+            "",
+            f"commands ({DEFAULT_COMMAND} is the default):",
+            *(f"  {name:<{width}}  {summary(task)}" for name, task in commands.items()),
+            "",
+            "most used settings:",
+            *(f"  {key:<{setting_width}}  {text}" for key, text in _COMMON_SETTINGS),
+            "",
+            "options:",
+            *(f"  {key:<{setting_width}}  {text}" for key, text in _OPTIONS),
+            "",
+            f"`{PROG} COMMAND --help` explains one command; every key is documented in",
+            "genetic_instruct/config.py and README.md.",
+        ]
+    )
 
 
 def command_help(name: str, task: Callable[..., object]) -> str:
-    return "\n".join([
-        f"usage: {PROG} {name} [key=value ...]",
-        "",
-        inspect.getdoc(task) or "",
-        "",
-        f"`{PROG} {name} --cfg job` prints the config it would use; `{PROG} --help` lists "
-        "the commands.",
-    ])
+    return "\n".join(
+        [
+            f"usage: {PROG} {name} [key=value ...]",
+            "",
+            inspect.getdoc(task) or "",
+            "",
+            f"`{PROG} {name} --cfg job` prints the config it would use; `{PROG} --help` lists "
+            "the commands.",
+        ]
+    )
 
 
 def version() -> str:

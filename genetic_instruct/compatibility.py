@@ -11,8 +11,8 @@ setting those seeds do not depend on: the corrected command just goes on.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import fnmatch
+import functools
 from typing import Any
 
 from genetic_instruct.config import Config
@@ -52,9 +52,15 @@ FREE_KEYS = (
     *(
         f"models.*.engine_args.{name}"
         for name in (
-            "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens", "swap_space",
-            "enable_prefix_caching", "disable_log_stats", "block_size",
-            "latency_s", "request_log",  # the scripted engine's test hooks
+            "gpu_memory_utilization",
+            "max_num_seqs",
+            "max_num_batched_tokens",
+            "swap_space",
+            "enable_prefix_caching",
+            "disable_log_stats",
+            "block_size",
+            "latency_s",
+            "request_log",  # the scripted engine's test hooks
         )
     ),
     "executor.*",  # where colonies run, not what they make
@@ -93,7 +99,8 @@ def fingerprint(cfg: Config, seeds_digest: str | None = None) -> dict[str, Any]:
 def differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """The keys whose values differ (a key only one side has counts as changed)."""
     return sorted(
-        key for key in set(stored) | set(current)
+        key
+        for key in set(stored) | set(current)
         if stored.get(key, "<unset>") != current.get(key, "<unset>")
     )
 

@@ -70,5 +70,7 @@ def _unknown_keys(node: DictConfig | ListConfig, prefix: str) -> Iterator[tuple[
                 yield f"{prefix}{key!s}", known
             children.append((f"{prefix}{key!s}", node._get_node(key)))
     for full_key, child in children:
-        if isinstance(child, (DictConfig, ListConfig)) and not (child._is_missing() or child._is_none()):
+        if isinstance(child, (DictConfig, ListConfig)) and not (
+            child._is_missing() or child._is_none()
+        ):
             yield from _unknown_keys(child, f"{full_key}.")

@@ -28,8 +28,7 @@ DEFAULT_MUTATION_METHODS: dict[str, str] = {
     "a less common and more specific one.",
     "more_reasoning": "If the original problem can be solved with only a few logical steps, "
     "add more reasoning steps.",
-    "erroneous_code": "Provide a piece of erroneous code as a reference to increase "
-    "misdirection.",
+    "erroneous_code": "Provide a piece of erroneous code as a reference to increase misdirection.",
     "complexity": "Propose higher time or space complexity requirements, but do not do so "
     "frequently.",
 }
@@ -146,9 +145,7 @@ class EvolutionConfig:
     # At least the engines' batch (max_concurrency, vLLM's max_num_seqs); it does not
     # change the data.
     max_in_flight: int = 512
-    mutation_methods: dict[str, str] = field(
-        default_factory=lambda: dict(DEFAULT_MUTATION_METHODS)
-    )
+    mutation_methods: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MUTATION_METHODS))
 
 
 @dataclass
@@ -165,9 +162,7 @@ class FitnessConfig:
     # gate at all when the judge does not separate correct from faulty solutions.
     threshold: Any = 6.0  # a number or AUTO_THRESHOLD (OmegaConf has no float | str)
     # Judge criteria, plus "tests" (10 x the pass fraction) when execution is enabled.
-    weights: dict[str, float] = field(
-        default_factory=lambda: {"correctness": 0.6, "quality": 0.4}
-    )
+    weights: dict[str, float] = field(default_factory=lambda: {"correctness": 0.6, "quality": 0.4})
 
 
 @dataclass
@@ -345,19 +340,17 @@ def validate(cfg: Config) -> None:
         "is empty but evolution.mutation_rate > 0",
     )
     for name, model in cfg.models.items():
-        _require(bool(model.path), f"models.{name}.path", "must be set (a folder, a hub id or a served name)")
+        _require(
+            bool(model.path),
+            f"models.{name}.path",
+            "must be set (a folder, a hub id or a served name)",
+        )
         _require(model.max_model_len > 0, f"models.{name}.max_model_len", "must be positive")
         if model.engine == EngineKind.openai:
-            _require(
-                len(model.base_urls) > 0, f"models.{name}.base_urls", "needs at least one URL"
-            )
-            _require(
-                model.max_concurrency >= 1, f"models.{name}.max_concurrency", "must be >= 1"
-            )
+            _require(len(model.base_urls) > 0, f"models.{name}.base_urls", "needs at least one URL")
+            _require(model.max_concurrency >= 1, f"models.{name}.max_concurrency", "must be >= 1")
             _require(model.max_retries >= 0, f"models.{name}.max_retries", "must be >= 0")
-            _require(
-                model.outage_deadline_s > 0, f"models.{name}.outage_deadline_s", "must be > 0"
-            )
+            _require(model.outage_deadline_s > 0, f"models.{name}.outage_deadline_s", "must be > 0")
     for role in ROLES:
         role_cfg: RoleConfig = getattr(cfg.roles, role)
         _require(
@@ -372,7 +365,8 @@ def validate(cfg: Config) -> None:
     card = cfg.export.card
     _require(
         bool(card) and Path(card).name == card and card != Path(cfg.export.path).name,
-        "export.card", "must be a file name (no folder), other than the dataset's",
+        "export.card",
+        "must be a file name (no folder), other than the dataset's",
     )
     flt = cfg.filters
     _require(flt.min_instruction_words >= 1, "filters.min_instruction_words", "must be >= 1")
@@ -403,9 +397,7 @@ def validate(cfg: Config) -> None:
     _require(cal.resamples >= 100, "calibration.resamples", "must be >= 100")
     dc = cfg.decontamination
     _require(dc.ngram >= 1, "decontamination.ngram", "must be >= 1")
-    _require(
-        0.0 < dc.minhash_threshold <= 1.0, "decontamination.minhash_threshold", "in (0, 1]"
-    )
+    _require(0.0 < dc.minhash_threshold <= 1.0, "decontamination.minhash_threshold", "in (0, 1]")
     for i, bench in enumerate(dc.benchmarks):
         _require(
             bool(bench.name and bench.path and bench.text_fields),
@@ -413,9 +405,7 @@ def validate(cfg: Config) -> None:
             "needs name, path and text_fields",
         )
     ex = cfg.execution
-    _require(
-        0.0 <= ex.min_pass_fraction <= 1.0, "execution.min_pass_fraction", "must be in [0, 1]"
-    )
+    _require(0.0 <= ex.min_pass_fraction <= 1.0, "execution.min_pass_fraction", "must be in [0, 1]")
     _require(ex.workers >= 0, "execution.workers", "must be >= 0")
     _require(ex.mutants >= 0, "execution.mutants", "must be >= 0")
     _require(

@@ -26,8 +26,12 @@ from genetic_instruct.store import RunStore
 PAPER = "https://arxiv.org/abs/2407.21077"
 # The Hub's size buckets: (upper bound, label).
 _SIZES = (
-    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
 )
 # Every key of export.sample(), explained; a test checks that none is missing.
 FIELDS: dict[str, str] = {
@@ -55,8 +59,13 @@ FIELDS: dict[str, str] = {
 
 
 def write_dataset_card(
-    path: str | Path, cfg: Config, store: RunStore, exported_count: int, *,
-    license_id: str = "other", report: Mapping[str, Any] | None = None,
+    path: str | Path,
+    cfg: Config,
+    store: RunStore,
+    exported_count: int,
+    *,
+    license_id: str = "other",
+    report: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the card (export.card) in the folder of the exported JSONL at `path`; return
     its path. Raises ForeignFile, writing nothing, where a file not ours has that name.
@@ -70,11 +79,13 @@ def write_dataset_card(
     refuse_foreign([(card, key)])
     report = report if report is not None else build_report(store, cfg)
     files = data_files(cfg.export, exported_count)
-    text = "\n".join([
-        _front_matter(files, exported_count, license_id),
-        TEXT_MARKER,
-        render_card(report, cfg, files, exported_count, withheld_seeds(store)),
-    ])
+    text = "\n".join(
+        [
+            _front_matter(files, exported_count, license_id),
+            TEXT_MARKER,
+            render_card(report, cfg, files, exported_count, withheld_seeds(store)),
+        ]
+    )
     with atomic_file(card) as out:
         out.write(text.encode("utf-8"))
     return card
@@ -103,109 +114,117 @@ def _front_matter(files: list[str], count: int, license_id: str) -> str:
         "language": ["en"],
         "tags": ["code", "synthetic", "genetic-instruct"],
         "size_categories": [size_category(count)],
-        "configs": [{
-            "config_name": "default",
-            "data_files": [{"split": "train", "path": files[0] if len(files) == 1 else files}],
-        }],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": files[0] if len(files) == 1 else files}],
+            }
+        ],
     }
     return f"---\n{OmegaConf.to_yaml(meta)}---\n"
 
 
 def render_card(
-    report: Mapping[str, Any], cfg: Config, files: list[str], exported: int,
+    report: Mapping[str, Any],
+    cfg: Config,
+    files: list[str],
+    exported: int,
     withheld: Collection[str] | None = None,
 ) -> str:
     """The card's body (Markdown), below the front matter; `withheld` seeds matched a
     benchmark and are kept out of the dataset (None: the seeds were never screened)."""
     run, settings = report["run"], report["settings"]
     origins = report["survivors"]["by_origin"]
-    return "\n".join([
-        "# Genetic-Instruct coding instructions",
-        "",
-        f"{exported:,} synthetic Python coding tasks with solutions ({_files_text(files)}), "
-        f"grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
-        f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
-        "tool.",
-        "",
-        "## How it was made",
-        "",
-        "Starting from the seed tasks, each generation every colony makes offspring with one "
-        "of two operators: *crossover* (Self-Instruct: an Instructor model is shown a few "
-        "random tasks and writes new, different ones) and *mutation* (Evol-Instruct / "
-        "WizardCoder: the Instructor rewrites one task with an evolution method). A Coder "
-        "model writes each new task's solution and a Judge model scores it; offspring that "
-        "pass every filter and reach the fitness threshold join the population, until it "
-        "reaches the target size.",
-        "",
-        "| role | model | engine | temperature | top_p | max tokens |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *(
-            f"| {role} | `{m['model']}` | {m['engine']} | {m['temperature']} | {m['top_p']} "
-            f"| {m['max_tokens']} |"
-            for role, m in settings["models"].items()
-        ),
-        "",
-        f"- Target size: {settings['target_size']:,} (seeds included); generations run: "
-        f"{run['generation']} (limit: {settings['max_generations'] or 'none'}); "
-        f"run seed: {settings['seed']}",
-        f"- Colonies: {settings['colonies']}, each asking for "
-        f"{settings['offspring_per_colony']} offspring per generation",
-        f"- Operators: mutation rate {settings['mutation_rate']}; crossover shows "
-        f"{settings['crossover_parents']} parents and asks for "
-        f"{settings['crossover_tasks_per_call']} tasks per call",
-        "- Mutation methods:",
-        *(f"  - `{name}`: {text}" for name, text in cfg.evolution.mutation_methods.items()),
-        f"- Fitness: survival gate {report['gate']}; weights "
-        + ", ".join(f"{k} {v}" for k, v in settings["fitness"]["weights"].items()),
-        *_calibration(report),
-        *_test_strength(report, cfg),
-        f"- Deduplication: MinHash LSH on the {settings['dedup']['compare']}, estimated "
-        f"Jaccard ≥ {settings['dedup']['threshold']} is a duplicate "
-        f"({settings['dedup']['num_perm']} permutations, {settings['dedup']['shingle_size']}"
-        f"-shingles, `{settings['dedup']['normalize']}` normalization), against the "
-        "population and within each batch",
-        "",
-        "## Seeds",
-        "",
-        f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
-        + ("included in" if cfg.export.include_seeds else "not part of") + " this dataset."
-        + _failing_seeds(run.get("failing_seeds")),
-        "",
-        "## Counts",
-        "",
-        *([f"The run {run['end']['message']}.", ""] if run.get("end") else []),
-        "| | records |",
-        "| --- | --- |",
-        f"| population (seeds included) | {run['population']:,} |",
-        f"| seeds | {run['seeds']:,} |",
-        *(f"| made by {origin} | {n:,} |" for origin, n in origins.items()),
-        f"| **exported** | **{exported:,}** |",
-        "",
-        *_filters(report, cfg),
-        "## Decontamination",
-        "",
-        *_decontamination(cfg, withheld),
-        "",
-        "## Record fields",
-        "",
-        "| field | meaning |",
-        "| --- | --- |",
-        *(f"| `{name}` | {text} |" for name, text in FIELDS.items()),
-        "",
-        "## Limitations",
-        "",
-        "- Synthetic data: instructions, solutions and scores were all written by language "
-        "models, with no human review.",
-        "- Solutions passed a syntax check and an LLM judge, which can be wrong: a solution "
-        "may still be incorrect. Filtering by execution, if any, shows in the rejection "
-        "counts above.",
-        "- The judge's preferences (and the models' blind spots) shape what survives; "
-        "topics the seeds do not cover are rare.",
-        "- Near-duplicates below the deduplication threshold remain.",
-        "- The licence terms of the models above apply to their outputs; check them before "
-        "use.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Genetic-Instruct coding instructions",
+            "",
+            f"{exported:,} synthetic Python coding tasks with solutions ({_files_text(files)}), "
+            f"grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
+            f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
+            "tool.",
+            "",
+            "## How it was made",
+            "",
+            "Starting from the seed tasks, each generation every colony makes offspring with one "
+            "of two operators: *crossover* (Self-Instruct: an Instructor model is shown a few "
+            "random tasks and writes new, different ones) and *mutation* (Evol-Instruct / "
+            "WizardCoder: the Instructor rewrites one task with an evolution method). A Coder "
+            "model writes each new task's solution and a Judge model scores it; offspring that "
+            "pass every filter and reach the fitness threshold join the population, until it "
+            "reaches the target size.",
+            "",
+            "| role | model | engine | temperature | top_p | max tokens |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *(
+                f"| {role} | `{m['model']}` | {m['engine']} | {m['temperature']} | {m['top_p']} "
+                f"| {m['max_tokens']} |"
+                for role, m in settings["models"].items()
+            ),
+            "",
+            f"- Target size: {settings['target_size']:,} (seeds included); generations run: "
+            f"{run['generation']} (limit: {settings['max_generations'] or 'none'}); "
+            f"run seed: {settings['seed']}",
+            f"- Colonies: {settings['colonies']}, each asking for "
+            f"{settings['offspring_per_colony']} offspring per generation",
+            f"- Operators: mutation rate {settings['mutation_rate']}; crossover shows "
+            f"{settings['crossover_parents']} parents and asks for "
+            f"{settings['crossover_tasks_per_call']} tasks per call",
+            "- Mutation methods:",
+            *(f"  - `{name}`: {text}" for name, text in cfg.evolution.mutation_methods.items()),
+            f"- Fitness: survival gate {report['gate']}; weights "
+            + ", ".join(f"{k} {v}" for k, v in settings["fitness"]["weights"].items()),
+            *_calibration(report),
+            *_test_strength(report, cfg),
+            f"- Deduplication: MinHash LSH on the {settings['dedup']['compare']}, estimated "
+            f"Jaccard ≥ {settings['dedup']['threshold']} is a duplicate "
+            f"({settings['dedup']['num_perm']} permutations, {settings['dedup']['shingle_size']}"
+            f"-shingles, `{settings['dedup']['normalize']}` normalization), against the "
+            "population and within each batch",
+            "",
+            "## Seeds",
+            "",
+            f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
+            + ("included in" if cfg.export.include_seeds else "not part of")
+            + " this dataset."
+            + _failing_seeds(run.get("failing_seeds")),
+            "",
+            "## Counts",
+            "",
+            *([f"The run {run['end']['message']}.", ""] if run.get("end") else []),
+            "| | records |",
+            "| --- | --- |",
+            f"| population (seeds included) | {run['population']:,} |",
+            f"| seeds | {run['seeds']:,} |",
+            *(f"| made by {origin} | {n:,} |" for origin, n in origins.items()),
+            f"| **exported** | **{exported:,}** |",
+            "",
+            *_filters(report, cfg),
+            "## Decontamination",
+            "",
+            *_decontamination(cfg, withheld),
+            "",
+            "## Record fields",
+            "",
+            "| field | meaning |",
+            "| --- | --- |",
+            *(f"| `{name}` | {text} |" for name, text in FIELDS.items()),
+            "",
+            "## Limitations",
+            "",
+            "- Synthetic data: instructions, solutions and scores were all written by language "
+            "models, with no human review.",
+            "- Solutions passed a syntax check and an LLM judge, which can be wrong: a solution "
+            "may still be incorrect. Filtering by execution, if any, shows in the rejection "
+            "counts above.",
+            "- The judge's preferences (and the models' blind spots) shape what survives; "
+            "topics the seeds do not cover are rare.",
+            "- Near-duplicates below the deduplication threshold remain.",
+            "- The licence terms of the models above apply to their outputs; check them before "
+            "use.",
+            "",
+        ]
+    )
 
 
 def _files_text(files: list[str]) -> str:
@@ -234,20 +253,26 @@ def _calibration(report: Mapping[str, Any]) -> list[str]:
     lines = []
     if report["calibration"] is not None:
         line = report["calibration"]["line"]
-        lines.append(f"- {line[0].upper()}{line[1:]} (correct: seed references; faulty: "
-                     "mutants of them failing the seed's tests)")
+        lines.append(
+            f"- {line[0].upper()}{line[1:]} (correct: seed references; faulty: "
+            "mutants of them failing the seed's tests)"
+        )
     agreement = report["test_agreement"]
     if agreement is not None and agreement["executed"]:
-        lines.append(f"- Independent tests (Tester) passed on {agreement['agreed']:,} of "
-                     f"{agreement['executed']:,} executed solutions")
+        lines.append(
+            f"- Independent tests (Tester) passed on {agreement['agreed']:,} of "
+            f"{agreement['executed']:,} executed solutions"
+        )
     return lines
 
 
 def _failing_seeds(kept: int | None) -> str:
     if not kept:
         return ""
-    return (f" Kept although their solution fails their own tests "
-            f"(`allow_failing_seeds=true`): {kept:,}.")
+    return (
+        f" Kept although their solution fails their own tests "
+        f"(`allow_failing_seeds=true`): {kept:,}."
+    )
 
 
 def _seed_source(spec: str) -> str:
@@ -265,8 +290,7 @@ def _filters(report: Mapping[str, Any], cfg: Config) -> list[str]:
         f"- Instruction length: {flt.min_instruction_words} to {flt.max_instruction_words} "
         "words; no copy of a parent",
         "- Near-duplicates of the population or of the same batch (see deduplication)",
-        f"- Solution: a Python program that parses, at most {flt.max_solution_chars:,} "
-        "characters",
+        f"- Solution: a Python program that parses, at most {flt.max_solution_chars:,} characters",
         f"- Judge: a readable verdict, and the survival gate ({report['gate']})",
         "",
         f"Offspring tried: {acc['tried']:,}; accepted: {acc['accepted']:,}.",

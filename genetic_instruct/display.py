@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from genetic_instruct.llm.base import Completion
 
-
 REFRESH_S = 0.1  # the bar is redrawn ~10 times a second; updating it per answer costs ~30 us
 
 
@@ -44,7 +43,9 @@ class StageTracker:
         now = time.monotonic()
         if now - self._shown_at >= REFRESH_S:
             self._progress.update(
-                self._task, completed=self.done, speed=f"{self.tokens_per_s:,.0f} tok/s",
+                self._task,
+                completed=self.done,
+                speed=f"{self.tokens_per_s:,.0f} tok/s",
                 acc=self._accepted,
             )
             self._shown_at = now
@@ -86,9 +87,7 @@ class RunDisplay:
         return _duration(seconds)
 
     @contextmanager
-    def stage(
-        self, name: str, total: int | None, accepted_so_far: str
-    ) -> Iterator[StageTracker]:
+    def stage(self, name: str, total: int | None, accepted_so_far: str) -> Iterator[StageTracker]:
         if not self.enabled:
             yield StageTracker(None, None, accepted_so_far)
             return
@@ -118,4 +117,3 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-

@@ -43,10 +43,19 @@ def logging_config(log: Path) -> dict[str, Any]:
             "line": {"format": "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"}
         },
         "handlers": {
-            "file": {"class": "logging.FileHandler", "filename": str(log), "level": "INFO",
-                     "formatter": "line", "delay": True},
-            "terminal": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                         "level": "WARNING", "formatter": "line"},
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log),
+                "level": "INFO",
+                "formatter": "line",
+                "delay": True,
+            },
+            "terminal": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "level": "WARNING",
+                "formatter": "line",
+            },
         },
         "loggers": {
             name: {"handlers": ["file", "terminal"], "level": "INFO", "propagate": False}

@@ -66,6 +66,7 @@ from genetic_instruct.test_strength import MutationResult, mutation_results
 
 Reading = TypeVar("Reading")
 
+
 @dataclass
 class GenerationStats:
     tried: int = 0  # offspring asked of the Instructor
@@ -172,7 +173,10 @@ class Brood:
             self.gate.skip(cand.number)
 
     def sandbox(
-        self, cand: Candidate, stage: str, job: Callable[[], Reading],
+        self,
+        cand: Candidate,
+        stage: str,
+        job: Callable[[], Reading],
         then: Callable[[Reading], None],
     ) -> None:
         def ran(result: Reading) -> None:
@@ -265,7 +269,9 @@ class Evolution:
     def _acceptance(self) -> str:
         if not self._run_tried:
             return "-"
-        return f"{self._run_accepted}/{self._run_tried} ({self._run_accepted / self._run_tried:.0%})"
+        return (
+            f"{self._run_accepted}/{self._run_tried} ({self._run_accepted / self._run_tried:.0%})"
+        )
 
     # -- a generation -------------------------------------------------------------------
     def run_generation(self, generation: int) -> GenerationStats:
@@ -298,9 +304,14 @@ class Evolution:
                 stats.tokens.add(role, [completion])
                 tracker(0, completion)
 
-            flow = Flow(self._engines, self.journal, self.cfg.evolution.max_in_flight,
-                        self.cfg.execution.workers or usable_cpus(), answered,
-                        on_idle=lambda: self._screen(brood))
+            flow = Flow(
+                self._engines,
+                self.journal,
+                self.cfg.evolution.max_in_flight,
+                self.cfg.execution.workers or usable_cpus(),
+                answered,
+                on_idle=lambda: self._screen(brood),
+            )
             brood = Brood(generation, flow, EarlierOffspring(self._empty_index(), stats.tried))
             firsts = itertools.accumulate((p.n_tasks for p in plans), initial=0)
             flow.run(
@@ -332,12 +343,16 @@ class Evolution:
     def _instruct(self, brood: Brood, index: int, plan: OffspringPlan, first: int) -> None:
         """Ask for plan number `index`'s tasks, which become offspring first, first + 1..."""
         role = self._instructor(plan)
-        request = role_request(self.cfg, role.engine_role, brood.generation, index,
-                               role.prompt(plan), plan.colony)
-        brood.flow.ask(role.engine_role, request,
-                       lambda answer: self._read_tasks(brood, plan, first, answer))
+        request = role_request(
+            self.cfg, role.engine_role, brood.generation, index, role.prompt(plan), plan.colony
+        )
+        brood.flow.ask(
+            role.engine_role, request, lambda answer: self._read_tasks(brood, plan, first, answer)
+        )
 
-    def _read_tasks(self, brood: Brood, plan: OffspringPlan, first: int, answer: Completion) -> None:
+    def _read_tasks(
+        self, brood: Brood, plan: OffspringPlan, first: int, answer: Completion
+    ) -> None:
         try:
             tasks = self._instructor(plan).read(answer, plan)
         except Rejection as reason:  # the whole answer: every task it was to hold
@@ -347,7 +362,9 @@ class Evolution:
             brood.rejected["instructor_no_task"] += max(plan.n_tasks - len(tasks), 0)
         for number in range(first, first + plan.n_tasks):
             if number - first < len(tasks):
-                brood.waiting.append(brood.add(Candidate(plan, tasks[number - first], number=number)))
+                brood.waiting.append(
+                    brood.add(Candidate(plan, tasks[number - first], number=number))
+                )
             else:
                 brood.gate.skip(number)
 
@@ -375,7 +392,9 @@ class Evolution:
         for cand in batch:
             self._code(brood, cand)
 
-    def _dedup(self, brood: Brood, cand: Candidate, then: Callable[[Brood, Candidate], None]) -> None:
+    def _dedup(
+        self, brood: Brood, cand: Candidate, then: Callable[[Brood, Candidate], None]
+    ) -> None:
         """The population check, then the check against earlier offspring, after coding
         (dedup.compare=instruction+solution; before coding, _screen does both)."""
         reason = self.near_duplicates.reasons([cand])[0]
@@ -449,8 +468,14 @@ class Evolution:
             self._gate_strength(brood, cand)
 
         program = [(cand.solution, cand.tests, run.runtime_s)]
-        job = functools.partial(mutation_results, program, self.sandbox_limits,
-                                self.cfg.execution.mutants, self.cfg.seed, 1)
+        job = functools.partial(
+            mutation_results,
+            program,
+            self.sandbox_limits,
+            self.cfg.execution.mutants,
+            self.cfg.seed,
+            1,
+        )
         brood.sandbox(cand, "mutation", lambda: job()[0], measured)
 
     def _gate_strength(self, brood: Brood, cand: Candidate) -> None:
@@ -495,8 +520,15 @@ class Evolution:
                 return
             then()
 
-        request = role_request(self.cfg, role.engine_role, brood.generation, cand.number,
-                               role.prompt(cand), cand.plan.colony, role.json_schema)
+        request = role_request(
+            self.cfg,
+            role.engine_role,
+            brood.generation,
+            cand.number,
+            role.prompt(cand),
+            cand.plan.colony,
+            role.json_schema,
+        )
         brood.flow.ask(role.engine_role, request, answered)
 
     def _empty_index(self) -> NearDuplicateIndex:
@@ -547,7 +579,11 @@ def _execution_record(
 
 def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
     """What near-duplicate checks compare (dedup.compare)."""
-    return instruction if cfg.dedup.compare == DedupCompare.instruction else f"{instruction}\n{solution}"
+    return (
+        instruction
+        if cfg.dedup.compare == DedupCompare.instruction
+        else f"{instruction}\n{solution}"
+    )
 
 
 def sandbox_limits(execution: ExecutionConfig) -> SandboxLimits:
@@ -663,18 +699,27 @@ def _end(
     """Why the run stops before `generation`, or None to run it."""
     evo = cfg.evolution
     if population >= evo.target_size:
-        return RunEnd(TARGET_REACHED, f"reached the target: population {population:,} of "
-                                      f"evolution.target_size={evo.target_size:,}")
+        return RunEnd(
+            TARGET_REACHED,
+            f"reached the target: population {population:,} of "
+            f"evolution.target_size={evo.target_size:,}",
+        )
     if evo.max_generations and generation > evo.max_generations:
-        return RunEnd(MAX_GENERATIONS, f"stopped at evolution.max_generations="
-                                       f"{evo.max_generations} with population {population:,} "
-                                       f"of evolution.target_size={evo.target_size:,}")
+        return RunEnd(
+            MAX_GENERATIONS,
+            f"stopped at evolution.max_generations="
+            f"{evo.max_generations} with population {population:,} "
+            f"of evolution.target_size={evo.target_size:,}",
+        )
     if evo.stall_generations and empty >= evo.stall_generations:
         rejected: Counter[str] = Counter()
         for row in store.generation_stats()[-empty:]:
             rejected.update(row.get("rejected", {}))
         top = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common(3)) or "none"
-        return RunEnd(STALLED, f"stalled: the last {empty} generations accepted nothing "
-                               f"(top rejections: {top}; evolution.stall_generations="
-                               f"{evo.stall_generations})")
+        return RunEnd(
+            STALLED,
+            f"stalled: the last {empty} generations accepted nothing "
+            f"(top rejections: {top}; evolution.stall_generations="
+            f"{evo.stall_generations})",
+        )
     return None

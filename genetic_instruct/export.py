@@ -15,8 +15,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,7 +75,9 @@ def _samples(
 
 
 def _write(
-    out: IO[bytes], records: Iterable[dict[str, Any]], include_seeds: bool,
+    out: IO[bytes],
+    records: Iterable[dict[str, Any]],
+    include_seeds: bool,
     withheld: frozenset[str] = frozenset(),
 ) -> int:
     """Write the samples as JSON lines; return how many."""
@@ -111,9 +113,10 @@ def rewrite(
         if workers == 1:
             return _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
         run_dir = str(store.path.parent)
-        with _part_files(target, workers - 1) as parts, ProcessPoolExecutor(
-            workers - 1, mp_context=spawn_without_main()
-        ) as pool:
+        with (
+            _part_files(target, workers - 1) as parts,
+            ProcessPoolExecutor(workers - 1, mp_context=spawn_without_main()) as pool,
+        ):
             others = [
                 pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
                 for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
@@ -127,7 +130,9 @@ def rewrite(
         return count
 
 
-def _write_slice(run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool) -> int:
+def _write_slice(
+    run_dir: str, part: str, after_seq: int, upto_seq: int, include_seeds: bool
+) -> int:
     """One worker's share of a rewrite: population positions (after_seq, upto_seq]."""
     with RunStore(run_dir, read_only=True) as store, open(part, "wb") as out:
         return _write(out, store.records(after_seq, upto_seq), include_seeds, _withheld(store))

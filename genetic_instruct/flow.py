@@ -44,8 +44,9 @@ class Flow:
 
     `on_answer(role, completion)` sees every answer (replayed ones too) before its
     continuation does: the caller counts tokens there. `on_idle` runs whenever no answer
-    is waiting to be handed on: work that pays to batch (screening new tasks) waits there. `spans` holds, per stage, the
-    seconds from its first step to its last answer (stages overlap, so they do not add up).
+    is waiting to be handed on: work that pays to batch (screening new tasks) waits there.
+    `spans` holds, per stage, the seconds from its first step to its last answer (stages
+    overlap, so they do not add up).
     """
 
     def __init__(
@@ -87,8 +88,9 @@ class Flow:
             self._steps[ticket] = _Step(role, then)
             self._done.put((ticket, replayed))
             return
-        self._launch(ticket, _Step(role, then, key),
-                     lambda: self._stream(engine).submit(ticket, request))
+        self._launch(
+            ticket, _Step(role, then, key), lambda: self._stream(engine).submit(ticket, request)
+        )
 
     def sandbox(self, stage: str, job: Callable[[], T], then: Callable[[T], None]) -> None:
         """Run `job` on the sandbox's threads, beside the engines; `then` gets its result."""

@@ -37,8 +37,11 @@ def move_aside(cfg: Config) -> tuple[Path, int] | None:
     wherever export.path puts it) into a new superseded-<time> folder of run_dir; return it
     and how many entries moved, or None when there was nothing."""
     run_dir = Path(cfg.run_dir)
-    inside = [p for p in run_dir.iterdir() if not p.name.startswith(ASIDE_PREFIX)] \
-        if run_dir.is_dir() else []
+    inside = (
+        [p for p in run_dir.iterdir() if not p.name.startswith(ASIDE_PREFIX)]
+        if run_dir.is_dir()
+        else []
+    )
     dataset = Path(cfg.export.path)
     outside = dataset.exists() and not dataset.resolve().is_relative_to(run_dir.resolve())
     if not inside and not outside:

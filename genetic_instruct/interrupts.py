@@ -28,7 +28,9 @@ class Interrupted(Exception):
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
     global _requested
     _requested = signum
-    signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
+    signal.signal(
+        signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler
+    )
 
 
 def requested() -> int | None:

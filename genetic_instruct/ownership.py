@@ -23,11 +23,16 @@ JSON_OWNER: dict[str, str] = {"written_by": TOOL}  # the first key of a JSON fil
 PARQUET_OWNER: dict[bytes, bytes] = {b"written_by": TOOL.encode()}  # a Parquet schema's
 # What files of ours written before the marker existed carry instead, so that a run made
 # by an earlier version still exports and reports in place.
-_LEGACY_TEXT = ("\n# Genetic-Instruct coding instructions\n",
-                "<title>genetic-instruct run report</title>",
-                "<title>genetic-instruct sweep comparison</title>")
-_LEGACY_JSON_KEYS = (frozenset({"schema", "run", "settings"}), frozenset({"schema", "runs"}),
-                     frozenset({"dataset", "clean", "checked", "records"}))
+_LEGACY_TEXT = (
+    "\n# Genetic-Instruct coding instructions\n",
+    "<title>genetic-instruct run report</title>",
+    "<title>genetic-instruct sweep comparison</title>",
+)
+_LEGACY_JSON_KEYS = (
+    frozenset({"schema", "run", "settings"}),
+    frozenset({"schema", "runs"}),
+    frozenset({"dataset", "clean", "checked", "records"}),
+)
 # Keys every exported sample has and a dataset from elsewhere is unlikely to have together.
 _SAMPLE_KEYS = frozenset({"id", "messages", "instruction", "output", "origin", "prompt_hashes"})
 _HEAD = 64 * 1024  # bytes read to find a marker; it sits near the top of our files

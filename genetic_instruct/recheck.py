@@ -67,9 +67,7 @@ def recheck_dataset(
                 if match is None:
                     clean.write(line.rstrip("\r\n").encode("utf-8") + b"\n")
                 else:
-                    dropped.append(
-                        {"line": line_number, "id": record_id, **_without_none(match)}
-                    )
+                    dropped.append({"line": line_number, "id": record_id, **_without_none(match)})
         report = {
             **JSON_OWNER,
             "dataset": str(dataset),

@@ -14,13 +14,12 @@ from genetic_instruct.dataset_card import card_output, write_dataset_card
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_dataset
+from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
 from genetic_instruct.llm.base import Engine, EngineLost
 from genetic_instruct.llm.preflight import check_engines
-from genetic_instruct.records import Individual
-from genetic_instruct.run_end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
 from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
-from genetic_instruct.fresh_start import move_aside, refuse_orphaned_dataset
+from genetic_instruct.run_end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
 from genetic_instruct.seed_screening import WITHHELD_META, screen_seeds
 from genetic_instruct.seed_tests import FAILING_META, check_seed_tests
 from genetic_instruct.seeds import SeedFile, load_seed_file, resolve_seeds_path, seeds_digest
@@ -61,8 +60,9 @@ def run(
     check_engines(cfg, skip=engines or {})
     # A resumed run's store vouches for its dataset (sync_dataset); the rest must be ours.
     dataset = [(Path(cfg.export.path), "export.path")] if new else []
-    refuse_foreign([*dataset, card_output(cfg.export.path, cfg.export.card),
-                    *report_outputs(cfg.report_dir)])
+    refuse_foreign(
+        [*dataset, card_output(cfg.export.path, cfg.export.card), *report_outputs(cfg.report_dir)]
+    )
     failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
     with run_lock.exclusive(cfg.run_dir):
         return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld, failing)

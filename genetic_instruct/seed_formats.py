@@ -49,10 +49,16 @@ def to_native(where: str, record: dict[str, Any], fmt: str) -> dict[str, Any]:
         instruction = _text(where, record, "prompt", fmt)
         answer, answer_field = _text(where, record, "response", fmt), "field 'response'"
     else:
-        return {**record, "instruction": _text(where, record, "instruction", fmt),
-                "solution": _text(where, record, "solution", fmt)}
-    return {**record, "instruction": instruction,
-            "solution": _code(where, answer, answer_field, instruction)}
+        return {
+            **record,
+            "instruction": _text(where, record, "instruction", fmt),
+            "solution": _text(where, record, "solution", fmt),
+        }
+    return {
+        **record,
+        "instruction": instruction,
+        "solution": _code(where, answer, answer_field, instruction),
+    }
 
 
 def _field(where: str, record: dict[str, Any], key: str, fmt: str) -> Any:
@@ -95,8 +101,9 @@ def _chat_turns(where: str, messages: Any) -> tuple[str, str]:
     contents = [t.get("content") for t in turns]
     for role, content in zip(roles, contents):
         if not isinstance(content, str) or not content.strip():
-            raise SeedFileError(f"{where}: the {role} message's 'content' must be a non-empty "
-                                "string")
+            raise SeedFileError(
+                f"{where}: the {role} message's 'content' must be a non-empty string"
+            )
     return contents[0], contents[1]
 
 
@@ -106,6 +113,5 @@ def _code(where: str, answer: str, field: str, instruction: str) -> str:
         return choose_solution(python_blocks(answer), instruction)  # none that parses: raises
     except Rejection:
         raise SeedFileError(
-            f"{where}: no Python code in {field} (a ```python block, or the answer as plain "
-            "Python)"
+            f"{where}: no Python code in {field} (a ```python block, or the answer as plain Python)"
         ) from None

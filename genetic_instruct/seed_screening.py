@@ -27,8 +27,11 @@ def screen_seeds(cfg: Config, seed_file: SeedFile) -> list[str]:
     if checker is None:
         return []
     matches = checker.matches([seed.instruction for seed in seed_file.seeds])
-    found = [(seed, line, match) for seed, line, match
-             in zip(seed_file.seeds, seed_file.lines, matches) if match is not None]
+    found = [
+        (seed, line, match)
+        for seed, line, match in zip(seed_file.seeds, seed_file.lines, matches)
+        if match is not None
+    ]
     if found and not cfg.decontamination.allow_contaminated_seeds:
         seed, line, match = found[0]
         raise SeedFileError(

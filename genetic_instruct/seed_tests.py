@@ -39,15 +39,23 @@ def check_seed_tests(cfg: Config, seed_file: SeedFile, say: Callable[[str], None
     if not cfg.execution.enabled or key in _passed_keys():
         return []
     tested = [(seed, line) for seed, line in zip(seed_file.seeds, seed_file.lines) if seed.tests]
-    results = run_many([(seed.solution, seed.tests or "") for seed, _ in tested], limits,
-                       cfg.execution.workers or None)
-    failing = [(seed, line, result) for (seed, line), result in zip(tested, results)
-               if result.status != "passed"]
+    results = run_many(
+        [(seed.solution, seed.tests or "") for seed, _ in tested],
+        limits,
+        cfg.execution.workers or None,
+    )
+    failing = [
+        (seed, line, result)
+        for (seed, line), result in zip(tested, results)
+        if result.status != "passed"
+    ]
     if not failing:
         _remember_passed(key)
     for seed, line, result in failing:
-        say(f"{seed_file.path}:{line}: seed {seed.id!r}: its solution fails its own tests "
-            f"({result.status}: {result.detail})")
+        say(
+            f"{seed_file.path}:{line}: seed {seed.id!r}: its solution fails its own tests "
+            f"({result.status}: {result.detail})"
+        )
     if failing and not cfg.allow_failing_seeds:
         raise SeedFileError(
             f"{seed_file.path}: {len(failing)} of {len(seed_file.seeds)} seeds fail their own "

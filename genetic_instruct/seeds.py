@@ -56,8 +56,7 @@ def _to_seed(where: str, record: dict[str, Any], fmt: str) -> Individual:
                 ast.parse(data[key])
             except SyntaxError as error:
                 raise SeedFileError(
-                    f"{where}: field {key!r} is not valid Python (line {error.lineno}: "
-                    f"{error.msg})"
+                    f"{where}: field {key!r} is not valid Python (line {error.lineno}: {error.msg})"
                 ) from None
     return Individual(
         id=data.get("id") or content_id(data["instruction"]),

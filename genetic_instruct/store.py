@@ -150,11 +150,14 @@ class RunStore:
         writable = os.access(self.path.parent, os.W_OK)
         query = "mode=ro" if writable or wal.exists() else "immutable=1"
         try:
-            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True,
-                                 isolation_level=None)
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?{query}", uri=True, isolation_level=None
+            )
             found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
-            hint = "" if writable else "; its directory is read-only: copy the run to writable storage"
+            hint = (
+                "" if writable else "; its directory is read-only: copy the run to writable storage"
+            )
             raise StateError(f"{self.path}: not a usable state database ({error}{hint})") from None
         version = None if found is None else json.loads(found[0])
         if version != SCHEMA_VERSION:
@@ -227,7 +230,12 @@ class RunStore:
         An id stored before is skipped.
         """
         rows = [
-            (ind.id, generation, orjson.dumps(ind.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY).decode(), sig.tobytes())
+            (
+                ind.id,
+                generation,
+                orjson.dumps(ind.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                sig.tobytes(),
+            )
             for ind, sig in zip(individuals, signatures, strict=True)
         ]
         with self._transaction():
@@ -345,9 +353,7 @@ class RunStore:
     def integrity_problems(self) -> list[str]:
         """What `verify` reports: SQLite's own check, then our invariants."""
         problems = [
-            f"sqlite: {msg}"
-            for (msg,) in self._db.execute("PRAGMA integrity_check")
-            if msg != "ok"
+            f"sqlite: {msg}" for (msg,) in self._db.execute("PRAGMA integrity_check") if msg != "ok"
         ]
         count, top = self._db.execute("SELECT COUNT(*), MAX(seq) FROM individuals").fetchone()
         if count != (top or 0):

@@ -51,8 +51,10 @@ def refuse_unnamed_sweeps(args: list[str]) -> None:
     except Exception:  # a malformed override: Hydra reports it with its grammar
         return
     if "run_dir" in swept:
-        raise ConfigError("config key run_dir: cannot be swept; each sweep point gets its "
-                          "own directory under run_dir")
+        raise ConfigError(
+            "config key run_dir: cannot be swept; each sweep point gets its "
+            "own directory under run_dir"
+        )
 
 
 def name_swept_keys(config: DictConfig) -> None:

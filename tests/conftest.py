@@ -20,7 +20,6 @@ from hydra import compose, initialize_config_module
 from genetic_instruct.cli import CONF_MODULE, to_config
 from genetic_instruct.config import Config
 
-
 ENGINE_GROUP = "engines"
 # Runs compared record for record (resumed vs uninterrupted) must not depend on the load of
 # a shared CI machine: the judge sees each execution's result, and a trivial program that

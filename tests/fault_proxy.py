@@ -121,8 +121,11 @@ class FaultServer:
     async def _models(self, request: web.Request) -> web.Response:
         if self.upstream is not None:
             async with self._client.get(self.upstream + "/models") as response:
-                return web.Response(status=response.status, body=await response.read(),
-                                    content_type="application/json")
+                return web.Response(
+                    status=response.status,
+                    body=await response.read(),
+                    content_type="application/json",
+                )
         data = [{"id": name, "object": "model"} for name in self.served]
         return web.json_response({"object": "list", "data": data})
 

@@ -32,8 +32,12 @@ from .conftest import STEADY_SANDBOX, make_config
 
 SEEDS = load_seeds(BUILTIN)
 SMALL = ["calibration.tasks=10", "calibration.faulty_per_task=2", "calibration.resamples=500"]
-SCRIPTED = ["engine=scripted", "progress=false", STEADY_SANDBOX,
-            "models.default.engine_args.malformed_rate=0"]
+SCRIPTED = [
+    "engine=scripted",
+    "progress=false",
+    STEADY_SANDBOX,
+    "models.default.engine_args.malformed_rate=0",
+]
 KNOWS = "+models.default.engine_args.judge_references=builtin"  # scores by correctness
 
 
@@ -41,8 +45,13 @@ def _cli(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
     if crash_at:
         env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def _calibration(run_dir: Path) -> dict:
@@ -73,8 +82,9 @@ def test_a_judge_that_scores_all_alike_is_not_above_chance() -> None:
 
 def test_random_scores_give_an_interval_around_one_half() -> None:
     rng = np.random.default_rng(1)
-    found = separation(_scored(list(rng.integers(1, 11, 60)), list(rng.integers(1, 11, 60))),
-                       0.95, 1000, seed=0)
+    found = separation(
+        _scored(list(rng.integers(1, 11, 60)), list(rng.integers(1, 11, 60))), 0.95, 1000, seed=0
+    )
     assert found is not None and found.low < 0.5 < found.high and not found.above_chance
 
 
@@ -134,8 +144,13 @@ def test_a_judge_that_knows_correctness_measures_near_one(tmp_path: Path) -> Non
 
 def test_a_random_judge_measures_near_one_half_and_does_not_gate(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli("calibrate", f"run_dir={run_dir}", *SCRIPTED, "calibration.tasks=24",
-                "calibration.resamples=500")
+    done = _cli(
+        "calibrate",
+        f"run_dir={run_dir}",
+        *SCRIPTED,
+        "calibration.tasks=24",
+        "calibration.resamples=500",
+    )
     assert done.returncode == 0, done.stderr
     found = _calibration(run_dir)
     assert 0.35 <= found["auc"] <= 0.65 and not found["gates"]
@@ -147,8 +162,14 @@ def test_a_random_judge_measures_near_one_half_and_does_not_gate(tmp_path: Path)
 
 def test_unreadable_verdicts_are_counted_not_scored(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli("calibrate", f"run_dir={run_dir}", *SCRIPTED, *SMALL, KNOWS,
-                "models.default.engine_args.malformed_rate=0.3")
+    done = _cli(
+        "calibrate",
+        f"run_dir={run_dir}",
+        *SCRIPTED,
+        *SMALL,
+        KNOWS,
+        "models.default.engine_args.malformed_rate=0.3",
+    )
     assert done.returncode == 0, done.stderr
     found = _calibration(run_dir)
     unreadable = sum(found["unreadable"].values())
@@ -158,8 +179,14 @@ def test_unreadable_verdicts_are_counted_not_scored(tmp_path: Path) -> None:
 
 def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) -> None:
     run_dir, log = tmp_path / "run", tmp_path / "requests.log"
-    args = ["calibrate", f"run_dir={run_dir}", *SCRIPTED, *SMALL, KNOWS,
-            f"+models.default.engine_args.request_log={log}"]
+    args = [
+        "calibrate",
+        f"run_dir={run_dir}",
+        *SCRIPTED,
+        *SMALL,
+        KNOWS,
+        f"+models.default.engine_args.request_log={log}",
+    ]
     # answers take 50 ms, so the journal (flushed every 0.5 s) holds some when it dies
     killed = _cli(*args, "+models.default.engine_args.latency_s=0.05", crash_at="judge:20")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -174,8 +201,9 @@ def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) 
     sent = log.read_text().split()
     assert not journaled & set(sent[before:])  # no journaled answer paid for again
     assert len(set(sent)) == 30 and len(sent[before:]) == 30 - len(journaled)
-    assert _cli("calibrate", f"run_dir={tmp_path / 'whole'}", *SCRIPTED, *SMALL,
-                KNOWS).stdout == resumed.stdout.replace(str(run_dir), str(tmp_path / "whole"))
+    assert _cli(
+        "calibrate", f"run_dir={tmp_path / 'whole'}", *SCRIPTED, *SMALL, KNOWS
+    ).stdout == resumed.stdout.replace(str(run_dir), str(tmp_path / "whole"))
     again = _cli(*args)  # a valid stored calibration is reused, no request sent
     assert again.stdout == resumed.stdout and log.read_text().split() == sent
 
@@ -219,8 +247,14 @@ def test_a_fixed_threshold_does_not_calibrate_unless_asked(tmp_path: Path) -> No
     assert _cli(f"run_dir={plain}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
     assert not (plain / "calibration.json").exists()
     asked = tmp_path / "asked"
-    done = _cli(f"run_dir={asked}", *SCRIPTED, *SMALL, "evolution.max_generations=1",
-                "calibration.at_start=true", "fitness.threshold=6")
+    done = _cli(
+        f"run_dir={asked}",
+        *SCRIPTED,
+        *SMALL,
+        "evolution.max_generations=1",
+        "calibration.at_start=true",
+        "fitness.threshold=6",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((asked / "report.json").read_text())
     assert report["calibration"] is not None and report["gate"] == "weighted score ≥ 6"
@@ -243,8 +277,13 @@ def test_calibration_settings_are_validated(override: str, needle: str) -> None:
 
 def test_auto_needs_a_judge_criterion_to_gate_on() -> None:
     with pytest.raises(ConfigError, match="fitness.weights"):
-        make_config("engine=scripted", "fitness.threshold=auto", "~fitness.weights.quality",
-                    "~fitness.weights.correctness", "+fitness.weights.tests=1")
+        make_config(
+            "engine=scripted",
+            "fitness.threshold=auto",
+            "~fitness.weights.quality",
+            "~fitness.weights.correctness",
+            "+fitness.weights.tests=1",
+        )
 
 
 def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
@@ -262,8 +301,15 @@ def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
     refused = r"other settings: calibration.tasks \('<unset>' -> 12\)\. "
     with pytest.raises(ConfigError, match=refused):
         store.set_meta("config", older)
-        check_resume(store, make_config("engine=scripted", f"run_dir={tmp_path / 'run'}",
-                                        *at_defaults, "calibration.tasks=12"))
+        check_resume(
+            store,
+            make_config(
+                "engine=scripted",
+                f"run_dir={tmp_path / 'run'}",
+                *at_defaults,
+                "calibration.tasks=12",
+            ),
+        )
     store.close()
 
 
@@ -273,8 +319,12 @@ def test_independent_tests_report_how_often_they_agree_with_the_solution(
     """With execution.tests_from=tester, the share of executed solutions that pass tests
     written apart from them is a second signal, in the report and the card."""
     run_dir = tmp_path / "run"
-    done = _cli(f"run_dir={run_dir}", *SCRIPTED, "evolution.max_generations=1",
-                "execution.tests_from=tester")
+    done = _cli(
+        f"run_dir={run_dir}",
+        *SCRIPTED,
+        "evolution.max_generations=1",
+        "execution.tests_from=tester",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((run_dir / "report.json").read_text())
     executions = report["generations"][-1]["executions"]
@@ -282,8 +332,10 @@ def test_independent_tests_report_how_often_they_agree_with_the_solution(
     assert agreement["executed"] == sum(executions.values()) > 0
     assert agreement["agreed"] == executions.get("passed", 0)
     card = (run_dir / "README.md").read_text()
-    assert (f"Independent tests (Tester) passed on {agreement['agreed']} of "
-            f"{agreement['executed']} executed solutions") in card
+    assert (
+        f"Independent tests (Tester) passed on {agreement['agreed']} of "
+        f"{agreement['executed']} executed solutions"
+    ) in card
     coder = tmp_path / "coder"
     assert _cli(f"run_dir={coder}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
     assert json.loads((coder / "report.json").read_text())["test_agreement"] is None

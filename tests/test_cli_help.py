@@ -11,8 +11,13 @@ from genetic_instruct.cli import _COMMANDS
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def test_help_lists_every_command_and_where_the_full_config_is(tmp_path: Path) -> None:
@@ -42,7 +47,8 @@ def test_a_mistyped_command_gets_a_suggestion_and_exit_2(tmp_path: Path) -> None
     result = _cli("inpsect", "run_dir=r", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "genetic-instruct: error: unknown command 'inpsect' (did you mean 'inspect'?)")
+        "genetic-instruct: error: unknown command 'inpsect' (did you mean 'inspect'?)"
+    )
     assert not (tmp_path / "r").exists()
 
 

@@ -33,8 +33,10 @@ def test_paper_preset_composes_once_a_model_path_is_given() -> None:
 
 def test_a_model_is_added_from_the_command_line_for_one_role() -> None:
     cfg = make_config(
-        "+model@models.judge=openai", "models.judge.path=served-judge",
-        "models.judge.base_urls=[http://127.0.0.1:8000/v1]", "roles.judge.model=judge",
+        "+model@models.judge=openai",
+        "models.judge.path=served-judge",
+        "models.judge.base_urls=[http://127.0.0.1:8000/v1]",
+        "roles.judge.model=judge",
     )
     assert cfg.models["judge"].engine == "openai" and cfg.models["judge"].path == "served-judge"
     assert cfg.models["default"].engine == "vllm" and cfg.roles.coder.model == "default"
@@ -64,7 +66,10 @@ def test_missing_mandatory_model_path_is_named() -> None:
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -75,16 +80,21 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["evolution.colonies=abc"], "evolution.colonies"),
         (["no_such_key=1"], "no_such_key"),
         (["experiment=paper"], "models.default.path"),
-        (["fitness.threshold=abc"], "config key fitness.threshold: must be a number in [1, 10] or auto, not 'abc'"),
+        (
+            ["fitness.threshold=abc"],
+            "config key fitness.threshold: must be a number in [1, 10] or auto, not 'abc'",
+        ),
         (["evolution.targte_size=5"], "did you mean evolution.target_size?"),
         # Hydra's own advice for an unknown key; it used to run with the typo ignored.
         (["+evolution.targte_size=5"], "did you mean evolution.target_size?"),
         (["+models.default.tempreature=0.1"], "config key models.default.tempreature"),
         (["engine=nope"], "options: openai, scripted, vllm"),
         # Settings with fixed choices are enums: Hydra refuses others while composing.
-        (["dedup.compare=solution"],
-         "config key dedup.compare: Invalid value 'solution', expected one of "
-         "[instruction, instruction+solution]"),
+        (
+            ["dedup.compare=solution"],
+            "config key dedup.compare: Invalid value 'solution', expected one of "
+            "[instruction, instruction+solution]",
+        ),
         (["models.default.engine=tgi"], "config key models.default.engine: Invalid value 'tgi'"),
         (["execution.network=open"], "config key execution.network: Invalid value 'open'"),
         (["execution.wall_seconds=0"], "config key execution.wall_seconds: must be positive"),
@@ -118,7 +128,9 @@ def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
     result = _cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert lines == [f"genetic-instruct: error: {seeds}:2: field 'instruction' must be a non-empty string"]
+    assert lines == [
+        f"genetic-instruct: error: {seeds}:2: field 'instruction' must be a non-empty string"
+    ]
     assert not (tmp_path / "run").exists()  # nothing left that a corrected command trips on
 
 

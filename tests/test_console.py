@@ -46,14 +46,28 @@ def session() -> object:
 def test_make_run_shows_progress_and_no_engine_info_lines(session: str, tmp_path: Path) -> None:
     venv = Path(sys.prefix)
     run_dir = tmp_path / "run"
-    args = (f"run_dir={run_dir} evolution.max_generations=2 evolution.colonies=1 "
-            "evolution.offspring_per_colony=3 execution.mutants=0")
+    args = (
+        f"run_dir={run_dir} evolution.max_generations=2 evolution.colonies=1 "
+        "evolution.offspring_per_colony=3 execution.mutants=0"
+    )
     done = tmp_path / "exit-code"
-    command = (f"cd {REPO} && make -o {venv}/.installed run VENV={venv} ARGS='{args}'; "
-               f"echo $? > {done}; sleep 600")
+    command = (
+        f"cd {REPO} && make -o {venv}/.installed run VENV={venv} ARGS='{args}'; "
+        f"echo $? > {done}; sleep 600"
+    )
     env = [f"PYTHONPATH={os.environ['PYTHONPATH']}"] if os.environ.get("PYTHONPATH") else []
-    _tmux("new-session", "-d", "-s", session, "-x", "220", "-y", "50",
-          *(arg for e in env for arg in ("-e", e)), command)
+    _tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "220",
+        "-y",
+        "50",
+        *(arg for e in env for arg in ("-e", e)),
+        command,
+    )
 
     seen_progress = []
     deadline = time.monotonic() + 900

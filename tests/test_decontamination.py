@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic_corpus import SyntheticCorpus
 from genetic_instruct.decontamination import (
     BenchmarkFormatError,
     BenchmarkSource,
@@ -15,7 +16,6 @@ from genetic_instruct.decontamination import (
     humaneval_source,
     read_problems,
 )
-from bench.synthetic_corpus import SyntheticCorpus
 from genetic_instruct.errors import InputError
 
 UNRELATED = (

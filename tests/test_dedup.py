@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
+from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 from genetic_instruct.dedup import NearDuplicateIndex, minhash, parallel
 from genetic_instruct.dedup.banding import candidate_probability, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable
 from genetic_instruct.dedup.shingles import Shingler
-from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 
 SAMPLE = [
     "Write `count_distinct_elements(xs)`: the number of distinct items.",

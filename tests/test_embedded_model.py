@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.config import Config
-from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Sampling
+from genetic_instruct.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.runner import run
 from genetic_instruct.seeds import BUILTIN, load_seeds
 from genetic_instruct.store import RunStore
@@ -33,8 +33,11 @@ def test_seeded_batch_larger_than_one_prefill_step_survives_and_reproduces(
     """Guards the CPU-build crash: seeded requests whose prefill was split killed the engine."""
     filler = " ".join(f"item{i}" for i in range(30))
     requests = [
-        ChatRequest((("user", f"Request {i}. Repeat the first word of: {filler}"),),
-                    Sampling(0.9, 0.95, 8), seed=5000 + i)
+        ChatRequest(
+            (("user", f"Request {i}. Repeat the first word of: {filler}"),),
+            Sampling(0.9, 0.95, 8),
+            seed=5000 + i,
+        )
         for i in range(96)
     ]
     first = embedded_engine.generate(requests)
@@ -51,8 +54,12 @@ def test_chat_template_kwargs_go_through_vllm_grouped_with_plain_requests(
     and the answers still come back in request order. SmolLM2's template reads no such
     variable (Qwen3's reads enable_thinking), so here the answers must be unchanged."""
     plain = ChatRequest((("user", "Say hi."),), Sampling(0.0, 1.0, 8), seed=1)
-    other = ChatRequest((("user", "Name a colour."),), Sampling(0.0, 1.0, 8), seed=2,
-                        chat_template_kwargs={"enable_thinking": False})
+    other = ChatRequest(
+        (("user", "Name a colour."),),
+        Sampling(0.0, 1.0, 8),
+        seed=2,
+        chat_template_kwargs={"enable_thinking": False},
+    )
     mixed = embedded_engine.generate([plain, other, plain])
     alone = embedded_engine.generate([other, plain])
     assert [c.text for c in mixed] == [alone[1].text, alone[0].text, alone[1].text]
@@ -62,8 +69,12 @@ def test_chat_template_kwargs_go_through_vllm_grouped_with_plain_requests(
 def test_judge_answers_are_schema_valid_json(embedded_engine) -> None:
     seeds = load_seeds(BUILTIN)[:4]
     requests = [
-        ChatRequest((("user", judge_prompt(s.instruction, s.solution)),),
-                    Sampling(0.0, 1.0, 160), seed=i, json_schema=JUDGE_SCHEMA)
+        ChatRequest(
+            (("user", judge_prompt(s.instruction, s.solution)),),
+            Sampling(0.0, 1.0, 160),
+            seed=i,
+            json_schema=JUDGE_SCHEMA,
+        )
         for i, s in enumerate(seeds)
     ]
     for completion in embedded_engine.generate(requests):
@@ -119,10 +130,17 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
     for file in Path(resolve_model_path(ModelConfig().path)).iterdir():
         (second_dir / file.name).symlink_to(file)
     cfg: Config = make_config(
-        f"run_dir={tmp_path / 'run'}", "progress=false", "evolution.max_generations=1",
-        "evolution.colonies=2", "evolution.offspring_per_colony=4", "fitness.threshold=1",
-        "+model@models.second=vllm", f"models.second.path={second_dir}",
-        "models.second.kv_cache_gib=1", "roles.judge.model=second", *SHORT_ANSWERS,
+        f"run_dir={tmp_path / 'run'}",
+        "progress=false",
+        "evolution.max_generations=1",
+        "evolution.colonies=2",
+        "evolution.offspring_per_colony=4",
+        "fitness.threshold=1",
+        "+model@models.second=vllm",
+        f"models.second.path={second_dir}",
+        "models.second.kv_cache_gib=1",
+        "roles.judge.model=second",
+        *SHORT_ANSWERS,
     )
     first = _Recorder(embedded_engine)
     second = _Recorder(VLLMEngine(cfg.models["second"]))
@@ -149,14 +167,25 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
     embedded_engine, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    args = [f"run_dir={run_dir}", "progress=false", "evolution.max_generations=1",
-            "evolution.colonies=1", "evolution.offspring_per_colony=4", "fitness.threshold=1",
-            *SHORT_ANSWERS]
+    args = [
+        f"run_dir={run_dir}",
+        "progress=false",
+        "evolution.max_generations=1",
+        "evolution.colonies=1",
+        "evolution.offspring_per_colony=4",
+        "fitness.threshold=1",
+        *SHORT_ANSWERS,
+    ]
     env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "instructor:2"}
     log = tmp_path / "killed.log"
     with open(log, "w") as out:  # not a pipe: the engine's processes would hold it open
-        killed = subprocess.Popen([sys.executable, "-m", "genetic_instruct.cli", *args],
-                                  env=env, stdout=out, stderr=out, start_new_session=True)
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "genetic_instruct.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
         try:
             returncode = killed.wait(timeout=600)
         finally:  # a lost node takes the engine's processes with it, too
@@ -176,7 +205,6 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
     assert store.generation_stats()[-1]["replayed"] >= len(journaled)
 
 
-
 def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     embedded_engine, tmp_path: Path
 ) -> None:
@@ -188,14 +216,20 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     from genetic_instruct.evolution import sandbox_limits
     from genetic_instruct.executors import open_executor
 
-    cfg = make_config(f"run_dir={tmp_path / 'run'}", "progress=false", "calibration.tasks=3",
-                      "calibration.faulty_per_task=1", "calibration.resamples=200")
+    cfg = make_config(
+        f"run_dir={tmp_path / 'run'}",
+        "progress=false",
+        "calibration.tasks=3",
+        "calibration.faulty_per_task=1",
+        "calibration.resamples=200",
+    )
     display = RunDisplay(False)
     store = RunStore(cfg.run_dir)
     executor = open_executor(cfg, {"default": embedded_engine}, display)
     try:
-        found = calibrate(cfg, store, executor, display, load_seeds(BUILTIN), (),
-                          sandbox_limits(cfg.execution))
+        found = calibrate(
+            cfg, store, executor, display, load_seeds(BUILTIN), (), sandbox_limits(cfg.execution)
+        )
         assert stored_calibration(store) == found
     finally:
         executor.close()

@@ -17,15 +17,29 @@ from .styled_model import styled_answer
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _openai(run_dir: Path, url: str, *extra: str) -> list[str]:
-    return [f"run_dir={run_dir}", "engine=openai", "models.default.path=styled",
-            f"models.default.base_urls=[{url}]", "models.default.api_key_env=null",
-            "progress=false", "evolution.target_size=500", "evolution.max_generations=3",
-            "fitness.threshold=7", STEADY_SANDBOX, *extra]
+    return [
+        f"run_dir={run_dir}",
+        "engine=openai",
+        "models.default.path=styled",
+        f"models.default.base_urls=[{url}]",
+        "models.default.api_key_env=null",
+        "progress=false",
+        "evolution.target_size=500",
+        "evolution.max_generations=3",
+        "fitness.threshold=7",
+        STEADY_SANDBOX,
+        *extra,
+    ]
 
 
 def _free_port() -> int:
@@ -65,8 +79,9 @@ def test_an_empty_model_folder_then_the_corrected_command(tmp_path: Path) -> Non
     done = _cli(f"run_dir={run_dir}", f"models.default.path={empty}", "progress=false")
     assert done.returncode == 2
     assert "no config.json" in _one_error_line(done) and not run_dir.exists()
-    fixed = _cli(f"run_dir={run_dir}", "engine=scripted", "progress=false",
-                 "evolution.max_generations=1")
+    fixed = _cli(
+        f"run_dir={run_dir}", "engine=scripted", "progress=false", "evolution.max_generations=1"
+    )
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -78,8 +93,9 @@ def test_a_server_lost_mid_run_stops_it_and_the_resume_equals_an_uninterrupted_r
     with FaultServer(answer=styled_answer, served=("styled",)) as whole:
         assert _cli(*_openai(tmp_path / "whole", whole.base_url, *args)).returncode == 0
     # The server goes away after 30 answers: every later attempt is a dropped connection.
-    dies = FaultServer(lambda prompt, attempt: "pass", answer=styled_answer, served=("styled",),
-                       port=port)
+    dies = FaultServer(
+        lambda prompt, attempt: "pass", answer=styled_answer, served=("styled",), port=port
+    )
     answered = 0
 
     def plan(prompt: str, attempt: int) -> str:
@@ -97,22 +113,34 @@ def test_a_server_lost_mid_run_stops_it_and_the_resume_equals_an_uninterrupted_r
         resumed = _cli(*_openai(tmp_path / "run", back.base_url, *args))
     assert resumed.returncode == 0, resumed.stderr
     assert dataset_records(tmp_path / "run" / "dataset.jsonl") == dataset_records(
-        tmp_path / "whole" / "dataset.jsonl")
+        tmp_path / "whole" / "dataset.jsonl"
+    )
 
 
 def test_a_stalled_run_stops_with_its_top_rejections_and_a_short_one_says_why(
     tmp_path: Path,
 ) -> None:
-    stalled = _cli(f"run_dir={tmp_path / 'stalled'}", "engine=scripted", "progress=false",
-                   "models.default.engine_args.malformed_rate=1.0",
-                   "evolution.max_generations=0", "evolution.stall_generations=2")
+    stalled = _cli(
+        f"run_dir={tmp_path / 'stalled'}",
+        "engine=scripted",
+        "progress=false",
+        "models.default.engine_args.malformed_rate=1.0",
+        "evolution.max_generations=0",
+        "evolution.stall_generations=2",
+    )
     assert stalled.returncode == 3
     assert "stalled: the last 2 generations accepted nothing" in stalled.stderr
     assert "instructor_" in stalled.stderr  # the top rejection reasons are named
-    short = _cli(f"run_dir={tmp_path / 'short'}", "engine=scripted", "progress=false",
-                 "evolution.max_generations=1")
+    short = _cli(
+        f"run_dir={tmp_path / 'short'}",
+        "engine=scripted",
+        "progress=false",
+        "evolution.max_generations=1",
+    )
     assert short.returncode == 0
     report = json.loads((tmp_path / "short" / "report.json").read_text())
     assert report["run"]["end"]["reason"] == "max_generations"
     assert "of evolution.target_size=140" in report["run"]["end"]["message"]
-    assert "stopped at evolution.max_generations=1" in (tmp_path / "short" / "README.md").read_text()
+    assert (
+        "stopped at evolution.max_generations=1" in (tmp_path / "short" / "README.md").read_text()
+    )

@@ -14,8 +14,22 @@ from genetic_instruct.store import RunStore
 from .conftest import dataset_records
 
 LINEAGE_FIELDS = {
-    "id", "messages", "instruction", "output", "origin", "generation", "method", "parents",
-    "colony", "models", "prompt_hashes", "scores", "fitness", "rationale", "tests", "topic",
+    "id",
+    "messages",
+    "instruction",
+    "output",
+    "origin",
+    "generation",
+    "method",
+    "parents",
+    "colony",
+    "models",
+    "prompt_hashes",
+    "scores",
+    "fitness",
+    "rationale",
+    "tests",
+    "topic",
     "execution",
 }
 
@@ -60,8 +74,10 @@ def test_every_offspring_is_accepted_or_rejected_with_a_reason(scripted_config: 
 
 
 def test_target_size_stops_the_run(scripted_config: Config) -> None:
-    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, target_size=140,
-                                                     max_generations=0))
+    cfg = replace(
+        scripted_config,
+        evolution=replace(scripted_config.evolution, target_size=140, max_generations=0),
+    )
     result = run(cfg)
     assert result.population >= 140
     stats = RunStore(cfg.run_dir).generation_stats()
@@ -87,11 +103,15 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
     assert answered and RunStore(scripted_config.run_dir).journal_keys() == set()
 
     def twin(name: str) -> Config:
-        return replace(scripted_config, run_dir=str(tmp_path / name),
-                       export=replace(scripted_config.export, path=str(tmp_path / f"{name}.jsonl")))
+        return replace(
+            scripted_config,
+            run_dir=str(tmp_path / name),
+            export=replace(scripted_config.export, path=str(tmp_path / f"{name}.jsonl")),
+        )
 
     run(twin("twin"))  # same seed, fresh engine and run directory: the same dataset
     assert dataset_records(first.dataset) == dataset_records(tmp_path / "twin.jsonl")
+
     # A run whose journal holds every answer at all times must not call the engine at all.
     def refill_journal(store: RunStore, *args, **kwargs) -> None:
         commit(store, *args, **kwargs)
@@ -115,21 +135,25 @@ def test_seeds_are_excluded_from_the_export_unless_asked(scripted_config: Config
 
 
 def test_execution_can_record_without_gating_or_be_off(scripted_config: Config) -> None:
-    recording = replace(scripted_config, execution=replace(scripted_config.execution,
-                                                           min_pass_fraction=0.0))
+    recording = replace(
+        scripted_config, execution=replace(scripted_config.execution, min_pass_fraction=0.0)
+    )
     statuses = {r["execution"]["status"] for r in dataset_records(run(recording).dataset)}
     assert "failed" in statuses and "passed" in statuses
-    off = replace(scripted_config, run_dir=scripted_config.run_dir + "-off",
-                  export=replace(scripted_config.export,
-                                 path=scripted_config.run_dir + "-off/dataset.jsonl"),
-                  execution=replace(scripted_config.execution, enabled=False))
+    off = replace(
+        scripted_config,
+        run_dir=scripted_config.run_dir + "-off",
+        export=replace(scripted_config.export, path=scripted_config.run_dir + "-off/dataset.jsonl"),
+        execution=replace(scripted_config.execution, enabled=False),
+    )
     records = dataset_records(run(off).dataset)
     assert records and all(r["execution"] is None and r["tests"] is None for r in records)
 
 
 def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) -> None:
-    cfg = replace(scripted_config, execution=replace(scripted_config.execution,
-                                                     tests_from="tester"))
+    cfg = replace(
+        scripted_config, execution=replace(scripted_config.execution, tests_from="tester")
+    )
     records = dataset_records(run(cfg).dataset)
     assert records
     for record in records:

@@ -17,8 +17,10 @@ def test_a_rewrite_in_three_slices_equals_the_rewrite_in_one(
     store = RunStore(scripted_config.run_dir)
     last = store.population_size()
     one, three = tmp_path / "one.jsonl", tmp_path / "three.jsonl"
-    counts = [rewrite(store, one, True, last, workers=1),
-              rewrite(store, three, True, last, workers=3)]
+    counts = [
+        rewrite(store, one, True, last, workers=1),
+        rewrite(store, three, True, last, workers=3),
+    ]
     store.close()
     assert counts == [last, last]
     assert three.read_bytes() == one.read_bytes()

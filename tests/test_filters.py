@@ -30,8 +30,12 @@ def test_instruction_length_and_copies_of_a_parent() -> None:
     parent = Individual(content_id(_TASK), _TASK, "", "seed", 0)
     plan = replace(_PLAN, parents=(parent,))
     rejected: Counter[str] = Counter()
-    candidates = [Candidate(plan, "Too short."), Candidate(plan, " ".join(["word"] * 50)),
-                  Candidate(plan, _TASK + "  "), Candidate(plan, _TASK + " Sort them first.")]
+    candidates = [
+        Candidate(plan, "Too short."),
+        Candidate(plan, " ".join(["word"] * 50)),
+        Candidate(plan, _TASK + "  "),
+        Candidate(plan, _TASK + " Sort them first."),
+    ]
     kept = InstructionLength(FilterConfig(max_instruction_words=40)).apply(candidates, rejected)
     kept = CopyOfParent().apply(kept, rejected)
     assert [c.instruction for c in kept] == [_TASK + " Sort them first."]
@@ -41,20 +45,30 @@ def test_instruction_length_and_copies_of_a_parent() -> None:
 def test_offspring_close_to_a_benchmark_problem_are_dropped(
     scripted_config: Config, tmp_path: Path
 ) -> None:
-    problem = ("Write a function merge_intervals(intervals) that takes a list of closed "
-               "integer intervals and returns the union as a sorted list of disjoint intervals.")
+    problem = (
+        "Write a function merge_intervals(intervals) that takes a list of closed "
+        "integer intervals and returns the union as a sorted list of disjoint intervals."
+    )
     bench = tmp_path / "mine.jsonl"
     bench.write_text(json.dumps({"task_id": "Mine/7", "prompt": problem}) + "\n")
-    cfg = replace(scripted_config, decontamination=replace(
-        scripted_config.decontamination,
-        benchmarks=[BenchmarkFileConfig("mine", str(bench), ["prompt"], "task_id")]))
+    cfg = replace(
+        scripted_config,
+        decontamination=replace(
+            scripted_config.decontamination,
+            benchmarks=[BenchmarkFileConfig("mine", str(bench), ["prompt"], "task_id")],
+        ),
+    )
     checker = build_contamination_checker(cfg)
     assert checker is not None
     unrelated = "Count the vowels in each word of a sentence and return a dictionary of counts."
     rejected: Counter[str] = Counter()
     kept = Contamination(checker).apply(
-        [Candidate(_PLAN, problem + " Raise ValueError on a negative length."),
-         Candidate(_PLAN, unrelated)], rejected)
+        [
+            Candidate(_PLAN, problem + " Raise ValueError on a negative length."),
+            Candidate(_PLAN, unrelated),
+        ],
+        rejected,
+    )
     assert [c.instruction for c in kept] == [unrelated]
     assert rejected == {"contaminated": 1}
 
@@ -78,13 +92,42 @@ def test_earlier_offspring_in_any_arrival_order_match_the_batch_in_order(
     """Chains (A ~ B ~ C, C not ~ A), skipped rows and exact copies, offered in many orders:
     the copies found are those of checking the batch in order, every time."""
     index = build_index(scripted_config)
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-             "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
-             "sierra", "tango", "uniform", "victor", "whiskey", "xray"]
-    chain = [" ".join(words[k:k + 20]) for k in (0, 2, 4)]  # 0 ~ 1 ~ 2, 2 not ~ 0
+    words = [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+        "mike",
+        "november",
+        "oscar",
+        "papa",
+        "quebec",
+        "romeo",
+        "sierra",
+        "tango",
+        "uniform",
+        "victor",
+        "whiskey",
+        "xray",
+    ]
+    chain = [" ".join(words[k : k + 20]) for k in (0, 2, 4)]  # 0 ~ 1 ~ 2, 2 not ~ 0
     vowels = "Count vowels in a sentence and return the total count"
-    texts = [chain[0], vowels, chain[1], "Reverse the words of a sentence, keep punctuation",
-             chain[2], vowels]
+    texts = [
+        chain[0],
+        vowels,
+        chain[1],
+        "Reverse the words of a sentence, keep punctuation",
+        chain[2],
+        vowels,
+    ]
     sigs = index.signatures(texts)
     skipped = {3}
     offered = [i for i in range(len(texts)) if i not in skipped]

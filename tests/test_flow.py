@@ -66,8 +66,11 @@ class _ShuffledStream(InboxThread):
 
 
 def _twin(cfg: Config, tmp_path: Path, name: str) -> Config:
-    return replace(cfg, run_dir=str(tmp_path / name),
-                   export=replace(cfg.export, path=str(tmp_path / f"{name}.jsonl")))
+    return replace(
+        cfg,
+        run_dir=str(tmp_path / name),
+        export=replace(cfg.export, path=str(tmp_path / f"{name}.jsonl")),
+    )
 
 
 @pytest.mark.parametrize("compare", ["instruction", "instruction+solution"])
@@ -76,16 +79,21 @@ def test_the_same_seed_gives_the_same_records_and_counts_in_any_completion_order
 ) -> None:
     """Near-copies within a generation are checked before coding (compare=instruction) or
     after it; either way two completion orders make the same records and counts."""
-    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, max_generations=2),
-                  dedup=replace(scripted_config.dedup, compare=compare))
+    cfg = replace(
+        scripted_config,
+        evolution=replace(scripted_config.evolution, max_generations=2),
+        dedup=replace(scripted_config.dedup, compare=compare),
+    )
     runs = {}
     engines = {"a": ShuffledEngine(1), "b": ShuffledEngine(2)}
     for name, engine in engines.items():
         twin = _twin(cfg, tmp_path, name)
         result = run(twin, engines={"default": engine})
         stats = RunStore(twin.run_dir).generation_stats()[1:]
-        runs[name] = (dataset_records(result.dataset),
-                      [(s["rejected"], s["judge_scores"], s["executions"]) for s in stats])
+        runs[name] = (
+            dataset_records(result.dataset),
+            [(s["rejected"], s["judge_scores"], s["executions"]) for s in stats],
+        )
     assert engines["a"].answered != engines["b"].answered  # the orders did differ
     assert runs["a"][0] and runs["a"] == runs["b"]
     rejected = runs["a"][1][0][0]
@@ -105,8 +113,9 @@ def test_steps_of_all_stages_overlap_within_the_in_flight_bound(
 
     def noting(request: ChatRequest):  # type: ignore[no-untyped-def]
         prompt = request.messages[-1][1]
-        roles.append("judge" if request.json_schema else "coder" if "Solve the" in prompt
-                     else "instructor")
+        roles.append(
+            "judge" if request.json_schema else "coder" if "Solve the" in prompt else "instructor"
+        )
         return answer(request)
 
     engine._answer = noting  # type: ignore[method-assign]

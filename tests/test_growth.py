@@ -44,12 +44,16 @@ def seeded_run(cfg: Config, size: int) -> None:
     seeds = []
     for i in range(size):
         instruction = f"Task {i}: write `solve_{i}(data)` using " + " ".join(rng.choice(_WORDS, 30))
-        seeds.append(Individual(content_id(instruction), instruction, "def solve(data):\n    return data",
-                                "seed", 0))
+        seeds.append(
+            Individual(
+                content_id(instruction), instruction, "def solve(data):\n    return data", "seed", 0
+            )
+        )
     store = RunStore(cfg.run_dir)
     check_resume(store, cfg)
-    store.commit_generation(0, seeds, build_index(cfg).signatures([s.instruction for s in seeds]),
-                            {"seeds": size})
+    store.commit_generation(
+        0, seeds, build_index(cfg).signatures([s.instruction for s in seeds]), {"seeds": size}
+    )
     store.close()
 
 

@@ -27,7 +27,10 @@ SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -41,8 +44,11 @@ def _one_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file of a run, but the lock's note of its last holder (run_lock.py)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and p.name != LOCK_FILE}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK_FILE
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +117,18 @@ def test_a_read_only_run_can_be_inspected_verified_reported_and_exported_elsewhe
     script = [f"mount --bind -o ro {run_dir} {run_dir} || exit 90"]
     for name, args in commands.items():
         argv = " ".join(f"'{a}'" for a in [sys.executable, "-m", "genetic_instruct.cli", *args])
-        script.append(f"{argv} 'run_dir={run_dir}' >{tmp_path / name}.out 2>&1; "
-                      f"echo $? >{tmp_path / name}.rc")
+        script.append(
+            f"{argv} 'run_dir={run_dir}' >{tmp_path / name}.out 2>&1; echo $? >{tmp_path / name}.rc"
+        )
     verified = _cli("verify", f"run_dir={run_dir}").stdout
     records = len((run_dir / "dataset.jsonl").read_text().splitlines())
     before = _snapshot(run_dir)
-    done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                           "\n".join(script)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode == 90 or (done.returncode != 0 and "unshare" in done.stderr):
         pytest.skip(f"needs root to bind-mount read-only: {done.stderr.strip()}")
 
@@ -165,8 +176,10 @@ def test_decontaminate_checks_against_the_runs_own_sets_and_says_so(tmp_path: Pa
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"prompt": "Compute the airspeed of an unladen swallow"}) + "\n")
     run_dir = tmp_path / "run"
-    sets = ["decontamination.humaneval=false",
-            f"decontamination.benchmarks=[{{name: mine, path: {bench}}}]"]
+    sets = [
+        "decontamination.humaneval=false",
+        f"decontamination.benchmarks=[{{name: mine, path: {bench}}}]",
+    ]
     assert _cli(*SMALL, f"run_dir={run_dir}", *sets).returncode == 0
     lines = (run_dir / "dataset.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
@@ -206,10 +219,20 @@ def test_a_first_start_whose_engine_fails_does_not_block_the_corrected_command(
     run_dir = tmp_path / "run"
     env_free = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     failed = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "engine=openai", "progress=false",
-         "models.default.path=served", "models.default.base_urls=[http://127.0.0.1:9/v1]",
-         f"run_dir={run_dir}"],
-        capture_output=True, text=True, timeout=120, env=env_free,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            "engine=openai",
+            "progress=false",
+            "models.default.path=served",
+            "models.default.base_urls=[http://127.0.0.1:9/v1]",
+            f"run_dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_free,
     )
     assert "OPENAI_API_KEY" in _one_error(failed)
     assert not run_dir.exists()  # engines are checked before anything is written

@@ -44,15 +44,20 @@ def _cli(hf_home: Path, cwd: Path, *args: str, timeout: float = 120) -> subproce
     env.pop("HF_TOKEN", None)
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
     )
 
 
 def test_an_unknown_hub_id_is_one_line_naming_it_and_what_to_do(
     hf_home: Path, tmp_path: Path
 ) -> None:
-    done = _cli(hf_home, tmp_path, "models.default.path=nobody/no-such-model",
-                f"run_dir={tmp_path / 'run'}")
+    done = _cli(
+        hf_home, tmp_path, "models.default.path=nobody/no-such-model", f"run_dir={tmp_path / 'run'}"
+    )
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "models.default.path nobody/no-such-model" in line
@@ -61,8 +66,12 @@ def test_an_unknown_hub_id_is_one_line_naming_it_and_what_to_do(
 
 
 def test_a_missing_folder_is_still_named_as_a_folder(hf_home: Path, tmp_path: Path) -> None:
-    done = _cli(hf_home, tmp_path, f"models.default.path={tmp_path / 'models' / 'mine'}",
-                f"run_dir={tmp_path / 'run'}")
+    done = _cli(
+        hf_home,
+        tmp_path,
+        f"models.default.path={tmp_path / 'models' / 'mine'}",
+        f"run_dir={tmp_path / 'run'}",
+    )
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "no such folder" in line and str(tmp_path / "models" / "mine") in line
@@ -72,10 +81,18 @@ def test_a_missing_folder_is_still_named_as_a_folder(hf_home: Path, tmp_path: Pa
 def test_a_cached_hub_id_runs_offline_on_vllm(hf_home: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     done = _cli(
-        hf_home, tmp_path, f"models.default.path={HUB_ID}", f"run_dir={run_dir}",
-        "progress=false", "evolution.target_size=126", "evolution.max_generations=1",
-        "evolution.colonies=1", "evolution.offspring_per_colony=2", "execution.mutants=0",
-        "models.default.kv_cache_gib=1", timeout=600,
+        hf_home,
+        tmp_path,
+        f"models.default.path={HUB_ID}",
+        f"run_dir={run_dir}",
+        "progress=false",
+        "evolution.target_size=126",
+        "evolution.max_generations=1",
+        "evolution.colonies=1",
+        "evolution.offspring_per_colony=2",
+        "execution.mutants=0",
+        "models.default.kv_cache_gib=1",
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     saved = (run_dir / ".hydra" / "config.yaml").read_text()

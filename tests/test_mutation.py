@@ -138,9 +138,19 @@ def _run(run_dir: Path, *overrides: str) -> tuple[list[dict], dict]:
     """A one-generation CLI run on the scripted engine: its exported records and the
     generation's stats."""
     result = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "engine=scripted", "progress=false",
-         "evolution.max_generations=1", f"run_dir={run_dir}", *overrides],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            "engine=scripted",
+            "progress=false",
+            "evolution.max_generations=1",
+            f"run_dir={run_dir}",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     lines = (run_dir / "dataset.jsonl").read_text().splitlines()

@@ -21,10 +21,10 @@ import pytest
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.roles.judge import JUDGE_SCHEMA, parse_verdict
 from genetic_instruct.llm.base import ChatRequest, Completion, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.retry import Backoff, is_retryable_status, parse_retry_after
+from genetic_instruct.roles.judge import JUDGE_SCHEMA, parse_verdict
 
 from .conftest import judge_prompt
 from .fault_proxy import FAKE_VERDICT, FaultServer
@@ -38,8 +38,12 @@ def requests_for(
     n: int, max_tokens: int = 16, json_schema: dict[str, Any] | None = None
 ) -> list[ChatRequest]:
     return [
-        ChatRequest((("user", f"Request {i}: name a prime number."),),
-                    Sampling(0.7, 0.95, max_tokens), seed=100 + i, json_schema=json_schema)
+        ChatRequest(
+            (("user", f"Request {i}: name a prime number."),),
+            Sampling(0.7, 0.95, max_tokens),
+            seed=100 + i,
+            json_schema=json_schema,
+        )
         for i in range(n)
     ]
 
@@ -128,9 +132,7 @@ def test_a_failing_callback_stops_the_batch_and_close_still_cleans_up() -> None:
 
 def test_wire_format_sampling_seed_and_json_schema() -> None:
     with FaultServer() as server, opened(server.base_url) as engine:
-        plain, judged = engine.generate(
-            requests_for(1) + requests_for(1, json_schema=JUDGE_SCHEMA)
-        )
+        plain, judged = engine.generate(requests_for(1) + requests_for(1, json_schema=JUDGE_SCHEMA))
     first, second = sorted(server.bodies, key=lambda b: "response_format" in b)
     assert first["model"] == "fake-model" and first["seed"] == 100
     assert (first["temperature"], first["top_p"], first["max_tokens"]) == (0.7, 0.95, 16)
@@ -178,9 +180,12 @@ def test_stalls_and_dropped_connections_are_retried_and_answered_once() -> None:
         n = int(prompt.split()[1].rstrip(":"))
         return ("stall", "close", "pass")[n % 3] if attempt == 0 else "pass"
 
-    with FaultServer(plan) as server, opened(
-        server.base_url, sleep=RecordedSleep(), request_timeout_s=0.5, max_concurrency=6
-    ) as engine:
+    with (
+        FaultServer(plan) as server,
+        opened(
+            server.base_url, sleep=RecordedSleep(), request_timeout_s=0.5, max_concurrency=6
+        ) as engine,
+    ):
         out = engine.generate(requests_for(9))
     assert all(c.error is None for c in out)
     assert set(server.delivered.values()) == {1}  # one answer delivered per request
@@ -195,8 +200,9 @@ def test_two_base_urls_are_both_used_and_a_retry_moves_away_from_the_failing_one
             engine.generate(requests_for(20))
     assert sum(one.attempts.values()) > 0 and sum(two.attempts.values()) > 0
     with FaultServer(lambda p, a: "500") as bad, FaultServer() as good:
-        with opened(bad.base_url, good.base_url, sleep=RecordedSleep(), max_concurrency=1,
-                    max_retries=1) as engine:
+        with opened(
+            bad.base_url, good.base_url, sleep=RecordedSleep(), max_concurrency=1, max_retries=1
+        ) as engine:
             out = engine.generate(requests_for(6))
     assert all(c.error is None for c in out)  # every retry went to the good server
     assert sum(bad.attempts.values()) > 0
@@ -211,9 +217,12 @@ def test_the_api_key_is_sent_but_never_logged_shown_or_recorded(
     def plan(prompt: str, attempt: int) -> str:
         return {"Request 0:": "400", "Request 1:": "500"}.get(prompt[:10], "pass")
 
-    with FaultServer(plan) as server, opened(
-        server.base_url, sleep=RecordedSleep(), api_key_env=KEY_VAR, max_retries=1
-    ) as engine:
+    with (
+        FaultServer(plan) as server,
+        opened(
+            server.base_url, sleep=RecordedSleep(), api_key_env=KEY_VAR, max_retries=1
+        ) as engine,
+    ):
         out = engine.generate(requests_for(3))
     assert server.authorization == {f"Bearer {SECRET}"}
     assert [c.error for c in out] == ["http_400", "http_500_after_1_retries", None]
@@ -244,8 +253,12 @@ def test_judge_requests_return_json_that_parse_verdict_accepts(served: str) -> N
     from genetic_instruct.seeds import BUILTIN, load_seeds
 
     requests = [
-        ChatRequest((("user", judge_prompt(s.instruction, s.solution)),),
-                    Sampling(0.0, 1.0, 160), seed=i, json_schema=JUDGE_SCHEMA)
+        ChatRequest(
+            (("user", judge_prompt(s.instruction, s.solution)),),
+            Sampling(0.0, 1.0, 160),
+            seed=i,
+            json_schema=JUDGE_SCHEMA,
+        )
         for i, s in enumerate(load_seeds(BUILTIN)[:3])
     ]
     with opened(served, path=SERVED_NAME) as engine:
@@ -271,10 +284,16 @@ def test_faults_between_engine_and_server_leave_every_request_answered_once(
         return faults[n % len(faults)] if attempt == 0 else "pass"
 
     reported: list[int] = []
-    with FaultServer(plan, upstream=served, retry_after="1") as proxy, opened(
-        proxy.base_url, path=SERVED_NAME, max_concurrency=8, request_timeout_s=20.0,
-        max_retries=3,
-    ) as engine:
+    with (
+        FaultServer(plan, upstream=served, retry_after="1") as proxy,
+        opened(
+            proxy.base_url,
+            path=SERVED_NAME,
+            max_concurrency=8,
+            request_timeout_s=20.0,
+            max_retries=3,
+        ) as engine,
+    ):
         out = engine.generate(requests_for(18, max_tokens=12), lambda i, c: reported.append(i))
     assert sorted(reported) == list(range(18))
     failed = {i for i, c in enumerate(out) if c.error is not None}

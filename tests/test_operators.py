@@ -13,8 +13,13 @@ from genetic_instruct.roles import CrossoverRole, MutationRole
 
 def _population(n: int) -> list[Individual]:
     return [
-        Individual(id=f"p{i}", instruction=f"Write function f{i} that adds {i}.", solution="",
-                   origin="seed", generation=0)
+        Individual(
+            id=f"p{i}",
+            instruction=f"Write function f{i} that adds {i}.",
+            solution="",
+            origin="seed",
+            generation=0,
+        )
         for i in range(n)
     ]
 
@@ -59,8 +64,10 @@ def test_prompts_carry_parents_and_method() -> None:
     templates = load_templates()
     evo = EvolutionConfig(offspring_per_colony=10)
     plans = plan_colony(np.random.default_rng(3), _population(20), evo, 0)
-    roles = {MUTATION: MutationRole(templates["mutation"], evo.mutation_methods),
-             CROSSOVER: CrossoverRole(templates["crossover"])}
+    roles = {
+        MUTATION: MutationRole(templates["mutation"], evo.mutation_methods),
+        CROSSOVER: CrossoverRole(templates["crossover"]),
+    }
     for plan in plans:
         prompt = roles[plan.operator].prompt(plan)
         for parent in plan.parents:

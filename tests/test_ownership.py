@@ -15,15 +15,20 @@ HAND_WRITTEN = "# My project\n\nNotes I wrote by hand.\n"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "genetic_instruct.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("ownership") / "run"
-    result = _cli("engine=scripted", "progress=false", "evolution.max_generations=1",
-                  f"run_dir={run_dir}")
+    result = _cli(
+        "engine=scripted", "progress=false", "evolution.max_generations=1", f"run_dir={run_dir}"
+    )
     assert result.returncode == 0, result.stderr
     return run_dir
 
@@ -37,12 +42,17 @@ def test_a_hand_written_readme_beside_an_export_path_survives(
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         f"genetic-instruct: error: {tmp_path / 'README.md'}: a file genetic-instruct did not "
-        "write is there and is left as it is; move it, or write elsewhere with export.card=...")
+        "write is there and is left as it is; move it, or write elsewhere with export.card=..."
+    )
     assert (tmp_path / "README.md").read_text() == HAND_WRITTEN
     assert not data.exists()  # refused before the dataset was written
     for _ in range(2):  # a card of ours is rewritten by the next export
-        named = _cli("export", f"run_dir={finished_run}", f"export.path={data}",
-                     "export.card=DATASET_CARD.md")
+        named = _cli(
+            "export",
+            f"run_dir={finished_run}",
+            f"export.path={data}",
+            "export.card=DATASET_CARD.md",
+        )
         assert named.returncode == 0, named.stderr
     assert "genetic-instruct" in (tmp_path / "DATASET_CARD.md").read_text()
     assert (tmp_path / "README.md").read_text() == HAND_WRITTEN
@@ -63,15 +73,21 @@ def test_a_dataset_from_elsewhere_at_export_path_is_not_overwritten(
 ) -> None:
     theirs = tmp_path / "train.jsonl"
     theirs.write_text('{"prompt": "p", "completion": "c"}\n')
-    result = _cli("export", f"run_dir={finished_run}", f"export.path={theirs}",
-                  "export.card=CARD.md")
+    result = _cli(
+        "export", f"run_dir={finished_run}", f"export.path={theirs}", "export.card=CARD.md"
+    )
     assert result.returncode == 2
     assert f"{theirs}: a file genetic-instruct did not write" in result.stderr
     assert theirs.read_text() == '{"prompt": "p", "completion": "c"}\n'
     ours = tmp_path / "ours.json"  # recognised by content, whatever its name
     for include_seeds in ("false", "true"):  # the second rewrites the whole file
-        again = _cli("export", f"run_dir={finished_run}", f"export.path={ours}",
-                     "export.card=CARD.md", f"export.include_seeds={include_seeds}")
+        again = _cli(
+            "export",
+            f"run_dir={finished_run}",
+            f"export.path={ours}",
+            "export.card=CARD.md",
+            f"export.include_seeds={include_seeds}",
+        )
         assert again.returncode == 0, again.stderr
 
 

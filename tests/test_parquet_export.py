@@ -25,7 +25,9 @@ def _parquet(cfg: Config, path: Path, rows_per_shard: int) -> Config:
 
 def _load(files: list[Path]) -> object:
     return datasets.load_dataset(
-        "parquet", data_files=[str(f) for f in files], split="train",
+        "parquet",
+        data_files=[str(f) for f in files],
+        split="train",
         cache_dir=str(files[0].parent / ".hf-cache"),
     )
 
@@ -38,10 +40,20 @@ def test_the_demo_as_parquet_loads_with_the_jsonl_columns_and_rows(
     out = tmp_path / "out" / "train.parquet"
     out.parent.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "export", "engine=scripted",
-         f"run_dir={scripted_config.run_dir}", f"export.path={out}", "export.format=parquet",
-         "export.rows_per_shard=7"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            "export",
+            "engine=scripted",
+            f"run_dir={scripted_config.run_dir}",
+            f"export.path={out}",
+            "export.format=parquet",
+            "export.rows_per_shard=7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     shards = sorted(out.parent.glob("train-*.parquet"))

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,23 +36,32 @@ from genetic_instruct.executors.ray_colonies import (  # noqa: E402  (needs Ray)
 @pytest.fixture(scope="module", autouse=True)
 def ray_cluster() -> Iterator[None]:
     """One local Ray instance for the module: runs join it instead of starting their own."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+    )
     yield
     ray.shutdown()
 
 
 def _at(cfg: Config, run_dir: Path, **executor: object) -> Config:
     """`cfg` in another run directory, with executor settings."""
-    return replace(cfg, run_dir=str(run_dir),
-                   export=replace(cfg.export, path=str(run_dir / "dataset.jsonl")),
-                   executor=replace(cfg.executor, **executor))
+    return replace(
+        cfg,
+        run_dir=str(run_dir),
+        export=replace(cfg.export, path=str(run_dir / "dataset.jsonl")),
+        executor=replace(cfg.executor, **executor),
+    )
 
 
 def _with_engine_args(cfg: Config, **args: object) -> Config:
     model = cfg.models["default"]
-    return replace(cfg, models={"default": replace(model, engine_args={**model.engine_args,
-                                                                       **args})})
+    return replace(
+        cfg, models={"default": replace(model, engine_args={**model.engine_args, **args})}
+    )
 
 
 def _result(cfg: Config) -> tuple[list[str], list[dict]]:
@@ -155,8 +164,11 @@ def test_a_killed_actor_is_restarted_and_only_unanswered_requests_are_sent_again
     scripted_config: Config, tmp_path: Path, local_result, monkeypatch, capsys
 ) -> None:
     log = tmp_path / "sent.log"
-    cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
-              tmp_path / "ray", kind="ray")
+    cfg = _at(
+        _with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
+        tmp_path / "ray",
+        kind="ray",
+    )
     cfg = replace(cfg, progress=True)
     killer = ActorKiller(after=70, run_dir=tmp_path / "ray")  # in generation 2
     killer.install(monkeypatch)
@@ -179,8 +191,12 @@ def test_an_actor_lost_too_often_stops_the_run_and_a_rerun_finishes_it(
     scripted_config: Config, tmp_path: Path, local_result, monkeypatch
 ) -> None:
     log = tmp_path / "sent.log"
-    cfg = _at(_with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
-              tmp_path / "ray", kind="ray", max_restarts=0)
+    cfg = _at(
+        _with_engine_args(scripted_config, latency_s=0.01, request_log=str(log)),
+        tmp_path / "ray",
+        kind="ray",
+        max_restarts=0,
+    )
     killer = ActorKiller(after=25, run_dir=tmp_path / "ray")  # in generation 1
     killer.install(monkeypatch)
     with pytest.raises(ColonyLost, match="executor.max_restarts=0"):
@@ -199,8 +215,9 @@ def test_an_actor_lost_too_often_stops_the_run_and_a_rerun_finishes_it(
 def test_actors_that_cannot_be_placed_fail_fast_naming_the_key(
     scripted_config: Config, tmp_path: Path
 ) -> None:
-    cfg = _at(scripted_config, tmp_path / "ray", kind="ray", num_gpus_per_colony=1,
-              start_timeout_s=2)
+    cfg = _at(
+        scripted_config, tmp_path / "ray", kind="ray", num_gpus_per_colony=1, start_timeout_s=2
+    )
     with pytest.raises(ConfigError, match="executor.num_gpus_per_colony"):
         run(cfg)
 
@@ -210,13 +227,11 @@ def test_executor_settings_are_checked_and_may_change_on_resume(
 ) -> None:
     with pytest.raises(ConfigError, match="executor.kind"):
         run(_at(scripted_config, tmp_path / "bad", kind="dask"))
-    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution,
-                                                     max_generations=1))
+    cfg = replace(scripted_config, evolution=replace(scripted_config.evolution, max_generations=1))
     run(cfg)
     with pytest.raises(ValueError, match="preloaded"):
         run(_at(cfg, Path(cfg.run_dir), kind="ray"), engines={"default": object()})
-    resumed = _at(replace(cfg, evolution=scripted_config.evolution), Path(cfg.run_dir),
-                  kind="ray")
+    resumed = _at(replace(cfg, evolution=scripted_config.evolution), Path(cfg.run_dir), kind="ray")
     assert run(resumed).generation == 3
 
 
@@ -228,27 +243,40 @@ def test_the_cli_selects_the_executor_group() -> None:
 
 # -- on the real embedded model --------------------------------------------------------------
 
+
 @pytest.mark.model
-def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path,
-                                                                monkeypatch) -> None:
+def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path, monkeypatch) -> None:
     run_dir = tmp_path / "run"
     cfg = make_config(
-        f"run_dir={run_dir}", "progress=false", "executor=ray", "evolution.max_generations=1",
-        "evolution.colonies=2", "evolution.offspring_per_colony=2", "fitness.threshold=1",
-        "roles.instructor.max_tokens=64", "roles.coder.max_tokens=96",
+        f"run_dir={run_dir}",
+        "progress=false",
+        "executor=ray",
+        "evolution.max_generations=1",
+        "evolution.colonies=2",
+        "evolution.offspring_per_colony=2",
+        "fitness.threshold=1",
+        "roles.instructor.max_tokens=64",
+        "roles.coder.max_tokens=96",
         "roles.judge.max_tokens=64",
     )
     # One torch thread per actor, and no core pinning: two engines share two cores.
-    cfg = replace(cfg, executor=replace(cfg.executor, env={
-        "OMP_NUM_THREADS": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}))
+    cfg = replace(
+        cfg,
+        executor=replace(
+            cfg.executor, env={"OMP_NUM_THREADS": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
+        ),
+    )
     # The first batch (every instructor request) holds both colonies: a kill is sure to come.
     killer = ActorKiller(after=1, run_dir=run_dir)
     killer.install(monkeypatch)
     result = run(cfg)
     assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1
     assert result.generation == 1
-    verify = subprocess.run([sys.executable, "-m", "genetic_instruct.cli", "verify",
-                             f"run_dir={run_dir}"], capture_output=True, text=True)
+    verify = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
+        capture_output=True,
+        text=True,
+    )
     assert verify.returncode == 0, verify.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
     assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())

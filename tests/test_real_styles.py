@@ -17,11 +17,25 @@ from .styled_model import AFTER_EXAMPLE, LEAKS, styled_answer
 
 def _run(run_dir: Path, base_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", f"run_dir={run_dir}", "engine=openai",
-         "models.default.path=styled", f"models.default.base_urls=[{base_url}]",
-         "models.default.api_key_env=null", "progress=false", "evolution.max_generations=3",
-         "evolution.target_size=500", "fitness.threshold=7", "execution.enabled=true"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            f"run_dir={run_dir}",
+            "engine=openai",
+            "models.default.path=styled",
+            f"models.default.base_urls=[{base_url}]",
+            "models.default.api_key_env=null",
+            "progress=false",
+            "evolution.max_generations=3",
+            "evolution.target_size=500",
+            "fitness.threshold=7",
+            "execution.enabled=true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

@@ -92,6 +92,7 @@ def test_planted_benchmark_items_are_dropped_and_reported(export: Path, mbpp: Pa
 def test_a_chat_only_dataset_is_checked_by_its_user_turn(tmp_path: Path) -> None:
     prompt = dict(read_problems(humaneval_source()))["humaneval:HumanEval/3"]
     path = tmp_path / "chat.jsonl"
+
     def turn(role: str, content: str) -> dict[str, str]:
         return {"role": role, "content": content}
 
@@ -127,13 +128,17 @@ def test_a_bad_line_fails_naming_file_and_line_and_writes_nothing(
     assert "\n" not in str(error.value)
     assert (clean.read_text(), report.read_text()) == earlier
     assert sorted(p.name for p in export.parent.iterdir()) == sorted(
-        [clean.name, report.name, export.name])
+        [clean.name, report.name, export.name]
+    )
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", "decontaminate", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 

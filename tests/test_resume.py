@@ -39,12 +39,21 @@ CRASH_POINTS = PER_REQUEST + PER_GENERATION
 
 # The soak's run: many small generations, since a kill late in a generation lets most of
 # it finish first: 30 kills need about ten generations.
-SOAK_ARGS = [*RUN_ARGS, "evolution.target_size=5000", "evolution.max_generations=12",
-             "evolution.offspring_per_colony=4"]
+SOAK_ARGS = [
+    *RUN_ARGS,
+    "evolution.target_size=5000",
+    "evolution.max_generations=12",
+    "evolution.offspring_per_colony=4",
+]
 
 
-def _cli(run_dir: Path, *extra: str, crash_at: str | None = None,
-         log: Path | None = None, base: list[str] = RUN_ARGS) -> subprocess.CompletedProcess[str]:
+def _cli(
+    run_dir: Path,
+    *extra: str,
+    crash_at: str | None = None,
+    log: Path | None = None,
+    base: list[str] = RUN_ARGS,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
     if crash_at:
         env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
@@ -53,7 +62,10 @@ def _cli(run_dir: Path, *extra: str, crash_at: str | None = None,
         args.append(f"+models.default.engine_args.request_log={log}")
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -122,10 +134,13 @@ def test_soak_sigkill_at_30_random_points_loses_nothing_and_repeats_no_call(
     assert final.returncode == 0, final.stderr
     assert _state(run_dir)[0] == _state(soak_reference)[0]  # same ids, same order
     assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
-        soak_reference / "dataset.jsonl")
+        soak_reference / "dataset.jsonl"
+    )
     verify = subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert verify.returncode == 0, verify.stderr
 
@@ -138,7 +153,9 @@ def test_sigint_and_sigterm_stop_cleanly_and_resume(
     args = [*RUN_ARGS, f"run_dir={run_dir}", "+models.default.engine_args.latency_s=0.01"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not (run_dir / STATE_FILE).exists() and time.monotonic() < deadline:
@@ -154,8 +171,13 @@ def test_sigint_and_sigterm_stop_cleanly_and_resume(
 
 
 def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path) -> None:
-    base = ["engine=scripted", f"run_dir={tmp_path / 'run'}", "progress=false",
-            "evolution.target_size=1000", "evolution.max_generations=1"]
+    base = [
+        "engine=scripted",
+        f"run_dir={tmp_path / 'run'}",
+        "progress=false",
+        "evolution.target_size=1000",
+        "evolution.max_generations=1",
+    ]
     run(make_config(*base))
     with pytest.raises(ConfigError) as error:
         run(make_config(*base, "evolution.mutation_rate=0.9", "roles.coder.temperature=0.1"))
@@ -165,8 +187,14 @@ def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path)
     # Settings that do not change what is generated are fine.
     grown = run(make_config(*base[:-1], "evolution.max_generations=2", "export.include_seeds=true"))
     assert grown.generation == 2
-    forced = run(make_config(*base[:-1], "evolution.max_generations=3",
-                             "evolution.mutation_rate=0.9", "force_resume=true"))
+    forced = run(
+        make_config(
+            *base[:-1],
+            "evolution.max_generations=3",
+            "evolution.mutation_rate=0.9",
+            "force_resume=true",
+        )
+    )
     assert forced.generation == 3
     assert RunStore(tmp_path / "run").get_meta("forced_resumes")
 
@@ -203,8 +231,9 @@ def test_damaged_state_exits_2_and_is_left_as_it_was(
 
 def _mount_tmpfs(path: Path, options: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
     return done.returncode == 0
 
 

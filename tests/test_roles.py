@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genetic_instruct import roles
 from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import DEFAULT_MUTATION_METHODS
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.operators import CROSSOVER, MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
-from genetic_instruct import roles
 from genetic_instruct.roles import CoderRole, CrossoverRole, JudgeRole, MutationRole
 from genetic_instruct.roles.base import Role
 from genetic_instruct.sandbox import run_tests
@@ -68,8 +68,18 @@ def test_no_reading_keeps_reasoning_drafts_chatter_or_other_languages() -> None:
         except Rejection:
             continue
         text = repr(reading)
-        for leak in ("<think>", "</think>", "DRAFT", "Sure!", "Let me know", "I hope",
-                     "#Rewritten Prompt#", "pip install", "<|channel|>", "possible solution"):
+        for leak in (
+            "<think>",
+            "</think>",
+            "DRAFT",
+            "Sure!",
+            "Let me know",
+            "I hope",
+            "#Rewritten Prompt#",
+            "pip install",
+            "<|channel|>",
+            "possible solution",
+        ):
             assert leak not in text, (case.family, case.role, leak)
 
 

@@ -33,7 +33,10 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != CRASH_AT}
     return subprocess.run(
         [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -62,7 +65,10 @@ def frozen_writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]
     env = {**os.environ, CRASH_AT: "export:2:SIGSTOP"}
     writer = subprocess.Popen(
         [sys.executable, "-m", "genetic_instruct.cli", *RUN_ARGS, f"run_dir={run_dir}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     _, status = os.waitpid(writer.pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status), "the writer ended before its second export"

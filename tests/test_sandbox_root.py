@@ -103,7 +103,11 @@ def probe_as(prefix: list[str], python: str, home: Path, extra: Path) -> tuple[d
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "HOME": str(home)}
     done = subprocess.run(
         [*prefix, python, "-c", CALLER, solution],
-        capture_output=True, text=True, env=env, cwd=home, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
     )
     if done.stderr.startswith("unavailable"):
         pytest.skip(f"sandbox refused to {prefix or 'the caller'}: {done.stderr.strip()}")

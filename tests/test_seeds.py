@@ -39,18 +39,36 @@ def test_every_reference_solution_passes_its_tests_in_a_child_process() -> None:
         (["{not json"], ":1: not valid JSON"),
         (['["a"]'], ":1: expected a JSON object, got list"),
         (['{"instruction": "x"}'], ":1: field 'solution' is missing (read as seeds_format=native"),
-        (['{"instruction": "x", "solution": " "}'], ":1: field 'solution' must be a non-empty string"),
-        (['{"instruction": "x", "solutoin": "y=1"}'],
-         ":1: unknown field 'solutoin' (did you mean 'solution'?)"),
-        (['{"messages": [{"role": "user", "content": "x"}]}'],
-         ":1: field 'messages' must be one user message then one assistant message"),
-        (['{"prompt": "Write f.", "response": "I cannot."}'],
-         ":1: no Python code in field 'response'"),
-        (['{"instruction": "x", "solution": "def f(:"}'], ":1: field 'solution' is not valid Python"),
-        (['{"instruction": "x", "solution": "y=1", "tests": 5}'], ":1: field 'tests' must be a string"),
         (
-            ['{"id": "a", "instruction": "x", "solution": "y=1"}', "",
-             '{"id": "a", "instruction": "z", "solution": "y=1"}'],
+            ['{"instruction": "x", "solution": " "}'],
+            ":1: field 'solution' must be a non-empty string",
+        ),
+        (
+            ['{"instruction": "x", "solutoin": "y=1"}'],
+            ":1: unknown field 'solutoin' (did you mean 'solution'?)",
+        ),
+        (
+            ['{"messages": [{"role": "user", "content": "x"}]}'],
+            ":1: field 'messages' must be one user message then one assistant message",
+        ),
+        (
+            ['{"prompt": "Write f.", "response": "I cannot."}'],
+            ":1: no Python code in field 'response'",
+        ),
+        (
+            ['{"instruction": "x", "solution": "def f(:"}'],
+            ":1: field 'solution' is not valid Python",
+        ),
+        (
+            ['{"instruction": "x", "solution": "y=1", "tests": 5}'],
+            ":1: field 'tests' must be a string",
+        ),
+        (
+            [
+                '{"id": "a", "instruction": "x", "solution": "y=1"}',
+                "",
+                '{"id": "a", "instruction": "z", "solution": "y=1"}',
+            ],
             ":3: duplicate id 'a' (first on line 1)",
         ),
         ([], ": no seed tasks in file"),
@@ -73,7 +91,10 @@ def test_missing_seed_file_names_the_config_key(tmp_path: Path) -> None:
 
 def test_user_seeds_without_ids_get_content_ids(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    path.write_text(json.dumps({"instruction": "Add two numbers.", "solution": "def f(a, b): return a + b"}) + "\n")
+    path.write_text(
+        json.dumps({"instruction": "Add two numbers.", "solution": "def f(a, b): return a + b"})
+        + "\n"
+    )
     (seed,) = load_seeds(str(path))
     assert len(seed.id) == 16 and seed.origin == "seed" and seed.generation == 0
 
@@ -84,15 +105,25 @@ MUL = "Write a function `mul(a, b)` that returns the product of a and b."
 MUL_CODE = "def mul(a, b):\n    return a * b"
 ANSWER = "Here is the function:\n\n```python\n{code}\n```\n\nIt runs in O(1)."
 SEED_RECORDS = {  # the same two seeds in each format users have
-    "native": [{"instruction": ADD, "solution": ADD_CODE, "tests": "assert add(1, 2) == 3"},
-               {"instruction": MUL, "solution": MUL_CODE}],
+    "native": [
+        {"instruction": ADD, "solution": ADD_CODE, "tests": "assert add(1, 2) == 3"},
+        {"instruction": MUL, "solution": MUL_CODE},
+    ],
     "messages": [
-        {"messages": [{"role": "system", "content": "You write Python."},
-                      {"role": "user", "content": ADD},
-                      {"role": "assistant", "content": ANSWER.format(code=ADD_CODE)}],
-         "tests": "assert add(1, 2) == 3"},
-        {"messages": [{"role": "user", "content": MUL},
-                      {"role": "assistant", "content": ANSWER.format(code=MUL_CODE)}]},
+        {
+            "messages": [
+                {"role": "system", "content": "You write Python."},
+                {"role": "user", "content": ADD},
+                {"role": "assistant", "content": ANSWER.format(code=ADD_CODE)},
+            ],
+            "tests": "assert add(1, 2) == 3",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": MUL},
+                {"role": "assistant", "content": ANSWER.format(code=MUL_CODE)},
+            ]
+        },
     ],
     "prompt_response": [
         {"prompt": ADD, "response": ANSWER.format(code=ADD_CODE), "tests": "assert add(1, 2) == 3"},
@@ -108,9 +139,19 @@ def _write_seeds(path: Path, records: list[dict]) -> Path:
 
 def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "engine=scripted", "progress=false",
-         "evolution.target_size=2", *args],  # two seeds: done at generation 0
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            "engine=scripted",
+            "progress=false",
+            "evolution.target_size=2",
+            *args,
+        ],  # two seeds: done at generation 0
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -131,26 +172,33 @@ def test_a_format_that_is_not_the_files_is_one_line_naming_file_line_and_key(
     tmp_path: Path,
 ) -> None:
     seeds = _write_seeds(tmp_path / "chat.jsonl", SEED_RECORDS["messages"])
-    result = _run_cli(f"seeds={seeds}", "seeds_format=prompt_response",
-                      f"run_dir={tmp_path / 'run'}")
+    result = _run_cli(
+        f"seeds={seeds}", "seeds_format=prompt_response", f"run_dir={tmp_path / 'run'}"
+    )
     assert result.returncode == 2
     assert result.stderr == (
         f"genetic-instruct: error: {seeds}:1: field 'prompt' is missing (read as "
-        "seeds_format=prompt_response: prompt/response; see seeds_format for the others)\n")
+        "seeds_format=prompt_response: prompt/response; see seeds_format for the others)\n"
+    )
     assert not (tmp_path / "run").exists()
 
 
 def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_path: Path) -> None:
-    wrong = {"instruction": ADD, "solution": ADD_CODE.replace("+", "-"),
-             "tests": "assert add(1, 2) == 3"}
+    wrong = {
+        "instruction": ADD,
+        "solution": ADD_CODE.replace("+", "-"),
+        "tests": "assert add(1, 2) == 3",
+    }
     seeds = _write_seeds(tmp_path / "s.jsonl", [SEED_RECORDS["native"][1], wrong])
     refused = _run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'refused'}")
     assert refused.returncode == 2
     first, second = refused.stderr.splitlines()
     assert first.startswith(f"genetic-instruct: {seeds}:2: seed ")
     assert "its solution fails its own tests (failed: line 1: assert add(1, 2) == 3" in first
-    assert second.endswith("1 of 2 seeds fail their own tests (listed above); fix them, or "
-                           "keep them with allow_failing_seeds=true")
+    assert second.endswith(
+        "1 of 2 seeds fail their own tests (listed above); fix them, or "
+        "keep them with allow_failing_seeds=true"
+    )
     assert not (tmp_path / "refused").exists()
     kept = _run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'kept'}", "allow_failing_seeds=true")
     assert kept.returncode == 0, kept.stderr
@@ -170,8 +218,11 @@ def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) 
 
     cache = tmp_path / "cache"
     env = {**os.environ, "GENETIC_INSTRUCT_CACHE": str(cache)}
-    wrong = {"instruction": ADD, "solution": ADD_CODE.replace("+", "-"),
-             "tests": "assert add(1, 2) == 3"}
+    wrong = {
+        "instruction": ADD,
+        "solution": ADD_CODE.replace("+", "-"),
+        "tests": "assert add(1, 2) == 3",
+    }
     failing = _write_seeds(tmp_path / "failing.jsonl", [SEED_RECORDS["native"][1], wrong])
     limits = sandbox_limits(make_config().execution)
     cache.mkdir()

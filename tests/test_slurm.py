@@ -93,7 +93,9 @@ def test_a_slurm_sweep_with_a_requeued_point_ends_as_uninterrupted_runs(slurm, t
     seeds = ",".join(map(str, SEEDS))
     sweep = subprocess.Popen(
         [*CLI, "-m", *LAUNCHER, *RUN_ARGS, f"seed={seeds}", f"run_dir={root}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     requeues, deadline = Requeues(), time.monotonic() + SWEEP_TIMEOUT_S
     while sweep.poll() is None and time.monotonic() < deadline:
@@ -113,7 +115,9 @@ def test_a_slurm_sweep_with_a_requeued_point_ends_as_uninterrupted_runs(slurm, t
         solo = tmp_path / f"solo-{seed}"
         alone = subprocess.run(
             [*CLI, *RUN_ARGS, f"seed={seed}", f"run_dir={solo}"],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert alone.returncode == 0, alone.stderr
         assert dataset_records(point / "dataset.jsonl") == dataset_records(solo / "dataset.jsonl")

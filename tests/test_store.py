@@ -14,8 +14,15 @@ from genetic_instruct.store import STATE_FILE, RunStore, StateError
 
 
 def _ind(i: int, generation: int = 1) -> Individual:
-    return Individual(id=f"id{i}", instruction=f"task {i}", solution="x = 1", origin="crossover",
-                      generation=generation, parents=("a", "b"), scores={"correctness": 7.0})
+    return Individual(
+        id=f"id{i}",
+        instruction=f"task {i}",
+        solution="x = 1",
+        origin="crossover",
+        generation=generation,
+        parents=("a", "b"),
+        scores={"correctness": 7.0},
+    )
 
 
 def test_generation_commit_round_trips(tmp_path: Path) -> None:
@@ -51,7 +58,9 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.journal_record("coder", [("k1", Completion("ok", 3, 4)), ("k2", Completion("", error="x"))])
+    store.journal_record(
+        "coder", [("k1", Completion("ok", 3, 4)), ("k2", Completion("", error="x"))]
+    )
     found = store.journal_lookup(["k1", "k2", "k3"])
     assert found == {"k1": Completion("ok", 3, 4)}
 

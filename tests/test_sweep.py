@@ -17,9 +17,18 @@ CLI = [sys.executable, "-m", "genetic_instruct.cli"]
 
 def _sweep(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, "-m", "engine=scripted", "progress=false",
-         "evolution.mutation_rate=0.25,0.75", f"run_dir={root}", *extra],
-        capture_output=True, text=True, timeout=300,
+        [
+            *CLI,
+            "-m",
+            "engine=scripted",
+            "progress=false",
+            "evolution.mutation_rate=0.25,0.75",
+            f"run_dir={root}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -28,12 +37,16 @@ def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path
     first = _sweep(root, "evolution.max_generations=1")
     assert first.returncode == 0, first.stderr
     points = sorted(p.name for p in root.iterdir() if (p / "state.sqlite").exists())
-    assert points == ["engine=scripted,evolution.mutation_rate=0.25",
-                      "engine=scripted,evolution.mutation_rate=0.75"]
+    assert points == [
+        "engine=scripted,evolution.mutation_rate=0.25",
+        "engine=scripted,evolution.mutation_rate=0.75",
+    ]
     assert (root / "comparison.html").is_file()
     runs = json.loads((root / "comparison.json").read_text())["runs"]
     assert sorted(r["label"] for r in runs) == [
-        "evolution.mutation_rate=0.25", "evolution.mutation_rate=0.75"]
+        "evolution.mutation_rate=0.25",
+        "evolution.mutation_rate=0.75",
+    ]
     # Re-running the sweep with a later stop resumes each point where it was.
     again = _sweep(root, "evolution.max_generations=2")
     assert again.returncode == 0, again.stderr
@@ -44,9 +57,17 @@ def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path
     datasets = [dataset_records(root / point / "dataset.jsonl") for point in points]
     assert datasets[0] and datasets[1] and datasets[0] != datasets[1]
     solo = subprocess.run(
-        [*CLI, "engine=scripted", "progress=false", "evolution.mutation_rate=0.25",
-         "evolution.max_generations=2", f"run_dir={tmp_path / 'solo'}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            *CLI,
+            "engine=scripted",
+            "progress=false",
+            "evolution.mutation_rate=0.25",
+            "evolution.max_generations=2",
+            f"run_dir={tmp_path / 'solo'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert solo.returncode == 0, solo.stderr
     assert datasets[0] == dataset_records(tmp_path / "solo" / "dataset.jsonl")
@@ -59,8 +80,11 @@ def test_a_sweep_prints_a_command_that_inspects_each_point(tmp_path: Path) -> No
     root = tmp_path / "sweep"
     done = _sweep(root, "evolution.max_generations=0")
     assert done.returncode == 0, done.stderr
-    commands = [line.strip() for line in done.stdout.splitlines()
-                if line.strip().startswith("genetic-instruct inspect ")]
+    commands = [
+        line.strip()
+        for line in done.stdout.splitlines()
+        if line.strip().startswith("genetic-instruct inspect ")
+    ]
     assert len(commands) == 2
     # As a user pastes it into a shell: the shell strips its quotes, Hydra reads the rest.
     program, command, *args = shlex.split(commands[1])
@@ -78,14 +102,26 @@ def test_a_sweep_over_a_key_left_out_of_names_still_gives_each_point_a_directory
     the sweep varies it, the points must not share, and resume, one directory."""
     root = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "-m", "engine=scripted", "progress=false",
-         "evolution.target_size=135,150", f"run_dir={root}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "genetic_instruct.cli",
+            "-m",
+            "engine=scripted",
+            "progress=false",
+            "evolution.target_size=135,150",
+            f"run_dir={root}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     points = sorted(p.name for p in root.iterdir() if (p / "state.sqlite").exists())
-    assert points == ["engine=scripted,evolution.target_size=135",
-                      "engine=scripted,evolution.target_size=150"]
+    assert points == [
+        "engine=scripted,evolution.target_size=135",
+        "engine=scripted,evolution.target_size=150",
+    ]
     assert "comparison of 2 runs" in result.stdout
     assert len(json.loads((root / "comparison.json").read_text())["runs"]) == 2
 

@@ -30,26 +30,55 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
     # A copy of the sources: a build in the checkout would reuse its stale build/ folder.
     source = root / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "runs", "outputs"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "runs", "outputs"
+        ),
+    )
     dist = root / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
-         str(source)],
-        check=True, capture_output=True, cwd=root,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=root,
     )
     (wheel,) = dist.glob("genetic_instruct-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         "--disable-pip-version-check", str(wheel)],
-        check=True, capture_output=True, env=_clean_env(),
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        env=_clean_env(),
     )
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(purelib, "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return env_dir / "bin"
@@ -63,15 +92,25 @@ def _clean_env() -> dict[str, str]:
 def _run(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(bin_dir / args[0]), *args[1:]],
-        cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_the_wheel_ships_config_seeds_and_prompts(installed: Path, tmp_path: Path) -> None:
-    where = _run(installed, tmp_path, "python", "-c", (
-        "import genetic_instruct, sys; print(genetic_instruct.__file__); "
-        "print(any('genetic_instruct' in type(f).__module__ for f in sys.meta_path))"
-    ))
+    where = _run(
+        installed,
+        tmp_path,
+        "python",
+        "-c",
+        (
+            "import genetic_instruct, sys; print(genetic_instruct.__file__); "
+            "print(any('genetic_instruct' in type(f).__module__ for f in sys.meta_path))"
+        ),
+    )
     assert where.returncode == 0, where.stderr
     module, editable_finder = where.stdout.split()
     assert module.startswith(str(installed.parent)), where.stdout
@@ -102,8 +141,14 @@ def test_run_inspect_export_and_cfg_from_any_directory(installed: Path, tmp_path
     assert "population" in inspect.stdout
 
     out = tmp_path / "copy.jsonl"
-    export = _run(installed, tmp_path, "genetic-instruct", "export", f"run_dir={run_dir}",
-                  f"export.path={out}")
+    export = _run(
+        installed,
+        tmp_path,
+        "genetic-instruct",
+        "export",
+        f"run_dir={run_dir}",
+        f"export.path={out}",
+    )
     assert export.returncode == 0, export.stderr
     assert out.read_bytes() == (run_dir / "dataset.jsonl").read_bytes()
 
@@ -113,9 +158,20 @@ def test_a_users_config_dir_and_seed_file_are_still_read(installed: Path, tmp_pa
     mine.mkdir(parents=True)
     (mine / "tiny.yaml").write_text("# @package _global_\nevolution:\n  target_size: 77\n")
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text('{"instruction": "Return the sum of two integers a and b.", '
-                     '"solution": "def add(a, b):\\n    return a + b"}\n')
-    job = _run(installed, tmp_path, "genetic-instruct", "--config-dir", str(tmp_path / "myconf"),
-               "--cfg", "job", "experiment=tiny", f"seeds={seeds.name}")
+    seeds.write_text(
+        '{"instruction": "Return the sum of two integers a and b.", '
+        '"solution": "def add(a, b):\\n    return a + b"}\n'
+    )
+    job = _run(
+        installed,
+        tmp_path,
+        "genetic-instruct",
+        "--config-dir",
+        str(tmp_path / "myconf"),
+        "--cfg",
+        "job",
+        "experiment=tiny",
+        f"seeds={seeds.name}",
+    )
     assert job.returncode == 0, job.stderr
     assert "target_size: 77" in job.stdout and "seeds: seeds.jsonl" in job.stdout

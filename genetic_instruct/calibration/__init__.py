@@ -6,9 +6,18 @@ what a run gates survival on. `genetic-instruct calibrate` runs it alone.
 """
 
 from genetic_instruct.calibration.measure import (
-    calibrate, fitness_gate, run_gate, stored_calibration,
+    calibrate,
+    fitness_gate,
+    run_gate,
+    stored_calibration,
 )
 from genetic_instruct.calibration.result import CALIBRATION_JSON, Calibration
 
-__all__ = ["CALIBRATION_JSON", "Calibration", "calibrate", "fitness_gate", "run_gate",
-           "stored_calibration"]
+__all__ = [
+    "CALIBRATION_JSON",
+    "Calibration",
+    "calibrate",
+    "fitness_gate",
+    "run_gate",
+    "stored_calibration",
+]

@@ -118,13 +118,25 @@ def _judge(
     answers: dict[int, Completion] = {}
 
     def ask(flow: Flow, i: int, specimen: Specimen) -> None:
-        request = role_request(cfg, "judge", CALIBRATION_GENERATION, i, judge.prompt(specimen),
-                               i % cfg.evolution.colonies, judge.json_schema)
+        request = role_request(
+            cfg,
+            "judge",
+            CALIBRATION_GENERATION,
+            i,
+            judge.prompt(specimen),
+            i % cfg.evolution.colonies,
+            judge.json_schema,
+        )
         flow.ask("judge", request, functools.partial(answers.__setitem__, i))
 
     with display.stage(STAGE, len(specimens), "-") as tracker:
-        flow = Flow(executor, journal, cfg.evolution.max_in_flight, 1,
-                    lambda _, completion: tracker(0, completion))
+        flow = Flow(
+            executor,
+            journal,
+            cfg.evolution.max_in_flight,
+            1,
+            lambda _, completion: tracker(0, completion),
+        )
         flow.run(functools.partial(ask, flow, i, s) for i, s in enumerate(specimens))
     weights = dict(cfg.fitness.weights)
     scored: list[Scored] = []

@@ -41,20 +41,28 @@ class Calibration:
 
     def line(self) -> str:
         """The one line a user reads."""
-        measured = f"{self.correct} correct and {self.faulty} faulty solutions of {self.tasks} tasks"
+        measured = (
+            f"{self.correct} correct and {self.faulty} faulty solutions of {self.tasks} tasks"
+        )
         if self.unreadable:
             measured += f" ({sum(self.unreadable.values())} verdicts unreadable)"
         if self.auc is None or self.auc_interval is None:
             needs = "" if self.tasks else "; it needs seed tasks with tests that pass"
-            return (f"judge calibration: nothing to compare ({measured}{needs}); its verdict "
-                    "will not gate survival")
+            return (
+                f"judge calibration: nothing to compare ({measured}{needs}); its verdict "
+                "will not gate survival"
+            )
         auc = f"AUC {self.auc:.2f} [{self.auc_interval[0]:.2f}, {self.auc_interval[1]:.2f}]"
         if not self.gates:
-            return (f"judge calibration: the judge does not separate correct from faulty "
-                    f"solutions: {auc} over {measured}; its verdict will not gate survival")
-        return (f"judge calibration: {auc} over {measured}; threshold {self.threshold:g} keeps "
-                f"{self.correct_kept:.0%} of correct solutions and lets "
-                f"{self.faulty_let_through:.0%} of faulty ones through")
+            return (
+                f"judge calibration: the judge does not separate correct from faulty "
+                f"solutions: {auc} over {measured}; its verdict will not gate survival"
+            )
+        return (
+            f"judge calibration: {auc} over {measured}; threshold {self.threshold:g} keeps "
+            f"{self.correct_kept:.0%} of correct solutions and lets "
+            f"{self.faulty_let_through:.0%} of faulty ones through"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "line": self.line()}

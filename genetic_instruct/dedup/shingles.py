@@ -36,7 +36,6 @@ from genetic_instruct.choices import Choice
 from genetic_instruct.dedup.hashing import U64, derive_keys, mix64
 
 
-
 class Normalize(Choice):
     """What a text goes through before shingling (see the module's docstring)."""
 
@@ -102,7 +101,9 @@ class Shingler:
         joined = "\n".join(chunk)
         if joined.isascii():
             body = joined.encode("ascii")
-            return body if self.normalize == Normalize.none else body.lower(), [len(t) for t in chunk]
+            return body if self.normalize == Normalize.none else body.lower(), [
+                len(t) for t in chunk
+            ]
         encoded = [self._encode(text) for text in chunk]
         return b"\n".join(encoded), [len(e) for e in encoded]
 

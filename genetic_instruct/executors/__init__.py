@@ -31,7 +31,9 @@ def open_executor(
     if cfg.executor.kind == ExecutorKind.local:
         return EnginePool(cfg, preloaded)
     if preloaded:
-        raise ValueError("executor.kind=ray loads engines in its actors; it takes no preloaded ones")
+        raise ValueError(
+            "executor.kind=ray loads engines in its actors; it takes no preloaded ones"
+        )
     from genetic_instruct.executors.ray_colonies import RayColonies
 
     return RayColonies(cfg, display)

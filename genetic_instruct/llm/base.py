@@ -43,7 +43,13 @@ class ChatRequest:
         Chat-template kwargs join the key only when set, so keys of requests without them
         (every journal written before they existed) stay what they were.
         """
-        parts: list[Any] = [model, self.messages, self.sampling.__dict__, self.seed, self.json_schema]
+        parts: list[Any] = [
+            model,
+            self.messages,
+            self.sampling.__dict__,
+            self.seed,
+            self.json_schema,
+        ]
         if self.chat_template_kwargs:
             parts.append(self.chat_template_kwargs)
         payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)

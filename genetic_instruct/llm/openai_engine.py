@@ -171,9 +171,7 @@ class OpenAIEngine:
     ) -> aiohttp.ClientSession:
         """The session and the semaphore belong to the engine's loop, so they are made in it."""
         self._slots = asyncio.Semaphore(self._max_concurrency)
-        connector = aiohttp.TCPConnector(
-            limit=self._max_concurrency, keepalive_timeout=KEEPALIVE_S
-        )
+        connector = aiohttp.TCPConnector(limit=self._max_concurrency, keepalive_timeout=KEEPALIVE_S)
         return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers)
 
     # -- the synchronous face -----------------------------------------------------------
@@ -188,9 +186,7 @@ class OpenAIEngine:
         # An outage is timed from the last answer of this batch, not of an earlier stage.
         self._last_answer = max(self._last_answer, time.monotonic())
         finished: queue.SimpleQueue[tuple[int, Completion] | None] = queue.SimpleQueue()
-        batch = self._thread.submit(
-            self._answer_all(requests, lambda i, c: finished.put((i, c)))
-        )
+        batch = self._thread.submit(self._answer_all(requests, lambda i, c: finished.put((i, c))))
         # Runs after the last answer was queued: the end-of-batch mark, also on a crash.
         batch.add_done_callback(lambda _: finished.put(None))
         answers: dict[int, Completion] = {}
@@ -279,12 +275,16 @@ class OpenAIEngine:
         an outage once it has lasted `outage_deadline_s` (until then it is retried, beyond
         max_retries: it is no request's fault)."""
         if is_engine_refusal(failure.reason):
-            raise EngineLost(f"{url} refused the request ({failure.reason}): check the model "
-                             "name (models.*.path) and the API key (models.*.api_key_env)")
+            raise EngineLost(
+                f"{url} refused the request ({failure.reason}): check the model "
+                "name (models.*.path) and the API key (models.*.api_key_env)"
+            )
         silent_s = time.monotonic() - self._last_answer
         if is_outage(failure.reason) and silent_s >= self._outage_deadline_s:
-            raise EngineLost(f"{url} unreachable ({failure.reason}) for {silent_s:.0f} s "
-                             f"(models.*.outage_deadline_s={self._outage_deadline_s:g})")
+            raise EngineLost(
+                f"{url} unreachable ({failure.reason}) for {silent_s:.0f} s "
+                f"(models.*.outage_deadline_s={self._outage_deadline_s:g})"
+            )
 
     async def _attempt(self, url: str, payload: dict[str, Any]) -> Completion | Failure:
         assert self._session is not None

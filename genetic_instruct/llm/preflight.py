@@ -133,8 +133,7 @@ def check_hub_model(where: str, repo_id: str) -> None:
         ) from None
     except RepositoryNotFoundError:
         raise EngineUnavailable(
-            f"{where} {repo_id}: no such model on the Hugging Face hub (or private: set "
-            "HF_TOKEN)"
+            f"{where} {repo_id}: no such model on the Hugging Face hub (or private: set HF_TOKEN)"
         ) from None
     except OSError as error:
         raise EngineUnavailable(f"{where} {repo_id}: cannot fetch from the hub ({error})") from None
@@ -156,8 +155,10 @@ def read_api_key(model: ModelConfig, key_name: str = "models.*.api_key_env") -> 
 
 def _http_cause(status: int, model: ModelConfig) -> str:
     if status in (401, 403):
-        return (f"the API key was refused (HTTP {status}); it is read from the environment "
-                f"variable {model.api_key_env} (models.*.api_key_env)")
+        return (
+            f"the API key was refused (HTTP {status}); it is read from the environment "
+            f"variable {model.api_key_env} (models.*.api_key_env)"
+        )
     if status == 404:
         return "HTTP 404 for /models: not an OpenAI-compatible API root (it should end in /v1)"
     return f"HTTP {status} for /models"

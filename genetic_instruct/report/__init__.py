@@ -8,12 +8,23 @@ from genetic_instruct.report.comparison import write_comparison
 from genetic_instruct.report.lineage import lineage_depths
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.report.run_page import (
-    REPORT_HTML, REPORT_JSON, current_report, report_outputs, write_report,
+    REPORT_HTML,
+    REPORT_JSON,
+    current_report,
+    report_outputs,
+    write_report,
 )
 from genetic_instruct.report.saved_config import save_config, saved_config
 
 __all__ = [
-    "REPORT_HTML", "REPORT_JSON", "build_report", "current_report", "lineage_depths", "save_config",
-    "report_outputs", "saved_config",
-    "write_comparison", "write_report",
+    "REPORT_HTML",
+    "REPORT_JSON",
+    "build_report",
+    "current_report",
+    "lineage_depths",
+    "save_config",
+    "report_outputs",
+    "saved_config",
+    "write_comparison",
+    "write_report",
 ]

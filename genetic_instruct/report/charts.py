@@ -19,8 +19,16 @@ MAX_BAR = 56  # px; a chart with few categories gets bars, not slabs
 CHAR_WIDTH = 6.6  # of the 11 px labels, to lay out legends and category labels
 # Tableau 10: distinguishable, and readable for the common colour-vision deficiencies.
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
 )
 
 Series = Mapping[str, Sequence[float | None]]
@@ -37,8 +45,7 @@ def line_chart(x: Sequence[float], series: Series, *, x_label: str, y_label: str
         parts.append(frame.x_tick(MARGIN_LEFT + (tick - low) / span * width, _short(tick)))
     for (name, values), colour in zip(series.items(), cycle(PALETTE)):
         points = [
-            (MARGIN_LEFT + (xv - low) / span * width, frame.y(v), xv, v)
-            for xv, v in zip(x, values)
+            (MARGIN_LEFT + (xv - low) / span * width, frame.y(v), xv, v) for xv, v in zip(x, values)
         ]
         path, pen = [], "M"
         for px, py, _, v in points:
@@ -59,15 +66,20 @@ def line_chart(x: Sequence[float], series: Series, *, x_label: str, y_label: str
 
 
 def bar_chart(
-    categories: Sequence[str], series: Series, *, x_label: str, y_label: str,
+    categories: Sequence[str],
+    series: Series,
+    *,
+    x_label: str,
+    y_label: str,
     stacked: bool = False,
 ) -> str:
     """Bars per category: side by side per series, or stacked when parts of one whole."""
-    totals = [
-        sum(values[i] or 0 for values in series.values()) for i in range(len(categories))
-    ]
+    totals = [sum(values[i] or 0 for values in series.values()) for i in range(len(categories))]
     frame = _Frame(
-        list(series), totals if stacked else _values(series), x_label, y_label,
+        list(series),
+        totals if stacked else _values(series),
+        x_label,
+        y_label,
         longest_category=max((len(c) for c in categories), default=0),
         categories=len(categories),
     )
@@ -111,8 +123,13 @@ class _Frame:
     """The shared layout: legend on top, y axis with grid, x axis labels below."""
 
     def __init__(
-        self, names: list[str], values: Sequence[float], x_label: str, y_label: str,
-        longest_category: int = 0, categories: int = 0,
+        self,
+        names: list[str],
+        values: Sequence[float],
+        x_label: str,
+        y_label: str,
+        longest_category: int = 0,
+        categories: int = 0,
     ) -> None:
         self.names, self.x_label, self.y_label = names, x_label, y_label
         self.right = WIDTH - MARGIN_RIGHT

@@ -22,7 +22,14 @@ from genetic_instruct.errors import InputError
 from genetic_instruct.ownership import JSON_OWNER, refuse_foreign
 from genetic_instruct.report.charts import line_chart
 from genetic_instruct.report.page import (
-    Section, document, figure, link, note, percent, share, table,
+    Section,
+    document,
+    figure,
+    link,
+    note,
+    percent,
+    share,
+    table,
 )
 from genetic_instruct.report.run_page import REPORT_HTML, write_report
 from genetic_instruct.report.saved_config import SAVED_CONFIG, SAVED_OVERRIDES, saved_config
@@ -92,15 +99,23 @@ def render_comparison(comparison: Mapping[str, Any], out_dir: Path) -> str:
     runs = comparison["runs"]
     sections = [
         Section("outcome", "Outcome", _outcome(runs, out_dir)),
-        Section("growth", "Population growth", _per_generation(
-            runs, "population", "individuals (seeds included)")),
-        Section("acceptance", "Acceptance per generation", _per_generation(
-            runs, "acceptance", "accepted share of tried")),
+        Section(
+            "growth",
+            "Population growth",
+            _per_generation(runs, "population", "individuals (seeds included)"),
+        ),
+        Section(
+            "acceptance",
+            "Acceptance per generation",
+            _per_generation(runs, "acceptance", "accepted share of tried"),
+        ),
         Section("rejections", "Rejection reasons", _rejections(runs)),
         Section("cost", "Tokens and throughput", _cost(runs)),
     ]
-    intro = note("Each run's own page is linked from the first table; the numbers are in "
-                 "comparison.json beside this page.")
+    intro = note(
+        "Each run's own page is linked from the first table; the numbers are in "
+        "comparison.json beside this page."
+    )
     return document("genetic-instruct sweep comparison", f"{len(runs)} runs", intro, sections)
 
 
@@ -112,21 +127,35 @@ def _outcome(runs: Sequence[Mapping[str, Any]], out_dir: Path) -> str:
         page = os.path.relpath(Path(run["run_dir"]) / REPORT_HTML, out_dir)
         survivors = rep["run"]["survivors"]
         mutations = rep["survivors"]["by_origin"].get("mutation", 0)
-        rows.append((
-            link(page, run["label"]), rep["run"]["generation"], rep["run"]["population"],
-            survivors, percent(rep["acceptance"]["rate"]),
-            *(rep["judge_scores"].get(c, {}).get("mean") for c in criteria),
-            share(mutations, survivors),
-            rep["lineage_depth"]["mean"],
-        ))
-    headers = ("run", "generations", "population", "survivors", "acceptance",
-               *(f"mean {c}" for c in criteria), "mutation share", "mean lineage depth")
+        rows.append(
+            (
+                link(page, run["label"]),
+                rep["run"]["generation"],
+                rep["run"]["population"],
+                survivors,
+                percent(rep["acceptance"]["rate"]),
+                *(rep["judge_scores"].get(c, {}).get("mean") for c in criteria),
+                share(mutations, survivors),
+                rep["lineage_depth"]["mean"],
+            )
+        )
+    headers = (
+        "run",
+        "generations",
+        "population",
+        "survivors",
+        "acceptance",
+        *(f"mean {c}" for c in criteria),
+        "mutation share",
+        "mean lineage depth",
+    )
     return table(headers, rows)
 
 
 def _per_generation(runs: Sequence[Mapping[str, Any]], key: str, y_label: str) -> str:
-    generations = sorted({row["generation"] for run in runs
-                          for row in run["report"]["generations"]})
+    generations = sorted(
+        {row["generation"] for run in runs for row in run["report"]["generations"]}
+    )
     series = {}
     for run in runs:
         by_generation = {row["generation"]: row[key] for row in run["report"]["generations"]}
@@ -144,11 +173,17 @@ def _rejections(runs: Sequence[Mapping[str, Any]]) -> str:
     for run in runs:
         acc = run["report"]["acceptance"]
         other = sum(n for r, n in acc["rejected"].items() if r not in reasons)
-        rows.append((run["label"], acc["tried"],
-                     *(share(acc["rejected"].get(r, 0), acc["tried"]) for r in reasons),
-                     share(other, acc["tried"])))
+        rows.append(
+            (
+                run["label"],
+                acc["tried"],
+                *(share(acc["rejected"].get(r, 0), acc["tried"]) for r in reasons),
+                share(other, acc["tried"]),
+            )
+        )
     return table(("run", "tried", *reasons, "other"), rows) + note(
-        "Share of the offspring tried that each filter rejected.")
+        "Share of the offspring tried that each filter rejected."
+    )
 
 
 def _cost(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -156,10 +191,12 @@ def _cost(runs: Sequence[Mapping[str, Any]]) -> str:
     for run in runs:
         per = run["report"]["tokens_per_accepted"]
         speed = run["report"]["throughput"]
-        rows.append((
-            run["label"], *(per[role]["total"] for role in ROLES),
-            *(speed[role]["tokens_per_second"] for role in ROLES),
-        ))
-    headers = ("run", *(f"{r} tokens / accepted" for r in ROLES),
-               *(f"{r} tokens/s" for r in ROLES))
+        rows.append(
+            (
+                run["label"],
+                *(per[role]["total"] for role in ROLES),
+                *(speed[role]["tokens_per_second"] for role in ROLES),
+            )
+        )
+    headers = ("run", *(f"{r} tokens / accepted" for r in ROLES), *(f"{r} tokens/s" for r in ROLES))
     return table(headers, rows)

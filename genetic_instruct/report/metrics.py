@@ -16,10 +16,10 @@ from typing import Any
 from genetic_instruct.calibration import fitness_gate, stored_calibration
 from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
 from genetic_instruct.ownership import JSON_OWNER
-from genetic_instruct.seed_tests import failing_seeds
+from genetic_instruct.report.lineage import lineage_depths
 from genetic_instruct.roles.base import truncated_reason
 from genetic_instruct.run_end import META_KEY as RUN_END_KEY
-from genetic_instruct.report.lineage import lineage_depths
+from genetic_instruct.seed_tests import failing_seeds
 from genetic_instruct.store import Lineage, RunStore
 
 REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement

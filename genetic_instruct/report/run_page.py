@@ -13,7 +13,15 @@ from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.report.charts import bar_chart, line_chart
 from genetic_instruct.report.metrics import REPORT_SCHEMA, build_report
 from genetic_instruct.report.page import (
-    Section, document, figure, folded, note, number, percent, share, table,
+    Section,
+    document,
+    figure,
+    folded,
+    note,
+    number,
+    percent,
+    share,
+    table,
 )
 from genetic_instruct.store import RunStore
 
@@ -56,7 +64,8 @@ def current_report(store: RunStore) -> dict[str, Any] | None:
     if report.get("schema") != REPORT_SCHEMA:
         return None  # an older tool's report lacks fields the card reads
     if (run.get("generation"), run.get("population")) != (
-        store.generation or 0, store.population_size()
+        store.generation or 0,
+        store.population_size(),
     ):
         return None
     return report
@@ -77,9 +86,7 @@ def render_run(report: Mapping[str, Any]) -> str:
         Section("throughput", "Throughput", _throughput(report)),
         Section("generations", "Per generation", _generation_table(report)),
     ]
-    subtitle = (
-        f"{run['run_dir']} · generation {run['generation']} · written {run['generated_at']}"
-    )
+    subtitle = f"{run['run_dir']} · generation {run['generation']} · written {run['generated_at']}"
     end = run.get("end")
     stopped = f"The run {end['message']}. " if end else "The run has not stopped yet. "
     intro = note(stopped + "The same numbers are in report.json beside this page.")
@@ -96,18 +103,27 @@ def summary_table(report: Mapping[str, Any]) -> str:
     rows: list[tuple[str, Any]] = [
         ("run directory", run["run_dir"]),
         ("generations", f"{run['generation']} (limit {cfg['max_generations'] or 'none'})"),
-        ("population", f"{run['population']:,} of target {cfg['target_size']:,} "
-                       f"({run['population'] / cfg['target_size']:.0%})"),
+        (
+            "population",
+            f"{run['population']:,} of target {cfg['target_size']:,} "
+            f"({run['population'] / cfg['target_size']:.0%})",
+        ),
         ("seeds", f"{run['seeds']:,} ({cfg['seeds']})"),
-        ("survivors", f"{run['survivors']:,} ("
-                      + ", ".join(f"{k} {v:,}" for k, v in by_origin.items()) + ")"),
-        ("offspring tried / accepted", f"{acc['tried']:,} / {acc['accepted']:,} "
-                                       f"({percent(acc['rate'])})"),
+        (
+            "survivors",
+            f"{run['survivors']:,} (" + ", ".join(f"{k} {v:,}" for k, v in by_origin.items()) + ")",
+        ),
+        (
+            "offspring tried / accepted",
+            f"{acc['tried']:,} / {acc['accepted']:,} ({percent(acc['rate'])})",
+        ),
         ("colonies × offspring per colony", f"{cfg['colonies']} × {cfg['offspring_per_colony']}"),
         ("mutation rate", str(cfg["mutation_rate"])),
-        ("fitness", f"gate: {report['gate']}; threshold setting {cfg['fitness']['threshold']}, "
-                    "weights "
-                    + ", ".join(f"{k} {v}" for k, v in cfg["fitness"]["weights"].items())),
+        (
+            "fitness",
+            f"gate: {report['gate']}; threshold setting {cfg['fitness']['threshold']}, "
+            "weights " + ", ".join(f"{k} {v}" for k, v in cfg["fitness"]["weights"].items()),
+        ),
         ("dedup", f"Jaccard ≥ {cfg['dedup']['threshold']} on {cfg['dedup']['compare']}"),
         ("models", models),
         ("dataset", run["dataset"]),
@@ -129,7 +145,8 @@ def _growth(report: Mapping[str, Any]) -> str:
             "population": [row["population"] for row in rows],
             "target size": [target] * len(rows),
         },
-        x_label="generation", y_label="individuals (seeds included)",
+        x_label="generation",
+        y_label="individuals (seeds included)",
     )
     return figure(chart, "Population after each generation; generation 0 is the seed set.")
 
@@ -145,19 +162,29 @@ def _acceptance(report: Mapping[str, Any]) -> str:
     if other:
         series["other"] = [sum(row["rejected"].get(r, 0) for r in other) for row in rows]
     chart = bar_chart(
-        [str(row["generation"]) for row in rows], series, stacked=True,
-        x_label="generation", y_label="offspring tried",
+        [str(row["generation"]) for row in rows],
+        series,
+        stacked=True,
+        x_label="generation",
+        y_label="offspring tried",
     )
     tried = acc["tried"]
     totals = [("accepted", acc["accepted"], percent(acc["rate"]))] + [
-        (reason, count, share(count, tried))
-        for reason, count in acc["rejected"].items()
+        (reason, count, share(count, tried)) for reason, count in acc["rejected"].items()
     ]
-    caption = ("What became of each generation's offspring: accepted, or the first filter "
-               "that rejected them.")
+    caption = (
+        "What became of each generation's offspring: accepted, or the first filter "
+        "that rejected them."
+    )
     truncated = ", ".join(f"{role} {n:,}" for role, n in acc.get("truncated", {}).items() if n)
-    cut = (note(f"Answers cut by max_tokens, rejected: {truncated}. Many of them mean that "
-                "role's roles.<role>.max_tokens is too short.") if truncated else "")
+    cut = (
+        note(
+            f"Answers cut by max_tokens, rejected: {truncated}. Many of them mean that "
+            "role's roles.<role>.max_tokens is too short."
+        )
+        if truncated
+        else ""
+    )
     return figure(chart, caption) + table(("outcome", "offspring", "share of tried"), totals) + cut
 
 
@@ -169,43 +196,60 @@ def _judge(report: Mapping[str, Any]) -> str:
     chart = bar_chart(
         [str(s) for s in levels],
         {name: [c["histogram"].get(str(s), 0) for s in levels] for name, c in scores.items()},
-        x_label="score", y_label="judged offspring",
+        x_label="score",
+        y_label="judged offspring",
     )
-    rows = [
-        (name, sum(c["histogram"].values()), c["mean"]) for name, c in scores.items()
-    ]
-    caption = (f"Judge scores of every judged offspring, rejected ones included; survival "
-               f"gate: {report['gate']}.")
+    rows = [(name, sum(c["histogram"].values()), c["mean"]) for name, c in scores.items()]
+    caption = (
+        f"Judge scores of every judged offspring, rejected ones included; survival "
+        f"gate: {report['gate']}."
+    )
     return figure(chart, caption) + table(("criterion", "judged", "mean score"), rows)
 
 
 def _calibration(report: Mapping[str, Any]) -> str:
     found = report["calibration"]
     if found is None:
-        return note("The judge was not calibrated: run `genetic-instruct calibrate`, or set "
-                    "fitness.threshold=auto (or calibration.at_start=true).")
+        return note(
+            "The judge was not calibrated: run `genetic-instruct calibrate`, or set "
+            "fitness.threshold=auto (or calibration.at_start=true)."
+        )
     levels = sorted({float(s) for hist in found["scores"].values() for s in hist})
     chart = bar_chart(
         [f"{s:g}" for s in levels],
         {kind: [hist.get(f"{s:.1f}", 0) for s in levels] for kind, hist in found["scores"].items()},
-        x_label="judge score", y_label="solutions",
+        x_label="judge score",
+        y_label="solutions",
     )
-    caption = ("Judge scores of seed reference solutions (correct) and of mutants of them "
-               "that fail the seed's own tests (faulty), the judge shown neither tests nor "
-               "their results. " + found["line"] + ".")
+    caption = (
+        "Judge scores of seed reference solutions (correct) and of mutants of them "
+        "that fail the seed's own tests (faulty), the judge shown neither tests nor "
+        "their results. " + found["line"] + "."
+    )
     interval = found["auc_interval"]
     rows: list[tuple[str, Any]] = [
-        ("ROC AUC", "-" if found["auc"] is None else
-         f"{found['auc']:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] "
-         f"({found['confidence']:.0%} bootstrap over tasks)"),
+        (
+            "ROC AUC",
+            "-"
+            if found["auc"] is None
+            else f"{found['auc']:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] "
+            f"({found['confidence']:.0%} bootstrap over tasks)",
+        ),
         ("tasks / correct / faulty", f"{found['tasks']} / {found['correct']} / {found['faulty']}"),
-        ("threshold", f"{found['threshold']} (keeps {percent(found['correct_kept'])} of "
-                      f"correct, {percent(found['faulty_let_through'])} of faulty)"),
+        (
+            "threshold",
+            f"{found['threshold']} (keeps {percent(found['correct_kept'])} of "
+            f"correct, {percent(found['faulty_let_through'])} of faulty)",
+        ),
         ("gates survival", "yes" if found["gates"] else "no (AUC not clearly above 0.5)"),
-        ("unreadable verdicts", ", ".join(f"{k} {v}" for k, v in found["unreadable"].items())
-         or "none"),
-        ("faulty by mutation", ", ".join(f"{k} {v}" for k, v in
-                                         found["faulty_by_operator"].items())),
+        (
+            "unreadable verdicts",
+            ", ".join(f"{k} {v}" for k, v in found["unreadable"].items()) or "none",
+        ),
+        (
+            "faulty by mutation",
+            ", ".join(f"{k} {v}" for k, v in found["faulty_by_operator"].items()),
+        ),
         ("time", ", ".join(f"{part} {s} s" for part, s in found["seconds"].items())),
     ]
     return figure(chart, caption) + table(None, rows) + _agreement(report)
@@ -215,9 +259,11 @@ def _agreement(report: Mapping[str, Any]) -> str:
     agreement = report["test_agreement"]
     if agreement is None or not agreement["executed"]:
         return ""
-    return note(f"Independent tests (written by the Tester, not the Coder) passed on "
-                f"{agreement['agreed']:,} of {agreement['executed']:,} executed solutions "
-                f"({percent(agreement['rate'])}): a second signal beside the judge's.")
+    return note(
+        f"Independent tests (written by the Tester, not the Coder) passed on "
+        f"{agreement['agreed']:,} of {agreement['executed']:,} executed solutions "
+        f"({percent(agreement['rate'])}): a second signal beside the judge's."
+    )
 
 
 def _test_strength(report: Mapping[str, Any]) -> str:
@@ -227,13 +273,19 @@ def _test_strength(report: Mapping[str, Any]) -> str:
     rows = [row for row in report["generations"] if row["mutation_scores"]]
     chart = bar_chart(
         [str(row["generation"]) for row in rows],
-        {f"score {b}": [row["mutation_scores"].get(b, 0) for row in rows]
-         for b in scores["histogram"]},
-        stacked=True, x_label="generation", y_label="mutation-tested programs",
+        {
+            f"score {b}": [row["mutation_scores"].get(b, 0) for row in rows]
+            for b in scores["histogram"]
+        },
+        stacked=True,
+        x_label="generation",
+        y_label="mutation-tested programs",
     )
-    caption = (f"Mutation score (share of its own mutants each passing program's tests "
-               f"killed) per generation; mean {scores['mean']} over {scores['measured']:,} "
-               "programs. Tests that never call the solution score 0.")
+    caption = (
+        f"Mutation score (share of its own mutants each passing program's tests "
+        f"killed) per generation; mean {scores['mean']} over {scores['measured']:,} "
+        "programs. Tests that never call the solution score 0."
+    )
     return figure(chart, caption)
 
 
@@ -244,13 +296,16 @@ def _operators(report: Mapping[str, Any]) -> str:
     chart = bar_chart(
         list(by_generation),
         {label: [counts.get(label, 0) for counts in by_generation.values()] for label in labels},
-        stacked=True, x_label="generation", y_label="survivors",
+        stacked=True,
+        x_label="generation",
+        y_label="survivors",
     )
     total = sum(survivors["by_origin"].values())
     rows = [(origin, n, share(n, total)) for origin, n in survivors["by_origin"].items()]
     rows += [(f"mutation/{m}", n, share(n, total)) for m, n in survivors["by_method"].items()]
-    caption = ("Survivors of each generation by operator (crossover) and evolution method "
-               "(mutation/…).")
+    caption = (
+        "Survivors of each generation by operator (crossover) and evolution method (mutation/…)."
+    )
     return figure(chart, caption) + table(("operator / method", "survivors", "share"), rows)
 
 
@@ -258,8 +313,10 @@ def _lineage(report: Mapping[str, Any]) -> str:
     depth = report["lineage_depth"]
     histogram = depth["histogram"]
     chart = bar_chart(
-        list(histogram), {"survivors": list(histogram.values())},
-        x_label="depth (operator steps from the nearest seed)", y_label="survivors",
+        list(histogram),
+        {"survivors": list(histogram.values())},
+        x_label="depth (operator steps from the nearest seed)",
+        y_label="survivors",
     )
     text = (
         f"Mean depth {number(depth['mean'])}, deepest {depth['max']}; "
@@ -273,10 +330,13 @@ def _tokens(report: Mapping[str, Any]) -> str:
     chart = bar_chart(
         list(ROLES),
         {part: [per[role][part] for role in ROLES] for part in ("prompt", "completion")},
-        stacked=True, x_label="role", y_label="tokens per accepted sample",
+        stacked=True,
+        x_label="role",
+        y_label="tokens per accepted sample",
     )
-    rows = [(role, per[role]["prompt"], per[role]["completion"], per[role]["total"])
-            for role in ROLES]
+    rows = [
+        (role, per[role]["prompt"], per[role]["completion"], per[role]["total"]) for role in ROLES
+    ]
     caption = "All tokens spent (on rejected offspring too) divided by the number of survivors."
     return figure(chart, caption) + table(("role", "prompt", "completion", "total"), rows)
 
@@ -286,22 +346,33 @@ def _throughput(report: Mapping[str, Any]) -> str:
     chart = line_chart(
         [row["generation"] for row in rows],
         {role: [row["tokens_per_second"].get(role) for row in rows] for role in ROLES},
-        x_label="generation", y_label="tokens per second",
+        x_label="generation",
+        y_label="tokens per second",
     )
     totals = report["throughput"]
     table_rows = [
-        (role, totals[role]["tokens"], totals[role]["seconds"],
-         totals[role]["tokens_per_second"], totals[role]["completion_tokens_per_second"])
+        (
+            role,
+            totals[role]["tokens"],
+            totals[role]["seconds"],
+            totals[role]["tokens_per_second"],
+            totals[role]["completion_tokens_per_second"],
+        )
         for role in ROLES
     ]
     excluded = totals["excluded_generations"]
     caveat = (
         f" Generations {', '.join(map(str, excluded))} replayed answers from the journal "
-        "after a resume and are left out." if excluded else ""
+        "after a resume and are left out."
+        if excluded
+        else ""
     )
     return (
-        figure(chart, "Prompt and completion tokens per second of wall time in each role's "
-                      "stage (from its first request to its last answer; stages overlap).")
+        figure(
+            chart,
+            "Prompt and completion tokens per second of wall time in each role's "
+            "stage (from its first request to its last answer; stages overlap).",
+        )
         + table(("role", "tokens", "seconds", "tokens/s", "completion tokens/s"), table_rows)
         + note("Time is the stage's wall time, waiting on the engine included." + caveat)
     )
@@ -312,15 +383,30 @@ def _generation_table(report: Mapping[str, Any]) -> str:
     for row in report["generations"]:
         reasons = list(row["rejected"].items())
         reasons.sort(key=lambda kv: -kv[1])
-        rows.append((
-            row["generation"], row["population"], row["tried"], row["accepted"],
-            percent(row["acceptance"]),
-            ", ".join(f"{reason} {n}" for reason, n in reasons[:3]),
-            sum(row["prompt_tokens"].values()) + sum(row["completion_tokens"].values()),
-            round(row["wall_seconds"], 2), row["replayed"],
-        ))
-    headers = ("generation", "population", "tried", "accepted", "acceptance",
-               "top rejection reasons", "tokens", "seconds", "replayed")
+        rows.append(
+            (
+                row["generation"],
+                row["population"],
+                row["tried"],
+                row["accepted"],
+                percent(row["acceptance"]),
+                ", ".join(f"{reason} {n}" for reason, n in reasons[:3]),
+                sum(row["prompt_tokens"].values()) + sum(row["completion_tokens"].values()),
+                round(row["wall_seconds"], 2),
+                row["replayed"],
+            )
+        )
+    headers = (
+        "generation",
+        "population",
+        "tried",
+        "accepted",
+        "acceptance",
+        "top rejection reasons",
+        "tokens",
+        "seconds",
+        "replayed",
+    )
     return folded(f"{len(rows)} generations", table(headers, rows)) + note(
         "Replayed: answers taken from the journal after a resume."
     )

@@ -214,8 +214,8 @@ def trim_chatter(text: str) -> str:
         if is_fence[i] or not part.strip():
             continue
         following = next((j for j in range(i + 1, len(parts)) if parts[j].strip()), None)
-        solution_follows = following is not None and is_fence[following] and (
-            is_solution_intro(part)
+        solution_follows = (
+            following is not None and is_fence[following] and (is_solution_intro(part))
         )
         if solution_follows or (i > last_fence and is_sign_off(part)):
             parts = parts[:i]

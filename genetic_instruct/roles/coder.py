@@ -74,7 +74,9 @@ def tests_of(blocks: list[str], solution_names: set[str]) -> str:
 
 
 def _defines_callable(tree: ast.Module) -> bool:
-    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in tree.body)
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in tree.body
+    )
 
 
 class CoderRole(Role[Candidate, tuple[str, str]]):

@@ -16,8 +16,8 @@ from genetic_instruct.config import JUDGE_CRITERIA
 from genetic_instruct.fitness import SCORE_MAX, SCORE_MIN, JudgeVerdict
 from genetic_instruct.prompts import PromptTemplate
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.sandbox import ExecutionResult
 from genetic_instruct.roles.base import Role
+from genetic_instruct.sandbox import ExecutionResult
 
 RATIONALE_MAX_CHARS = 300
 # Objects tried, from the end of the answer: a verdict is near its end, and each try decodes

@@ -79,8 +79,10 @@ def _is_runner_call(node: ast.stmt) -> bool:
     if not isinstance(node, ast.Expr) or not isinstance(node.value, ast.Call):
         return False
     func = node.value.func
-    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and (
-        func.value.id in _TEST_RUNNER_MODULES
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and (func.value.id in _TEST_RUNNER_MODULES)
     )
 
 
@@ -94,9 +96,14 @@ def _is_runner_import(node: ast.stmt) -> bool:
 
 def _holds_tests(nodes: list[ast.stmt]) -> bool:
     return any(
-        isinstance(n, ast.Assert) or _is_test_function(n) or _is_test_case(n)
-        or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
-            and ast.unparse(n.value.func).startswith(("test", "check")))
+        isinstance(n, ast.Assert)
+        or _is_test_function(n)
+        or _is_test_case(n)
+        or (
+            isinstance(n, ast.Expr)
+            and isinstance(n.value, ast.Call)
+            and ast.unparse(n.value.func).startswith(("test", "check"))
+        )
         for n in nodes
     )
 

@@ -49,6 +49,7 @@ Linux only (namespaces, pidfd_open: Linux >= 5.3). Standard library only.
 
 from __future__ import annotations
 
+import _signal  # the signal module imports enum: milliseconds per program for two constants
 import ctypes
 import marshal
 import os
@@ -56,12 +57,11 @@ import resource
 import select
 import sys
 
-import _signal  # the signal module imports enum: milliseconds per program for two constants
-
 # typing costs ~18 ms per program; only type checkers need it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, NoReturn
+    from collections.abc import Callable
+    from typing import NoReturn
 
 # Imported now: this directory is not in the sandbox's root. Under -I the script's own
 # directory is not on sys.path.

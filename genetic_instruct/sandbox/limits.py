@@ -73,7 +73,9 @@ class SandboxLimits:
         try:
             self.network = NetworkMode(self.network)
         except ValueError:
-            raise InvalidLimit("network", f"must be isolate or allow, got {self.network!r}") from None
+            raise InvalidLimit(
+                "network", f"must be isolate or allow, got {self.network!r}"
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,9 @@ def _mirror(path: str, entries: dict[Entry, None]) -> str:
         if os.path.islink(candidate):
             _parents(entries, candidate)
             _add(entries, "symlink", candidate, os.readlink(candidate))
-            current = _mirror(os.path.normpath(os.path.join(current, os.readlink(candidate))), entries)
+            current = _mirror(
+                os.path.normpath(os.path.join(current, os.readlink(candidate))), entries
+            )
         else:
             current = candidate
     return current

@@ -42,9 +42,7 @@ CONTROL_BYTES = 4096
 READ_CHUNK = 65536
 
 
-def run_tests(
-    solution: str, tests: str, limits: SandboxLimits | None = None
-) -> ExecutionResult:
+def run_tests(solution: str, tests: str, limits: SandboxLimits | None = None) -> ExecutionResult:
     """Run `solution`, then the top-level statements of `tests` in its namespace, sandboxed.
 
     Each top-level assert is one test; a failing assert is counted and the run goes on.

@@ -34,7 +34,7 @@ The input may be empty; an empty string encodes to an empty string."""
 R1_CROSSOVER_TASKS = [
     "Write a function `merge_ranges(ranges)` that merges overlapping closed integer ranges "
     "given as (start, end) tuples and returns them sorted.",
-    'Write a function `rle_encode(text)` that returns the run-length encoding of a string, '
+    "Write a function `rle_encode(text)` that returns the run-length encoding of a string, "
     'for example:\n\n```python\nrle_encode("aaabcc")  # -> "a3b1c2"\n```\n\nThe input may be '
     "empty; an empty string encodes to an empty string.",
 ]
@@ -232,8 +232,8 @@ JUDGE_LOOSE_100 = "Correctness: 100\nQuality: 9"
 JUDGE_LOOSE = "Correctness: 7/10\nQuality - 6\nThe code works."
 
 HARMONY_JUDGE = (
-    "<|channel|>analysis<|message|>Check the loop. {\"rationale\": \"x\", \"correctness\": 1, "
-    "\"quality\": 1}<|end|><|start|>assistant<|channel|>final<|message|>"
+    '<|channel|>analysis<|message|>Check the loop. {"rationale": "x", "correctness": 1, '
+    '"quality": 1}<|end|><|start|>assistant<|channel|>final<|message|>'
     '{"rationale": "Correct and idiomatic.", "correctness": 10, "quality": 8}<|return|>'
 )
 
@@ -252,36 +252,81 @@ class Case:
 CASES = [
     Case("deepseek-r1 inline think", "crossover", R1_CROSSOVER, R1_CROSSOVER_TASKS),
     Case("llama-3 chatty", "crossover", LLAMA_CROSSOVER, LLAMA_CROSSOVER_TASKS),
-    Case("qwq think opened by the template", "mutation", QWQ_MUTATION_ERRONEOUS,
-         [QWQ_MUTATION_TASK]),
+    Case(
+        "qwq think opened by the template", "mutation", QWQ_MUTATION_ERRONEOUS, [QWQ_MUTATION_TASK]
+    ),
     Case("llama-3 chatty", "mutation", LLAMA_MUTATION, [LLAMA_MUTATION_TASK]),
     Case("smollm2 rambling", "mutation", SMOLLM2_MUTATION, [SMOLLM2_MUTATION_TASK]),
     Case("llama-3 refusal", "mutation", REFUSAL, "reject:instructor_refusal"),
     Case("llama-3 meta only", "mutation", META_ONLY, "reject:instructor_no_task"),
-    Case("qwen3 unfinished think", "mutation", UNFINISHED_THINK, "reject:instructor_truncated",
-         finish_reason="length"),
-    Case("qwen3 think without end", "crossover", UNFINISHED_THINK,
-         "reject:instructor_reasoning_unfinished"),
-    Case("deepseek-r1 inline think", "coder_tests", R1_CODER,
-         (R1_CODER_SOLUTION, "assert merge_ranges([(1, 3), (2, 6), (8, 10)]) == [(1, 6), (8, 10)]"
-          "\nassert merge_ranges([]) == []"), subject=R1_CROSSOVER_TASKS[0]),
-    Case("llama-3 unittest class", "coder_tests", LLAMA_CODER_UNITTEST, "unittest:2",
-         subject=R1_CROSSOVER_TASKS[1]),
-    Case("qwen2.5-coder terse", "coder_tests", QWEN_CODER_TERSE, "asserts:3",
-         subject=LLAMA_CROSSOVER_TASKS[1]),
-    Case("truncated", "coder_tests", TRUNCATED_CODER, "reject:coder_truncated",
-         finish_reason="length", subject=R1_CROSSOVER_TASKS[0]),
+    Case(
+        "qwen3 unfinished think",
+        "mutation",
+        UNFINISHED_THINK,
+        "reject:instructor_truncated",
+        finish_reason="length",
+    ),
+    Case(
+        "qwen3 think without end",
+        "crossover",
+        UNFINISHED_THINK,
+        "reject:instructor_reasoning_unfinished",
+    ),
+    Case(
+        "deepseek-r1 inline think",
+        "coder_tests",
+        R1_CODER,
+        (
+            R1_CODER_SOLUTION,
+            "assert merge_ranges([(1, 3), (2, 6), (8, 10)]) == [(1, 6), (8, 10)]"
+            "\nassert merge_ranges([]) == []",
+        ),
+        subject=R1_CROSSOVER_TASKS[0],
+    ),
+    Case(
+        "llama-3 unittest class",
+        "coder_tests",
+        LLAMA_CODER_UNITTEST,
+        "unittest:2",
+        subject=R1_CROSSOVER_TASKS[1],
+    ),
+    Case(
+        "qwen2.5-coder terse",
+        "coder_tests",
+        QWEN_CODER_TERSE,
+        "asserts:3",
+        subject=LLAMA_CROSSOVER_TASKS[1],
+    ),
+    Case(
+        "truncated",
+        "coder_tests",
+        TRUNCATED_CODER,
+        "reject:coder_truncated",
+        finish_reason="length",
+        subject=R1_CROSSOVER_TASKS[0],
+    ),
     Case("deepseek-r1 inline think", "judge", R1_JUDGE, {"correctness": 9.0, "quality": 9.0}),
-    Case("llama-3 revised verdict", "judge", LLAMA_JUDGE_REVISED,
-         {"correctness": 8.0, "quality": 7.0}),
+    Case(
+        "llama-3 revised verdict",
+        "judge",
+        LLAMA_JUDGE_REVISED,
+        {"correctness": 8.0, "quality": 7.0},
+    ),
     Case("gpt-oss harmony", "judge", HARMONY_JUDGE, {"correctness": 10.0, "quality": 8.0}),
     Case("loose lines", "judge", JUDGE_LOOSE, {"correctness": 7.0, "quality": 6.0}),
     Case("score out of range", "judge", JUDGE_LOOSE_100, "reject:judge_score_out_of_range"),
     Case("deep nesting", "judge", "[" * 5000 + "{", "reject:judge_unparseable"),
-    Case("deep objects", "judge", '{"a": ' * 3000 + "1" + "}" * 3000,
-         "reject:judge_missing_score"),
-    Case("deep code", "coder_tests", "```python\nx = " + "(" * 3000 + "\n```",
-         "reject:code_syntax_error"),
-    Case("nul byte", "coder_tests", "```python\ndef f():\n    return '\x00'\n```",
-         "reject:coder_nul_byte"),
+    Case("deep objects", "judge", '{"a": ' * 3000 + "1" + "}" * 3000, "reject:judge_missing_score"),
+    Case(
+        "deep code",
+        "coder_tests",
+        "```python\nx = " + "(" * 3000 + "\n```",
+        "reject:code_syntax_error",
+    ),
+    Case(
+        "nul byte",
+        "coder_tests",
+        "```python\ndef f():\n    return '\x00'\n```",
+        "reject:coder_nul_byte",
+    ),
 ]
