@@ -7,6 +7,7 @@ and library logs are kept off this terminal (engine_logs.py)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +35,12 @@ class StageTracker:
         self._shown_at = self._start
         self.done = 0
         self.tokens = 0
+        self.by_role: Counter[str] = Counter()  # answers per role, when several share a bar
+
+    def answered(self, role: str, completion: Completion) -> None:
+        """One answer of a bar that several roles share (the streaming generation's)."""
+        self.by_role[role] += 1
+        self(0, completion)
 
     def __call__(self, _index: int, completion: Completion) -> None:
         self.done += 1
@@ -46,6 +53,7 @@ class StageTracker:
                 self._task,
                 completed=self.done,
                 speed=f"{self.tokens_per_s:,.0f} tok/s",
+                roles=" ".join(f"{role} {n}" for role, n in self.by_role.items()),
                 acc=self._accepted,
             )
             self._shown_at = now
@@ -96,6 +104,7 @@ class RunDisplay:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[roles]}"),
             TextColumn("accepted so far {task.fields[acc]}"),
             TimeElapsedColumn(),
             TextColumn("ETA to target {task.fields[eta]}"),
@@ -103,7 +112,12 @@ class RunDisplay:
             transient=True,
         ) as progress:
             task = progress.add_task(
-                name, total=total, speed="", acc=accepted_so_far, eta=self.eta_to_target()
+                name,
+                total=total,
+                speed="",
+                roles="",
+                acc=accepted_so_far,
+                eta=self.eta_to_target(),
             )
             yield StageTracker(progress, task, accepted_so_far)
 

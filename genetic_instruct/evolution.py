@@ -302,7 +302,7 @@ class Evolution:
 
             def answered(role: str, completion: Completion) -> None:
                 stats.tokens.add(role, [completion])
-                tracker(0, completion)
+                tracker.answered(role, completion)
 
             flow = Flow(
                 self._engines,

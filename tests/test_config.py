@@ -99,6 +99,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (["execution.network=open"], "config key execution.network: Invalid value 'open'"),
         (["execution.wall_seconds=0"], "config key execution.wall_seconds: must be positive"),
         (["export.format=csv"], "config key export.format: Invalid value 'csv'"),
+        (["executor.kind=dask"], "config key executor.kind: Invalid value 'dask'"),
         (["roles.coder.temperature=0.1=2"], "override 'roles.coder.temperature=0.1=2'"),
     ],
 )
