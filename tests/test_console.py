@@ -49,7 +49,7 @@ def test_make_run_shows_progress_and_no_engine_info_lines(session: str, tmp_path
     venv = Path(sys.prefix)
     run_dir = tmp_path / "run"
     args = (
-        f"run_dir={run_dir} evolution.max_generations=2 evolution.colonies=1 "
+        f"run_dir={run_dir} evolution.max_generations=1 evolution.colonies=1 "
         "evolution.offspring_per_colony=3 execution.mutants=0"
     )
     done = tmp_path / "exit-code"
