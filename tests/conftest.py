@@ -20,12 +20,16 @@ from hydra import compose, initialize_config_module
 from genetic_instruct.cli import CONF_MODULE, to_config
 from genetic_instruct.config import Config
 
+from .vllm_server import MODEL_DTYPE
+
 ENGINE_GROUP = "engines"
 # Runs compared record for record (resumed vs uninterrupted) must not depend on the load of
 # a shared CI machine: the judge sees each execution's result, and a trivial program that
 # overran the default 10 s wall clock while vLLM loaded beside it changed its judge's prompt.
 # The CPU limit still stops a program that loops, deterministically.
 STEADY_SANDBOX = "execution.wall_seconds=120"
+# The CLI's spelling of the embedded model's dtype under test (see tests/vllm_server.py).
+MODEL_DTYPE_OVERRIDE = f"models.default.dtype={MODEL_DTYPE}"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
@@ -63,7 +67,7 @@ def embedded_engine() -> Iterator[object]:
     from genetic_instruct.config import ModelConfig
     from genetic_instruct.llm.vllm_engine import VLLMEngine
 
-    engine = VLLMEngine(ModelConfig())
+    engine = VLLMEngine(ModelConfig(dtype=MODEL_DTYPE))
     yield engine
     engine.close()
 

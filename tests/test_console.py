@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import MODEL_DTYPE_OVERRIDE
+
 REPO = Path(__file__).resolve().parents[1]
 # the streaming generation's one bar: answers / requests (? while still growing), tokens/s,
 # answers per role, elapsed and ETA to the target size
@@ -50,7 +52,7 @@ def test_make_run_shows_progress_and_no_engine_info_lines(session: str, tmp_path
     run_dir = tmp_path / "run"
     args = (
         f"run_dir={run_dir} evolution.max_generations=1 evolution.colonies=1 "
-        "evolution.offspring_per_colony=3 execution.mutants=0"
+        f"evolution.offspring_per_colony=3 execution.mutants=0 {MODEL_DTYPE_OVERRIDE}"
     )
     done = tmp_path / "exit-code"
     command = (

@@ -20,6 +20,8 @@ import pytest
 from genetic_instruct.config import EMBEDDED_MODEL
 from genetic_instruct.llm.embedded import resolve_model_path
 
+from .conftest import MODEL_DTYPE_OVERRIDE
+
 HUB_ID = "tiny-org/smollm2-chat"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -92,6 +94,7 @@ def test_a_cached_hub_id_runs_offline_on_vllm(hf_home: Path, tmp_path: Path) -> 
         "evolution.offspring_per_colony=2",
         "execution.mutants=0",
         "models.default.kv_cache_gib=1",
+        MODEL_DTYPE_OVERRIDE,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
