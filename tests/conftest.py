@@ -83,6 +83,18 @@ def dataset_records(path: Path) -> list[dict]:
     return records
 
 
+def sandbox_pythonpath() -> str:
+    """PYTHONPATH for a sandbox caller started as another user, whose interpreter may be the
+    system's (this venv's may sit in a home it cannot enter): the package under test, and
+    the folder that holds the sandbox's one dependency, pyseccomp (pure Python)."""
+    import pyseccomp
+
+    import genetic_instruct
+
+    folders = (Path(genetic_instruct.__file__).parents[1], Path(pyseccomp.__file__).parent)
+    return os.pathsep.join(map(str, folders))
+
+
 def judge_prompt(instruction: str, solution: str) -> str:
     """The judge role's prompt about a task and a solution (no tests, not executed)."""
     from genetic_instruct.candidate import Candidate

@@ -35,6 +35,8 @@ from genetic_instruct.sandbox import (
 )
 from genetic_instruct.sandbox.verdict import Records
 
+from .conftest import sandbox_pythonpath
+
 REPO = Path(__file__).resolve().parents[1]
 FAST = SandboxLimits(wall_seconds=5, cpu_seconds=3, memory_mb=256, output_bytes=4096)
 
@@ -470,7 +472,7 @@ def caller_in_subprocess(prefix: list[str], python: str, network: str) -> str:
             "    print('unavailable', exc)\n"
         )
         tests = "assert not wrote\nassert not connected\n"
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sandbox_pythonpath()}
         command = [*prefix, python, "-c", script, solution, tests]
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd="/", timeout=30)
         assert not Path(f"/tmp/escape-{tag}").exists()

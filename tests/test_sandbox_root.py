@@ -25,7 +25,8 @@ import pytest
 
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, rootfs, run_tests
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import sandbox_pythonpath
+
 LIMITS = SandboxLimits(wall_seconds=10, cpu_seconds=5)
 PROBE = """
 import os
@@ -100,7 +101,11 @@ def probe_as(prefix: list[str], python: str, home: Path, extra: Path) -> tuple[d
         extra,
     ]
     solution = f"PATHS = {[str(p) for p in paths]!r}\n{PROBE}"
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "HOME": str(home)}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": sandbox_pythonpath(),
+        "HOME": str(home),
+    }
     done = subprocess.run(
         [*prefix, python, "-c", CALLER, solution],
         capture_output=True,
@@ -156,7 +161,7 @@ def runs_as(user: list[str], python: str) -> bool:
     script = "import genetic_instruct.sandbox, subprocess, sys\n"
     script += "subprocess.run([sys.executable, '-c', ''], check=True)"
     check = [*user, python, "-c", script]
-    env = {"PYTHONPATH": str(REPO)}
+    env = {"PYTHONPATH": sandbox_pythonpath()}
     return subprocess.run(check, capture_output=True, env=env, cwd="/").returncode == 0
 
 

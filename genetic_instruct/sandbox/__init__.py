@@ -3,7 +3,10 @@
 Generated code is hostile until proven otherwise. It only ever runs in a fresh child
 interpreter (`python -I -S -B`), in new mount, PID and network namespaces, as an
 unprivileged uid, with CPU, memory, file-size, process-count and wall-clock limits, in a
-size-limited scratch tmpfs, and none of the caller's environment. Its root is an
+size-limited scratch tmpfs, and none of the caller's environment. Its memory limit holds
+for the program as a whole (a memory cgroup of its own, cgroup.py), it has its own IPC
+namespace and an empty keyring, and a seccomp filter refuses the system calls it has no
+use for (syscalls.py). Its root is an
 allow-list, not the host's: a fresh read-only tmpfs holding the interpreter, the standard
 library, the shared libraries they load, /dev/null, /dev/urandom, its own /proc and the
 scratch directory (rootfs.py says what, _launcher.py how). Home directories, run
@@ -22,8 +25,8 @@ isolation are not optional. The code sees the standard library and no site-packa
 Building the root needs ldd (glibc's or musl's), once per process.
 
 Modules: limits (the value types), runner (the caller's side), rootfs (what the root
-holds), verdict (records and exit status to a status), _launcher and _harness (run in the
-child only).
+holds), cgroup (the program's memory cgroup), syscalls (the seccomp filter), verdict
+(records and exit status to a status), _launcher and _harness (run in the child only).
 """
 
 from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable

@@ -8,7 +8,10 @@ here all setup happens in a process with one thread, before any untrusted code i
 
 Three processes, one job each:
 
-  launcher  Enters new mount, PID and (unless network="allow") network namespaces and
+  launcher  Joins the program's memory cgroup when the caller made one (cgroup.py), so
+            every process of the program is born inside it. Enters new mount, PID, IPC
+            (SysV shared memory dies with the run) and (unless network="allow") network
+            namespaces and
             builds the sandbox's root: a fresh tmpfs holding what the caller's plan lists
             (read-only binds of the interpreter, standard library and shared libraries,
             /dev/null, /dev/urandom; see rootfs.py), a private /dev/shm and a size-limited
@@ -17,10 +20,14 @@ Three processes, one job each:
   init      PID 1 of the new PID namespace and still trusted: mounts the namespace's own
             /proc, pivots into the new root and detaches the host's, forks the runner,
             enforces the wall clock, reports the runner's exit status and CPU time on the
-            control pipe. When init exits the kernel kills everything left in the
-            namespace, even processes that left the process group with setsid(), so no
-            orphan survives.
-  runner    Applies rlimits, drops privileges, runs the harness.
+            control pipe. Without a memory cgroup it also sums the resident memory of
+            the namespace's processes every MEMORY_TICK_S and kills them all past the
+            limit. When init exits the kernel kills everything left in the namespace,
+            even processes that left the process group with setsid(), so no orphan
+            survives.
+  runner    Applies rlimits, drops privileges, takes a fresh and empty session keyring
+            (the caller's holds its secrets), installs the caller's seccomp filter
+            (syscalls.py), runs the harness.
 
 Privileges. As root, the runner takes a uid of its own, the caller's uid_base + the
 launcher's pid (unique among live sandboxes, so concurrent runs do not share RLIMIT_NPROC's count,
@@ -56,6 +63,7 @@ import os
 import resource
 import select
 import sys
+import time
 
 # typing costs ~18 ms per program; only type checkers need it.
 TYPE_CHECKING = False
@@ -71,6 +79,7 @@ import _harness  # noqa: E402
 del sys.path[0]
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -87,9 +96,15 @@ CARRIED_FLAGS = (
     (os.ST_NODIRATIME, 0x800),
     (os.ST_RELATIME, 0x200000),
 )
-PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 ROOT_TMPFS = "size=1m,mode=0755"  # holds only directories, symlinks and mount points
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 38
+SECCOMP_MODE_FILTER = 2
+KEYCTL_JOIN_SESSION_KEYRING = 1
+# Each descriptor can pin memory that no limit sees (a pipe's buffer, a socket's queue);
+# a generated program needs a handful.
+OPEN_FILES = 256
+MEMORY_TICK_S = 0.05  # how often init sums the program's memory when no cgroup does
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 NOBODY = 65534
 SETUP_FAILED = 125  # a forked child's body raised: the sandbox's fault, not the program's
@@ -105,10 +120,17 @@ class _CapHeader(ctypes.Structure):
     _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
 
 
+class _FilterProgram(ctypes.Structure):  # struct sock_fprog
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
 def main() -> None:
     job_path, result_fd, control_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     job = _take_job(job_path)
     try:
+        if job["cgroup_procs"]:
+            with open(job["cgroup_procs"], "w") as file:
+                file.write(str(os.getpid()))
         _isolate(job)
         _build_root(job["root"], job)
     except OSError as exc:
@@ -160,7 +182,7 @@ def _uid_mapped(uid: int) -> bool:
 
 
 def _isolate(job: dict) -> None:
-    flags = CLONE_NEWNS | CLONE_NEWPID
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
     flags |= CLONE_NEWNET if job["isolate_network"] else 0
     flags |= CLONE_NEWUSER if job["rootless"] else 0
     _check(_libc.unshare(flags), "unshare")
@@ -208,7 +230,7 @@ def _bind(source: str, target: str, read_only: bool) -> None:
     _mount(None, target, None, flags)
 
 
-def _enter_root(root: str) -> None:
+def _enter_root(root: str, pivot_root: int) -> None:
     """Mount this PID namespace's /proc, make `root` the root and detach the host's.
 
     Runs in init: a proc mount shows the PID namespace of the process that mounts it.
@@ -216,11 +238,8 @@ def _enter_root(root: str) -> None:
     as pivot_root(2) describes.
     """
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    number = PIVOT_ROOT.get(os.uname().machine)
-    if number is None:
-        raise OSError(0, f"pivot_root: no syscall number known for {os.uname().machine}")
     os.chdir(root)
-    _check(_libc.syscall(ctypes.c_long(number), b".", b"."), "pivot_root")
+    _check(_libc.syscall(ctypes.c_long(pivot_root), b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "detach the host's root")
     os.chdir("/")
 
@@ -255,7 +274,7 @@ def _run_init(job: dict, result_fd: int, control_fd: int) -> None:
     # Not ptrace-able by the runner, which keeps the same uid when rootless.
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     try:
-        _enter_root(job["root"])
+        _enter_root(job["root"], job["syscalls"]["pivot_root"])
     except OSError as exc:
         _send(control_fd, f"unavailable {exc}")
         raise
@@ -265,28 +284,55 @@ def _run_init(job: dict, result_fd: int, control_fd: int) -> None:
         _as_child(_run_sandboxed, job, result_fd)
     os.close(result_fd)
     try:
-        status, cpu_s, timed_out = _wait(runner, job["wall_seconds"])
+        budget = None if job["cgroup_procs"] else job["memory_mb"] * 1024 * 1024
+        status, cpu_s, timed_out, over_memory = _wait(runner, job["wall_seconds"], budget)
     except OSError as exc:  # pidfd_open needs Linux >= 5.3; our exit kills the runner
         _send(control_fd, f"unavailable {exc}")
         raise
-    _send(control_fd, f"exit {status} {cpu_s!r} {int(timed_out)}")
+    _send(control_fd, f"exit {status} {cpu_s!r} {int(timed_out)} {int(over_memory)}")
     os._exit(0)
 
 
-def _wait(pid: int, seconds: float) -> tuple[int, float, bool]:
-    """Wait for the runner up to the wall limit, killing it past that."""
+def _wait(pid: int, seconds: float, budget: int | None) -> tuple[int, float, bool, bool]:
+    """Wait for the runner up to the wall limit, killing it past that; with a memory
+    `budget` (bytes), kill every process of the namespace once their resident memory
+    together passes it. (wait status, CPU seconds, timed out, over memory)"""
     pidfd = os.pidfd_open(pid)
-    ready, _, _ = select.select([pidfd], [], [], seconds)
-    if not ready:
+    deadline = time.monotonic() + seconds
+    over_memory = ended = False
+    while not ended and (remaining := deadline - time.monotonic()) > 0:
+        tick = remaining if budget is None else min(remaining, MEMORY_TICK_S)
+        ended = bool(select.select([pidfd], [], [], tick)[0])
+        if not ended and budget is not None and _resident_bytes() > budget:
+            os.kill(-1, _signal.SIGKILL)  # from PID 1: every process of the namespace but us
+            over_memory = True
+            break
+    if not ended:
         os.kill(pid, _signal.SIGKILL)
     _, status, usage = os.wait4(pid, 0)
-    return status, usage.ru_utime + usage.ru_stime, not ready
+    return status, usage.ru_utime + usage.ru_stime, not ended and not over_memory, over_memory
+
+
+def _resident_bytes() -> int:
+    """Resident memory of every process in this PID namespace but init: what /proc shows
+    here, since init mounted the namespace's own. Pages shared after a fork count once per
+    process, which errs on the side of the limit."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name != "1":
+            try:
+                with open(f"/proc/{name}/statm", "rb") as file:
+                    total += int(file.read().split()[1])
+            except (OSError, IndexError, ValueError):  # it exited meanwhile
+                pass
+    return total * PAGE_SIZE
 
 
 def _run_sandboxed(job: dict, result_fd: int) -> None:
     os.chdir(job["workdir"])
     _apply_limits(job)
     _drop_privileges(job)
+    _confine(job)
     sys.argv[:] = ["solution.py"]
     os.set_inheritable(result_fd, False)  # programs the solution execs get no channel
     report = _harness.make_reporter(result_fd, job.pop("nonce"))
@@ -311,6 +357,7 @@ def _apply_limits(job: dict) -> None:
         (resource.RLIMIT_FSIZE, job["file_size_mb"] * megabyte, job["file_size_mb"] * megabyte),
         (resource.RLIMIT_NPROC, processes, processes),
         (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES),
     )
     for which, soft, hard in limits:
         resource.setrlimit(which, (soft, hard))
@@ -326,6 +373,26 @@ def _drop_privileges(job: dict) -> None:
         os.setresuid(uid, uid, uid)  # leaving uid 0 clears every capability
     # Setuid binaries and file capabilities grant nothing from here on.
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def _confine(job: dict) -> None:
+    """A fresh session keyring, then the filter: the last steps before untrusted code.
+
+    Joining an anonymous session keyring leaves the caller's (inherited across fork and
+    exec, holding its tokens) out of reach even by its id; the filter then refuses keyctl
+    and its kin altogether, the user keyring included. Needs PR_SET_NO_NEW_PRIVS, set by
+    _drop_privileges, to install the filter without privileges.
+    """
+    # Where the platform itself refuses keyctl (Docker's default profile), no keyring is
+    # reachable from here at all, and the filter below refuses it again: nothing to check.
+    _libc.syscall(ctypes.c_long(job["syscalls"]["keyctl"]), KEYCTL_JOIN_SESSION_KEYRING, None)
+    program = job.pop("seccomp")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _FilterProgram(len(program) // 8, ctypes.cast(code, ctypes.c_void_p))
+    _check(
+        _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0),
+        "prctl(PR_SET_SECCOMP)",
+    )
 
 
 def _drop_capabilities() -> None:

@@ -41,7 +41,10 @@ class SandboxLimits:
         killed when it runs out.
     cpu_seconds: CPU time of the main sandboxed process (RLIMIT_CPU, rounded up to a
         whole second because the kernel counts in seconds).
-    memory_mb: address space per process (RLIMIT_AS); Python raises MemoryError past it.
+    memory_mb: address space per process (RLIMIT_AS; Python raises MemoryError past it),
+        and all the program's memory together (its processes, memfds, tmpfs files, shared
+        memory) through a memory cgroup, or init's own count where none can be made
+        (cgroup.py says where).
     file_size_mb: the largest file the code may write (RLIMIT_FSIZE), and also the size
         of its scratch directory, a tmpfs, so many small files cannot fill the disk.
     max_processes: processes and threads the sandbox may hold at once (RLIMIT_NPROC),

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import rootfs
+from . import cgroup, rootfs, syscalls
 from .limits import ExecutionResult, NetworkMode, SandboxLimits, SandboxUnavailable
 from .verdict import Records, classify, parse_control
 
@@ -39,6 +39,7 @@ SANDBOX_UID_BASE = 0x60000000
 GRACE_S = 3.0
 REAP_S = 2.0  # after that kill, how long to wait for the pipes to close
 CONTROL_BYTES = 4096
+LAUNCHER_SYSCALLS = ("keyctl", "pivot_root")  # called by number: glibc wraps neither
 READ_CHUNK = 65536
 
 
@@ -55,11 +56,16 @@ def run_tests(solution: str, tests: str, limits: SandboxLimits | None = None) ->
     limits = limits or SandboxLimits()  # a fresh default: limits are mutable (Hydra's)
     started = time.monotonic()
     channels = _Channels.for_run(secrets.token_hex(16), limits.output_bytes)
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as scratch:
-        argv, workdir = _prepare(Path(scratch), solution, tests, limits, channels.records.nonce)
+    with (
+        tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as scratch,
+        cgroup.program_cgroup(limits.memory_mb) as memory,
+    ):
+        nonce = channels.records.nonce
+        argv, workdir = _prepare(Path(scratch), solution, tests, limits, nonce, memory)
         deadline = time.monotonic() + limits.wall_seconds + GRACE_S
         overran = _execute(argv, scratch, _child_env(workdir), deadline, channels)
-    return _result(channels, limits, overran, time.monotonic() - started)
+        oom_killed = memory is not None and memory.oom_kills() > 0
+    return _result(channels, limits, overran, oom_killed, time.monotonic() - started)
 
 
 def run_many(
@@ -124,12 +130,19 @@ class _Channels:
 
 
 def _prepare(
-    scratch: Path, solution: str, tests: str, limits: SandboxLimits, nonce: str
+    scratch: Path,
+    solution: str,
+    tests: str,
+    limits: SandboxLimits,
+    nonce: str,
+    memory: cgroup.ProgramCgroup | None,
 ) -> tuple[list[str], str]:
     """Lay out the scratch dir and write the job; return the launcher's argv and workdir.
 
     scratch/root becomes the sandbox's root file system, and the same path as scratch/work
     inside it the sandbox's tmpfs and cwd; both are mounted only in the sandbox's namespace.
+    Without a memory cgroup the launcher counts the program's memory itself, and the filter
+    refuses the memory it could not count.
     """
     root, workdir, job_path = scratch / "root", scratch / "work", scratch / "job"
     root.mkdir()
@@ -147,6 +160,9 @@ def _prepare(
         "memory_mb": int(limits.memory_mb),
         "file_size_mb": int(limits.file_size_mb),
         "max_processes": int(limits.max_processes),
+        "cgroup_procs": memory.procs_file if memory is not None else None,
+        "seccomp": syscalls.compiled_filter(memory_counted=memory is not None),
+        "syscalls": {name: syscalls.syscall_number(name) for name in LAUNCHER_SYSCALLS},
     }
     fd = os.open(job_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as file:
@@ -246,10 +262,10 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _result(
-    channels: _Channels, limits: SandboxLimits, overran: bool, runtime_s: float
+    channels: _Channels, limits: SandboxLimits, overran: bool, oom_killed: bool, runtime_s: float
 ) -> ExecutionResult:
     records, stderr = channels.records, channels.stderr.text()
-    runner = parse_control(channels.control.text())
+    runner = parse_control(channels.control.text(), oom_killed)
     status, detail = classify(records, runner, limits, overran, _last_line(stderr))
     passed = min(records.passed, records.total)
     return ExecutionResult(

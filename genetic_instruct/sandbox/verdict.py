@@ -75,6 +75,9 @@ class RunnerExit:
     wait_status: int
     cpu_s: float
     wall_timeout: bool
+    # The program's processes together passed the memory limit: the kernel's OOM killer
+    # acted in its cgroup, or init's own count did (no cgroup).
+    over_memory: bool = False
 
     @property
     def signal(self) -> int | None:
@@ -85,17 +88,19 @@ class RunnerExit:
         return os.WEXITSTATUS(self.wait_status) if os.WIFEXITED(self.wait_status) else None
 
 
-def parse_control(text: str) -> RunnerExit | None:
-    """Init's report, "exit <wait status> <cpu seconds> <timed out: 0|1>", or the
-    launcher's "unavailable <why>"; None when neither came (the launcher died)."""
+def parse_control(text: str, oom_killed: bool = False) -> RunnerExit | None:
+    """Init's report, "exit <wait status> <cpu seconds> <timed out: 0|1> <over memory:
+    0|1>", or the launcher's "unavailable <why>"; None when neither came (the launcher
+    died). `oom_killed`: the cgroup's count of OOM kills, which init cannot see."""
     line = text.strip()
     kind, _, reason = line.partition(" ")
     if kind == "unavailable":
         raise SandboxUnavailable(f"sandbox isolation refused by the platform: {reason}")
     parts = line.split()
-    if len(parts) != 4 or parts[0] != "exit":
+    if len(parts) != 5 or parts[0] != "exit":
         return None
-    return RunnerExit(int(parts[1]), float(parts[2]), parts[3] == "1")
+    over_memory = parts[4] == "1" or oom_killed
+    return RunnerExit(int(parts[1]), float(parts[2]), parts[3] == "1", over_memory)
 
 
 def classify(
@@ -142,6 +147,8 @@ def _killed(
         return "timeout", f"CPU limit of {limits.cpu_seconds:g}s exceeded"
     if records.memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit: {records.memory}"
+    if number == signal.SIGKILL and runner.over_memory:
+        return "killed", f"memory limit of {limits.memory_mb} MB hit by its processes together"
     try:
         name = signal.Signals(number).name
     except ValueError:  # real-time signals have no name
