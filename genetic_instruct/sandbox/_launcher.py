@@ -1,6 +1,7 @@
 """Child-side entry point: isolate, then hand the program to the harness.
 
-The caller runs this file as `python -I -S -B _launcher.py JOB RESULT_FD CONTROL_FD`: a
+The caller runs this file as `python -I -S -B _launcher.py JOB RESULT_FD CONTROL_FD
+ADMIT_FD`: a
 fresh interpreter that reads no environment variables and imports nothing from
 site-packages. A script rather than subprocess's preexec_fn because the caller may run
 sandboxes from a thread pool, and unshare(CLONE_NEWUSER) needs a single-threaded process;
@@ -8,14 +9,17 @@ here all setup happens in a process with one thread, before any untrusted code i
 
 Three processes, one job each:
 
-  launcher  Joins the program's memory cgroup when the caller made one (cgroup.py), so
-            every process of the program is born inside it. Enters new mount, PID, IPC
+  launcher  Enters new mount, PID, IPC
             (SysV shared memory dies with the run) and (unless network="allow") network
             namespaces and
             builds the sandbox's root: a fresh tmpfs holding what the caller's plan lists
             (read-only binds of the interpreter, standard library and shared libraries,
             /dev/null, /dev/urandom; see rootfs.py), a private /dev/shm and a size-limited
-            tmpfs as the scratch directory. Forks init and waits for it. The caller kills the
+            tmpfs as the scratch directory. Waits for the caller's word on ADMIT_FD that it
+            has moved the launcher into the program's memory cgroup (cgroup.py; moving a
+            process costs the kernel an RCU grace period, ~10 ms of waiting, which this
+            overlaps with the launcher's start-up), so every process of the program is
+            born inside it. Forks init and waits for it. The caller kills the
             launcher's process group if a run overruns.
   init      PID 1 of the new PID namespace and still trusted: mounts the namespace's own
             /proc, pivots into the new root and detaches the host's, forks the runner,
@@ -125,17 +129,17 @@ class _FilterProgram(ctypes.Structure):  # struct sock_fprog
 
 
 def main() -> None:
-    job_path, result_fd, control_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    job_path, result_fd, control_fd, admit_fd = sys.argv[1], *map(int, sys.argv[2:5])
     job = _take_job(job_path)
     try:
-        if job["cgroup_procs"]:
-            with open(job["cgroup_procs"], "w") as file:
-                file.write(str(os.getpid()))
         _isolate(job)
         _build_root(job["root"], job)
     except OSError as exc:
         _send(control_fd, f"unavailable {exc}")
         os._exit(1)
+    if os.read(admit_fd, 1) != b"1":  # the caller could not place us: nothing may run
+        os._exit(1)
+    os.close(admit_fd)
     init = os.fork()
     if init == 0:
         _as_child(_run_init, job, result_fd, control_fd)
@@ -284,7 +288,7 @@ def _run_init(job: dict, result_fd: int, control_fd: int) -> None:
         _as_child(_run_sandboxed, job, result_fd)
     os.close(result_fd)
     try:
-        budget = None if job["cgroup_procs"] else job["memory_mb"] * 1024 * 1024
+        budget = None if job["memory_cgroup"] else job["memory_mb"] * 1024 * 1024
         status, cpu_s, timed_out, over_memory = _wait(runner, job["wall_seconds"], budget)
     except OSError as exc:  # pidfd_open needs Linux >= 5.3; our exit kills the runner
         _send(control_fd, f"unavailable {exc}")

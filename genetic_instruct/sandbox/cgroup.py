@@ -15,8 +15,8 @@ v2). Where none can be made, `available()` is False and the launcher falls back 
 the resident memory of the program's processes itself (see _launcher.py), while memfds and
 SysV shared memory are refused outright (syscalls.py).
 
-The caller makes and removes the directory; the launcher moves itself in before it forks,
-so every process of the program is born inside.
+The caller makes the directory, moves the launcher in while it starts (before it forks
+anything, so every process of the program is born inside), and removes it afterwards.
 """
 
 from __future__ import annotations
@@ -71,10 +71,9 @@ class ProgramCgroup:
     path: Path
     hierarchy: Hierarchy
 
-    @property
-    def procs_file(self) -> str:
-        """The file the launcher writes its pid to, to join."""
-        return str(self.path / "cgroup.procs")
+    def admit(self, pid: int) -> None:
+        """Move process `pid` in; its children are born inside."""
+        (self.path / "cgroup.procs").write_text(str(pid))
 
     def oom_kills(self) -> int:
         """Processes the kernel killed for the limit; read before the cgroup goes."""

@@ -63,7 +63,7 @@ def run_tests(solution: str, tests: str, limits: SandboxLimits | None = None) ->
         nonce = channels.records.nonce
         argv, workdir = _prepare(Path(scratch), solution, tests, limits, nonce, memory)
         deadline = time.monotonic() + limits.wall_seconds + GRACE_S
-        overran = _execute(argv, scratch, _child_env(workdir), deadline, channels)
+        overran = _execute(argv, scratch, _child_env(workdir), deadline, channels, memory)
         oom_killed = memory is not None and memory.oom_kills() > 0
     return _result(channels, limits, overran, oom_killed, time.monotonic() - started)
 
@@ -160,7 +160,7 @@ def _prepare(
         "memory_mb": int(limits.memory_mb),
         "file_size_mb": int(limits.file_size_mb),
         "max_processes": int(limits.max_processes),
-        "cgroup_procs": memory.procs_file if memory is not None else None,
+        "memory_cgroup": memory is not None,
         "seccomp": syscalls.compiled_filter(memory_counted=memory is not None),
         "syscalls": {name: syscalls.syscall_number(name) for name in LAUNCHER_SYSCALLS},
     }
@@ -176,18 +176,27 @@ def _child_env(workdir: str) -> dict[str, str]:
 
 
 def _execute(
-    argv: list[str], cwd: str, env: dict[str, str], deadline: float, channels: _Channels
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    deadline: float,
+    channels: _Channels,
+    memory: cgroup.ProgramCgroup | None,
 ) -> bool:
-    """Spawn the launcher and drain its four pipes; True if it overran and was killed."""
+    """Spawn the launcher, admit it into its memory cgroup, and drain its four pipes;
+    True if it overran and was killed."""
     result_r, result_w = os.pipe()
     control_r, control_w = os.pipe()
+    admit_r, admit_w = os.pipe()
     try:
-        argv = [*argv, str(result_w), str(control_w)]
-        with _spawn(argv, cwd, env, (result_w, control_w)) as process:
-            # Our copies of the write ends must go, or the pipes never reach end of file.
-            os.close(result_w)
-            os.close(control_w)
-            result_w = control_w = -1
+        argv = [*argv, str(result_w), str(control_w), str(admit_r)]
+        with _spawn(argv, cwd, env, (result_w, control_w, admit_r)) as process:
+            # Our copies of the child's ends must go, or the pipes never reach end of file.
+            for fd in (result_w, control_w, admit_r):
+                os.close(fd)
+            result_w = control_w = admit_r = -1
+            _admit(process, memory, admit_w)
+            admit_w = -1
             assert process.stdout is not None and process.stderr is not None
             readers = {
                 process.stdout.fileno(): channels.stdout.feed,
@@ -197,9 +206,24 @@ def _execute(
             }
             return _drain(process, readers, deadline)
     finally:
-        for fd in (result_r, result_w, control_r, control_w):
+        for fd in (result_r, result_w, control_r, control_w, admit_r, admit_w):
             if fd >= 0:
                 os.close(fd)
+
+
+def _admit(process: subprocess.Popen, memory: cgroup.ProgramCgroup | None, admit_w: int) -> None:
+    """Move the launcher into the program's cgroup while it starts, then let it go on.
+
+    Closing `admit_w` unwritten stops the launcher before it forks anything.
+    """
+    try:
+        if memory is not None:
+            memory.admit(process.pid)
+        os.write(admit_w, b"1")
+    except OSError as exc:
+        raise SandboxUnavailable(f"cannot move the sandbox into its memory cgroup: {exc}") from exc
+    finally:
+        os.close(admit_w)
 
 
 def _spawn(
