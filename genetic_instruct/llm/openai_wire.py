@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genetic_instruct.llm.base import ChatRequest, Completion
+from genetic_instruct.llm.base import ChatRequest, Completion, valid_text
 
 CHAT_PATH = "/chat/completions"
 # The schema's name is required by the API and shown in server logs; one schema, one name.
@@ -52,7 +52,7 @@ def parse_chat_response(body: Any) -> Completion:
         choice = body["choices"][0]
         text = choice["message"].get("content") or ""  # null content: a refusal or tool call
         finish = choice.get("finish_reason") or "stop"
-        text = str(text).encode("utf-8", "replace").decode("utf-8")
+        text = valid_text(str(text))
     except (KeyError, IndexError, TypeError, AttributeError):
         raise BadResponse("bad_response") from None
     usage = body.get("usage") or {}
