@@ -13,15 +13,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+import pytest
 from aiohttp import web
 
-from .fault_proxy import FaultServer
+from genetic_instruct.llm.base import Completion
+from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT
+
+from .fault_proxy import FaultServer, Respond
 from .styled_model import styled_answer
 from .test_engine_faults import _openai
-from .test_openai_engine import KEY_VAR, SECRET
+from .test_openai_engine import KEY_VAR, SECRET, RecordedSleep, opened, requests_for
 
 # The judge's verdict with a lone surrogate escape in its text: valid JSON, invalid text.
 SURROGATE_VERDICT = '{"rationale": "Fine \\ud800", "correctness": 9, "quality": 9}'
+MAX_TOKENS = 4096
 
 
 def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
@@ -36,9 +42,48 @@ def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+def _answer(content: str = '"fine"', finish: str = '"stop"', usage: str = "{}") -> bytes:
+    """A chat completion's body from its fields' raw JSON text (so they can hold anything)."""
+    return (
+        f'{{"choices": [{{"message": {{"content": {content}}}, '
+        f'"finish_reason": {finish}}}], "usage": {usage}}}'
+    ).encode()
+
+
+def _raw(body: bytes) -> Respond:
+    async def respond(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type="application/json")
+
+    return respond
+
+
+def _storable(completion: Completion) -> bool:
+    """What the journal and the store will do with it: UTF-8 JSON through json and orjson."""
+    try:
+        json.dumps(completion.to_dict(), ensure_ascii=False).encode()
+        orjson.dumps(completion.to_dict())
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _one_answer(respond: Respond, max_retries: int = 1) -> tuple[Completion, FaultServer]:
+    """One request through the engine against a server that answers with `respond`."""
+    with (
+        FaultServer(respond=respond) as server,
+        opened(server.base_url, sleep=RecordedSleep(), max_retries=max_retries) as engine,
+    ):
+        [completion] = engine.generate(requests_for(1, max_tokens=MAX_TOKENS))
+    return completion, server
+
+
 # -- 3: what a parser decodes is made storable --------------------------------------------
-def test_a_hostile_judge_neither_stops_a_run_nor_its_resume(tmp_path: Path) -> None:
-    """The styled model, but the judge writes a lone surrogate escape in its verdict."""
+def test_a_hostile_judge_and_token_counts_neither_stop_a_run_nor_its_resume(
+    tmp_path: Path,
+) -> None:
+    """The styled model, but the judge writes a lone surrogate escape in its verdict, and
+    one crossover answer in three reports a token count no request can have."""
+    uncountable = [0]
 
     async def respond(request: web.Request) -> web.StreamResponse | None:
         if request.method == "GET":
@@ -48,6 +93,9 @@ def test_a_hostile_judge_neither_stops_a_run_nor_its_resume(tmp_path: Path) -> N
         if "response_format" in body:
             answer["choices"][0]["message"]["content"] = SURROGATE_VERDICT
             answer["choices"][0]["finish_reason"] = "stop"
+        elif body["seed"] % 3 == 1 and "programming teacher" in body["messages"][-1]["content"]:
+            answer["usage"]["prompt_tokens"] = 10**400
+            uncountable[0] += 1
         return web.Response(body=json.dumps(answer).encode(), content_type="application/json")
 
     run_dir = tmp_path / "run"
@@ -66,8 +114,51 @@ def test_a_hostile_judge_neither_stops_a_run_nor_its_resume(tmp_path: Path) -> N
         resumed = _cli(*args)
         assert resumed.returncode == 0, resumed.stderr
         assert asked > 0 and judged() == asked  # every verdict was replayed from the journal
+    assert uncountable[0] > 0
     records = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     assert records and {r["rationale"] for r in records} == {"Fine \ufffd"}
     for command in ("verify", "report", "export"):
         done = _cli(command, f"run_dir={run_dir}")
         assert done.returncode == 0, done.stderr
+    report = json.loads((run_dir / "report.json").read_text())
+    assert max(report["generations"][-1]["prompt_tokens"].values()) < MAX_TOKEN_COUNT
+
+
+# -- 4 and 5: a malformed 200 is one failed request ------------------------------------------
+DEEP = b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        pytest.param(_answer(usage='{"prompt_tokens": 1e999}'), "bad_response", id="1e999"),
+        pytest.param(_answer(usage="[1, 2]"), "bad_response", id="usage-list"),
+        pytest.param(_answer(usage='{"prompt_tokens": [1]}'), "bad_response", id="count-list"),
+        pytest.param(
+            _answer(usage=f'{{"prompt_tokens": {10**400}}}'), "bad_response", id="10**400"
+        ),
+        pytest.param(
+            _answer(usage=f'{{"completion_tokens": {MAX_TOKEN_COUNT + 1}}}'),
+            "bad_response",
+            id="over-the-bound",
+        ),
+        pytest.param(_answer(usage='{"completion_tokens": -1}'), "bad_response", id="negative"),
+        pytest.param(_answer(usage='{"completion_tokens": 12.0}'), "bad_response", id="float"),
+        pytest.param(_answer(usage='{"completion_tokens": true}'), "bad_response", id="bool"),
+        pytest.param(_answer(finish="7"), "bad_response", id="finish-reason-number"),
+        pytest.param(DEEP, "bad_json_after_1_retries", id="100000-deep"),
+        pytest.param(b"\xff\xfe not UTF-8", "bad_json_after_1_retries", id="not-utf-8"),
+    ],
+)
+def test_a_malformed_answer_is_one_counted_failure(body: bytes, error: str) -> None:
+    completion, server = _one_answer(_raw(body))
+    assert completion.error == error and _storable(completion)
+    assert sum(server.attempts.values()) == (2 if "retries" in error else 1)
+
+
+def test_text_a_server_escapes_into_invalid_unicode_is_made_storable() -> None:
+    bounded = f'{{"prompt_tokens": {MAX_TOKEN_COUNT}, "completion_tokens": null}}'
+    body = _answer(content='"caf\\u00e9 \\ud800"', finish='"\\ud800"', usage=bounded)
+    completion, _ = _one_answer(_raw(body))
+    assert completion == Completion("café \ufffd", MAX_TOKEN_COUNT, 0, "\ufffd")
+    assert _storable(completion)

@@ -6,6 +6,8 @@ in flight over all base URLs. The event loop runs on a thread of its own, which 
 `generate` callable from any thread, including one that already runs an event loop (a
 notebook); answers are handed back to the calling thread, so `on_complete` (which writes
 the journal to SQLite) runs where the caller expects it.
+
+The server is trusted with nothing: every field of an answer is checked (openai_wire.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,
     BadResponse,
     chat_payload,
+    decode_body,
     parse_chat_response,
 )
 from genetic_instruct.llm.preflight import read_api_key
@@ -297,23 +300,29 @@ class OpenAIEngine:
                         retryable=is_retryable_status(response.status),
                         retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
                     )
-                return parse_chat_response(await response.json(content_type=None))
-        except BadResponse:
-            return Failure("bad_response", retryable=False)
+                return parse_chat_response(decode_body(await response.read()))
+        except BadResponse as bad:
+            self._note(
+                str(bad), "%s answered 200 but %s: counted as %s", url, bad.detail, bad.reason
+            )
+            return Failure(bad.reason, retryable=bad.retryable)
         except asyncio.TimeoutError:  # before ClientError: aiohttp's timeouts are both
             return Failure("timeout", retryable=True)
         except aiohttp.ClientError:  # refused, reset, closed mid-answer, truncated body
             return Failure("connection_error", retryable=True)
-        except ValueError:  # a 200 with a garbled body: a proxy hiccup, worth another try
-            return Failure("bad_json", retryable=True)
 
     async def _note_server_message(self, url: str, response: aiohttp.ClientResponse) -> None:
         """Log what the server said, once per status at WARNING (a batch fails together)."""
         text = self._redact((await response.text(errors="replace"))[:SERVER_MESSAGE_CHARS])
         status = str(response.status)
-        level = logging.DEBUG if status in self._warned else logging.WARNING
-        self._warned.add(status)
-        log.log(level, "%s answered HTTP %s: %s", url, status, text.strip())
+        self._note(status, "%s answered HTTP %s: %s", url, status, text.strip())
+
+    def _note(self, kind: str, message: str, *args: object) -> None:
+        """WARNING the first time a kind of failure is met, DEBUG after (a batch fails
+        together: one line says it)."""
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        log.log(level, message, *args)
 
 
 class _HttpStream:
