@@ -7,8 +7,10 @@ real HTTP server on 127.0.0.1 that answers what an attacker would.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT
+from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT, max_body_bytes
 
 from .fault_proxy import FaultServer, Respond
 from .styled_model import styled_answer
@@ -27,7 +29,7 @@ from .test_openai_engine import KEY_VAR, SECRET, RecordedSleep, opened, requests
 
 # The judge's verdict with a lone surrogate escape in its text: valid JSON, invalid text.
 SURROGATE_VERDICT = '{"rationale": "Fine \\ud800", "correctness": 9, "quality": 9}'
-MAX_TOKENS = 4096
+MAX_TOKENS = 4096  # room for the 200 KB nested body below, under max_body_bytes
 
 
 def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
@@ -151,6 +153,7 @@ DEEP = b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     ],
 )
 def test_a_malformed_answer_is_one_counted_failure(body: bytes, error: str) -> None:
+    assert len(DEEP) < max_body_bytes(MAX_TOKENS)  # the depth is met, not the size bound
     completion, server = _one_answer(_raw(body))
     assert completion.error == error and _storable(completion)
     assert sum(server.attempts.values()) == (2 if "retries" in error else 1)
@@ -162,3 +165,69 @@ def test_text_a_server_escapes_into_invalid_unicode_is_made_storable() -> None:
     completion, _ = _one_answer(_raw(body))
     assert completion == Completion("café \ufffd", MAX_TOKEN_COUNT, 0, "\ufffd")
     assert _storable(completion)
+
+
+# -- 6: an answer is read up to a bound set by max_tokens -----------------------------------
+HUNDRED_MB = 100 * 2**20
+TEN_MB = 10 * 2**20
+
+
+def _huge(declared: bool, size: int = HUNDRED_MB) -> tuple[Respond, list[int]]:
+    """A 200 whose answer is `size` bytes of text, chunked or with its length declared;
+    `sent` counts the bytes of text the server got out before the client hung up."""
+    sent = [0]
+    head = b'{"choices": [{"message": {"content": "'
+    tail = b'"}, "finish_reason": "stop"}]}'
+
+    async def respond(request: web.Request) -> web.StreamResponse | None:
+        if request.method == "GET":
+            return None  # the model list
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if declared:
+            response.content_length = len(head) + size + len(tail)
+        await response.prepare(request)
+        chunk = b"x" * 2**20
+        try:
+            await response.write(head)
+            for start in range(0, size, len(chunk)):
+                await response.write(chunk[: size - start])
+                sent[0] += len(chunk[: size - start])
+            await response.write(tail)
+        except (ConnectionError, RuntimeError):  # the client closed the connection
+            pass
+        return response
+
+    return respond, sent
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["chunked", "content-length"])
+def test_an_answer_larger_than_max_tokens_allows_is_not_read_whole(declared: bool) -> None:
+    respond, sent = _huge(declared)
+    completion, server = _one_answer(respond)
+    assert completion.error == "too_large"  # not retried: the server meant it
+    assert sum(server.attempts.values()) == 1
+    assert sent[0] < HUNDRED_MB / 4  # the client hung up early, socket buffers aside
+
+
+def test_a_too_large_answer_is_neither_journaled_nor_stored(tmp_path: Path) -> None:
+    respond, _ = _huge(declared=False, size=4 * 2**20)  # 36x the instructor's bound
+    run_dir = tmp_path / "run"
+    with FaultServer(respond=respond, served=("styled",)) as server:
+        args = _openai(run_dir, server.base_url, "evolution.max_generations=1")
+        done = _cli(*args, crash_at="commit:2")  # what generation 1 journaled stays there
+    assert done.returncode == -9, done.stderr
+    with sqlite3.connect(run_dir / "state.sqlite") as db:
+        [longest] = db.execute("SELECT MAX(LENGTH(completion)) FROM journal").fetchone()
+    assert longest is None  # every answer failed, so nothing was journaled
+    assert sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file()) < 2**20
+
+
+# -- what the issue does not list, and a security reviewer would try --------------------------
+def test_a_compressed_answer_is_not_inflated() -> None:
+    async def respond(request: web.Request) -> web.StreamResponse:
+        assert request.headers["Accept-Encoding"] == "identity"
+        bomb = gzip.compress(_answer(json.dumps(" " * TEN_MB)))  # 10 KB that inflate to 10 MB
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip"})
+
+    completion, _ = _one_answer(respond)
+    assert completion.error == "bad_response"

@@ -20,12 +20,19 @@ SCHEMA_NAME = "verdict"
 # low enough that a run's sums stay well inside the 64-bit integers that SQLite, orjson and
 # Parquet store (a billion requests at this bound is 1.7e16 < 9.2e18).
 MAX_TOKEN_COUNT = 2**24
+# The most bytes one generated token takes in a JSON body: the longest tokens of common
+# vocabularies are runs of about 80 spaces or '#' (SmolLM2's longest is 82 bytes escaped as
+# JSON), and a \uXXXX escape is 6 bytes for a 1-byte control character. The answer and
+# its reasoning share max_tokens; the rest of the body (ids, usage, logprobs we do not ask
+# for) fits the envelope.
+BYTES_PER_TOKEN = 128
+ENVELOPE_BYTES = 64 * 1024
 
 
 class BadResponse(ValueError):
     """A 200 whose body is not a chat completion we can use: one failed request.
 
-    `reason` is counted (`bad_json`, `bad_response`); `detail` says what was
+    `reason` is counted (`bad_json`, `bad_response`, `too_large`); `detail` says what was
     wrong, for the log, without quoting the body; `retryable` when another try may differ
     (a garbled body from a proxy), not when the server means it.
     """
@@ -35,6 +42,12 @@ class BadResponse(ValueError):
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
+
+
+def max_body_bytes(max_tokens: int) -> int:
+    """The largest answer body worth reading for a request of `max_tokens`: past it the
+    server sends more than it was asked for, and the client stops reading."""
+    return BYTES_PER_TOKEN * max_tokens + ENVELOPE_BYTES
 
 
 def chat_payload(model: str, request: ChatRequest) -> dict[str, Any]:
