@@ -19,7 +19,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from genetic_instruct.llm.base import Completion
+from genetic_instruct.llm.base import Completion, EngineLost
 from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT, max_body_bytes
 
 from .fault_proxy import FaultServer, Respond
@@ -220,6 +220,43 @@ def test_a_too_large_answer_is_neither_journaled_nor_stored(tmp_path: Path) -> N
         [longest] = db.execute("SELECT MAX(LENGTH(completion)) FROM journal").fetchone()
     assert longest is None  # every answer failed, so nothing was journaled
     assert sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file()) < 2**20
+
+
+# -- 7: no redirect is followed, so the key reaches no other server --------------------------
+def _redirect_to(target: str) -> Respond:
+    async def respond(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect(target + request.path.removeprefix("/v1"))
+
+    return respond
+
+
+def test_the_preflight_follows_no_redirect_and_says_where_it_pointed(tmp_path: Path) -> None:
+    with FaultServer(served=("styled",)) as elsewhere:
+        with FaultServer(respond=_redirect_to(elsewhere.base_url)) as server:
+            args = _openai(tmp_path / "run", server.base_url)
+            done = _cli(*args, f"models.default.api_key_env={KEY_VAR}")
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert server.base_url in line and f"{elsewhere.base_url}/models" in line
+    assert "redirects (HTTP 307)" in line and "models.*.base_urls" in line
+    assert elsewhere.authorization == set()  # asked nothing: the key stayed home
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_engine_follows_no_redirect_and_stops_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(KEY_VAR, SECRET)
+    with FaultServer() as elsewhere:
+        with (
+            FaultServer(respond=_redirect_to(elsewhere.base_url)) as server,
+            opened(server.base_url, api_key_env=KEY_VAR) as engine,
+        ):
+            with pytest.raises(EngineLost, match="redirects") as lost:
+                engine.generate(requests_for(3))
+    assert f"{elsewhere.base_url}/chat/completions" in str(lost.value)
+    assert elsewhere.authorization == set()  # asked nothing: the key stayed home
+    assert server.authorization == {f"Bearer {SECRET}"}
 
 
 # -- what the issue does not list, and a security reviewer would try --------------------------

@@ -8,8 +8,8 @@ notebook); answers are handed back to the calling thread, so `on_complete` (whic
 the journal to SQLite) runs where the caller expects it.
 
 The server is trusted with nothing: a body is read up to a bound set by the request's
-max_tokens and never decompressed (identity is asked for), and every field of it is
-checked (openai_wire.py).
+max_tokens and never decompressed (identity is asked for), every field of it is checked
+(openai_wire.py), and no redirect is followed, so the key never reaches another origin.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from genetic_instruct.llm.openai_wire import (
     decode_body,
     max_body_bytes,
     parse_chat_response,
+    redirect_refused,
 )
 from genetic_instruct.llm.preflight import read_api_key
 from genetic_instruct.llm.retry import (
@@ -303,7 +304,13 @@ class OpenAIEngine:
         """One POST; a body over `limit` bytes is not read further (`too_large`)."""
         assert self._session is not None
         try:
-            async with self._session.post(url + CHAT_PATH, json=payload) as response:
+            async with self._session.post(
+                url + CHAT_PATH, json=payload, allow_redirects=False
+            ) as response:
+                if 300 <= response.status < 400:
+                    raise EngineLost(
+                        redirect_refused(url, response.status, response.headers.get("Location"))
+                    )
                 if response.status >= 300:
                     await self._note_server_message(url, response)
                     return Failure(

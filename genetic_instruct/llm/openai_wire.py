@@ -44,6 +44,19 @@ class BadResponse(ValueError):
         self.retryable = retryable
 
 
+def redirect_refused(url: str, status: int, location: str | None) -> str:
+    """Why a redirect is not followed, naming where it points: the URL to configure.
+
+    Neither the preflight nor the engine follows one: the key would go with the request,
+    and a redirect may point at any server. The location is the server's text, escaped.
+    """
+    return (
+        f"{url} redirects (HTTP {status}) to {ascii(location or 'nowhere')}; redirects are "
+        "not followed, so that the API key reaches no other server: set models.*.base_urls "
+        "to where the API is"
+    )
+
+
 def max_body_bytes(max_tokens: int) -> int:
     """The largest answer body worth reading for a request of `max_tokens`: past it the
     server sends more than it was asked for, and the client stops reading."""

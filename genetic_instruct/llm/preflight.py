@@ -6,7 +6,8 @@ among the served ids (a 401/403 means the key was refused). Offline vLLM: a loca
 hold a config and weights; a hub id (`Qwen/Qwen2.5-Coder-7B-Instruct`) must resolve its
 config.json the way vLLM will, through huggingface_hub (HF_HOME's cache, HF_TOKEN, offline
 only when the user sets HF_HUB_OFFLINE). The standard library's HTTP client is enough for
-one request per URL, and it keeps this check free of the engine's own event loop.
+one request per URL, and it keeps this check free of the engine's own event loop. Like the
+engine it follows no redirect: the key would go along.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from genetic_instruct.config import (
     roles_in_use,
 )
 from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.llm.openai_wire import redirect_refused
 
 PREFLIGHT_TIMEOUT_S = 20.0
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -53,14 +55,27 @@ def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
             check_model_source(f"models.{key}.path", model.path)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as the HTTPError it is, instead of being followed with the key."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def check_server(where: str, base_url: str, model: ModelConfig, api_key: str | None) -> None:
     url = base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
+        opener = urllib.request.build_opener(_NoRedirect)  # proxies as urlopen reads them
+        with opener.open(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
             body = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            location = error.headers.get("Location")
+            raise EngineUnavailable(
+                f"{where} {redirect_refused(url, error.code, location)}"
+            ) from None
         raise EngineUnavailable(f"{where} {base_url}: {_http_cause(error.code, model)}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise EngineUnavailable(f"{where} {base_url}: {_network_cause(error)}") from None
