@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -19,8 +21,11 @@ import orjson
 import pytest
 from aiohttp import web
 
+from genetic_instruct.config import ModelConfig
 from genetic_instruct.llm.base import Completion, EngineLost
 from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT, max_body_bytes
+from genetic_instruct.llm.preflight import MAX_MODELS_BYTES, EngineUnavailable, check_server
+from genetic_instruct.llm.retry import Backoff
 
 from .fault_proxy import FaultServer, Respond
 from .styled_model import styled_answer
@@ -55,6 +60,18 @@ def _answer(content: str = '"fine"', finish: str = '"stop"', usage: str = "{}") 
 def _raw(body: bytes) -> Respond:
     async def respond(request: web.Request) -> web.StreamResponse:
         return web.Response(body=body, content_type="application/json")
+
+    return respond
+
+
+def _raw_http(data: bytes) -> Respond:
+    """Bytes on the socket, whatever HTTP says."""
+
+    async def respond(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.write(data)
+        request.transport.close()
+        return web.Response()
 
     return respond
 
@@ -268,3 +285,36 @@ def test_a_compressed_answer_is_not_inflated() -> None:
 
     completion, _ = _one_answer(respond)
     assert completion.error == "bad_response"
+
+
+def test_an_outage_retried_for_hours_keeps_its_backoff() -> None:
+    backoff = Backoff()  # 2.0**1024 overflowed after ~4 h of retries of one dropped request
+    assert backoff.delay(1024, None, random.Random(0)) <= backoff.cap_s
+
+
+def test_an_enormous_header_is_a_failed_request() -> None:
+    respond = _raw_http(b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 2**20 + b"\r\n")
+    completion, _ = _one_answer(respond)
+    # A request's failure: an outage (a dropped connection) would be retried without end.
+    assert completion.error == "bad_http_after_1_retries"
+
+
+@pytest.mark.parametrize(
+    ("respond", "why"),
+    [
+        pytest.param(_raw(DEEP), "not JSON", id="100000-deep"),
+        pytest.param(_raw(b" " * (MAX_MODELS_BYTES + 1)), "more than", id="too-large"),
+        pytest.param(
+            _raw_http(b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 2**20 + b"\r\n\r\n"),
+            "not HTTP (LineTooLong)",
+            id="enormous-header",
+        ),
+        pytest.param(_raw_http(b"SSH-2.0-OpenSSH_9.6\r\n"), "not HTTP", id="not-http"),
+    ],
+)
+def test_a_hostile_model_list_is_one_line(respond: Respond, why: str) -> None:
+    with FaultServer(respond=respond) as server:
+        model = ModelConfig(path="m", engine="openai", base_urls=[server.base_url])
+        with pytest.raises(EngineUnavailable, match=re.escape(why)) as refused:
+            check_server("models.default.base_urls[0]", server.base_url, model, None)
+    assert str(refused.value).startswith(f"models.default.base_urls[0] {server.base_url}: ")

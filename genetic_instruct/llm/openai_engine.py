@@ -326,6 +326,8 @@ class OpenAIEngine:
             return Failure(bad.reason, retryable=bad.retryable)
         except asyncio.TimeoutError:  # before ClientError: aiohttp's timeouts are both
             return Failure("timeout", retryable=True)
+        except aiohttp.ClientResponseError:  # not HTTP: a status line or header too long...
+            return Failure("bad_http", retryable=True)  # ...a request's failure, not an outage
         except aiohttp.ClientError:  # refused, reset, closed mid-answer, truncated body
             return Failure("connection_error", retryable=True)
 
