@@ -2,9 +2,10 @@
 
 With `upstream`, a proxy in front of a real server that injects faults by plan; without,
 a tiny fake server that answers at once (by default echo text, or a valid verdict when a
-JSON schema is asked for; `answer` may write the response body instead). Either way it
-counts, per prompt, every attempt it saw, what the real server produced and what it
-delivered, which is how the tests prove that nothing was answered twice.
+JSON schema is asked for; `answer` may write the response body instead, and `respond` the
+whole HTTP response of either route: a hostile server's raw bytes, redirects, streams).
+Either way it counts, per prompt, every attempt it saw, what the real server produced and
+what it delivered, which is how the tests prove that nothing was answered twice.
 
 The plan is a function (prompt, attempt) -> action, attempt counting from 0 per prompt:
   pass   answer (from upstream, or fake)
@@ -21,13 +22,15 @@ import asyncio
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 Plan = Callable[[str, int], str]
+# The whole response to a request, or None for the default one.
+Respond = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 FAKE_VERDICT = {"correctness": 7, "quality": 6, "rationale": "fine"}
 
 
@@ -47,7 +50,9 @@ class FaultServer:
         answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         served: tuple[str, ...] = (),
         port: int = 0,
+        respond: Respond | None = None,
     ) -> None:
+        self.respond = respond
         self.served = served  # model ids GET /v1/models lists (without upstream)
         self.port = port  # 0: any free port; a restarted server takes its old one
         self.plan = plan
@@ -100,6 +105,8 @@ class FaultServer:
         self.attempts[prompt] += 1
         self.bodies.append(body)
         self.authorization.add(request.headers.get("Authorization"))
+        if self.respond is not None and (response := await self.respond(request)) is not None:
+            return response
         action = self.plan(prompt, attempt)
         self.actions[action] += 1
         if action == "429":
@@ -118,7 +125,10 @@ class FaultServer:
             self.delivered[prompt] += 1
         return web.Response(status=status, body=answer, content_type="application/json")
 
-    async def _models(self, request: web.Request) -> web.Response:
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        self.authorization.add(request.headers.get("Authorization"))
+        if self.respond is not None and (response := await self.respond(request)) is not None:
+            return response
         if self.upstream is not None:
             async with self._client.get(self.upstream + "/models") as response:
                 return web.Response(

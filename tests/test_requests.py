@@ -44,4 +44,4 @@ def test_only_content_is_the_answer_and_bad_text_is_made_storable() -> None:
         ]
     }
     completion = parse_chat_response(body)
-    assert completion.text == "final ?" and completion.finish_reason == "length"
+    assert completion.text == "final \ufffd" and completion.finish_reason == "length"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -57,6 +58,20 @@ class ChatRequest:
 
     def chat_messages(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
+
+
+# Code points UTF-8 cannot encode: what a JSON escape such as \ud800 decodes to when no
+# second half follows. SQLite, orjson and every file we write refuse them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD, so that it can be stored.
+
+    Model and server text is decoded from JSON, where such escapes are valid; everything
+    we store or show must be encodable, or one answer stops a run at its commit.
+    """
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)

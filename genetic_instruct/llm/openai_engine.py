@@ -6,6 +6,10 @@ in flight over all base URLs. The event loop runs on a thread of its own, which 
 `generate` callable from any thread, including one that already runs an event loop (a
 notebook); answers are handed back to the calling thread, so `on_complete` (which writes
 the journal to SQLite) runs where the caller expects it.
+
+The server is trusted with nothing: a body is read up to a bound set by the request's
+max_tokens and never decompressed (identity is asked for), every field of it is checked
+(openai_wire.py), and no redirect is followed, so the key never reaches another origin.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,
     BadResponse,
     chat_payload,
+    decode_body,
+    max_body_bytes,
     parse_chat_response,
+    redirect_refused,
 )
 from genetic_instruct.llm.preflight import read_api_key
 from genetic_instruct.llm.retry import (
@@ -65,7 +72,8 @@ CONNECT_TIMEOUT_S = 30.0
 # Close idle connections before the server does: uvicorn (vllm serve, SGLang) drops them after
 # 5 s, and a request sent on a connection the server is closing fails for nothing.
 KEEPALIVE_S = 4.0
-# The server's own words about a failure go to the log (not to the run's records), cut short.
+# The server's own words about a failure go to the log (not to the run's records), cut short;
+# no more of an error body than that is read.
 SERVER_MESSAGE_CHARS = 300
 
 
@@ -157,7 +165,10 @@ class OpenAIEngine:
             total=model.request_timeout_s,
             sock_connect=min(model.request_timeout_s, CONNECT_TIMEOUT_S),
         )
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # identity: a compressed body could inflate far past what is read of it.
+        headers = {"Accept-Encoding": "identity"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         self._thread = _LoopThread(f"openai-engine:{model.path}")
         self._session: aiohttp.ClientSession | None = self._thread.submit(
             self._open(timeout, headers)
@@ -172,7 +183,9 @@ class OpenAIEngine:
         """The session and the semaphore belong to the engine's loop, so they are made in it."""
         self._slots = asyncio.Semaphore(self._max_concurrency)
         connector = aiohttp.TCPConnector(limit=self._max_concurrency, keepalive_timeout=KEEPALIVE_S)
-        return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers)
+        return aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers=headers, auto_decompress=False
+        )
 
     # -- the synchronous face -----------------------------------------------------------
     def generate(
@@ -248,12 +261,13 @@ class OpenAIEngine:
     async def _answer(self, request: ChatRequest) -> Completion:
         """Attempts until an answer, a failure not worth retrying, or `max_retries` retries."""
         payload = chat_payload(self.model_name, request)
+        limit = max_body_bytes(request.sampling.max_tokens)
         attempt = 0
         last_url: str | None = None
         while True:
             with self.urls.pick(avoid=last_url) as url:
                 self.counters["attempts"] += 1
-                outcome = await self._attempt(url, payload)
+                outcome = await self._attempt(url, payload, limit)
             if isinstance(outcome, Completion):
                 self._last_answer = time.monotonic()
                 return outcome
@@ -286,10 +300,17 @@ class OpenAIEngine:
                 f"(models.*.outage_deadline_s={self._outage_deadline_s:g})"
             )
 
-    async def _attempt(self, url: str, payload: dict[str, Any]) -> Completion | Failure:
+    async def _attempt(self, url: str, payload: dict[str, Any], limit: int) -> Completion | Failure:
+        """One POST; a body over `limit` bytes is not read further (`too_large`)."""
         assert self._session is not None
         try:
-            async with self._session.post(url + CHAT_PATH, json=payload) as response:
+            async with self._session.post(
+                url + CHAT_PATH, json=payload, allow_redirects=False
+            ) as response:
+                if 300 <= response.status < 400:
+                    raise EngineLost(
+                        redirect_refused(url, response.status, response.headers.get("Location"))
+                    )
                 if response.status >= 300:
                     await self._note_server_message(url, response)
                     return Failure(
@@ -297,23 +318,51 @@ class OpenAIEngine:
                         retryable=is_retryable_status(response.status),
                         retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
                     )
-                return parse_chat_response(await response.json(content_type=None))
-        except BadResponse:
-            return Failure("bad_response", retryable=False)
+                return parse_chat_response(decode_body(await _read_capped(response, limit)))
+        except BadResponse as bad:
+            self._note(
+                str(bad), "%s answered 200 but %s: counted as %s", url, bad.detail, bad.reason
+            )
+            return Failure(bad.reason, retryable=bad.retryable)
         except asyncio.TimeoutError:  # before ClientError: aiohttp's timeouts are both
             return Failure("timeout", retryable=True)
+        except aiohttp.ClientResponseError:  # not HTTP: a status line or header too long...
+            return Failure("bad_http", retryable=True)  # ...a request's failure, not an outage
         except aiohttp.ClientError:  # refused, reset, closed mid-answer, truncated body
             return Failure("connection_error", retryable=True)
-        except ValueError:  # a 200 with a garbled body: a proxy hiccup, worth another try
-            return Failure("bad_json", retryable=True)
 
     async def _note_server_message(self, url: str, response: aiohttp.ClientResponse) -> None:
-        """Log what the server said, once per status at WARNING (a batch fails together)."""
-        text = self._redact((await response.text(errors="replace"))[:SERVER_MESSAGE_CHARS])
+        """Log what the server said (its first SERVER_MESSAGE_CHARS), once per status."""
+        head = await response.content.read(4 * SERVER_MESSAGE_CHARS)  # UTF-8: <= 4 bytes a char
+        text = self._redact(head.decode("utf-8", "replace")[:SERVER_MESSAGE_CHARS])
         status = str(response.status)
-        level = logging.DEBUG if status in self._warned else logging.WARNING
-        self._warned.add(status)
-        log.log(level, "%s answered HTTP %s: %s", url, status, text.strip())
+        self._note(status, "%s answered HTTP %s: %s", url, status, ascii(text.strip()))
+
+    def _note(self, kind: str, message: str, *args: object) -> None:
+        """WARNING the first time a kind of failure is met, DEBUG after (a batch fails
+        together: one line says it)."""
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        log.log(level, message, *args)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or BadResponse(`too_large`) as soon as it passes `limit` bytes: a server
+    that sends more than the request can produce is not read to its end, nor kept."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise BadResponse("bad_response", f"its body is {ascii(encoding)}-encoded, not identity")
+    too_large = BadResponse(
+        "too_large", f"its body is over {limit} bytes (openai_wire.max_body_bytes)"
+    )
+    if (response.content_length or 0) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 class _HttpStream:

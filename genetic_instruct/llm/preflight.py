@@ -6,11 +6,14 @@ among the served ids (a 401/403 means the key was refused). Offline vLLM: a loca
 hold a config and weights; a hub id (`Qwen/Qwen2.5-Coder-7B-Instruct`) must resolve its
 config.json the way vLLM will, through huggingface_hub (HF_HOME's cache, HF_TOKEN, offline
 only when the user sets HF_HUB_OFFLINE). The standard library's HTTP client is enough for
-one request per URL, and it keeps this check free of the engine's own event loop.
+one request per URL, and it keeps this check free of the engine's own event loop. Like the
+engine it trusts the server with nothing: no redirect is followed (the key would go along),
+and no more of the answer is read than a model list can take.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -28,8 +31,11 @@ from genetic_instruct.config import (
     roles_in_use,
 )
 from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.llm.openai_wire import redirect_refused
 
 PREFLIGHT_TIMEOUT_S = 20.0
+# A hosted API lists a few hundred models with their descriptions in about 1 MB.
+MAX_MODELS_BYTES = 16 * 2**20
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
@@ -53,20 +59,44 @@ def check_engines(cfg: Config, skip: Iterable[str] = ()) -> None:
             check_model_source(f"models.{key}.path", model.path)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as the HTTPError it is, instead of being followed with the key."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def check_server(where: str, base_url: str, model: ModelConfig, api_key: str | None) -> None:
     url = base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
-            body = json.loads(response.read() or b"{}")
+        opener = urllib.request.build_opener(_NoRedirect)  # proxies as urlopen reads them
+        with opener.open(request, timeout=PREFLIGHT_TIMEOUT_S) as response:
+            raw = response.read(MAX_MODELS_BYTES + 1)
+        if len(raw) > MAX_MODELS_BYTES:
+            raise EngineUnavailable(
+                f"{where} {base_url}: answered /models with more than {MAX_MODELS_BYTES} bytes"
+            )
+        body = json.loads(raw or b"{}")
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:
+            location = error.headers.get("Location")
+            raise EngineUnavailable(
+                f"{where} {redirect_refused(url, error.code, location)}"
+            ) from None
         raise EngineUnavailable(f"{where} {base_url}: {_http_cause(error.code, model)}") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, OSError, ValueError, RecursionError) as error:
         raise EngineUnavailable(f"{where} {base_url}: {_network_cause(error)}") from None
+    except http.client.HTTPException as error:  # a status line or a header no HTTP has
+        raise EngineUnavailable(
+            f"{where} {base_url}: answered /models with something that is not HTTP "
+            f"({type(error).__name__})"
+        ) from None
     served = _served_ids(body)
     if served is not None and model.path not in served:
-        names = ", ".join(sorted(served)[:10]) or "none"
+        # The server's words, escaped and cut: they end up on the user's terminal.
+        names = ", ".join(ascii(name[:80]) for name in sorted(served)[:10]) or "none"
         raise EngineUnavailable(
             f"{where} {base_url}: model {model.path!r} is not served there (models.*.path); "
             f"it serves: {names}"
@@ -172,7 +202,7 @@ def _network_cause(error: BaseException) -> str:
         return f"host name not found ({reason.strerror})"
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"no answer within {PREFLIGHT_TIMEOUT_S:.0f} s"
-    if isinstance(error, ValueError):
+    if isinstance(error, (ValueError, RecursionError)):
         return "answered /models with something that is not JSON"
     return f"unreachable ({reason})"
 

@@ -88,4 +88,7 @@ class Backoff:
         """Seconds to sleep before retry number `attempt + 1` (attempt counts from 0)."""
         if retry_after_s is not None:
             return min(retry_after_s, self.max_retry_after_s) + rng.uniform(0.0, self.base_s)
-        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2.0**attempt))
+        # The exponent is capped: 2.0**1024 overflows, and a request whose connection drops
+        # every time while others are answered (the outage deadline never comes) gets
+        # there in about four hours of retries.
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2.0 ** min(attempt, 64)))

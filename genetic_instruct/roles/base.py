@@ -10,15 +10,18 @@ an engine error, an answer cut by max_tokens, reasoning that never ended, an emp
 answer, NUL bytes, and answers too large to be a task, a program or a verdict. And nothing a
 parser raises escapes: an unexpected exception (RecursionError on deep nesting, say) is the
 rejection `<role>_unparseable`, so one hostile answer, replayed from the journal on every
-resume, can never wedge a run.
+resume, can never wedge a run. Nor can what a parser returns: JSON it decoded may hold lone
+surrogates (`"Fine \\ud800"`), so every string of a reading is made storable here, once for
+all roles.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from genetic_instruct.llm.base import Completion
+from genetic_instruct.llm.base import Completion, valid_text
 from genetic_instruct.prompts import PromptTemplate
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.roles.answer_text import final_answer
@@ -29,6 +32,27 @@ Reading = TypeVar("Reading")
 # Far above any useful task, program or verdict (max_tokens caps real answers well below),
 # and low enough that a parser's worst case over it stays milliseconds.
 MAX_ANSWER_CHARS = 100_000
+
+
+def storable(reading: Reading) -> Reading:
+    """The reading with every string in it made valid text (llm.base.valid_text).
+
+    Readings are strings, lists, tuples, dicts and dataclasses of them, and numbers; any
+    other type is a bug of ours (TypeError), not a gap a string could slip through.
+    """
+    value: Any = reading
+    if isinstance(value, str):
+        return cast(Reading, valid_text(value))
+    if isinstance(value, (list, tuple)):
+        return cast(Reading, type(value)(storable(item) for item in value))
+    if isinstance(value, dict):
+        return cast(Reading, {storable(k): storable(v) for k, v in value.items()})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: storable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return cast(Reading, dataclasses.replace(value, **fields))
+    if value is None or isinstance(value, (bool, int, float)):
+        return reading
+    raise TypeError(f"storable: a reading holds a {type(value).__name__}; teach storable() it")
 
 
 def truncated_reason(engine_role: str) -> str:
@@ -61,11 +85,12 @@ class Role(ABC, Generic[Subject, Reading]):
         """What the completion says about the subject, or Rejection with a counted reason."""
         answer = self.final_text(completion)
         try:
-            return self.parse(answer, subject)
+            reading = self.parse(answer, subject)
         except Rejection:
             raise
         except Exception:  # untrusted text: no parser failure may escape
             raise Rejection(f"{self.engine_role}_unparseable") from None
+        return storable(reading)
 
     def final_text(self, completion: Completion) -> str:
         """The final answer, if the completion holds a whole, readable one."""
