@@ -17,6 +17,7 @@ from genetic_instruct.engine_logs import engine_output
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
+from genetic_instruct.spawning import children_die_with_this_thread
 
 
 def _is_cpu_build() -> bool:
@@ -76,7 +77,8 @@ class VLLMEngine:
                 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
             from vllm import LLM
 
-            self._llm = LLM(**engine_kwargs(model, path, cpu))
+            with children_die_with_this_thread():  # a SIGKILLed run leaves no engine behind
+                self._llm = LLM(**engine_kwargs(model, path, cpu))
         self.model_name = model.path
 
     def generate(
