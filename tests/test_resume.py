@@ -193,6 +193,24 @@ def test_a_resume_replays_sandbox_verdicts_and_judges_what_the_run_judged(
     assert expected and dataset_records(run_dir / "dataset.jsonl") == expected
 
 
+def test_a_lost_engine_stops_the_run_in_one_line_and_the_resume_is_whole(
+    reference: Path, tmp_path: Path
+) -> None:
+    """An engine gone mid-run (the synthetic one, after 150 answers): exit 75, one line, the
+    journal kept; once it is back, the run ends with the uninterrupted run's records."""
+    run_dir = tmp_path / "run"
+    lost = _cli(run_dir, "+models.default.engine_args.lost_after=150")
+    assert lost.returncode == 75, lost.stderr
+    lines = [line for line in lost.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "engine lost: scripted: gone after 150" in lines[0], lost.stderr
+    assert _state(run_dir)[1]  # answers journaled
+    assert _cli(run_dir).returncode == 0
+    assert _state(run_dir)[0] == _state(reference)[0]
+    assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
+        reference / "dataset.jsonl"
+    )
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_and_sigterm_stop_cleanly_and_resume(
     signum: int, reference: Path, tmp_path: Path
