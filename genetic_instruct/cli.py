@@ -113,14 +113,14 @@ def _run(cfg: Config, composed: DictConfig) -> None:
     75 engine lost.
     """
     from genetic_instruct.interrupts import Interrupted
-    from genetic_instruct.llm.base import EngineLost
     from genetic_instruct.report import save_config
-    from genetic_instruct.run_end import ENGINE_LOST, EXIT_CODES
+    from genetic_instruct.run_end import EXIT_CODES
     from genetic_instruct.runner import run
 
     overrides = list(HydraConfig.get().overrides.task)
     try:
-        result = run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
+        with _stops_when_engine_lost(cfg, "nothing of the unfinished generation was counted"):
+            result = run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
     except Interrupted as stop:
         print(
             f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
@@ -128,19 +128,31 @@ def _run(cfg: Config, composed: DictConfig) -> None:
             file=sys.stderr,
         )
         raise SystemExit(128 + stop.signum) from None
-    except EngineLost as lost:
-        print(
-            f"genetic-instruct: stopped: engine lost: {lost}. Finished work is saved in "
-            f"{cfg.run_dir}; nothing of the unfinished generation was counted. Resume with "
-            "the same command once the server is back.",
-            file=sys.stderr,
-        )
-        raise SystemExit(EXIT_CODES[ENGINE_LOST]) from None
     if EXIT_CODES[result.end.reason]:
         print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
         raise SystemExit(EXIT_CODES[result.end.reason])
     if not cfg.progress:  # the display is silent: still say why the run stopped
         print(f"{result.end.message}; exported {result.exported} records to {result.dataset}")
+
+
+@contextmanager
+def _stops_when_engine_lost(cfg: Config, unfinished: str) -> Iterator[None]:
+    """EngineLost (a server gone past its deadline, an engine process dead) is the engine's
+    fault, not bad input: one line, and exit 75 (EX_TEMPFAIL), since the same command
+    resumes from the journal. `unfinished` says what became of the work in flight."""
+    from genetic_instruct.llm.base import EngineLost
+    from genetic_instruct.run_end import ENGINE_LOST, EXIT_CODES
+
+    try:
+        yield
+    except EngineLost as lost:
+        print(
+            f"genetic-instruct: stopped: engine lost: {lost}. Finished work is saved in "
+            f"{cfg.run_dir}; {unfinished}. Resume with the same command once the engine is "
+            "back.",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CODES[ENGINE_LOST]) from None
 
 
 def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:
@@ -196,6 +208,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     its interval and the threshold keeping calibration.keep_correct of correct solutions.
     Writes run_dir/calibration.json; its judge calls are journaled in run_dir's state, so an
     interrupted calibration resumes, and a run there with fitness.threshold=auto uses it.
+    Exit 0 done, 2 bad input or a platform that refuses the sandbox, 75 engine lost.
     """
     from genetic_instruct import engine_logs
     from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
@@ -209,6 +222,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     check_engines(cfg)
     display = RunDisplay(cfg.progress)
     with (
+        _stops_when_engine_lost(cfg, "its answers are journaled"),
         run_lock.exclusive(cfg.run_dir),
         RunStore(cfg.run_dir) as store,
         engine_logs.routed(cfg.run_dir, cfg.verbose),
