@@ -1,9 +1,9 @@
-"""vLLM's engine process and the run's: each one's death is handled (real embedded model).
+"""vLLM's EngineCore dying mid-generation stops the run as an engine's fault (real model).
 
-A run killed with SIGKILL takes its EngineCore with it (no orphan keeps the memory the
-resume needs), and an EngineCore that dies mid-generation stops the run as an engine's
-fault: one line, exit 75, the journal kept, then a resume that repeats no finished call.
-The CLI stops itself at a fault point (SIGSTOP) so the test acts at a known place.
+One line, exit 75, the journal kept, then a resume that repeats no finished call and ends
+like an uninterrupted run. The CLI stops itself at a fault point (SIGSTOP) so the test
+kills the engine at a known place. (A SIGKILLed run taking its engine processes along is
+tested in test_embedded_model.py, test_killed_mid_stage_....)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from genetic_instruct.store import RunStore
 
 from .conftest import dataset_records, make_config
 from .test_embedded_model import SHORT_ANSWERS, _Recorder
-from .test_spawning import alive, gone
+from .test_spawning import gone, process_group
 
 pytestmark = pytest.mark.model
 ARGS = (
@@ -38,30 +38,24 @@ ARGS = (
 )
 
 
-def _stat(pid: int) -> tuple[str, int]:
-    """A process's state letter and parent pid."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return fields[0], int(fields[1])
+def _state(pid: int) -> str:
+    """A process's state letter (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def _engine_processes(parent: int) -> list[int]:
-    """vLLM's processes (VLLM::EngineCore, VLLM::Worker) below `parent`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if (entry / "cmdline").read_bytes().startswith(b"VLLM::"):
-                pid, ppid = int(entry.name), _stat(int(entry.name))[1]
-                if ppid == parent or ppid in found:
-                    found.append(pid)
-    return found
+def _engine_core(run: subprocess.Popen) -> int:
+    """The run's VLLM::EngineCore (in its process group, the run's own session)."""
+    for pid in process_group(run.pid):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"VLLM::EngineCore"):
+                return pid
+    raise AssertionError("no VLLM::EngineCore in the run's process group")
 
 
 @contextlib.contextmanager
 def _stopped_run(run_dir: Path, log: Path, at: str) -> Iterator[subprocess.Popen]:
-    """The CLI on the embedded model, stopped (SIGSTOP) at fault point `at`; whatever of
-    it is left is killed on the way out."""
+    """The CLI on the embedded model, in a session of its own, stopped (SIGSTOP) at fault
+    point `at`; whatever is left of it is killed on the way out."""
     env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": f"{at}:SIGSTOP"}
     with open(log, "w") as out:  # not a pipe: the engine's processes would hold it open
         cli = subprocess.Popen(
@@ -69,31 +63,18 @@ def _stopped_run(run_dir: Path, log: Path, at: str) -> Iterator[subprocess.Popen
             env=env,
             stdout=out,
             stderr=out,
+            start_new_session=True,
         )
-    engines: list[int] = []
     try:
         deadline = time.monotonic() + 600
-        while cli.poll() is None and _stat(cli.pid)[0] != "T" and time.monotonic() < deadline:
+        while cli.poll() is None and _state(cli.pid) != "T" and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert cli.poll() is None and _stat(cli.pid)[0] == "T", log.read_text()[-2000:]
-        engines = _engine_processes(cli.pid)
-        assert engines, "no vLLM process below the run"
+        assert cli.poll() is None and _state(cli.pid) == "T", log.read_text()[-2000:]
         yield cli
     finally:
         with contextlib.suppress(ProcessLookupError):
-            cli.kill()
+            os.killpg(cli.pid, signal.SIGKILL)
         cli.wait()
-        for pid in engines:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-
-
-def test_a_sigkilled_run_takes_its_engine_processes_with_it(tmp_path: Path) -> None:
-    with _stopped_run(tmp_path / "run", tmp_path / "run.log", "instructor:1") as cli:
-        engines = _engine_processes(cli.pid)
-        cli.kill()  # kill -9 of the run, as a preempted node or the OOM killer would
-        cli.wait()
-        assert all(gone(pid) for pid in engines), engines
 
 
 def test_an_engine_process_killed_mid_generation_stops_the_run_as_engine_lost(
@@ -101,7 +82,7 @@ def test_an_engine_process_killed_mid_generation_stops_the_run_as_engine_lost(
 ) -> None:
     run_dir, log = tmp_path / "run", tmp_path / "run.log"
     with _stopped_run(run_dir, log, "instructor:1") as cli:
-        core = _engine_processes(cli.pid)[0]
+        core = _engine_core(cli)
         os.kill(core, signal.SIGKILL)
         assert gone(core)
         cli.send_signal(signal.SIGCONT)

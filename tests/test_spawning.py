@@ -2,7 +2,7 @@
 
 The parent is a child Python process here, so the test can SIGKILL it as a preempted node
 or the OOM killer would; the real-engine case (vLLM's EngineCore) is in
-test_embedded_model.py.
+test_embedded_model.py (test_killed_mid_stage_...).
 """
 
 from __future__ import annotations
@@ -40,6 +40,21 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def process_group(pgid: int) -> list[int]:
+    """The live processes of a process group: a command started in a session of its own,
+    with the processes it started, whoever their parent is now."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
 
 
 def gone(pid: int) -> bool:
