@@ -6,7 +6,8 @@ Hydra apps over one config.
 `verify` checks the run state's integrity; `decontaminate` re-checks an exported dataset
 (`export.path`) against the run's benchmark sets (or those given) and writes a clean copy
 beside it; `calibrate` measures whether the judge separates correct from faulty solutions.
-Bad input (config, seed file, run state) prints one line and exits 2.
+Bad input (config, seed file, run state), and a platform that refuses the sandbox's
+isolation, print one line and exit 2.
 
 The run directory is the truth: only a run that accepted its config records it there
 (`.hydra/`), and the other commands only read the run state, so they work on read-only
@@ -41,7 +42,7 @@ from genetic_instruct.config import (
 )
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.export import copy_export, export_parquet, is_run_dataset, sync_export
-from genetic_instruct.sandbox.limits import InvalidLimit
+from genetic_instruct.sandbox.limits import InvalidLimit, SandboxUnavailable
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
@@ -72,7 +73,7 @@ Task = Callable[[Config, DictConfig], None]  # the typed config, and as composed
 
 
 def _guarded(task: Task) -> Callable[[DictConfig], None]:
-    """Turn InputError into a one-line message and exit code 2."""
+    """Turn InputError and SandboxUnavailable into a one-line message and exit code 2."""
 
     def wrapper(cfg: DictConfig) -> None:
         _State.started = True
@@ -81,8 +82,20 @@ def _guarded(task: Task) -> Callable[[DictConfig], None]:
             task(to_config(cfg), cfg)
         except InputError as error:
             _bad_input(str(error))
+        except SandboxUnavailable as error:
+            _bad_input(_sandbox_refused(error))
 
     return wrapper
+
+
+def _sandbox_refused(error: SandboxUnavailable) -> str:
+    """The platform's fault, not the run's (seed checks, calibration and the execution stage
+    all run code in the sandbox): what it refused, and the ways out, by their keys."""
+    return (
+        f"{error}; generated code only runs isolated: run where unprivileged user namespaces "
+        "are allowed (or as root), or run no code: execution.enabled=false with a numeric "
+        "fitness.threshold (threshold=auto calibrates the judge on seed solutions it runs)"
+    )
 
 
 class _State:
@@ -96,17 +109,18 @@ def _run(cfg: Config, composed: DictConfig) -> None:
     it) after each generation, and report.html/json (report_dir) at the end. Ctrl-C stops
     at a safe point; the same command resumes. Settings that shape the data may not change
     on resume (force_resume=true overrides); fresh=true starts over, moving the old files
-    aside. Exit 0 done, 2 bad input, 3 stalled, 75 engine lost.
+    aside. Exit 0 done, 2 bad input or a platform that refuses the sandbox, 3 stalled,
+    75 engine lost.
     """
     from genetic_instruct.interrupts import Interrupted
-    from genetic_instruct.llm.base import EngineLost
     from genetic_instruct.report import save_config
-    from genetic_instruct.run_end import ENGINE_LOST, EXIT_CODES
+    from genetic_instruct.run_end import EXIT_CODES
     from genetic_instruct.runner import run
 
     overrides = list(HydraConfig.get().overrides.task)
     try:
-        result = run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
+        with _stops_when_engine_lost(cfg, "nothing of the unfinished generation was counted"):
+            result = run(cfg, on_accepted=lambda: save_config(cfg.run_dir, composed, overrides))
     except Interrupted as stop:
         print(
             f"genetic-instruct: stopped by {stop} at a safe point; finished work is saved in "
@@ -114,19 +128,31 @@ def _run(cfg: Config, composed: DictConfig) -> None:
             file=sys.stderr,
         )
         raise SystemExit(128 + stop.signum) from None
-    except EngineLost as lost:
-        print(
-            f"genetic-instruct: stopped: engine lost: {lost}. Finished work is saved in "
-            f"{cfg.run_dir}; nothing of the unfinished generation was counted. Resume with "
-            "the same command once the server is back.",
-            file=sys.stderr,
-        )
-        raise SystemExit(EXIT_CODES[ENGINE_LOST]) from None
     if EXIT_CODES[result.end.reason]:
         print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
         raise SystemExit(EXIT_CODES[result.end.reason])
     if not cfg.progress:  # the display is silent: still say why the run stopped
         print(f"{result.end.message}; exported {result.exported} records to {result.dataset}")
+
+
+@contextmanager
+def _stops_when_engine_lost(cfg: Config, unfinished: str) -> Iterator[None]:
+    """EngineLost (a server gone past its deadline, an engine process dead) is the engine's
+    fault, not bad input: one line, and exit 75 (EX_TEMPFAIL), since the same command
+    resumes from the journal. `unfinished` says what became of the work in flight."""
+    from genetic_instruct.llm.base import EngineLost
+    from genetic_instruct.run_end import ENGINE_LOST, EXIT_CODES
+
+    try:
+        yield
+    except EngineLost as lost:
+        print(
+            f"genetic-instruct: stopped: engine lost: {lost}. Finished work is saved in "
+            f"{cfg.run_dir}; {unfinished}. Resume with the same command once the engine is "
+            "back.",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CODES[ENGINE_LOST]) from None
 
 
 def _open_existing(cfg: Config, read_only: bool = True) -> RunStore:
@@ -182,6 +208,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     its interval and the threshold keeping calibration.keep_correct of correct solutions.
     Writes run_dir/calibration.json; its judge calls are journaled in run_dir's state, so an
     interrupted calibration resumes, and a run there with fitness.threshold=auto uses it.
+    Exit 0 done, 2 bad input or a platform that refuses the sandbox, 75 engine lost.
     """
     from genetic_instruct import engine_logs
     from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
@@ -195,6 +222,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     check_engines(cfg)
     display = RunDisplay(cfg.progress)
     with (
+        _stops_when_engine_lost(cfg, "its answers are journaled"),
         run_lock.exclusive(cfg.run_dir),
         RunStore(cfg.run_dir) as store,
         engine_logs.routed(cfg.run_dir, cfg.verbose),

@@ -61,6 +61,7 @@ FREE_KEYS = (
             "block_size",
             "latency_s",
             "request_log",  # the scripted engine's test hooks
+            "lost_after",
         )
     ),
     "executor.*",  # where colonies run, not what they make

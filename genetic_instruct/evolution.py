@@ -5,7 +5,8 @@ whole generation (all colonies together) in flight (flow.py), so an engine never
 a stage's slowest request. Colonies differ in their RNG streams, which depend only on (run
 seed, generation, colony), and requests are numbered by plan and offspring, never by
 arrival: a resumed run plans the same offspring and so sends the same requests, which the
-journal then answers without the engine.
+journal then answers without the engine (and runs the same programs, whose verdicts it
+replays without the sandbox).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from genetic_instruct.filters import (
 )
 from genetic_instruct.filters.near_duplicates import BATCH_REASON, EarlierOffspring
 from genetic_instruct.fitness import FitnessGate, JudgeVerdict, fitness
-from genetic_instruct.flow import Flow
-from genetic_instruct.journal import Journal
+from genetic_instruct.flow import Flow, SandboxJob
+from genetic_instruct.journal import Journal, verdict_key
 from genetic_instruct.llm.base import Completion, Engine, TokenCounter
 from genetic_instruct.operators import MUTATION, OffspringPlan, plan_colony
 from genetic_instruct.prompts import load_templates
@@ -173,17 +174,13 @@ class Brood:
             self.gate.skip(cand.number)
 
     def sandbox(
-        self,
-        cand: Candidate,
-        stage: str,
-        job: Callable[[], Reading],
-        then: Callable[[Reading], None],
+        self, cand: Candidate, job: SandboxJob[Reading], then: Callable[[Reading], None]
     ) -> None:
         def ran(result: Reading) -> None:
             if not self.gate.duplicate(cand.number):
                 then(result)
 
-        self.flow.sandbox(stage, job, ran)
+        self.flow.sandbox(job, ran)
 
     def tally(self, stats: GenerationStats) -> list[Candidate]:
         """Count every offspring's fate into `stats`; the survivors, in number order."""
@@ -453,8 +450,14 @@ class Evolution:
             else:
                 self._test_strength(brood, cand)
 
-        job = functools.partial(run_tests, cand.solution, cand.tests, self.sandbox_limits)
-        brood.sandbox(cand, "execution", job, executed)
+        limits = self.sandbox_limits
+        job = SandboxJob(
+            "execution",
+            verdict_key("execution", cand.solution, cand.tests, dataclasses.asdict(limits)),
+            functools.partial(run_tests, cand.solution, cand.tests, limits),
+            ExecutionResult,
+        )
+        brood.sandbox(cand, job, executed)
 
     def _test_strength(self, brood: Brood, cand: Candidate) -> None:
         """Run the tests of a program that passed them against its mutants."""
@@ -467,16 +470,16 @@ class Evolution:
             cand.mutation = result
             self._gate_strength(brood, cand)
 
-        program = [(cand.solution, cand.tests, run.runtime_s)]
-        job = functools.partial(
-            mutation_results,
-            program,
-            self.sandbox_limits,
-            self.cfg.execution.mutants,
-            self.cfg.seed,
-            1,
+        program = (cand.solution, cand.tests, run.runtime_s)
+        limits, k, seed = self.sandbox_limits, self.cfg.execution.mutants, self.cfg.seed
+        measure = functools.partial(mutation_results, [program], limits, k, seed, 1)
+        job = SandboxJob(
+            "mutation",
+            verdict_key("mutation", *program, dataclasses.asdict(limits), k, seed),
+            lambda: measure()[0],
+            MutationResult,
         )
-        brood.sandbox(cand, "mutation", lambda: job()[0], measured)
+        brood.sandbox(cand, job, measured)
 
     def _gate_strength(self, brood: Brood, cand: Candidate) -> None:
         """Gate on the mutation score. A program not measured (no tests, or tests it

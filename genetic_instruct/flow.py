@@ -7,8 +7,8 @@ offspring as others finish, and runs every continuation on the calling thread (t
 that owns the store), in the order the answers arrive. Continuations therefore make any
 order-dependent decision by offspring number, never by arrival (EarlierOffspring).
 
-Requests already in the journal are answered from it; fresh answers are journaled the
-moment they arrive, so a crash loses only what was in flight.
+Requests and sandbox runs already in the journal are answered from it; fresh answers and
+verdicts are journaled the moment they arrive, so a crash loses only what was in flight.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, Generic, TypeVar
 
 from genetic_instruct import faults, interrupts
 from genetic_instruct.executors import Executor
@@ -31,11 +31,22 @@ T = TypeVar("T")
 POLL_S = 0.2  # how often a wait for answers looks at Ctrl-C
 
 
+@dataclass(frozen=True)
+class SandboxJob(Generic[T]):
+    """A run in the sandbox: `run` does it; `key` (journal.verdict_key) hashes what
+    determines its result, a dataclass that `kind` rebuilds from its journaled fields."""
+
+    stage: str  # "execution", "mutation"
+    key: str
+    run: Callable[[], T]
+    kind: Callable[..., T]
+
+
 @dataclass
 class _Step:
     stage: str  # an engine role, or a sandbox stage ("execution", "mutation")
     then: Callable[[Any], None]
-    key: str | None = None  # the journal key of a fresh request; None: replayed or sandbox
+    key: str | None = None  # the journal key of a fresh request or run; None: replayed
     launched: bool = False  # holds one of the max_in_flight places (replayed ones do not)
 
 
@@ -92,16 +103,25 @@ class Flow:
             ticket, _Step(role, then, key), lambda: self._stream(engine).submit(ticket, request)
         )
 
-    def sandbox(self, stage: str, job: Callable[[], T], then: Callable[[T], None]) -> None:
-        """Run `job` on the sandbox's threads, beside the engines; `then` gets its result."""
+    def sandbox(self, job: SandboxJob[T], then: Callable[[T], None]) -> None:
+        """Run `job` on the sandbox's threads, beside the engines (or take its verdict from
+        the journal); `then` gets its result."""
+        ticket = self._ticket(job.stage)
+        stored = self._journal.verdict(job.key)
+        if stored is not None:
+            replayed: Future[T] = Future()
+            replayed.set_result(job.kind(**stored))
+            self._steps[ticket] = _Step(job.stage, then)
+            self._done.put((ticket, replayed))
+            return
         if self._sandbox is None:
             self._sandbox = ThreadPoolExecutor(self._sandbox_workers, thread_name_prefix="gi-flow")
-        pool, ticket = self._sandbox, self._ticket(stage)
+        pool = self._sandbox
 
         def go() -> None:
-            pool.submit(job).add_done_callback(lambda done: self._done.put((ticket, done)))
+            pool.submit(job.run).add_done_callback(lambda done: self._done.put((ticket, done)))
 
-        self._launch(ticket, _Step(stage, then), go)
+        self._launch(ticket, _Step(job.stage, then, job.key), go)
 
     def run(self, starts: Iterable[Callable[[], None]]) -> None:
         """Call each start (it asks for an offspring's first step) while fewer than
@@ -178,6 +198,8 @@ class Flow:
             self._release()
         if isinstance(outcome, Future):
             result = outcome.result()  # a sandbox that cannot run raises here
+            if step.key is not None:
+                self._journal.record_verdict(step.stage, step.key, asdict(result))
             faults.point(step.stage)
             step.then(result)
             return

@@ -1,20 +1,41 @@
-"""Worker processes that start clean: `spawn`, without re-importing the caller's __main__.
+"""Processes that start clean, and processes that die with the thread that started them.
 
-Plain `spawn` makes every child import the parent's main module: a user's script that runs
-the loop without an `if __name__ == "__main__"` guard would run again in each child,
-engines and all. `fork` is no better: the caller may hold vLLM engines, CUDA contexts or
-threads, which a fork copies half-alive. Our workers need nothing from __main__ (their
-functions live in this package), so the children are told not to import it.
+Worker pools (`spawn_without_main`). Plain `spawn` makes every child import the parent's
+main module: a user's script that runs the loop without an `if __name__ == "__main__"`
+guard would run again in each child, engines and all. `fork` is no better: the caller may
+hold vLLM engines, CUDA contexts or threads, which a fork copies half-alive. Our workers
+need nothing from __main__ (their functions live in this package), so the children are told
+not to import it.
+
+Engine processes (`children_die_with_this_thread`). vLLM starts its EngineCore itself, and a
+SIGKILLed run leaves it running, reparented to init: on a GPU node it keeps the GPU memory
+the resume then lacks. vLLM 0.32 sets no parent-death signal and EngineCore watches no
+parent (only vLLM's workers watch EngineCore, through a pipe). So a process started in that
+block asks the kernel for SIGKILL when its parent ends (PR_SET_PDEATHSIG), before it runs
+anything else: a spawned child imports this module as its __main__ (instead of the
+parent's, which vLLM's processes do not need), a forked one runs an at-fork hook.
 
 This leans on CPython's multiprocessing internals (popen_spawn_posix, spawn's preparation
-data), unchanged from 3.8 to 3.13; POSIX only, like the rest of the package.
+data), unchanged from 3.8 to 3.13; Linux only, like the rest of the package.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing import context, popen_spawn_posix, spawn
 from typing import Any
+
+PARENT_ENV = "GENETIC_INSTRUCT_DIE_WITH"  # in the block: the pid its spawned children die with
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class _Block:
+    parent: int | None = None  # this process's pid while the block is open (forked children)
 
 
 def spawn_without_main() -> context.SpawnContext:
@@ -22,23 +43,83 @@ def spawn_without_main() -> context.SpawnContext:
     return _Context()
 
 
+@contextmanager
+def children_die_with_this_thread() -> Iterator[None]:
+    """Processes that multiprocessing starts in the block (spawned or forked) are killed
+    when the thread that started them ends, and so when this process ends, SIGKILL
+    included. Their own children are not. Start them on a thread that lives as long as
+    they should (the main thread, or an actor's)."""
+    saved = os.environ.get(PARENT_ENV)
+    os.environ[PARENT_ENV] = str(os.getpid())
+    _Block.parent = os.getpid()
+    try:
+        with _preparation(_import_this_module_first):
+            yield
+    finally:
+        _Block.parent = None
+        if saved is None:
+            del os.environ[PARENT_ENV]
+        else:
+            os.environ[PARENT_ENV] = saved
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when its parent ends, or now if it already has."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the request took hold
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _spawned_in_block() -> None:
+    """Run first in a spawned child (its __main__ is this module). The pid comes out of the
+    environment, so the child's own children do not die with it."""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is not None:
+        _die_with(int(parent))
+
+
+def _forked() -> None:
+    """Run in every forked child of a process that imported this module."""
+    parent, _Block.parent = _Block.parent, None
+    os.environ.pop(PARENT_ENV, None)  # for spawned children of the block's process only
+    if parent is not None:
+        _die_with(parent)
+
+
+def _import_this_module_first(data: dict[str, Any]) -> None:
+    data.pop("init_main_from_path", None)
+    data["init_main_from_name"] = __name__
+
+
+def _drop_main(data: dict[str, Any]) -> None:
+    data.pop("init_main_from_name", None)
+    data.pop("init_main_from_path", None)
+
+
+@contextmanager
+def _preparation(edit: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Spawned children started in the block get preparation data changed by `edit`
+    (`spawn.get_preparation_data` is what popen_spawn_posix reads when it launches)."""
+    prepare = spawn.get_preparation_data
+
+    def edited(name: str) -> dict[str, Any]:
+        data = prepare(name)
+        edit(data)
+        return data
+
+    spawn.get_preparation_data = edited
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = prepare
+
+
 class _Popen(popen_spawn_posix.Popen):
     """``spawn``, but the child is not told to import the parent's ``__main__``."""
 
     def _launch(self, process_obj: multiprocessing.process.BaseProcess) -> None:
-        prepare = spawn.get_preparation_data
-
-        def without_main(name: str) -> dict[str, Any]:
-            data = prepare(name)
-            data.pop("init_main_from_name", None)
-            data.pop("init_main_from_path", None)
-            return data
-
-        spawn.get_preparation_data = without_main  # read by the base class's _launch
-        try:
+        with _preparation(_drop_main):
             super()._launch(process_obj)  # type: ignore[misc]  # private: typeshed omits it
-        finally:
-            spawn.get_preparation_data = prepare
 
 
 class _Process(context.SpawnProcess):
@@ -49,3 +130,8 @@ class _Process(context.SpawnProcess):
 
 class _Context(context.SpawnContext):
     Process = _Process
+
+
+os.register_at_fork(after_in_child=_forked)
+if __name__ == "__mp_main__":  # a spawned child imports this first
+    _spawned_in_block()

@@ -3,9 +3,12 @@
 A generation's survivors, their dedup signatures, its statistics and the generation marker
 commit in one transaction, so after a crash the database holds either the whole generation
 or none of it. Finished LLM requests are journaled as they arrive (keyed by a hash of model,
-prompt, sampling parameters and seed), so a restart pays for no finished call twice. The
-journal only serves the generation in flight (request seeds include the generation), so a
-commit empties it: at 800k it would otherwise hold gigabytes of answers no run asks again.
+prompt, sampling parameters and seed), so a restart pays for no finished call twice. So are
+sandbox verdicts (keyed by a hash of program, tests and limits): a wall-clock limit need not
+repeat on a loaded machine, and the judge's prompt shows the verdict, so a resume replays it
+rather than running the program again. The journal only serves the generation in flight
+(request seeds include the generation), so a commit empties it: at 800k it would otherwise
+hold gigabytes of answers no run asks again.
 
 Individuals are numbered 1..N in insertion order (`seq`, SQLite's rowid; rows are never
 deleted), so the population can be sampled by position without holding it in memory.
@@ -46,6 +49,11 @@ CREATE TABLE IF NOT EXISTS journal (
     key TEXT PRIMARY KEY,
     role TEXT NOT NULL,
     completion TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    key TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    result TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY,
@@ -250,6 +258,7 @@ class RunStore:
             )
             self.set_meta("generation", generation)
             self._db.execute("DELETE FROM journal")
+            self._db.execute("DELETE FROM verdicts")
             faults.point("commit")
 
     @_state_errors
@@ -348,6 +357,27 @@ class RunStore:
     def journal_keys(self) -> set[str]:
         return {key for (key,) in self._db.execute("SELECT key FROM journal")}
 
+    @_state_errors
+    def verdict_lookup(self, key: str) -> Any:
+        """A journaled sandbox verdict, as the JSON value it was recorded as; None if absent."""
+        row = self._db.execute("SELECT result FROM verdicts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    @_state_errors
+    def verdict_record(self, entries: Sequence[tuple[str, str, Any]]) -> None:
+        """Persist sandbox verdicts: (stage, key, a JSON value) each. ASCII JSON, so text a
+        program printed (lone surrogates included) is stored as it came."""
+        rows = [(key, stage, json.dumps(result)) for stage, key, result in entries]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO verdicts (key, stage, result) VALUES (?, ?, ?)", rows
+            )
+            faults.point("journal")
+
+    @_state_errors
+    def verdict_keys(self) -> set[str]:
+        return {key for (key,) in self._db.execute("SELECT key FROM verdicts")}
+
     # -- integrity ------------------------------------------------------------------------
     @_state_errors
     def integrity_problems(self) -> list[str]:
@@ -382,7 +412,19 @@ class RunStore:
                 Completion(**json.loads(completion))
             except (TypeError, ValueError):
                 problems.append(f"journal entry {key}: unreadable completion")
+        if self._has_table("verdicts"):  # a run written before verdicts were journaled
+            for key, result in self._db.execute("SELECT key, result FROM verdicts"):
+                try:
+                    json.loads(result)
+                except ValueError:
+                    problems.append(f"journaled verdict {key}: unreadable")
         return problems
+
+    def _has_table(self, name: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

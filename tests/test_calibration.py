@@ -41,12 +41,19 @@ SCRIPTED = [
 KNOWS = "+models.default.engine_args.judge_references=builtin"  # scores by correctness
 
 
-def _cli(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+CLI = [sys.executable, "-m", "genetic_instruct.cli"]
+# The CLI where every program overruns its wall clock (no sandbox run repeats its verdict).
+OVERLOADED = [sys.executable, str(Path(__file__).with_name("overloaded_sandbox.py"))]
+
+
+def _cli(
+    *args: str, crash_at: str | None = None, cli: list[str] = CLI
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
     if crash_at:
         env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
     return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        [*cli, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -178,6 +185,8 @@ def test_unreadable_verdicts_are_counted_not_scored(tmp_path: Path) -> None:
 
 
 def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) -> None:
+    """Resumed where the sandbox would now time out, it judges the specimens it found
+    before (journaled) and measures what an uninterrupted calibration does."""
     run_dir, log = tmp_path / "run", tmp_path / "requests.log"
     args = [
         "calibrate",
@@ -196,7 +205,7 @@ def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) 
     store.close()
     assert 0 < len(journaled) < 30
     before = len(log.read_text().split())
-    resumed = _cli(*args)
+    resumed = _cli(*args, cli=OVERLOADED)
     assert resumed.returncode == 0, resumed.stderr
     sent = log.read_text().split()
     assert not journaled & set(sent[before:])  # no journaled answer paid for again

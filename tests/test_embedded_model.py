@@ -22,6 +22,7 @@ from genetic_instruct.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, judge_prompt, make_config
 from .test_evolution import LINEAGE_FIELDS
+from .test_spawning import gone, process_group
 from .vllm_server import MODEL_DTYPE
 
 pytestmark = pytest.mark.model
@@ -181,9 +182,11 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
         assert record["rationale"] is not None
 
 
-def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
+def test_killed_mid_stage_on_the_real_model_leaves_no_engine_and_repeats_no_call(
     embedded_engine, tmp_path: Path
 ) -> None:
+    """SIGKILLed with its engine loaded, the run takes vLLM's processes (EngineCore and its
+    Worker) with it; the resume pays for no journaled answer again."""
     run_dir = tmp_path / "run"
     args = [
         f"run_dir={run_dir}",
@@ -207,10 +210,12 @@ def test_killed_mid_stage_on_the_real_model_resumes_without_repeating_calls(
         )
         try:
             returncode = killed.wait(timeout=600)
-        finally:  # a lost node takes the engine's processes with it, too
+            left = [pid for pid in process_group(killed.pid) if not gone(pid)]
+        finally:  # whatever the outcome, the test leaves nothing running
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(killed.pid, signal.SIGKILL)
     assert returncode == -signal.SIGKILL, log.read_text()[-2000:]
+    assert not left, f"processes of the killed run still alive: {left}"
     store = RunStore(run_dir)
     journaled = store.journal_keys()
     assert store.generation == 0 and journaled  # seeds committed, answers journaled

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from genetic_instruct.store import RunStore
+
 from .conftest import STEADY_SANDBOX, dataset_records
 from .fault_proxy import FaultServer
 from .styled_model import styled_answer
@@ -115,6 +117,26 @@ def test_a_server_lost_mid_run_stops_it_and_the_resume_equals_an_uninterrupted_r
     assert dataset_records(tmp_path / "run" / "dataset.jsonl") == dataset_records(
         tmp_path / "whole" / "dataset.jsonl"
     )
+
+
+def test_a_server_lost_during_a_calibration_stops_it_in_one_line(tmp_path: Path) -> None:
+    """`calibrate` treats a lost engine as `run` does: exit 75, its answers journaled."""
+    answered = 0
+
+    def plan(prompt: str, attempt: int) -> str:
+        nonlocal answered
+        answered += 1
+        return "pass" if answered <= 4 else "close"
+
+    run_dir = tmp_path / "run"
+    with FaultServer(plan, answer=styled_answer, served=("styled",)) as dies:
+        args = _openai(run_dir, dies.base_url, "models.default.outage_deadline_s=1")
+        lost = _cli("calibrate", *args, "calibration.tasks=4", "evolution.max_in_flight=1")
+    assert lost.returncode == 75, lost.stderr
+    line = _one_error_line(lost)
+    assert "engine lost" in line and dies.base_url in line and "Resume" in line
+    with RunStore(run_dir) as store:
+        assert store.journal_keys()
 
 
 def test_a_stalled_run_stops_with_its_top_rejections_and_a_short_one_says_why(

@@ -233,6 +233,33 @@ def test_executor_settings_are_checked_and_may_change_on_resume(
     assert run(resumed).generation == 3
 
 
+def test_an_engine_lost_inside_an_actor_stops_the_run_as_engine_lost(tmp_path: Path) -> None:
+    """EngineLost raised in a colony's actor is the engine's fault, not the actor's: the
+    CLI (joining this module's cluster) stops with one line and exit 75, journal kept."""
+    run_dir = tmp_path / "run"
+    args = [
+        "engine=scripted",
+        "executor=ray",
+        f"executor.address={ray.get_runtime_context().gcs_address}",
+        f"run_dir={run_dir}",
+        "progress=false",
+        "evolution.max_generations=2",
+        "+models.default.engine_args.lost_after=10",  # each colony's engine, in generation 1
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 75, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "engine lost: colony" in lines[0] and "engine_args.lost_after" in lines[0]
+    with RunStore(run_dir) as store:
+        assert store.generation == 0 and store.journal_keys()
+
+
 def test_the_cli_selects_the_executor_group() -> None:
     cfg = make_config("engine=scripted", "executor=ray", "executor.address=auto")
     assert (cfg.executor.kind, cfg.executor.address) == ("ray", "auto")

@@ -12,6 +12,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,23 @@ def soak_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 SOAK_KILLS = 30  # about 40 s on 2 cores: each killed process pays its start-up (~1 s)
+# GENETIC_INSTRUCT_SOAK_LOAD=N burns N CPUs beside the killed and resumed runs (not beside
+# the reference): the check, by hand, that a loaded machine changes no record.
+SOAK_LOAD = int(os.environ.get("GENETIC_INSTRUCT_SOAK_LOAD", "0"))
+
+
+@contextmanager
+def cpu_load(processes: int) -> Iterator[None]:
+    """`processes` Python processes spinning on a CPU each, for the block."""
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def _random_point(rng: np.random.Generator) -> tuple[str, int]:
@@ -116,21 +135,24 @@ def test_soak_sigkill_at_30_random_points_loses_nothing_and_repeats_no_call(
     run_dir = tmp_path / "run"
     log = tmp_path / "requests.log"
     killed: list[str] = []
-    for attempt in range(SOAK_KILLS + 15):  # a point past the run's end kills nothing
-        if len(killed) == SOAK_KILLS:
-            break
-        point, count = first[attempt] if attempt < len(first) else _random_point(rng)
-        journal_before = _state(run_dir)[1] if (run_dir / STATE_FILE).exists() else set()
-        sent_before = len(log.read_text().splitlines()) if log.exists() else 0
-        result = _cli(run_dir, crash_at=f"{point}:{count}", log=log, base=SOAK_ARGS)
-        assert result.returncode in (0, -signal.SIGKILL), result.stderr
-        if result.returncode == -signal.SIGKILL:
-            killed.append(point)
-        sent_now = log.read_text().splitlines()[sent_before:]
-        assert not journal_before & set(sent_now), f"a journaled request was sent again ({point})"
+    with cpu_load(SOAK_LOAD):
+        for attempt in range(SOAK_KILLS + 15):  # a point past the run's end kills nothing
+            if len(killed) == SOAK_KILLS:
+                break
+            point, count = first[attempt] if attempt < len(first) else _random_point(rng)
+            journal_before = _state(run_dir)[1] if (run_dir / STATE_FILE).exists() else set()
+            sent_before = len(log.read_text().splitlines()) if log.exists() else 0
+            result = _cli(run_dir, crash_at=f"{point}:{count}", log=log, base=SOAK_ARGS)
+            assert result.returncode in (0, -signal.SIGKILL), result.stderr
+            if result.returncode == -signal.SIGKILL:
+                killed.append(point)
+            sent_now = log.read_text().splitlines()[sent_before:]
+            assert not journal_before & set(sent_now), (
+                f"a journaled request was sent again ({point})"
+            )
+        final = _cli(run_dir, log=log, base=SOAK_ARGS)
     assert len(killed) == SOAK_KILLS
     assert set(killed) == set(CRASH_POINTS)  # every stage and the commit were interrupted
-    final = _cli(run_dir, log=log, base=SOAK_ARGS)
     assert final.returncode == 0, final.stderr
     assert _state(run_dir)[0] == _state(soak_reference)[0]  # same ids, same order
     assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
@@ -143,6 +165,50 @@ def test_soak_sigkill_at_30_random_points_loses_nothing_and_repeats_no_call(
         timeout=60,
     )
     assert verify.returncode == 0, verify.stderr
+
+
+def test_a_resume_replays_sandbox_verdicts_and_judges_what_the_run_judged(
+    reference: Path, tmp_path: Path
+) -> None:
+    """Killed at generation 1's commit, then resumed on a sandbox where every program now
+    times out (a machine loaded past the wall clock): the verdicts come from the journal,
+    so the judge is asked what it was asked before and the records are the reference's."""
+    run_dir = tmp_path / "run"
+    one = "evolution.max_generations=1"
+    killed = _cli(run_dir, one, crash_at="commit:2")  # the seeds' commit is the first
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with RunStore(run_dir) as store:
+        assert store.generation == 0 and store.journal_keys()
+    env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
+    overloaded = [sys.executable, str(Path(__file__).with_name("overloaded_sandbox.py"))]
+    resumed = subprocess.run(
+        [*overloaded, *RUN_ARGS, f"run_dir={run_dir}", one],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    expected = [r for r in dataset_records(reference / "dataset.jsonl") if r["generation"] == 1]
+    assert expected and dataset_records(run_dir / "dataset.jsonl") == expected
+
+
+def test_a_lost_engine_stops_the_run_in_one_line_and_the_resume_is_whole(
+    reference: Path, tmp_path: Path
+) -> None:
+    """An engine gone mid-run (the synthetic one, after 150 answers): exit 75, one line, the
+    journal kept; once it is back, the run ends with the uninterrupted run's records."""
+    run_dir = tmp_path / "run"
+    lost = _cli(run_dir, "+models.default.engine_args.lost_after=150")
+    assert lost.returncode == 75, lost.stderr
+    lines = [line for line in lost.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "engine lost: scripted: gone after 150" in lines[0], lost.stderr
+    assert _state(run_dir)[1]  # answers journaled
+    assert _cli(run_dir).returncode == 0
+    assert _state(run_dir)[0] == _state(reference)[0]
+    assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
+        reference / "dataset.jsonl"
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

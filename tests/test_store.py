@@ -68,8 +68,18 @@ def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
 def test_a_commit_empties_the_journal_with_the_generation(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     store.journal_record("coder", [("k1", Completion("ok", 3, 4))])
+    store.verdict_record([("execution", "v1", {"status": "passed"})])
     store.commit_generation(1, [_ind(0)], np.zeros((1, 4), np.uint32), {})
-    assert store.journal_keys() == set()
+    assert store.journal_keys() == set() and store.verdict_keys() == set()
+
+
+def test_verdicts_round_trip_with_what_a_program_printed(tmp_path: Path) -> None:
+    """A lone surrogate is valid in a str but not in UTF-8: stored escaped, read back as is."""
+    store = RunStore(tmp_path)
+    printed = {"status": "failed", "stdout": "caf\u00e9 \ud800", "passed": 1}
+    store.verdict_record([("execution", "v1", printed)])
+    assert store.verdict_lookup("v1") == printed and store.verdict_lookup("v2") is None
+    assert store.integrity_problems() == []
 
 
 def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Calibrate the judge: score correct and faulty solutions, measure how well it separates them.
 
 The judge's requests are journaled like every other model call (generation 0 of the request
-seeds, which the seeds hold and no generation asks), so an interrupted calibration resumes
-without paying for an answer twice. The outcome is stored in the run state and in
+seeds, which the seeds hold and no generation asks), and so are the specimens the sandbox
+found, so an interrupted calibration resumes without paying for an answer twice and asks
+the judge about the same solutions. The outcome is stored in the run state and in
 run_dir/calibration.json; a run with `fitness.threshold=auto` reuses it while what it
 depends on (judge, prompt, seeds, settings) is unchanged.
 """
@@ -16,6 +17,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 
 from genetic_instruct.calibration.result import META_KEY, Calibration, histogram
 from genetic_instruct.calibration.separation import (
@@ -31,7 +33,7 @@ from genetic_instruct.display import RunDisplay
 from genetic_instruct.executors import Executor
 from genetic_instruct.fitness import FitnessGate, judge_score
 from genetic_instruct.flow import Flow
-from genetic_instruct.journal import Journal
+from genetic_instruct.journal import Journal, verdict_key
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.records import Individual
@@ -62,12 +64,12 @@ def calibrate(
     stored = store.get_meta(META_KEY)
     if stored is not None and stored.get("key") == key:
         return Calibration.from_dict(stored)
+    journal = Journal(store)
+    journal.reload()
     start = time.monotonic()
-    specimens = make_specimens(
-        tasks, limits, cfg.calibration.faulty_per_task, cfg.seed, cfg.execution.workers or None
-    )
+    specimens = _specimens(cfg, journal, tasks, limits)
     judged = time.monotonic()
-    scored, unreadable = _judge(cfg, store, executor, display, judge, specimens)
+    scored, unreadable = _judge(cfg, journal, executor, display, judge, specimens)
     seconds = {"sandbox": round(judged - start, 1), "judge": round(time.monotonic() - judged, 1)}
     result = _measure(cfg, key, len(tasks), specimens, scored, unreadable, seconds)
     store.set_meta(META_KEY, result.to_dict())
@@ -102,9 +104,26 @@ def fitness_gate(cfg: Config, calibration: Calibration | None) -> FitnessGate:
     return FitnessGate(calibration.threshold, judge_only=True)
 
 
+def _specimens(
+    cfg: Config, journal: Journal, tasks: Sequence[Individual], limits: SandboxLimits
+) -> list[Specimen]:
+    """make_specimens, journaled as one verdict: which mutants fail their tests can depend
+    on the machine's load (a mutant's wall-clock limit), and the judge is asked about
+    exactly these solutions."""
+    faulty = cfg.calibration.faulty_per_task
+    programs = [[t.id, t.instruction, t.solution, t.tests] for t in tasks]
+    key = verdict_key("calibration", programs, asdict(limits), faulty, cfg.seed)
+    stored = journal.verdict(key)
+    if stored is not None:
+        return [Specimen(**fields) for fields in stored]
+    specimens = make_specimens(tasks, limits, faulty, cfg.seed, cfg.execution.workers or None)
+    journal.record_verdict("calibration", key, [asdict(s) for s in specimens])
+    return specimens
+
+
 def _judge(
     cfg: Config,
-    store: RunStore,
+    journal: Journal,
     executor: Executor,
     display: RunDisplay,
     judge: JudgeRole,
@@ -113,8 +132,6 @@ def _judge(
     """Each specimen's judge score; unreadable verdicts counted by reason. The requests go
     through a Flow like a generation's: in flight together, answered from the journal when
     it holds them."""
-    journal = Journal(store)
-    journal.reload()
     answers: dict[int, Completion] = {}
 
     def ask(flow: Flow, i: int, specimen: Specimen) -> None:

@@ -8,6 +8,8 @@ and only that colony's still unanswered requests are sent again; answers already
 delivered, and so journaled, are never asked for twice. Ray may restart an actor any number
 of times; the driver counts the restarts it sees and stops the run past
 executor.max_restarts (Ray's own count would also spend restarts on kills nobody saw).
+An engine lost inside an actor (its server gone, its vLLM process dead) is not the actor's
+loss: it reaches the driver as EngineLost, so the run stops as it would in process.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from genetic_instruct.config import Config, ExecutorConfig
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.executors.colony_worker import ColonyWorker
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine
+from genetic_instruct.llm.base import (
+    ChatRequest,
+    Completion,
+    CompletionCallback,
+    Engine,
+    EngineLost,
+)
 
 ACTOR_PREFIX = "genetic-instruct"  # actors are named <prefix>/<run token>/colony-<n>
 CLOSE_TIMEOUT_S = 60.0  # for actors to shut their engines down before being killed
@@ -166,6 +174,11 @@ class ColonyEngine:
             except StopIteration:
                 del streams[ready]
                 continue
+            except RayTaskError as error:
+                # Ray's error is also an EngineLost, but reads as the actor's whole traceback
+                if isinstance(error.cause, EngineLost):
+                    raise EngineLost(f"colony {colony}: {error.cause}") from None
+                raise
             except RayActorError as error:
                 del streams[ready]
                 unanswered = [i for i in positions if results[i] is None]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
 
 _WORDS = (
     "list string integer matrix graph tree queue stack interval prefix suffix window "
@@ -41,6 +41,8 @@ class ScriptedEngine:
     was sent twice. `judge_references` names a seed file whose solutions this engine, as
     judge, knows to be right: it scores them 9 and any other solution 2 (a judge that
     scores by correctness, to test calibration against); without it, verdicts are random.
+    `lost_after` makes it raise EngineLost once it has answered that many requests (an
+    engine that dies mid-run; each Ray colony's engine counts its own).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class ScriptedEngine:
         latency_s: float = 0.0,
         request_log: str | None = None,
         judge_references: str | None = None,
+        lost_after: int = 0,
     ) -> None:
         self.model_name = model_name
         self.malformed_rate = malformed_rate
@@ -61,12 +64,17 @@ class ScriptedEngine:
         self._log = open(request_log, "a", encoding="utf-8") if request_log else None  # noqa: SIM115
         self.calls = 0  # requests answered, so tests can prove what was (not) sent
         self._correct = _solutions(judge_references) if judge_references else None
+        self.lost_after = lost_after
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
     ) -> list[Completion]:
         results = []
         for i, request in enumerate(requests):
+            if self.lost_after and self.calls >= self.lost_after:
+                raise EngineLost(
+                    f"{self.model_name}: gone after {self.calls} answers (engine_args.lost_after)"
+                )
             if self._log is not None:
                 self._log.write(request.journal_key(self.model_name) + "\n")
                 self._log.flush()

