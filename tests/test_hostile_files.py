@@ -1,0 +1,125 @@
+"""Files and run directories, tried as an attacker (or an unlucky user) would try them
+(issue 26, items 8 to 13): another run's directory as export.path, links planted at state
+files, markup in paths, exports killed mid-write, seed files that are not text, and
+solutions holding characters that str.splitlines() takes for line ends.
+
+The CLI runs in child processes on the synthetic engine, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genetic_instruct.candidate import Candidate
+from genetic_instruct.faults import ENV as CRASH_AT
+from genetic_instruct.llm.base import Completion
+from genetic_instruct.operators import MUTATION, OffspringPlan
+from genetic_instruct.prompts import load_templates
+from genetic_instruct.roles import CoderRole
+from genetic_instruct.run_lock import LOCK_FILE
+
+SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
+MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
+
+
+def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != CRASH_AT}
+    if crash_at:
+        env[CRASH_AT] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def _one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a command refused as bad input (exit 2)."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genetic-instruct: error: "), result.stderr
+    return lines[0]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too), but the lock's note of its last holder."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK_FILE
+    }
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two small finished runs with different seeds (so different records), A and B."""
+    base = tmp_path_factory.mktemp("finished")
+    runs = base / "A", base / "B"
+    for run_dir, seed in zip(runs, ("seed=1", "seed=2")):
+        result = _cli(*SMALL, f"run_dir={run_dir}", seed)
+        assert result.returncode == 0, result.stderr
+    return runs
+
+
+@pytest.fixture
+def runs(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    copies = tmp_path / "A", tmp_path / "B"
+    for source, copy in zip(finished, copies):
+        shutil.copytree(source, copy)
+    return copies
+
+
+# -- 13: characters str.splitlines() takes for line ends ---------------------------------
+
+
+_SEPARATORS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+_CODER = CoderRole(load_templates()["coder_tests"], 8000)
+
+
+def _coder_reads(answer: str) -> tuple[str, str]:
+    plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
+    task = "Write a function `join_fields(parts)` that joins the fields with a separator."
+    return _CODER.read(Completion(answer), Candidate(plan, task))
+
+
+@pytest.mark.parametrize("sep", _SEPARATORS, ids=[f"U+{ord(s):04X}" for s in _SEPARATORS])
+def test_a_solution_with_a_line_separator_in_a_string_is_read_whole(sep: str) -> None:
+    program = (
+        "SEPARATOR = '" + sep + "'\n\n\n"
+        "def join_fields(parts):\n"
+        '    """Join with the record separator."""\n'
+        "    return SEPARATOR.join(parts)"
+    )
+    tests = "assert join_fields(['a', 'b']) == 'a" + sep + "b'\nassert join_fields([]) == ''"
+    answer = (
+        "Here is the solution. It uses a separator character that never occurs in the "
+        "fields:\n\n```python\n" + program + "\n\n\n" + tests + "\n```\n\n"
+        "The function is O(n) in the total length of the fields."
+    )
+    solution, own_tests = _coder_reads(answer)
+    assert solution == program
+    assert own_tests == tests
+    namespace: dict = {}
+    exec(compile(solution + "\n" + own_tests, "<answer>", "exec"), namespace)
+
+
+def test_a_form_feed_between_sections_stays_where_it_was() -> None:
+    """PEP 8 allows ^L between sections; it ended a line for splitlines, not for ast."""
+    program = "import math\n\x0c\ndef join_fields(parts):\n    return ','.join(parts)"
+    answer = f"```python\n{program}\n\nassert join_fields(['a', 'b']) == 'a,b'\n```"
+    solution, tests = _coder_reads(answer)
+    assert solution == program
+    assert tests == "assert join_fields(['a', 'b']) == 'a,b'"
