@@ -19,11 +19,13 @@ import pytest
 
 from genetic_instruct.candidate import Candidate
 from genetic_instruct.faults import ENV as CRASH_AT
+from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.operators import MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.roles import CoderRole
 from genetic_instruct.run_lock import LOCK_FILE
+from genetic_instruct.seeds import builtin_seeds_path
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
@@ -80,6 +82,68 @@ def runs(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     for source, copy in zip(finished, copies):
         shutil.copytree(source, copy)
     return copies
+
+
+# -- 12: seed and benchmark files that are not text -----------------------------------------
+
+
+_GOOD_SEED = builtin_seeds_path().read_bytes().split(b"\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            rb'{"instruction": "Write f(x) \ud800.", "solution": "def f(x): return x"}',
+            r":2: a string holds a lone surrogate (\ud800): not text",
+        ),
+        (
+            rb'{"instruction": "Write f(x).", "solution": "def f(x): return \"\udc80\""}',
+            r":2: a string holds a lone surrogate (\udc80): not text",
+        ),
+        (
+            rb'{"instruction": "Write f(x).", "solution": "def f(x): return x", "\udbff": "a"}',
+            r":2: a string holds a lone surrogate (\udbff): not text",
+        ),
+        (
+            b'{"instruction": "Write f(x) \xed\xa0\x80.", "solution": "def f(x): return x"}',
+            ":2: not UTF-8 text (byte 0xed at column 29)",
+        ),
+        ((b"[" * 100_000), ":2: invalid JSON: nested too deeply"),
+    ],
+    ids=["high-in-instruction", "low-in-solution", "in-a-key", "raw-bytes", "deep"],
+)
+def test_a_seed_file_that_is_not_text_is_one_line_naming_file_and_line(
+    tmp_path: Path, line: bytes, expected: str
+) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes(_GOOD_SEED + b"\n" + line + b"\n")
+    error = _one_error(_cli(*SMALL, f"run_dir={tmp_path / 'run'}", f"seeds={seeds}"))
+    assert error.startswith(f"genetic-instruct: error: {seeds}{expected}"), error
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_surrogate_pair_is_text_and_reads(tmp_path: Path) -> None:
+    path = tmp_path / "bench.jsonl"
+    path.write_bytes(b'{"prompt": "a"}\n{"prompt": "smile \\ud83d\\ude00"}\n')
+    assert [record["prompt"] for _, _, record in read_jsonl(str(path))] == ["a", "smile 😀"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"prompt": "b \\ud800"}', r"bench.jsonl:2: a string holds a lone surrogate (\ud800)"),
+        (b'{"prompt": "b \xff"}', "bench.jsonl:2: not UTF-8 text (byte 0xff at column 15)"),
+    ],
+)
+def test_a_benchmark_line_that_is_not_text_names_file_and_line(
+    tmp_path: Path, line: bytes, expected: str
+) -> None:
+    path = tmp_path / "bench.jsonl"
+    path.write_bytes(b'{"prompt": "a"}\n' + line + b"\n")
+    with pytest.raises(JsonlFormatError) as error:
+        list(read_jsonl(str(path)))
+    assert str(error.value).startswith(f"{tmp_path / expected}")
 
 
 # -- 13: characters str.splitlines() takes for line ends ---------------------------------
