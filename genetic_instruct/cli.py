@@ -27,7 +27,6 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
-from rich.console import Console
 from rich.table import Table
 
 from genetic_instruct import cli_help, run_lock
@@ -225,10 +224,12 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
     from genetic_instruct.calibration import stored_calibration
+    from genetic_instruct.display import text_console
 
     with _open_existing(cfg) as store:
         with store.snapshot():
-            table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
+            print(f"{cfg.run_dir}: generation {store.generation}")  # a title would wrap it
+            table = Table()
             for column in ("generation", "tried", "accepted", "acceptance", "population"):
                 table.add_column(column, justify="right")
             table.add_column("rejected (top reasons)")
@@ -244,7 +245,7 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
                     str(row.get("population", accepted)),
                     ", ".join(f"{k} {v}" for k, v in reasons),
                 )
-            console = Console()
+            console = text_console()
             console.print(table, width=None if console.is_terminal else 160)
             print(f"population {store.population_size()}")
             calibration = stored_calibration(store)

@@ -84,6 +84,20 @@ def runs(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     return copies
 
 
+# -- 10: markup in paths ------------------------------------------------------------------------
+
+
+def test_paths_with_rich_markup_are_printed_as_they_are(tmp_path: Path) -> None:
+    run_dir = tmp_path / MARKUP
+    done = _cli("engine=scripted", "evolution.max_generations=1", f"run_dir='{run_dir}'")
+    assert done.returncode == 0, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert f" records to {run_dir / 'dataset.jsonl'} (card: {run_dir / 'README.md'})" in last
+    inspected = _cli("inspect", f"run_dir='{run_dir}'")
+    assert inspected.returncode == 0, inspected.stderr
+    assert f"{run_dir}: generation 1" in inspected.stdout
+
+
 # -- 12: seed and benchmark files that are not text -----------------------------------------
 
 
