@@ -26,6 +26,7 @@ from genetic_instruct.prompts import load_templates
 from genetic_instruct.roles import CoderRole
 from genetic_instruct.run_lock import LOCK_FILE
 from genetic_instruct.seeds import builtin_seeds_path
+from genetic_instruct.store import STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
@@ -82,6 +83,57 @@ def runs(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     for source, copy in zip(finished, copies):
         shutil.copytree(source, copy)
     return copies
+
+
+# -- 9: links planted at state files and outputs ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", [LOCK_FILE, STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm"])
+def test_a_state_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
+    runs: tuple[Path, Path], tmp_path: Path, name: str
+) -> None:
+    a, _ = runs
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n" if name != STATE_FILE else (a / STATE_FILE).read_bytes())
+    before = victim.read_bytes()
+    (a / name).unlink(missing_ok=True)
+    (a / name).symlink_to(victim)
+    error = _one_error(_cli(*SMALL, f"run_dir={a}", "seed=1", "evolution.max_generations=2"))
+    assert f"{a / name}: a symbolic link to {victim}; " in error
+    assert error.endswith(": remove the link")
+    assert victim.read_bytes() == before
+
+
+def test_a_lock_that_is_a_dangling_link_or_a_hard_link_is_refused(tmp_path: Path) -> None:
+    run_dir, victim = tmp_path / "run", tmp_path / "victim"
+    run_dir.mkdir()
+    (run_dir / LOCK_FILE).symlink_to(victim)
+    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}"))
+    assert f"{run_dir / LOCK_FILE}: a symbolic link" in error
+    assert not victim.exists()
+    (run_dir / LOCK_FILE).unlink()
+    victim.write_bytes(b"precious\n")
+    os.link(victim, run_dir / LOCK_FILE)
+    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}"))
+    assert f"{run_dir / LOCK_FILE}: a hard link" in error
+    assert victim.read_bytes() == b"precious\n"
+
+
+@pytest.mark.parametrize("output", ["dataset", "card"])
+def test_an_output_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
+    runs: tuple[Path, Path], tmp_path: Path, output: str
+) -> None:
+    a, _ = runs
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.jsonl"
+    shutil.copy(a / "dataset.jsonl", victim)  # looks like ours: the link is what is refused
+    link = out / ("data.jsonl" if output == "dataset" else "README.md")
+    link.symlink_to(victim)
+    error = _one_error(_cli("export", f"run_dir={a}", f"export.path={out / 'data.jsonl'}"))
+    assert f"{link}: a symbolic link to {victim}" in error
+    assert victim.read_bytes() == (a / "dataset.jsonl").read_bytes()
+    assert link.is_symlink()
 
 
 # -- 10: markup in paths ------------------------------------------------------------------------
