@@ -16,6 +16,7 @@ media too (writing their output elsewhere: `export.path`, `report_dir`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -86,6 +87,27 @@ def _guarded(task: Task) -> Callable[[DictConfig], None]:
 
 class _State:
     started = False  # whether Hydra got as far as our task (else: a config compose error)
+
+
+def _unwound(task: Task) -> Task:
+    """A command that only writes files: a signal stops it at once, and the files it was
+    writing are removed (interrupts.unwinding), never left half-written or as debris."""
+    from genetic_instruct.interrupts import Interrupted, unwinding
+
+    @functools.wraps(task)
+    def wrapper(cfg: Config, composed: DictConfig) -> None:
+        try:
+            with unwinding():
+                task(cfg, composed)
+        except Interrupted as stop:
+            print(
+                f"genetic-instruct: stopped by {stop}; nothing was half-written (the files "
+                "being written were removed)",
+                file=sys.stderr,
+            )
+            raise SystemExit(128 + stop.signum) from None
+
+    return wrapper
 
 
 def _run(cfg: Config, composed: DictConfig) -> None:
@@ -309,12 +331,12 @@ def _decontamination_sets(cfg: Config) -> tuple[DecontaminationConfig, str]:
 
 _COMMANDS: dict[str, Task] = {
     "run": _run,
-    "export": _export,
+    "export": _unwound(_export),
     "inspect": _inspect,
-    "report": _report,
+    "report": _unwound(_report),
     "verify": _verify,
     "calibrate": _calibrate,
-    "decontaminate": _decontaminate,
+    "decontaminate": _unwound(_decontaminate),
 }
 
 

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from genetic_instruct import faults
-from genetic_instruct.atomic import atomic_file
+from genetic_instruct.atomic import atomic_file, temp_beside
 from genetic_instruct.config import ExportConfig, ExportFormat
 from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.parquet_export import write_parquet
@@ -111,23 +110,39 @@ def rewrite(
     withheld = _withheld(store)
     with atomic_file(target) as out:
         if workers == 1:
-            return _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
-        run_dir = str(store.path.parent)
-        with (
-            _part_files(target, workers - 1) as parts,
-            ProcessPoolExecutor(workers - 1, mp_context=spawn_without_main()) as pool,
-        ):
-            others = [
-                pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
-                for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
-            ]
-            count = _write(out, store.records(upto_seq=edges[1]), include_seeds, withheld)
-            count += sum(future.result() for future in others)
-            out.flush()
-            for part in parts:
-                with open(part, "rb") as src:
-                    _append(src, out)
+            count = _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
+        else:
+            count = _write_in_slices(store, out, target, edges, include_seeds, withheld)
+        faults.point("rewrite")  # written, not yet renamed: a kill here leaves the most debris
         return count
+
+
+def _write_in_slices(
+    store: RunStore,
+    out: IO[bytes],
+    target: Path,
+    edges: list[int],
+    include_seeds: bool,
+    withheld: frozenset[str],
+) -> int:
+    """The first slice (positions up to edges[1]) written here, each other one by a worker
+    process to a part file, the parts then appended to `out`; return the record count."""
+    run_dir = str(store.path.parent)
+    with (
+        _part_files(target, len(edges) - 2) as parts,
+        ProcessPoolExecutor(len(edges) - 2, mp_context=spawn_without_main()) as pool,
+    ):
+        others = [
+            pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
+            for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
+        ]
+        count = _write(out, store.records(upto_seq=edges[1]), include_seeds, withheld)
+        count += sum(future.result() for future in others)
+        out.flush()
+        for part in parts:
+            with open(part, "rb") as src:
+                _append(src, out)
+    return count
 
 
 def _write_slice(
@@ -154,16 +169,8 @@ def _append(src: IO[bytes], out: IO[bytes]) -> None:
 @contextmanager
 def _part_files(target: Path, n: int) -> Iterator[list[str]]:
     """Temporary files beside `target` for the workers' slices, removed afterwards."""
-    parts: list[str] = []
-    try:
-        for _ in range(n):
-            fd, part = tempfile.mkstemp(prefix=f".{target.name}-part-", dir=target.parent)
-            os.close(fd)
-            parts.append(part)
-        yield parts
-    finally:
-        for part in parts:
-            Path(part).unlink(missing_ok=True)
+    with ExitStack() as stack:
+        yield [stack.enter_context(temp_beside(target))[1] for _ in range(n)]
 
 
 def sync_dataset(store: RunStore, export: ExportConfig) -> int:

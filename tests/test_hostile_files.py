@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +149,64 @@ def test_paths_with_rich_markup_are_printed_as_they_are(tmp_path: Path) -> None:
     inspected = _cli("inspect", f"run_dir='{run_dir}'")
     assert inspected.returncode == 0, inspected.stderr
     assert f"{run_dir}: generation 1" in inspected.stdout
+
+
+# -- 11: exports stopped mid-write ------------------------------------------------------------
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_an_export_stopped_by_sigterm_removes_what_it_was_writing(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = runs
+    out = tmp_path / "out"
+    stopped = _cli(
+        "export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}", crash_at="rewrite:1:SIGTERM"
+    )
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    assert stopped.stderr.splitlines() == [
+        "genetic-instruct: stopped by SIGTERM; nothing was half-written (the files being "
+        "written were removed)"
+    ]
+    assert list(out.iterdir()) == []
+
+
+def test_the_next_export_sweeps_a_killed_exports_debris_and_no_file_of_the_user(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = runs
+    out = tmp_path / "out"
+    export = ["export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}"]
+    killed = _cli(*export, crash_at="rewrite:1:SIGKILL")
+    assert killed.returncode == -signal.SIGKILL
+    (debris,) = _hidden(out)
+    assert debris.startswith(".d.jsonl.genetic-instruct-tmp-")
+    old = out / ".d.jsonl-k3q_9zx2"  # what a324ee6's exports left: private, our records
+    shutil.copy(a / "dataset.jsonl", old)
+    old.chmod(0o600)
+    users = {
+        ".d.jsonl-backup01": 0o644,  # the same name pattern, but shared: not a temporary file
+        ".d.jsonl-notes.txt": 0o600,
+        ".d.jsonl.genetic-instruct-tmp": 0o600,
+        "d.jsonl.bak": 0o600,
+    }
+    for name, mode in users.items():
+        shutil.copy(a / "dataset.jsonl", out / name)
+        (out / name).chmod(mode)
+    assert _cli(*export).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*users, "d.jsonl", "README.md"])
+
+
+def test_a_runs_own_dataset_debris_is_swept_by_its_resume(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    killed = _cli(*SMALL, f"run_dir={run_dir}", crash_at="rewrite:1:SIGKILL")
+    assert killed.returncode == -signal.SIGKILL
+    assert [n for n in _hidden(run_dir) if n.startswith(".dataset.jsonl")]
+    assert _cli(*SMALL, f"run_dir={run_dir}").returncode == 0
+    assert not [n for n in _hidden(run_dir) if n.startswith(".dataset.jsonl")]
 
 
 # -- 12: seed and benchmark files that are not text -----------------------------------------
