@@ -174,12 +174,13 @@ def _export(cfg: Config, _: DictConfig) -> None:
     an export to any other path (also from a run on read-only media) only reads the run.
     A file there that genetic-instruct did not write is never overwritten.
     """
-    from genetic_instruct.dataset_card import card_output, write_dataset_card
-    from genetic_instruct.ownership import refuse_foreign
+    from genetic_instruct.dataset_card import check_export_target, write_dataset_card
+    from genetic_instruct.dataset_identity import RUN_ID_META
     from genetic_instruct.report import current_report, saved_config
 
-    refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
     with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
+        # the card's place too, before the dataset is written
+        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
             if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
@@ -231,10 +232,13 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
 
 
 def _verify(cfg: Config, _: DictConfig) -> None:
-    """Check the integrity of run_dir's state; exit 1 with one line per problem."""
+    """Check the integrity of run_dir's state, and that its dataset (JSONL; also the one at
+    export.path) is valid and this run's, record for record; exit 1, one line per problem."""
+    from genetic_instruct.dataset_identity import dataset_problems
+
     with _open_existing(cfg) as store:
         with store.snapshot():
-            problems = store.integrity_problems()
+            problems = store.integrity_problems() + dataset_problems(store, cfg.export)
             size = store.population_size()
     for problem in problems:
         print(f"{cfg.run_dir}: {problem}", file=sys.stderr)

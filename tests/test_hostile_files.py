@@ -86,6 +86,100 @@ def runs(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
     return copies
 
 
+# -- 8: another run's directory, card and dataset ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["dataset.jsonl", "other.jsonl"])
+@pytest.mark.parametrize("command", ["export", "run"])
+def test_an_export_into_another_runs_directory_is_refused_naming_both(
+    runs: tuple[Path, Path], command: str, name: str
+) -> None:
+    a, b = runs
+    before = _snapshot(b)
+    args = [*SMALL, "seed=1"] if command == "run" else ["export"]
+    error = _one_error(_cli(*args, f"run_dir={a}", f"export.path={b / name}"))
+    assert f"{b / name}: in the directory of another run ({b}), not of the run in {a}" in error
+    assert _snapshot(b) == before
+    if command == "run":  # a new run is refused before it has any state
+        new = a.parent / "new"
+        error = _one_error(_cli(*SMALL, f"run_dir={new}", f"export.path={b / name}"))
+        assert f"{b / name}" in error  # B's dataset: refused as an orphaned run's first
+        assert not (new / STATE_FILE).exists()
+        assert _snapshot(b) == before
+
+
+def test_a_card_of_another_run_is_not_replaced_wherever_it_lies(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = runs
+    shared = tmp_path / "published"
+    assert _cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}").returncode == 0
+    before = _snapshot(shared)
+    error = _one_error(_cli("export", f"run_dir={b}", f"export.path={shared / 'b.jsonl'}"))
+    assert f"{shared / 'README.md'}: the card of another run" in error
+    assert _snapshot(shared) == before
+    again = _cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}")
+    assert again.returncode == 0, again.stderr  # its own card, rewritten
+
+
+@pytest.mark.parametrize("repair", ["export", "run"])
+def test_a_dataset_replaced_behind_a_runs_back_fails_verify_and_is_rewritten(
+    runs: tuple[Path, Path], tmp_path: Path, repair: str
+) -> None:
+    """Another run's dataset and card in place of B's, as a324ee6's `export run_dir=A
+    export.path=B/dataset.jsonl` put them; A's records three times over, so that B's file
+    is not shorter than B confirmed (a length check alone would pass it). B is made here,
+    not copied: the run's record of its dataset names where it was made."""
+    a, b = runs[0], tmp_path / "fresh-B"
+    assert _cli(*SMALL, f"run_dir={b}").returncode == 0  # seed 0: not A's records
+    (b / "dataset.jsonl").write_bytes((a / "dataset.jsonl").read_bytes() * 3)
+    shutil.copy(a / "README.md", b / "README.md")
+    verify = _cli("verify", f"run_dir={b}")
+    assert verify.returncode == 1
+    assert f"{b}: exported dataset {b / 'dataset.jsonl'}:1: record " in verify.stderr
+    assert "another run's dataset, or an edited one" in verify.stderr
+    args = ["export"] if repair == "export" else [*SMALL, "evolution.max_generations=2"]
+    assert _cli(*args, f"run_dir={b}").returncode == 0
+    verified = _cli("verify", f"run_dir={b}")
+    assert verified.returncode == 0 and verified.stdout.startswith(f"{b}: ok"), verified.stderr
+    copy = tmp_path / "copy" / "b.jsonl"
+    assert _cli("export", f"run_dir={b}", f"export.path={copy}").returncode == 0
+    assert (b / "dataset.jsonl").read_bytes() == copy.read_bytes()
+    ids_of_a = {r["id"] for r in _records(a / "dataset.jsonl")}
+    assert not ids_of_a & {r["id"] for r in _records(copy)}
+
+
+def test_verify_names_the_first_line_that_is_not_the_runs(runs: tuple[Path, Path]) -> None:
+    _, b = runs
+    dataset = b / "dataset.jsonl"
+    lines = dataset.read_bytes().splitlines(keepends=True)
+    dataset.write_bytes(b"".join([*lines[:2], b'{"id": "half\n', *lines[3:]]))
+    verify = _cli("verify", f"run_dir={b}")
+    assert verify.returncode == 1
+    assert f"{dataset}:3: not a JSON record with an id, where the run exported record " in (
+        verify.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (STATE_FILE, "a state file of the run in"),
+        (f"{STATE_FILE}-wal", "a state file of the run in"),
+        (LOCK_FILE, "a state file of the run in"),
+        (".hydra", "not a file"),
+    ],
+)
+def test_an_export_over_the_runs_own_state_is_refused(
+    runs: tuple[Path, Path], name: str, expected: str
+) -> None:
+    a, _ = runs
+    before = _snapshot(a)
+    error = _one_error(_cli("export", f"run_dir={a}", f"export.path={a / name}"))
+    assert f"{a / name}: " in error and expected in error
+    assert _snapshot(a) == before
+
+
 # -- 9: links planted at state files and outputs ----------------------------------------------
 
 
