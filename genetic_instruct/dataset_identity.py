@@ -101,8 +101,9 @@ def refuse_other_runs_card(run_dir: str | Path, run_id: str | None, card: Path) 
     other = card_run_id(card)
     if other is not None and other != run_id:
         raise ForeignRun(
-            f"{card}: the card of another run (run id {other}), not of the run in "
-            f"{run_dir} (run id {run_id}); export elsewhere with export.path=..."
+            f"{card}: the card of another run (run id {other}), not of the run in {run_dir} "
+            f"(run id {run_id or 'none yet'}); export elsewhere with export.path=..., or give "
+            "this run's card another name with export.card=..."
         )
 
 
