@@ -268,9 +268,12 @@ def test_an_export_stopped_by_sigterm_removes_what_it_was_writing(
     assert list(out.iterdir()) == []
 
 
-def test_the_next_export_sweeps_a_killed_exports_debris_and_no_file_of_the_user(
+def test_the_next_export_sweeps_a_killed_exports_debris_but_not_a_live_writers(
     runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    from genetic_instruct.atomic import temp_beside  # new: imported here, so that this file
+    # also runs against the code before it, where every test of it must fail
+
     a, _ = runs
     out = tmp_path / "out"
     export = ["export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}"]
@@ -278,7 +281,18 @@ def test_the_next_export_sweeps_a_killed_exports_debris_and_no_file_of_the_user(
     assert killed.returncode == -signal.SIGKILL
     (debris,) = _hidden(out)
     assert debris.startswith(".d.jsonl.genetic-instruct-tmp-")
-    old = out / ".d.jsonl-k3q_9zx2"  # what a324ee6's exports left: private, our records
+    with temp_beside(out / "d.jsonl") as (_, live):  # another export, still writing
+        assert _cli(*export).returncode == 0
+        assert _hidden(out) == [Path(live).name]
+
+
+def test_an_export_sweeps_earlier_versions_debris_and_never_a_file_of_the_user(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = runs
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / ".d.jsonl-k3q_9zx2"  # what a324ee6's killed exports left: private, our records
     shutil.copy(a / "dataset.jsonl", old)
     old.chmod(0o600)
     users = {
@@ -290,7 +304,7 @@ def test_the_next_export_sweeps_a_killed_exports_debris_and_no_file_of_the_user(
     for name, mode in users.items():
         shutil.copy(a / "dataset.jsonl", out / name)
         (out / name).chmod(mode)
-    assert _cli(*export).returncode == 0
+    assert _cli("export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}").returncode == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([*users, "d.jsonl", "README.md"])
 
 
