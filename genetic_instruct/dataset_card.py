@@ -24,7 +24,6 @@ from genetic_instruct.dataset_identity import (
     refuse_other_runs,
     refuse_other_runs_card,
 )
-from genetic_instruct.errors import ConfigError
 from genetic_instruct.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.parquet_export import shard_names
 from genetic_instruct.plain_files import refuse_links
@@ -113,9 +112,7 @@ def refuse_card_target(
     run_dir: str | Path, run_id: str | None, dataset: str | Path, card_name: str
 ) -> Path:
     """Where the card of `dataset` goes, once checked that it may be written there."""
-    card, key = card_output(dataset, card_name)
-    if card.resolve() == Path(dataset).resolve():
-        raise ConfigError(f"config key {key}: {card} is the dataset itself (export.path)")
+    card, key = card_output(dataset, card_name)  # config.validate: not the dataset's name
     refuse_other_runs(run_dir, card, key)
     refuse_foreign([(card, key)])
     refuse_other_runs_card(run_dir, run_id, card)

@@ -47,14 +47,11 @@ class ForeignRun(InputError):
     """An output would replace a file that belongs to another run (or to this run's state)."""
 
 
-def claim_run_id(store: RunStore) -> str | None:
-    """The run's id, made on first use; callers hold the run's lock (it is written once).
-    None for a run on read-only media that never had one."""
-    found = store.get_meta(RUN_ID_META)
-    if found is None and not store.read_only:
-        found = uuid.uuid4().hex
-        store.set_meta(RUN_ID_META, found)
-    return found
+def claim_run_id(store: RunStore) -> None:
+    """Give the run an id if it has none (a new run, or one made before ids); callers hold
+    the run's lock, so it is written once. A run on read-only media stays without."""
+    if not store.read_only and store.get_meta(RUN_ID_META) is None:
+        store.set_meta(RUN_ID_META, uuid.uuid4().hex)
 
 
 def id_line(run_id: str) -> str:
