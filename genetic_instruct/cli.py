@@ -17,6 +17,7 @@ media too (writing their output elsewhere: `export.path`, `report_dir`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -28,7 +29,6 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
-from rich.console import Console
 from rich.table import Table
 
 from genetic_instruct import cli_help, run_lock
@@ -100,6 +100,27 @@ def _sandbox_refused(error: SandboxUnavailable) -> str:
 
 class _State:
     started = False  # whether Hydra got as far as our task (else: a config compose error)
+
+
+def _unwound(task: Task) -> Task:
+    """A command that only writes files: a signal stops it at once, and the files it was
+    writing are removed (interrupts.unwinding), never left half-written or as debris."""
+    from genetic_instruct.interrupts import Interrupted, unwinding
+
+    @functools.wraps(task)
+    def wrapper(cfg: Config, composed: DictConfig) -> None:
+        try:
+            with unwinding():
+                task(cfg, composed)
+        except Interrupted as stop:
+            print(
+                f"genetic-instruct: stopped by {stop}; nothing was half-written (the files "
+                "being written were removed)",
+                file=sys.stderr,
+            )
+            raise SystemExit(128 + stop.signum) from None
+
+    return wrapper
 
 
 def _run(cfg: Config, composed: DictConfig) -> None:
@@ -179,12 +200,13 @@ def _export(cfg: Config, _: DictConfig) -> None:
     an export to any other path (also from a run on read-only media) only reads the run.
     A file there that genetic-instruct did not write is never overwritten.
     """
-    from genetic_instruct.dataset_card import card_output, write_dataset_card
-    from genetic_instruct.ownership import refuse_foreign
+    from genetic_instruct.dataset_card import check_export_target, write_dataset_card
+    from genetic_instruct.dataset_identity import RUN_ID_META
     from genetic_instruct.report import current_report, saved_config
 
-    refuse_foreign([card_output(cfg.export.path, cfg.export.card)])  # before the dataset
     with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
+        # the card's place too, before the dataset is written
+        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
             if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
@@ -238,10 +260,13 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
 
 
 def _verify(cfg: Config, _: DictConfig) -> None:
-    """Check the integrity of run_dir's state; exit 1 with one line per problem."""
+    """Check the integrity of run_dir's state, and that its dataset (JSONL; also the one at
+    export.path) is valid and this run's, record for record; exit 1, one line per problem."""
+    from genetic_instruct.dataset_identity import dataset_problems
+
     with _open_existing(cfg) as store:
         with store.snapshot():
-            problems = store.integrity_problems()
+            problems = store.integrity_problems() + dataset_problems(store, cfg.export)
             size = store.population_size()
     for problem in problems:
         print(f"{cfg.run_dir}: {problem}", file=sys.stderr)
@@ -253,10 +278,12 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
     from genetic_instruct.calibration import stored_calibration
+    from genetic_instruct.display import text_console
 
     with _open_existing(cfg) as store:
         with store.snapshot():
-            table = Table(title=f"{cfg.run_dir}: generation {store.generation}")
+            print(f"{cfg.run_dir}: generation {store.generation}")  # a title would wrap it
+            table = Table()
             for column in ("generation", "tried", "accepted", "acceptance", "population"):
                 table.add_column(column, justify="right")
             table.add_column("rejected (top reasons)")
@@ -272,7 +299,7 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
                     str(row.get("population", accepted)),
                     ", ".join(f"{k} {v}" for k, v in reasons),
                 )
-            console = Console()
+            console = text_console()
             console.print(table, width=None if console.is_terminal else 160)
             print(f"population {store.population_size()}")
             calibration = stored_calibration(store)
@@ -336,12 +363,12 @@ def _decontamination_sets(cfg: Config) -> tuple[DecontaminationConfig, str]:
 
 _COMMANDS: dict[str, Task] = {
     "run": _run,
-    "export": _export,
+    "export": _unwound(_export),
     "inspect": _inspect,
-    "report": _report,
+    "report": _unwound(_report),
     "verify": _verify,
     "calibrate": _calibrate,
-    "decontaminate": _decontaminate,
+    "decontaminate": _unwound(_decontaminate),
 }
 
 

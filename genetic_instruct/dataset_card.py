@@ -1,5 +1,6 @@
 """The dataset card: README.md (export.card) beside the exported JSONL, so the export can be
-published as is; a file of that name that this tool did not write is never replaced.
+published as is; a file of that name that this tool did not write is never replaced, nor
+one that another run wrote (its run id is on a comment line, dataset_identity.py).
 
 It follows the dataset-hub conventions (YAML front matter that the Hugging Face Hub reads for
 licence, task, language, tags, size and data files; then prose sections). Every number comes
@@ -17,8 +18,15 @@ from omegaconf import OmegaConf
 
 from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import Config, ExportConfig, ExportFormat
+from genetic_instruct.dataset_identity import (
+    RUN_ID_META,
+    id_line,
+    refuse_other_runs,
+    refuse_other_runs_card,
+)
 from genetic_instruct.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.parquet_export import shard_names
+from genetic_instruct.plain_files import refuse_links
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.store import RunStore
@@ -74,20 +82,40 @@ def write_dataset_card(
     their outputs), hence `other` until one is given. `report` saves rebuilding the run
     report when the caller has just written it.
     """
-    dataset = Path(path)
-    card, key = card_output(dataset, cfg.export.card)
-    refuse_foreign([(card, key)])
+    run_id = store.get_meta(RUN_ID_META)
+    card = refuse_card_target(store.path.parent, run_id, path, cfg.export.card)
     report = report if report is not None else build_report(store, cfg)
     files = data_files(cfg.export, exported_count)
     text = "\n".join(
         [
             _front_matter(files, exported_count, license_id),
             TEXT_MARKER,
+            *([id_line(run_id)] if run_id else []),
             render_card(report, cfg, files, exported_count, withheld_seeds(store)),
         ]
     )
     with atomic_file(card) as out:
         out.write(text.encode("utf-8"))
+    return card
+
+
+def check_export_target(run_dir: str | Path, run_id: str | None, export: ExportConfig) -> None:
+    """Before a run (of id `run_id`; None: a new one) or an export writes anything: its
+    dataset and card may go where they are set to (no other run's directory or card, no
+    file not ours, no link)."""
+    refuse_other_runs(run_dir, Path(export.path), "export.path")
+    refuse_links([Path(export.path)], "the file at export.path")
+    refuse_card_target(run_dir, run_id, export.path, export.card)
+
+
+def refuse_card_target(
+    run_dir: str | Path, run_id: str | None, dataset: str | Path, card_name: str
+) -> Path:
+    """Where the card of `dataset` goes, once checked that it may be written there."""
+    card, key = card_output(dataset, card_name)  # config.validate: not the dataset's name
+    refuse_other_runs(run_dir, card, key)
+    refuse_foreign([(card, key)])
+    refuse_other_runs_card(run_dir, run_id, card)
     return card
 
 

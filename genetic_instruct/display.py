@@ -2,7 +2,11 @@
 
 A stage's bar shows requests done/total, tokens per second, acceptance so far, elapsed
 time, and the ETA to evolution.target_size at the population's growth rate so far. Engine
-and library logs are kept off this terminal (engine_logs.py)."""
+and library logs are kept off this terminal (engine_logs.py).
+
+Everything is printed as text, never as rich markup: paths and model text hold `[red]`,
+`[/]` and `:name:` as often as anything else, and read as markup they printed the wrong
+path or ended a finished run with a MarkupError (text_console)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,21 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import StyleType
 
 from genetic_instruct.llm.base import Completion
 
 REFRESH_S = 0.1  # the bar is redrawn ~10 times a second; updating it per answer costs ~30 us
+
+
+def text_console(**options: Any) -> Console:
+    """A rich console that prints strings as they are: no markup, no emoji codes."""
+    return Console(markup=False, emoji=False, highlight=False, **options)
+
+
+def _text_column(template: str, style: StyleType = "") -> TextColumn:
+    """A progress column whose fields are shown as text (no markup in them, or around)."""
+    return TextColumn(template, style=style, markup=False)
 
 
 class StageTracker:
@@ -71,7 +86,7 @@ class RunDisplay:
     """Rich output when enabled; silent (for tests and logs) otherwise."""
 
     def __init__(self, enabled: bool) -> None:
-        self.console = Console(stderr=True, quiet=not enabled)
+        self.console = text_console(stderr=True, quiet=not enabled)
         # Live bars only on a terminal; logs get the summary lines alone.
         self.enabled = enabled and self.console.is_terminal
         self._growth: list[tuple[float, int]] = []  # (time, population) at generation ends
@@ -100,14 +115,14 @@ class RunDisplay:
             yield StageTracker(None, None, accepted_so_far)
             return
         with Progress(
-            TextColumn("[bold]{task.description:<11}"),
+            _text_column("{task.description:<11}", style="bold"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"),
-            TextColumn("{task.fields[roles]}"),
-            TextColumn("accepted so far {task.fields[acc]}"),
+            _text_column("{task.fields[speed]}"),
+            _text_column("{task.fields[roles]}"),
+            _text_column("accepted so far {task.fields[acc]}"),
             TimeElapsedColumn(),
-            TextColumn("ETA to target {task.fields[eta]}"),
+            _text_column("ETA to target {task.fields[eta]}"),
             console=self.console,
             transient=True,
         ) as progress:
@@ -122,7 +137,7 @@ class RunDisplay:
             yield StageTracker(progress, task, accepted_so_far)
 
     def line(self, text: str) -> None:
-        self.console.print(text, highlight=False, soft_wrap=True)
+        self.console.print(text, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:

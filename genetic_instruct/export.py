@@ -3,36 +3,46 @@
 The dataset grows with the run: after each generation only the new records are appended.
 Exactly-once across crashes comes from the store: it records how many bytes of the file
 are confirmed and up to which population position, so a resume first cuts off whatever a
-crash left half-written and then appends from there. A change of export settings (path,
-seeds in or out) rewrites the whole file atomically (temporary file, fsync, rename); a
-large rewrite is split over the CPUs, each process writing a slice of the population to a
-part file, and the parts joined in the kernel (copy_file_range) before the rename.
+crash left half-written and then appends from there, provided the file still starts with
+the bytes it confirmed (dataset_identity.py: another run's export, or an edit, is caught
+there). A change of export settings (path, seeds in or out), or a file that is not the one
+confirmed, rewrites the whole file atomically (temporary file, fsync, rename); a large
+rewrite is split over the CPUs, each process writing a slice of the population to a part
+file, and the parts joined in the kernel (copy_file_range) before the rename. No export
+writes into another run's directory.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from genetic_instruct import faults
-from genetic_instruct.atomic import atomic_file
+from genetic_instruct.atomic import atomic_file, sweep_debris, temp_beside
 from genetic_instruct.config import ExportConfig, ExportFormat
+from genetic_instruct.dataset_identity import (
+    EXPORT_META,
+    claim_run_id,
+    fingerprint,
+    kept_in_export,
+    refuse_other_runs,
+)
 from genetic_instruct.ownership import refuse_foreign
 from genetic_instruct.parquet_export import write_parquet
+from genetic_instruct.plain_files import refuse_links
 from genetic_instruct.records import Individual
 from genetic_instruct.seed_screening import withheld_seeds
 from genetic_instruct.spawning import spawn_without_main
 from genetic_instruct.store import RunStore
 
-_META_KEY = "export"
 PARALLEL_FROM = 50_000  # records; a smaller rewrite is done before worker processes start
 MAX_WORKERS = 8
 
@@ -69,9 +79,8 @@ def _samples(
 ) -> Iterator[dict[str, Any]]:
     """The exported samples: seeds only with include_seeds, never a withheld (benchmark) one."""
     for record in records:
-        if record["origin"] == "seed" and (not include_seeds or record["id"] in withheld):
-            continue
-        yield sample_of_record(record)
+        if kept_in_export(record["origin"], record["id"], include_seeds, withheld):
+            yield sample_of_record(record)
 
 
 def _write(
@@ -111,23 +120,39 @@ def rewrite(
     withheld = _withheld(store)
     with atomic_file(target) as out:
         if workers == 1:
-            return _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
-        run_dir = str(store.path.parent)
-        with (
-            _part_files(target, workers - 1) as parts,
-            ProcessPoolExecutor(workers - 1, mp_context=spawn_without_main()) as pool,
-        ):
-            others = [
-                pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
-                for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
-            ]
-            count = _write(out, store.records(upto_seq=edges[1]), include_seeds, withheld)
-            count += sum(future.result() for future in others)
-            out.flush()
-            for part in parts:
-                with open(part, "rb") as src:
-                    _append(src, out)
+            count = _write(out, store.records(upto_seq=last_seq), include_seeds, withheld)
+        else:
+            count = _write_in_slices(store, out, target, edges, include_seeds, withheld)
+        faults.point("rewrite")  # written, not yet renamed: a kill here leaves the most debris
         return count
+
+
+def _write_in_slices(
+    store: RunStore,
+    out: IO[bytes],
+    target: Path,
+    edges: list[int],
+    include_seeds: bool,
+    withheld: frozenset[str],
+) -> int:
+    """The first slice (positions up to edges[1]) written here, each other one by a worker
+    process to a part file, the parts then appended to `out`; return the record count."""
+    run_dir = str(store.path.parent)
+    with (
+        _part_files(target, len(edges) - 2) as parts,
+        ProcessPoolExecutor(len(edges) - 2, mp_context=spawn_without_main()) as pool,
+    ):
+        others = [
+            pool.submit(_write_slice, run_dir, part, lo, hi, include_seeds)
+            for part, lo, hi in zip(parts, edges[1:-1], edges[2:])
+        ]
+        count = _write(out, store.records(upto_seq=edges[1]), include_seeds, withheld)
+        count += sum(future.result() for future in others)
+        out.flush()
+        for part in parts:
+            with open(part, "rb") as src:
+                _append(src, out)
+    return count
 
 
 def _write_slice(
@@ -154,20 +179,14 @@ def _append(src: IO[bytes], out: IO[bytes]) -> None:
 @contextmanager
 def _part_files(target: Path, n: int) -> Iterator[list[str]]:
     """Temporary files beside `target` for the workers' slices, removed afterwards."""
-    parts: list[str] = []
-    try:
-        for _ in range(n):
-            fd, part = tempfile.mkstemp(prefix=f".{target.name}-part-", dir=target.parent)
-            os.close(fd)
-            parts.append(part)
-        yield parts
-    finally:
-        for part in parts:
-            Path(part).unlink(missing_ok=True)
+    with ExitStack() as stack:
+        yield [stack.enter_context(temp_beside(target))[1] for _ in range(n)]
 
 
 def sync_dataset(store: RunStore, export: ExportConfig) -> int:
-    """The run's dataset brought up to date in export.format; return its record count."""
+    """The run's dataset brought up to date in export.format; return its record count.
+    The caller holds the run's lock."""
+    claim_run_id(store)  # before the card that names it
     if export.format == ExportFormat.parquet:
         return export_parquet(store, export)
     return sync_export(store, export.path, export.include_seeds)
@@ -175,6 +194,7 @@ def sync_dataset(store: RunStore, export: ExportConfig) -> int:
 
 def export_parquet(store: RunStore, export: ExportConfig) -> int:
     """The population as it is now, as Parquet shards beside export.path (rewritten whole)."""
+    refuse_other_runs(store.path.parent, Path(export.path), "export.path")
     withheld = _withheld(store)
     return write_parquet(
         lambda: _samples(store.records(), export.include_seeds, withheld),
@@ -185,13 +205,14 @@ def export_parquet(store: RunStore, export: ExportConfig) -> int:
 
 def is_run_dataset(store: RunStore, path: str | Path) -> bool:
     """Whether `path` is the file the run keeps up to date (or the run has none yet)."""
-    state = store.get_meta(_META_KEY)
+    state = store.get_meta(EXPORT_META)
     return state is None or state["path"] == str(Path(path).resolve())
 
 
 def copy_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
     """Write the population as it is now to `path`, leaving the run's state alone; a file
     there must be recognisably ours (ForeignFile otherwise, and nothing is written)."""
+    refuse_other_runs(store.path.parent, Path(path), "export.path")
     refuse_foreign([(Path(path), "export.path")])
     return rewrite(store, Path(path), include_seeds, store.population_size())
 
@@ -201,48 +222,78 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
 
     From a read-only store (a run on read-only media) the file is written whole and nothing
     is confirmed in the store. A file at `path` that this run did not export there must be
-    recognisably ours (ForeignFile otherwise, and nothing is written).
+    recognisably ours (ForeignFile otherwise, and nothing is written); one in another run's
+    directory is refused (ForeignRun).
     """
     target = Path(path)
-    state = store.get_meta(_META_KEY)
+    refuse_other_runs(store.path.parent, target, "export.path")
+    refuse_links([target], "the file at export.path")
+    claim_run_id(store)
+    state = store.get_meta(EXPORT_META)
     last_seq = store.population_size()
     ours = state is not None and state["path"] == str(target.resolve())
     if not ours:
         refuse_foreign([(target, "export.path")])
-    reusable = (
-        not store.read_only
-        and ours
-        and state["include_seeds"] == include_seeds
-        and target.is_file()
-        and target.stat().st_size >= state["bytes"]
-    )
-    if not reusable:
-        count = rewrite(store, target, include_seeds, last_seq)
-        size = target.stat().st_size
-    else:
-        with open(target, "r+b") as out:
-            out.truncate(state["bytes"])  # drop what a crash left after the last confirmation
-            out.seek(state["bytes"])
-            count = state["count"] + _write(
-                out, store.records(after_seq=state["seq"]), include_seeds, _withheld(store)
-            )
-            out.flush()
-            os.fsync(out.fileno())  # durable before the store confirms these bytes
-            size = out.tell()
+    sweep_debris(target)  # an append makes no temporary file: sweep what a killed rewrite left
+    fd = _open_confirmed(target, state, include_seeds) if ours and not store.read_only else None
+    try:
+        if fd is None:
+            count = rewrite(store, target, include_seeds, last_seq)
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        else:
+            count = state["count"] + _append_new(fd, store, state, include_seeds)
+        size = os.fstat(fd).st_size
+        mark = fingerprint(fd, size)
+    finally:
+        if fd is not None:
+            os.close(fd)
     faults.point("export")
     if store.read_only:
         return count
     store.set_meta(
-        _META_KEY,
+        EXPORT_META,
         {
             "path": str(target.resolve()),
             "include_seeds": include_seeds,
             "bytes": size,
             "seq": last_seq,
             "count": count,
+            "fingerprint": mark,
         },
     )
     return count
+
+
+def _append_new(fd: int, store: RunStore, state: dict[str, Any], include_seeds: bool) -> int:
+    """Append the records after the confirmed ones; return how many."""
+    with open(fd, "r+b", closefd=False) as out:
+        out.truncate(state["bytes"])  # drop what a crash left after the last confirmation
+        out.seek(state["bytes"])
+        count = _write(out, store.records(after_seq=state["seq"]), include_seeds, _withheld(store))
+        out.flush()
+        os.fsync(fd)  # durable before the store confirms these bytes
+    return count
+
+
+def _open_confirmed(target: Path, state: dict[str, Any], include_seeds: bool) -> int | None:
+    """The run's dataset, open for appending, if it is still the plain file that starts with
+    the bytes the run confirmed and holds the same records; None: it is rewritten."""
+    if state["include_seeds"] != include_seeds:
+        return None
+    try:
+        fd = os.open(target, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # gone, or a link put there since the check: rewritten
+        return None
+    info = os.fstat(fd)
+    if (
+        stat.S_ISREG(info.st_mode)
+        and info.st_nlink == 1  # another name would see the appends too
+        and info.st_size >= state["bytes"]
+        and fingerprint(fd, state["bytes"]) == state.get("fingerprint")
+    ):
+        return fd
+    os.close(fd)
+    return None
 
 
 def as_markdown(code: str) -> str:

@@ -6,7 +6,8 @@ file is replaced, it must be recognisably ours: a marker line in Markdown and HT
 `written_by` key opening JSON or in a Parquet schema's metadata, our record shape on the
 first line of a JSONL dataset (or an empty file: nothing to lose). Otherwise the command
 stops with one line naming the file and the setting that sends the output elsewhere,
-before it writes anything.
+before it writes anything. A symbolic link there is refused the same way: replacing it
+would surprise whoever made it, and writing through it could reach any file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from genetic_instruct.errors import InputError
+from genetic_instruct.plain_files import refuse_links
 
 TOOL = "genetic-instruct"
 TEXT_MARKER = f"<!-- written by {TOOL}: rewritten by each export or report -->"
@@ -92,8 +94,10 @@ def _is_our_sample(line: bytes) -> bool:
 
 
 def refuse_foreign(outputs: Iterable[tuple[Path, str]]) -> None:
-    """Raise ForeignFile for the first (path, config key) whose path holds a file not ours."""
+    """Raise ForeignFile for the first (path, config key) whose path holds a file not ours;
+    LinkedFile where it is a symbolic link (what it points at is never ours to replace)."""
     for path, key in outputs:
+        refuse_links([path], f"the file at {key}")
         if path.is_file() and not is_ours(path):
             raise ForeignFile(
                 f"{path}: a file genetic-instruct did not write is there and is left as it is; "

@@ -6,19 +6,19 @@ Shards of `export.rows_per_shard` rows go beside `export.path`, named as the Hub
 export's columns. All shards share one schema, inferred over the whole export first:
 nested lineage fields (scores, execution) are null in some records and not in others, and
 shards inferred alone would disagree. Parquet cannot be appended to, so every export
-rewrites the shards (bench/RESULTS.md: the cost at 800k records); each is written under a
-temporary name and renamed into place, and shards an earlier, larger export left are
-removed. The schema carries `written_by` so that a later export knows the files are ours.
+rewrites the shards (bench/RESULTS.md: the cost at 800k records); each is written
+atomically (atomic.py), and shards an earlier, larger export left are removed. The schema
+carries `written_by` so that a later export knows the files are ours.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from genetic_instruct.atomic import atomic_file
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.ownership import PARQUET_OWNER, refuse_foreign
 
@@ -46,11 +46,9 @@ def write_parquet(
     schema = schema.with_metadata(PARQUET_OWNER)
     rows = iter(samples())
     for shard in shards:
-        tmp = shard.with_name(f".{shard.name}.tmp")
-        with pq.ParquetWriter(tmp, schema) as writer:
+        with atomic_file(shard) as out, pq.ParquetWriter(out, schema) as writer:
             for batch in _batches(islice(rows, rows_per_shard)):
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-        os.replace(tmp, shard)
     _remove_stale(folder, Path(path).stem, {s.name for s in shards})
     return count
 

@@ -12,7 +12,8 @@ flock(2), because forked children (engine workers) do not inherit them, so the l
 outlives its holder in an orphan, and because NFS, Lustre (mounted with `flock`) and GPFS
 carry record locks between hosts. The file also holds the holder's description (host,
 pid, start time, command) for the refusal message; it is rewritten by each holder and
-means nothing while no one holds the lock.
+means nothing while no one holds the lock. Since each holder truncates it, it is opened
+as a plain file only, never through a link (plain_files.py).
 
 A record lock is per process and is dropped when the process closes *any* descriptor of
 the file, so this module is the only code that opens it, and takes it once per process
@@ -36,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from genetic_instruct.errors import InputError
+from genetic_instruct.plain_files import open_plain
 from genetic_instruct.store import not_a_directory, read_only_run
 
 LOCK_FILE = ".lock"
@@ -75,7 +77,7 @@ def _acquire(run_dir: Path) -> int:
     """The locked descriptor, with this process's description written in it."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_plain(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, "the run's lock")
     except OSError as error:
         if error.errno in (errno.EEXIST, errno.ENOTDIR):
             raise not_a_directory(run_dir) from None

@@ -10,7 +10,8 @@ from pathlib import Path
 from genetic_instruct import engine_logs, interrupts, run_lock
 from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config, validate
-from genetic_instruct.dataset_card import card_output, write_dataset_card
+from genetic_instruct.dataset_card import card_output, check_export_target, write_dataset_card
+from genetic_instruct.dataset_identity import RUN_ID_META
 from genetic_instruct.display import RunDisplay
 from genetic_instruct.evolution import GenerationStats, evolve
 from genetic_instruct.export import sync_dataset
@@ -63,6 +64,8 @@ def run(
     refuse_foreign(
         [*dataset, card_output(cfg.export.path, cfg.export.card), *report_outputs(cfg.report_dir)]
     )
+    if new:  # before its state exists; a resumed run is checked with its id (_run)
+        check_export_target(cfg.run_dir, None, cfg.export)
     failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
     with run_lock.exclusive(cfg.run_dir):
         return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld, failing)
@@ -86,6 +89,7 @@ def _run(
             display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
     with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
+        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
             if withheld is None:

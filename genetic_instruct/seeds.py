@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genetic_instruct.errors import SeedFileError
+from genetic_instruct.jsonl import not_text, parse_object
 from genetic_instruct.records import Individual, content_id
 from genetic_instruct.seed_formats import OPTIONAL, detect, to_native
 
@@ -37,12 +38,9 @@ def resolve_seeds_path(spec: str) -> Path:
 
 def _parse_json(where: str, line: str) -> dict[str, Any]:
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise SeedFileError(f"{where}: not valid JSON ({error.msg})") from None
-    if not isinstance(data, dict):
-        raise SeedFileError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    return data
+        return parse_object(line)
+    except ValueError as error:
+        raise SeedFileError(f"{where}: {error}") from None
 
 
 def _to_seed(where: str, record: dict[str, Any], fmt: str) -> Individual:
@@ -118,8 +116,7 @@ def _decode(where: str, raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SeedFileError(
-            f"{where}: not UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1}); "
-            "save the seed file as UTF-8"
+            f"{where}: {not_text(raw, error)}; save the seed file as UTF-8"
         ) from None
 
 

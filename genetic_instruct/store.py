@@ -31,10 +31,12 @@ import orjson
 from genetic_instruct import faults
 from genetic_instruct.errors import InputError
 from genetic_instruct.llm.base import Completion
+from genetic_instruct.plain_files import refuse_links
 from genetic_instruct.records import Individual
 
 SCHEMA_VERSION = 1
 STATE_FILE = "state.sqlite"
+_SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database, and what SQLite puts beside it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,6 +108,11 @@ def require_state(run_dir: str | Path) -> None:
         )
 
 
+def state_files(run_dir: str | Path) -> list[Path]:
+    """The state file and the files SQLite keeps beside it (it opens them by name too)."""
+    return [Path(run_dir) / f"{STATE_FILE}{suffix}" for suffix in _SQLITE_FILES]
+
+
 def not_a_directory(run_dir: Path) -> StateError:
     """What any command says of a run_dir that is a file."""
     return StateError(f"{run_dir}: a file, not a directory (config key run_dir)")
@@ -127,6 +134,7 @@ class RunStore:
     def __init__(self, run_dir: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(run_dir) / STATE_FILE
         self.read_only = read_only
+        refuse_links(state_files(run_dir), "the run's state")  # SQLite would follow them
         if read_only:
             self._db = self._open_read_only()
             return

@@ -106,7 +106,9 @@ def test_same_seed_same_population_and_a_rerun_replays_the_journal(
         return replace(
             scripted_config,
             run_dir=str(tmp_path / name),
-            export=replace(scripted_config.export, path=str(tmp_path / f"{name}.jsonl")),
+            export=replace(  # one card per run: a card of another run is not replaced
+                scripted_config.export, path=str(tmp_path / f"{name}.jsonl"), card=f"{name}.md"
+            ),
         )
 
     run(twin("twin"))  # same seed, fresh engine and run directory: the same dataset

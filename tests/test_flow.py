@@ -69,7 +69,9 @@ def _twin(cfg: Config, tmp_path: Path, name: str) -> Config:
     return replace(
         cfg,
         run_dir=str(tmp_path / name),
-        export=replace(cfg.export, path=str(tmp_path / f"{name}.jsonl")),
+        export=replace(  # one card per run: a card of another run is not replaced
+            cfg.export, path=str(tmp_path / f"{name}.jsonl"), card=f"{name}.md"
+        ),
     )
 
 

@@ -98,7 +98,11 @@ def test_a_generation_costs_the_same_on_an_eight_times_larger_population(
         cfg = replace(
             scripted_config,
             run_dir=str(tmp_path / f"run-{size}"),
-            export=replace(scripted_config.export, path=str(tmp_path / f"run-{size}.jsonl")),
+            export=replace(  # one card per run: a card of another run is not replaced
+                scripted_config.export,
+                path=str(tmp_path / f"run-{size}.jsonl"),
+                card=f"README-{size}.md",
+            ),
             evolution=replace(scripted_config.evolution, target_size=10**6, max_generations=2),
         )
         seeded_run(cfg, size)

@@ -36,7 +36,7 @@ def test_every_reference_solution_passes_its_tests_in_a_child_process() -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (["{not json"], ":1: not valid JSON"),
+        (["{not json"], ":1: invalid JSON"),
         (['["a"]'], ":1: expected a JSON object, got list"),
         (['{"instruction": "x"}'], ":1: field 'solution' is missing (read as seeds_format=native"),
         (

@@ -20,11 +20,22 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import sys
 import textwrap
 
 _STDLIB = frozenset(sys.stdlib_module_names)
 _TEST_RUNNER_MODULES = frozenset({"unittest", "pytest", "doctest"})
+# The line ends Python counts, and ast's line numbers with it. str.splitlines() also ends
+# lines at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, which may stand inside a string
+# literal (or \x0c in indentation): cut there, a program lost or doubled lines of its tests,
+# or broke a string in two and no longer parsed.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _source_lines(code: str) -> list[str]:
+    """The code's lines, numbered as ast numbers them (line n is item n - 1)."""
+    return _LINE_END.split(code)
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,7 +134,7 @@ def split_program(code: str) -> tuple[str, str]:
     tree = parse_module(code)
     if tree is None:
         return code, ""
-    lines = code.splitlines()
+    lines = _source_lines(code)
     moved = [n for n in tree.body if is_test_node(n)]
     drop = {i for n in moved for i in range(_first_line(n) - 1, n.end_lineno or n.lineno)}
     program = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
@@ -136,7 +147,7 @@ def runnable_tests(code: str, solution_names: set[str]) -> str:
     tree = parse_module(code)
     if tree is None:
         return ""
-    lines = code.splitlines()
+    lines = _source_lines(code)
     out: list[str] = []
     body = _flatten_main(tree.body)
     lone = _alone_on_their_lines(body)
