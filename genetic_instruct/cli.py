@@ -47,6 +47,7 @@ from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
 EXIT_BAD_INPUT = 2
+EXIT_READER_GONE = 141  # as a shell reports a command that SIGPIPE ended (128 + 13)
 # The config ships inside the package, so an installed wheel finds it from any directory.
 CONF_MODULE = "genetic_instruct.conf"
 
@@ -84,6 +85,9 @@ def _guarded(task: Task) -> Callable[[DictConfig], None]:
             _bad_input(str(error))
         except SandboxUnavailable as error:
             _bad_input(_sandbox_refused(error))
+        except BrokenPipeError:  # `inspect | head`: the reader has what it wanted
+            _quiet_stdout()
+            raise SystemExit(EXIT_READER_GONE) from None
 
     return wrapper
 
@@ -392,8 +396,12 @@ def _print_to_pager(text: str) -> None:
     try:
         print(text, flush=True)
     except BrokenPipeError:
-        # Python flushes stdout again at exit; point it at /dev/null so that one is quiet too
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """Python flushes stdout again at exit; point it at /dev/null so that one is quiet too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _bad_input(message: str) -> NoReturn:

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genetic_instruct.plain_files import open_plain, refuse_links
+
 LOG_FILE = "run.log"
 LIBRARIES = ("vllm", "ray", "httpx", "httpx2", "huggingface_hub", "transformers")
 
@@ -71,6 +73,7 @@ def routed(run_dir: str | Path, verbose: bool) -> Iterator[None]:
         yield
         return
     log = Path(run_dir).resolve() / LOG_FILE
+    refuse_links([log], "the run's log")  # logging's FileHandler would write through it
     config = logging_config(log)
     saved = {name: _logger_state(name) for name in LIBRARIES}
     env = {"VLLM_CONFIGURE_LOGGING": "1"}
@@ -106,7 +109,7 @@ def engine_output() -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    target = open_plain(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, "the run's log")
     try:
         os.dup2(target, 1)
         os.dup2(target, 2)

@@ -343,8 +343,9 @@ class RunStore:
             row = self._db.execute(
                 "SELECT completion FROM journal WHERE key = ?", (key,)
             ).fetchone()
-            if row is not None:
-                found[key] = Completion(**json.loads(row[0]))
+            completion = Completion.from_stored(json.loads(row[0])) if row else None
+            if completion is not None:
+                found[key] = completion
         return found
 
     @_state_errors

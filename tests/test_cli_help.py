@@ -71,3 +71,25 @@ def test_help_into_a_pager_that_stops_early_prints_no_traceback() -> None:
     shell = f"{sys.executable} -m genetic_instruct.cli --help | true"
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
     assert done.stderr == ""
+
+
+def test_a_command_into_a_pager_that_stops_early_prints_no_traceback(tmp_path: Path) -> None:
+    """`genetic-instruct inspect ... | head` likewise, past Hydra: exit 141, as a shell
+    reports a command that SIGPIPE ended, and nothing on stderr."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    made = _cli(
+        "engine=scripted",
+        f"run_dir={run_dir}",
+        "evolution.max_generations=1",
+        "progress=false",
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    shell = f"{sys.executable} -m genetic_instruct.cli inspect run_dir={run_dir} | true"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (141, "")

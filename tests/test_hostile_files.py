@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.candidate import Candidate
+from genetic_instruct.engine_logs import LOG_FILE
 from genetic_instruct.faults import ENV as CRASH_AT
 from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.llm.base import Completion
@@ -183,7 +184,9 @@ def test_an_export_over_the_runs_own_state_is_refused(
 # -- 9: links planted at state files and outputs ----------------------------------------------
 
 
-@pytest.mark.parametrize("name", [LOCK_FILE, STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm"])
+@pytest.mark.parametrize(
+    "name", [LOCK_FILE, STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", LOG_FILE]
+)
 def test_a_state_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
     runs: tuple[Path, Path], tmp_path: Path, name: str
 ) -> None:
@@ -411,6 +414,29 @@ def test_a_solution_with_a_line_separator_in_a_string_is_read_whole(sep: str) ->
     assert own_tests == tests
     namespace: dict = {}
     exec(compile(solution + "\n" + own_tests, "<answer>", "exec"), namespace)
+
+
+@pytest.mark.parametrize("sep", ["\x0c", "\u2028"], ids=["U+000C", "U+2028"])
+def test_a_fence_indented_in_a_list_item_keeps_its_lines_whole(sep: str) -> None:
+    """Inside a list item the fence and its code are indented; the code is dedented line by
+    line, so a line cut early would lose its indentation after the separator."""
+    program = "def join_fields(parts):\n    return '" + sep + "    |'.join(parts)"
+    tests = "assert join_fields(['a', 'b']) == 'a" + sep + "    |b'"
+    block = "\n".join("   " + line for line in f"```python\n{program}\n\n{tests}\n```".split("\n"))
+    answer = f"1. The solution:\n\n{block}\n\n2. It runs in O(n)."
+    solution, own_tests = _coder_reads(answer)
+    assert (solution, own_tests) == (program, tests)
+
+
+def test_a_failing_assert_after_a_form_feed_names_its_own_line() -> None:
+    """The harness quotes the failing assert's source to the judge: counted as Python counts
+    lines, not as str.splitlines() does."""
+    from genetic_instruct.sandbox import SandboxLimits, run_tests
+
+    tests = "SEP = '\x0c'\nassert SEP == '\x0c'\nassert 1 == 2, 'the third line'\n"
+    result = run_tests("x = 1\n", tests, SandboxLimits(wall_seconds=20))
+    assert result.status == "failed", result
+    assert "line 3: assert 1 == 2, 'the third line'" in result.detail, result.detail
 
 
 def test_a_form_feed_between_sections_stays_where_it_was() -> None:

@@ -7,6 +7,7 @@ real HTTP server on 127.0.0.1 that answers what an attacker would.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import os
@@ -22,12 +23,12 @@ import pytest
 from aiohttp import web
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.llm.base import Completion, EngineLost
-from genetic_instruct.llm.openai_wire import MAX_TOKEN_COUNT, max_body_bytes
+from genetic_instruct.llm.base import MAX_TOKEN_COUNT, Completion, EngineLost
+from genetic_instruct.llm.openai_wire import max_body_bytes
 from genetic_instruct.llm.preflight import MAX_MODELS_BYTES, EngineUnavailable, check_server
 from genetic_instruct.llm.retry import Backoff
 
-from .fault_proxy import FaultServer, Respond
+from .fault_proxy import FaultServer, Respond, _drop
 from .styled_model import styled_answer
 from .test_engine_faults import _openai
 from .test_openai_engine import KEY_VAR, SECRET, RecordedSleep, opened, requests_for
@@ -318,3 +319,32 @@ def test_a_hostile_model_list_is_one_line(respond: Respond, why: str) -> None:
         with pytest.raises(EngineUnavailable, match=re.escape(why)) as refused:
             check_server("models.default.base_urls[0]", server.base_url, model, None)
     assert str(refused.value).startswith(f"models.default.base_urls[0] {server.base_url}: ")
+
+
+def test_a_request_the_server_always_drops_while_it_answers_others_fails_alone() -> None:
+    """A prompt that makes the server drop its connection, every time, while every other
+    request is answered: an outage is retried past max_retries, but this is none (the
+    server was answering meanwhile), so it fails alone instead of holding the run until
+    the outage deadline turns a healthy server into a lost engine."""
+
+    async def respond(request: web.Request) -> web.StreamResponse | None:
+        body = await request.json()
+        await asyncio.sleep(0.03)  # others' answers arrive while the poisoned one is out
+        if "Request 0:" in body["messages"][-1]["content"]:
+            return _drop(request)
+        return None  # the fake answer
+
+    with (
+        FaultServer(respond=respond) as server,
+        opened(
+            server.base_url,
+            sleep=RecordedSleep(),
+            max_retries=2,
+            outage_deadline_s=5.0,
+            max_concurrency=4,
+        ) as engine,
+    ):
+        answers = engine.generate(requests_for(60))
+    assert answers[0].error is not None and answers[0].error.startswith("connection_error")
+    assert all(a.error is None for a in answers[1:])
+    assert 3 <= server.attempts[requests_for(1)[0].messages[-1][1]] <= 10

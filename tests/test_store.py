@@ -65,6 +65,37 @@ def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
     assert found == {"k1": Completion("ok", 3, 4)}
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '{"text": "ok", "prompt_tokens": 1' + "0" * 400 + "}",
+        '{"text": "ok", "completion_tokens": -1}',
+        '{"text": ["ok"]}',
+        '{"text": "ok", "prompt_tokens": true}',
+        '{"text": "ok", "surprise": 1}',
+        "[1, 2]",
+    ],
+)
+def test_a_journaled_answer_no_longer_believed_is_asked_again(tmp_path: Path, stored: str) -> None:
+    """Journals of earlier versions kept whatever a server said; a replay refuses what a
+    fresh answer would be refused for, and the request goes to the engine again."""
+    store = RunStore(tmp_path)
+    store.journal_record("coder", [("good", Completion("fine", 3, 4))])
+    store._db.execute(
+        "INSERT INTO journal (key, role, completion) VALUES (?, ?, ?)", ("bad", "coder", stored)
+    )
+    assert store.journal_lookup(["good", "bad"]) == {"good": Completion("fine", 3, 4)}
+
+
+def test_a_journaled_lone_surrogate_is_made_storable(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    store._db.execute(
+        "INSERT INTO journal (key, role, completion) VALUES (?, ?, ?)",
+        ("k", "judge", '{"text": "Fine \\ud800"}'),
+    )
+    assert store.journal_lookup(["k"])["k"].text == "Fine \ufffd"
+
+
 def test_a_commit_empties_the_journal_with_the_generation(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     store.journal_record("coder", [("k1", Completion("ok", 3, 4))])

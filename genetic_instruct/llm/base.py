@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 
@@ -65,6 +65,13 @@ class ChatRequest:
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+# A count no request can reach: above the longest context served today (10M tokens), and
+# low enough that a run's sums stay well inside the 64-bit integers that SQLite, orjson and
+# Parquet store (a billion requests at this bound is 1.7e16 < 9.2e18). A server reporting
+# more is one we cannot believe (openai_wire.py), and so is a journal (Completion.from_stored).
+MAX_TOKEN_COUNT = 2**24
+
+
 def valid_text(text: str) -> str:
     """The text with each lone surrogate replaced by U+FFFD, so that it can be stored.
 
@@ -84,6 +91,26 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_stored(cls, data: Any) -> Completion | None:
+        """A completion read back from the journal, or None where it is not one we would
+        write today: journals of earlier versions kept whatever a server said (a token count
+        of 10**400, a lone surrogate), and a replay must not commit what a fresh answer
+        would have been refused for. None is asked again."""
+        if not isinstance(data, dict) or set(data) - {f.name for f in fields(cls)}:
+            return None
+        text, finish = data.get("text"), data.get("finish_reason", "stop")
+        counts = (data.get("prompt_tokens", 0), data.get("completion_tokens", 0))
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            return None
+        if not all(0 <= c <= MAX_TOKEN_COUNT for c in counts):
+            return None
+        if not isinstance(text, str) or not isinstance(finish, str):
+            return None
+        if not isinstance(data.get("error"), str | None):
+            return None
+        return cls(**{**data, "text": valid_text(text), "finish_reason": valid_text(finish)})
 
 
 class EngineLost(RuntimeError):

@@ -259,12 +259,18 @@ class OpenAIEngine:
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def _answer(self, request: ChatRequest) -> Completion:
-        """Attempts until an answer, a failure not worth retrying, or `max_retries` retries."""
+        """Attempts until an answer, a failure not worth retrying, or `max_retries` retries.
+
+        An outage is retried past max_retries (it is no request's fault), unless the server
+        went on answering others while this request failed: `max_retries` such attempts
+        make it this request's failure (a prompt that makes the server drop it), or a server
+        could stall a run for good on one request while answering the rest."""
         payload = chat_payload(self.model_name, request)
         limit = max_body_bytes(request.sampling.max_tokens)
-        attempt = 0
+        attempt = served_failures = 0
         last_url: str | None = None
         while True:
+            started = time.monotonic()
             with self.urls.pick(avoid=last_url) as url:
                 self.counters["attempts"] += 1
                 outcome = await self._attempt(url, payload, limit)
@@ -272,8 +278,10 @@ class OpenAIEngine:
                 self._last_answer = time.monotonic()
                 return outcome
             self._raise_if_lost(url, outcome)
-            if not is_outage(outcome.reason) and (
-                not outcome.retryable or attempt == self._max_retries
+            outage = is_outage(outcome.reason)
+            served_failures += outage and self._last_answer > started
+            if (not outage and (not outcome.retryable or attempt == self._max_retries)) or (
+                outage and served_failures > self._max_retries
             ):
                 self.counters[f"failed:{outcome.reason}"] += 1
                 return Completion(

@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from genetic_instruct.llm.base import ChatRequest, Completion, valid_text
+from genetic_instruct.llm.base import MAX_TOKEN_COUNT, ChatRequest, Completion, valid_text
 
 CHAT_PATH = "/chat/completions"
 # The schema's name is required by the API and shown in server logs; one schema, one name.
 SCHEMA_NAME = "verdict"
 
 
-# A count no request can reach: above the longest context served today (10M tokens), and
-# low enough that a run's sums stay well inside the 64-bit integers that SQLite, orjson and
-# Parquet store (a billion requests at this bound is 1.7e16 < 9.2e18).
-MAX_TOKEN_COUNT = 2**24
 # The most bytes one generated token takes in a JSON body: the longest tokens of common
 # vocabularies are runs of about 80 spaces or '#' (SmolLM2's longest is 82 bytes escaped as
 # JSON), and a \uXXXX escape is 6 bytes for a 1-byte control character. The answer and

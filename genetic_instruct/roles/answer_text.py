@@ -52,6 +52,23 @@ class Fence:
     end: int  # offset just past the closing fence line (the text's end when unclosed)
 
 
+# The line ends Python counts (and ast's line numbers with it), and CommonMark's.
+# str.splitlines() also ends lines at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, which
+# may stand inside a string literal (or \x0c in indentation): cut there, a program lost or
+# doubled lines of its tests, or broke a string in two and no longer parsed.
+_LINE_END = re.compile(r"(\r\n|\r|\n)")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """`text`'s lines at \r\n, \r and \n only; `keepends` keeps each line's end, and then
+    yields no empty last line (as str.splitlines does)."""
+    pieces = _LINE_END.split(text)  # line, end, line, end, ..., last line
+    if not keepends:
+        return pieces[::2]
+    lines = [pieces[i] + pieces[i + 1] for i in range(0, len(pieces) - 1, 2)]
+    return lines + [pieces[-1]] if pieces[-1] else lines
+
+
 _FENCE_OPEN = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([^`\s]*)[^`\n]*$")
 PYTHON_TAGS = frozenset({"python", "python3", "py", "py3", "pycon"})
 
@@ -64,7 +81,7 @@ def fences(text: str) -> list[Fence]:
     fence's own indent.
     """
     found: list[Fence] = []
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     offset = 0
     i = 0
     while i < len(lines):

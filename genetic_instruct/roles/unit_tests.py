@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 import sys
 import textwrap
 
+from genetic_instruct.roles.answer_text import split_lines
+
 _STDLIB = frozenset(sys.stdlib_module_names)
 _TEST_RUNNER_MODULES = frozenset({"unittest", "pytest", "doctest"})
-# The line ends Python counts, and ast's line numbers with it. str.splitlines() also ends
-# lines at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, which may stand inside a string
-# literal (or \x0c in indentation): cut there, a program lost or doubled lines of its tests,
-# or broke a string in two and no longer parsed.
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _source_lines(code: str) -> list[str]:
     """The code's lines, numbered as ast numbers them (line n is item n - 1)."""
-    return _LINE_END.split(code)
+    return split_lines(code)
 
 
 @functools.lru_cache(maxsize=64)
