@@ -396,7 +396,7 @@ def test_sigterm_ignoring_program_and_its_grandchild_are_killed():
     marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"
     result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=2))
     assert result.status == "timeout" and result.stdout == "grandchild started\n", result
-    assert sandbox_processes(marker) == []
+    assert _lasting(lambda: sandbox_processes(marker)) == []
 
 
 def test_the_callers_own_kill_leaves_no_orphans(monkeypatch):
@@ -406,7 +406,7 @@ def test_the_callers_own_kill_leaves_no_orphans(monkeypatch):
     result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=5))
     assert result.status == "timeout" and result.runtime_s < 3
     assert result.stdout == "grandchild started\n", result
-    assert sandbox_processes(marker) == []
+    assert _lasting(lambda: sandbox_processes(marker)) == []
 
 
 def test_forged_results_do_not_turn_failures_into_passes():

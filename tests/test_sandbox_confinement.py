@@ -23,7 +23,7 @@ from pathlib import Path
 import pyseccomp
 import pytest
 
-from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
+from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, cgroup, run_tests
 
 from .conftest import sandbox_pythonpath
 
@@ -41,7 +41,7 @@ def syscall_number(name: str) -> int:
 # result comes back as JSON on stdout.
 CALLER = """
 import json, sys
-from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
+from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, cgroup, run_tests
 exec(sys.argv[1])
 try:
     r = run_tests(sys.argv[2], sys.argv[3], SandboxLimits(**json.loads(sys.argv[4])))
@@ -334,3 +334,18 @@ def test_the_caller_has_its_own_keyring_left_alone() -> None:
     before = libc.syscall(keyctl, get_id, KEY_SPEC_SESSION_KEYRING, 1)
     assert run_tests("x = 1\n", "assert x == 1\n").status == "passed"
     assert libc.syscall(keyctl, get_id, KEY_SPEC_SESSION_KEYRING, 1) == before
+
+
+@pytest.mark.skipif(not cgroup.available(), reason="no memory cgroup can be made here")
+def test_a_cgroup_still_busy_after_its_run_is_removed_later_not_failed() -> None:
+    """A program killed at its deadline leaves its PID namespace after the launcher is
+    reaped, slowly on a loaded machine: its cgroup is removed by a later run, not waited
+    for (or raised about) by this one."""
+    lingering = subprocess.Popen(["sleep", "1.5"])
+    with cgroup.program_cgroup(64) as memory:
+        assert memory is not None
+        memory.admit(lingering.pid)
+    assert memory.path.exists()  # still busy: left, and no error
+    lingering.wait()
+    with cgroup.program_cgroup(64):
+        assert not memory.path.exists()  # the next run took it away

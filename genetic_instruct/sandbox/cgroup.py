@@ -21,10 +21,12 @@ anything, so every process of the program is born inside), and removes it afterw
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ def program_cgroup(memory_mb: int) -> Iterator[ProgramCgroup | None]:
     if hierarchy is None:
         yield None
         return
+    _remove_left()
     path = hierarchy.parent / f"{PREFIX}{secrets.token_hex(8)}"
     path.mkdir()
     try:
@@ -97,7 +100,12 @@ def _limit(path: Path, hierarchy: Hierarchy, limit: int) -> None:
 
 
 def _remove(path: Path) -> None:
-    """rmdir, which the kernel refuses (EBUSY) until the last process has fully exited."""
+    """rmdir, which the kernel refuses (EBUSY) until the last process has fully exited.
+
+    A program killed at its deadline may take longer than REMOVE_TRIES to leave: its PID
+    namespace is torn down after the launcher is reaped, more slowly on a loaded machine.
+    Such a cgroup is left for a later call to remove rather than wait for, or fail a run.
+    """
     for _ in range(REMOVE_TRIES):
         try:
             path.rmdir()
@@ -106,7 +114,27 @@ def _remove(path: Path) -> None:
             return
         except OSError:
             time.sleep(REMOVE_PAUSE_S)
-    path.rmdir()  # one last time, raising: a leak should be seen
+    with _LEFT_LOCK:
+        _LEFT.add(path)
+
+
+def _remove_left() -> None:
+    """One more try at each cgroup an earlier run left busy; those still busy stay listed."""
+    with _LEFT_LOCK:
+        for path in list(_LEFT):
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            _LEFT.discard(path)
+
+
+# Cgroups whose programs were still leaving; sandboxes run from a thread pool.
+_LEFT: set[Path] = set()
+_LEFT_LOCK = threading.Lock()
+atexit.register(_remove_left)
 
 
 @functools.cache
