@@ -42,14 +42,13 @@ from genetic_instruct.config import (
 )
 from genetic_instruct.errors import ConfigError, InputError
 from genetic_instruct.export import copy_export, export_parquet, is_run_dataset, sync_export
+from genetic_instruct.files.shipped import conf_dir
 from genetic_instruct.sandbox.limits import InvalidLimit, SandboxUnavailable
 from genetic_instruct.store import RunStore, require_state
 from genetic_instruct.sweep import point_run_dir, refuse_unnamed_sweeps
 
 EXIT_BAD_INPUT = 2
 EXIT_READER_GONE = 141  # as a shell reports a command that SIGPIPE ended (128 + 13)
-# The config ships inside the package, so an installed wheel finds it from any directory.
-CONF_MODULE = "genetic_instruct.conf"
 
 register_configs()
 
@@ -422,7 +421,7 @@ def main() -> None:
     except InputError as error:
         _bad_input(str(error))
     sys.argv = [f"{sys.argv[0]} {name}", *args]
-    app = hydra.main(version_base="1.3", config_path=f"pkg://{CONF_MODULE}", config_name="config")(
+    app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(
         _guarded(_COMMANDS[name])
     )
     # Hydra then raises composition errors instead of printing them over several lines.

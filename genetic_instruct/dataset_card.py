@@ -305,7 +305,7 @@ def _failing_seeds(kept: int | None) -> str:
 
 def _seed_source(spec: str) -> str:
     if spec == "builtin":
-        return "the seed file shipped with genetic-instruct (`builtin_seeds/python.jsonl`)"
+        return "the seed file shipped with genetic-instruct (`seeds/python.jsonl`)"
     return f"`{Path(spec).name}`"
 
 

@@ -12,24 +12,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from genetic_instruct.errors import SeedFileError
+from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.jsonl import not_text, parse_object
 from genetic_instruct.records import Individual, content_id
 from genetic_instruct.seed_formats import OPTIONAL, detect, to_native
 
 BUILTIN = "builtin"
-
-
-def builtin_seeds_path() -> Path:
-    """The seeds shipped inside the package (builtin_seeds/), wherever it is installed.
-
-    A wheel installs as plain files, so the resource is a real path the loader can open.
-    """
-    return Path(str(resources.files("genetic_instruct") / "builtin_seeds" / "python.jsonl"))
 
 
 def resolve_seeds_path(spec: str) -> Path:

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
-from genetic_instruct.cli import CONF_MODULE, to_config
+from genetic_instruct.cli import to_config
 from genetic_instruct.config import Config
+from genetic_instruct.files.shipped import conf_dir
 
 from .vllm_server import MODEL_DTYPE
 
@@ -41,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def make_config(*overrides: str) -> Config:
     """Compose conf/config.yaml with overrides, exactly as the CLI does."""
-    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return to_config(compose(config_name="config", overrides=list(overrides)))
 
 

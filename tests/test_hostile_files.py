@@ -21,13 +21,13 @@ import pytest
 from genetic_instruct.candidate import Candidate
 from genetic_instruct.engine_logs import LOG_FILE
 from genetic_instruct.faults import ENV as CRASH_AT
+from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.operators import MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.roles import CoderRole
 from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.seeds import builtin_seeds_path
 from genetic_instruct.store import STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.decontamination import humaneval_source
+from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.seeds import builtin_seeds_path
 from genetic_instruct.store import STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.seeds import builtin_seeds_path
+from genetic_instruct.files.shipped import builtin_seeds_path
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("unshare"),
