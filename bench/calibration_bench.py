@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 from genetic_instruct.calibration import calibrate
-from genetic_instruct.display import RunDisplay
-from genetic_instruct.evolution import sandbox_limits
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.evolution.loop import sandbox_limits
 from genetic_instruct.executors import open_executor
 from genetic_instruct.llm.vllm_engine import VLLMEngine
-from genetic_instruct.runner import run
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.state.store import RunStore
 from tests.conftest import make_config
 
 

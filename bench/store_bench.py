@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.individual import Individual, content_id
 
 WORDS = (
     "list string integer matrix graph tree queue stack interval prefix window palindrome "
@@ -61,10 +61,10 @@ def synthetic_generation(
 
 
 def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float]]:
-    from genetic_instruct.cli import to_config  # noqa: F401  (registers configs)
-    from genetic_instruct.compatibility import check_resume
+    from genetic_instruct.cli.app import to_config  # noqa: F401  (registers configs)
     from genetic_instruct.dedup import NearDuplicateIndex
-    from genetic_instruct.store import RunStore
+    from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)
     store = RunStore(run_dir)
@@ -97,12 +97,12 @@ def resume(run_dir: Path) -> dict[str, float]:
     """What `run` does on a resume before the first request, timed step by step."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    from genetic_instruct.compatibility import check_resume
-    from genetic_instruct.display import RunDisplay
-    from genetic_instruct.evolution import Evolution, build_index, restore_index
-    from genetic_instruct.export import sync_export
-    from genetic_instruct.llm.pool import EnginePool
-    from genetic_instruct.store import RunStore
+    from genetic_instruct.console.display import RunDisplay
+    from genetic_instruct.evolution.loop import Evolution, build_index, restore_index
+    from genetic_instruct.executors.local import EnginePool
+    from genetic_instruct.export.dataset import sync_export
+    from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)
     timings["imports_and_config_s"] = time.perf_counter() - t0

@@ -193,7 +193,7 @@ class ExecutionConfig(SandboxLimits):
     tests_from: TestsFrom = TestsFrom.coder
     min_pass_fraction: float = 1.0  # gate: survive only with at least this share of asserts
     # Test strength: the tests of a program that passes them also run against this many
-    # mutants of it (mutants.py); 0 = off. The mutation score (killed / valid mutants) is
+    # mutants of it (sandbox/mutants.py); 0 = off. The mutation score (killed / valid mutants) is
     # recorded; below min_mutation_score the offspring is rejected (weak_tests). 0 = record.
     mutants: int = 5
     min_mutation_score: float = 0.0
@@ -273,7 +273,7 @@ class Config:
     run_dir: str = "runs/demo"
     seed: int = 0
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
-    seeds_format: str = "auto"  # auto | native | messages | prompt_response (seed_formats.py)
+    seeds_format: str = "auto"  # auto | native | messages | prompt_response (seeding/formats.py)
     # a new run runs each seed's reference solution against its tests (execution.enabled):
     # seeds that fail are refused, unless this keeps them
     allow_failing_seeds: bool = False

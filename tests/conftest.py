@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from genetic_instruct.cli import to_config
+from genetic_instruct.cli.app import to_config
 from genetic_instruct.config import Config
 from genetic_instruct.files.shipped import conf_dir
 
@@ -98,10 +98,10 @@ def sandbox_pythonpath() -> str:
 
 def judge_prompt(instruction: str, solution: str) -> str:
     """The judge role's prompt about a task and a solution (no tests, not executed)."""
-    from genetic_instruct.candidate import Candidate
-    from genetic_instruct.operators import MUTATION, OffspringPlan
+    from genetic_instruct.evolution.candidate import Candidate
+    from genetic_instruct.evolution.operators import MUTATION, OffspringPlan
+    from genetic_instruct.evolution.roles import JudgeRole
     from genetic_instruct.prompts import load_templates
-    from genetic_instruct.roles import JudgeRole
 
     plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
     role = JudgeRole(load_templates()["judge"], structured_output=True)

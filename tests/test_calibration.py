@@ -25,8 +25,8 @@ from genetic_instruct.calibration.specimens import calibration_tasks, make_speci
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.state.store import RunStore
 
 from .conftest import STEADY_SANDBOX, make_config
 
@@ -298,7 +298,7 @@ def test_auto_needs_a_judge_criterion_to_gate_on() -> None:
 def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
     """Settings added by a later version, left at their defaults, are no change; changed
     ones are refused like any other."""
-    from genetic_instruct.compatibility import check_resume, fingerprint
+    from genetic_instruct.run.compatibility import check_resume, fingerprint
 
     at_defaults = ("calibration.tasks=40", "calibration.faulty_per_task=2")  # not the demo's
     cfg = make_config("engine=scripted", f"run_dir={tmp_path / 'run'}", *at_defaults)

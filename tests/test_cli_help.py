@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from genetic_instruct import __version__
-from genetic_instruct.cli import _COMMANDS
+from genetic_instruct.cli.app import _COMMANDS
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genetic_instruct.display import StageTracker
+from genetic_instruct.console.display import StageTracker
 from genetic_instruct.llm.base import Completion
 
 

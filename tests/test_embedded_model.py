@@ -14,11 +14,11 @@ import pytest
 
 from genetic_instruct.calibration import stored_calibration
 from genetic_instruct.config import Config
+from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Sampling
-from genetic_instruct.roles.judge import JUDGE_SCHEMA
-from genetic_instruct.runner import run
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.state.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, judge_prompt, make_config
 from .test_evolution import LINEAGE_FIELDS
@@ -236,8 +236,8 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     stored, written and said in one line (SmolLM2's verdicts are expected to carry no signal,
     but the test only asks that they are measured)."""
     from genetic_instruct.calibration import CALIBRATION_JSON, calibrate, stored_calibration
-    from genetic_instruct.display import RunDisplay
-    from genetic_instruct.evolution import sandbox_limits
+    from genetic_instruct.console.display import RunDisplay
+    from genetic_instruct.evolution.loop import sandbox_limits
     from genetic_instruct.executors import open_executor
 
     cfg = make_config(

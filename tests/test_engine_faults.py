@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
 from .conftest import STEADY_SANDBOX, dataset_records
 from .fault_proxy import FaultServer

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.run_end import ENGINE_LOST, META_KEY
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.end import ENGINE_LOST, META_KEY
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, dataset_records, make_config
 from .test_embedded_model import SHORT_ANSWERS, _Recorder

@@ -6,10 +6,10 @@ import json
 from dataclasses import replace
 
 from genetic_instruct.config import Config
-from genetic_instruct.export import sample
+from genetic_instruct.export.dataset import sample
 from genetic_instruct.llm.scripted import ScriptedEngine
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records
 

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import BenchmarkFileConfig, Config, FilterConfig
-from genetic_instruct.evolution import build_contamination_checker, build_index
-from genetic_instruct.filters import (
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.filters import (
     Contamination,
     CopyOfParent,
     InstructionLength,
     NearDuplicates,
 )
-from genetic_instruct.filters.near_duplicates import EarlierOffspring
-from genetic_instruct.operators import OffspringPlan
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.evolution.filters.near_duplicates import EarlierOffspring
+from genetic_instruct.evolution.loop import build_contamination_checker, build_index
+from genetic_instruct.evolution.operators import OffspringPlan
+from genetic_instruct.individual import Individual, content_id
 
 _PLAN = OffspringPlan(0, "mutation", (), 1, "add_constraints")
 _TASK = "Write a function merge_intervals(intervals) that returns the union of the intervals."

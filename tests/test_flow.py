@@ -13,8 +13,8 @@ from genetic_instruct.config import Config
 from genetic_instruct.llm.base import ChatRequest
 from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records
 

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.candidate import Candidate
-from genetic_instruct.engine_logs import LOG_FILE
+from genetic_instruct.console.engine_logs import LOG_FILE
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.operators import MUTATION, OffspringPlan
+from genetic_instruct.evolution.roles import CoderRole
 from genetic_instruct.faults import ENV as CRASH_AT
+from genetic_instruct.files.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.files.shipped import builtin_seeds_path
-from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.operators import MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.roles import CoderRole
-from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.store import STATE_FILE
+from genetic_instruct.run.lock import LOCK_FILE
+from genetic_instruct.state.store import STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
@@ -274,7 +274,7 @@ def test_an_export_stopped_by_sigterm_removes_what_it_was_writing(
 def test_the_next_export_sweeps_a_killed_exports_debris_but_not_a_live_writers(
     runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from genetic_instruct.atomic import temp_beside  # new: imported here, so that this file
+    from genetic_instruct.files.atomic import temp_beside  # new: imported here, so that this file
     # also runs against the code before it, where every test of it must fail
 
     a, _ = runs

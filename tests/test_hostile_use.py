@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.decontamination import humaneval_source
+from genetic_instruct.dedup.decontamination import humaneval_source
 from genetic_instruct.files.shipped import builtin_seeds_path
-from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.store import STATE_FILE
+from genetic_instruct.run.lock import LOCK_FILE
+from genetic_instruct.state.store import STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 
@@ -43,7 +43,7 @@ def _one_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of a run, but the lock's note of its last holder (run_lock.py)."""
+    """Every file of a run, but the lock's note of its last holder (run/lock.py)."""
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in folder.rglob("*")

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genetic_instruct.compatibility import differences, fingerprint
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.mutants import OPERATORS, mutants
+from genetic_instruct.run.compatibility import differences, fingerprint
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.test_strength import mutation_results
+from genetic_instruct.sandbox.mutants import OPERATORS, mutants
+from genetic_instruct.sandbox.mutation_score import mutation_results
+from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
 from tests.conftest import make_config
 
 SEEDS = load_seeds(BUILTIN)

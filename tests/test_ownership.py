@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.ownership import TEXT_MARKER
+from genetic_instruct.files.ownership import TEXT_MARKER
 
 HAND_WRITTEN = "# My project\n\nNotes I wrote by hand.\n"
 

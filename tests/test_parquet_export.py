@@ -11,7 +11,7 @@ import pytest
 
 from genetic_instruct.config import Config, ExportFormat
 from genetic_instruct.errors import InputError
-from genetic_instruct.runner import run
+from genetic_instruct.run.job import run
 
 datasets = pytest.importorskip("datasets")
 

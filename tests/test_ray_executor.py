@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct import evolution, faults
+from genetic_instruct import faults
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.evolution import loop
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records, make_config
 
@@ -89,7 +90,7 @@ class ActorKiller:
         self.executors: list[RayColonies] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open = evolution.open_executor
+        real_open = loop.open_executor
         real_generate = ColonyEngine.generate
 
         def open_executor(*args: object) -> object:
@@ -113,7 +114,7 @@ class ActorKiller:
 
             return real_generate(engine, requests, answered)
 
-        monkeypatch.setattr(evolution, "open_executor", open_executor)
+        monkeypatch.setattr(loop, "open_executor", open_executor)
         monkeypatch.setattr(ColonyEngine, "generate", generate)
 
     def _kill(self, colony: int) -> None:
@@ -172,7 +173,7 @@ def test_a_killed_actor_is_restarted_and_only_unanswered_requests_are_sent_again
     cfg = replace(cfg, progress=True)
     killer = ActorKiller(after=70, run_dir=tmp_path / "ray")  # in generation 2
     killer.install(monkeypatch)
-    monkeypatch.setattr("genetic_instruct.journal.FLUSH_EVERY_N", 1)
+    monkeypatch.setattr("genetic_instruct.state.journal.FLUSH_EVERY_N", 1)
     delivered = _count_deliveries(monkeypatch)
     run(cfg)
     assert killer.killed is not None

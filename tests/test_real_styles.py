@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
 from .fault_proxy import FaultServer
 from .styled_model import AFTER_EXAMPLE, LEAKS, styled_answer

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.decontamination import (
+from genetic_instruct.dedup.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
     humaneval_source,
     read_problems,
 )
-from genetic_instruct.export import export_jsonl
-from genetic_instruct.recheck import DatasetFormatError, output_paths, recheck_dataset
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.export.dataset import export_jsonl
+from genetic_instruct.export.recheck import DatasetFormatError, output_paths, recheck_dataset
+from genetic_instruct.individual import Individual, content_id
 
 MBPP_TASK = "Write a python function to find the first repeated character in a given string."
 CLEAN = [

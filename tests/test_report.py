@@ -21,8 +21,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from genetic_instruct.config import ROLES, BenchmarkFileConfig, Config
-from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
-from genetic_instruct.export import sample
+from genetic_instruct.export.card import FIELDS, render_card, write_dataset_card
+from genetic_instruct.export.dataset import sample
 from genetic_instruct.report import (
     REPORT_JSON,
     current_report,
@@ -30,8 +30,8 @@ from genetic_instruct.report import (
     write_comparison,
     write_report,
 )
-from genetic_instruct.runner import RunResult, run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import RunResult, run
+from genetic_instruct.state.store import RunStore
 from tests.conftest import make_config
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.runner import run
-from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import STATE_FILE, RunStore
 
 from .conftest import STEADY_SANDBOX, dataset_records, make_config
 

@@ -13,8 +13,8 @@ import pytest
 
 from genetic_instruct.errors import SeedFileError
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.state.store import RunStore
 
 
 def test_builtin_seeds_are_many_and_varied() -> None:
@@ -211,9 +211,9 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
 def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) -> None:
     """The cache is consulted: a set recorded as passed is not run (here, one that would
     fail, recorded by hand), and a set that passed is recorded."""
-    from genetic_instruct.evolution import sandbox_limits
-    from genetic_instruct.seed_tests import PASSED_FILE, _passed_key
-    from genetic_instruct.seeds import load_seed_file
+    from genetic_instruct.evolution.loop import sandbox_limits
+    from genetic_instruct.seeding.reference_runs import PASSED_FILE, _passed_key
+    from genetic_instruct.seeding.seed_file import load_seed_file
     from tests.conftest import make_config
 
     cache = tmp_path / "cache"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.records import Individual
-from genetic_instruct.store import STATE_FILE, RunStore, StateError
+from genetic_instruct.state.store import STATE_FILE, RunStore, StateError
 
 
 def _ind(i: int, generation: int = 1) -> Individual:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records
 

@@ -27,22 +27,22 @@ from genetic_instruct.calibration.separation import (
     share_reaching,
 )
 from genetic_instruct.calibration.specimens import Specimen, calibration_tasks, make_specimens
-from genetic_instruct.compatibility import fingerprint
 from genetic_instruct.config import AUTO_THRESHOLD, Config, calibrates
-from genetic_instruct.display import RunDisplay
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.evolution.fitness import FitnessGate, judge_score
+from genetic_instruct.evolution.flow import Flow
+from genetic_instruct.evolution.requests import CALIBRATION_GENERATION, role_request
+from genetic_instruct.evolution.roles import JudgeRole
 from genetic_instruct.executors import Executor
-from genetic_instruct.fitness import FitnessGate, judge_score
-from genetic_instruct.flow import Flow
-from genetic_instruct.journal import Journal, verdict_key
+from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.records import Individual
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.requests import CALIBRATION_GENERATION, role_request
-from genetic_instruct.roles import JudgeRole
+from genetic_instruct.run.compatibility import fingerprint
 from genetic_instruct.sandbox import SandboxLimits
-from genetic_instruct.seed_tests import FAILING_META
-from genetic_instruct.store import RunStore
+from genetic_instruct.seeding.reference_runs import FAILING_META
+from genetic_instruct.state.journal import Journal, verdict_key
+from genetic_instruct.state.store import RunStore
 
 STAGE = "calibration"  # the progress bar's name
 

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genetic_instruct.atomic import atomic_file
-from genetic_instruct.ownership import JSON_OWNER
+from genetic_instruct.files.atomic import atomic_file
+from genetic_instruct.files.ownership import JSON_OWNER
 
 CALIBRATION_JSON = "calibration.json"
 META_KEY = "calibration"

@@ -29,7 +29,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from genetic_instruct.config import Config, ExecutorConfig
-from genetic_instruct.display import RunDisplay
+from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.executors.colony_worker import ColonyWorker
 from genetic_instruct.llm.base import (

@@ -169,6 +169,6 @@ def _normal_form(source: str) -> str:
 
 
 def _solutions(seed_file: str) -> set[str]:
-    from genetic_instruct.seeds import load_seeds
+    from genetic_instruct.seeding.seed_file import load_seeds
 
     return {_normal_form(seed.solution) for seed in load_seeds(seed_file)}

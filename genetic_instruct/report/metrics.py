@@ -15,12 +15,12 @@ from typing import Any
 
 from genetic_instruct.calibration import fitness_gate, stored_calibration
 from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
-from genetic_instruct.ownership import JSON_OWNER
+from genetic_instruct.evolution.roles.base import truncated_reason
+from genetic_instruct.files.ownership import JSON_OWNER
 from genetic_instruct.report.lineage import lineage_depths
-from genetic_instruct.roles.base import truncated_reason
-from genetic_instruct.run_end import META_KEY as RUN_END_KEY
-from genetic_instruct.seed_tests import failing_seeds
-from genetic_instruct.store import Lineage, RunStore
+from genetic_instruct.run.end import META_KEY as RUN_END_KEY
+from genetic_instruct.seeding.reference_runs import failing_seeds
+from genetic_instruct.state.store import Lineage, RunStore
 
 REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement
 
@@ -44,7 +44,7 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "seeds": population["seeds"],
             "survivors": population["population"] - population["seeds"],
             "dataset": cfg.export.path,
-            # why it stopped (run_end.py); None while it has not stopped yet
+            # why it stopped (run/end.py); None while it has not stopped yet
             "end": store.get_meta(RUN_END_KEY),
             # seeds kept although their solution fails its tests; None: never checked
             "failing_seeds": failing_seeds(store),

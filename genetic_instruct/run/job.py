@@ -1,0 +1,160 @@
+"""`run(cfg)`: the whole job — seeds, evolution (resuming from the run directory), export."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from genetic_instruct.config import Config, validate
+from genetic_instruct.console import engine_logs, interrupts
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.evolution.loop import GenerationStats, evolve
+from genetic_instruct.export.card import card_output, check_export_target, write_dataset_card
+from genetic_instruct.export.dataset import sync_dataset
+from genetic_instruct.export.identity import RUN_ID_META
+from genetic_instruct.files.ownership import refuse_foreign
+from genetic_instruct.llm.base import Engine, EngineLost
+from genetic_instruct.llm.preflight import check_engines
+from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
+from genetic_instruct.run import lock as run_lock
+from genetic_instruct.run.compatibility import check_resume
+from genetic_instruct.run.end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
+from genetic_instruct.run.fresh_start import move_aside, refuse_orphaned_dataset
+from genetic_instruct.seeding.reference_runs import FAILING_META, check_seed_tests
+from genetic_instruct.seeding.screening import WITHHELD_META, screen_seeds
+from genetic_instruct.seeding.seed_file import (
+    SeedFile,
+    load_seed_file,
+    resolve_seeds_path,
+    seeds_digest,
+)
+from genetic_instruct.state.store import RunStore, has_state
+
+
+@dataclass(frozen=True)
+class RunResult:
+    population: int
+    generation: int
+    exported: int
+    dataset: Path
+    end: RunEnd
+
+
+def run(
+    cfg: Config,
+    engines: Mapping[str, Engine] | None = None,
+    on_generation: Callable[[int, GenerationStats], None] | None = None,
+    on_accepted: Callable[[], None] | None = None,
+) -> RunResult:
+    """Check everything cheap that writes nothing, then evolve and export under the run
+    directory's write lock (run_lock.RunBusy if another process writes it): the one entry
+    point that writes a run's state. `engines` share loaded models.
+
+    `on_generation` is called after each generation is committed and exported (benchmarks
+    time generations with it). `on_accepted` is called once the run directory has accepted
+    this config (the CLI records the config then, and never for a refused resume).
+
+    Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
+    """
+    validate(cfg)  # a bad config, seed file or engine leaves no run directory behind
+    new = cfg.fresh or not has_state(cfg.run_dir)
+    if not cfg.fresh:
+        refuse_orphaned_dataset(cfg)
+    seed_file = _seed_file(cfg, new)
+    withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
+    check_engines(cfg, skip=engines or {})
+    # A resumed run's store vouches for its dataset (sync_dataset); the rest must be ours.
+    dataset = [(Path(cfg.export.path), "export.path")] if new else []
+    refuse_foreign(
+        [*dataset, card_output(cfg.export.path, cfg.export.card), *report_outputs(cfg.report_dir)]
+    )
+    if new:  # before its state exists; a resumed run is checked with its id (_run)
+        check_export_target(cfg.run_dir, None, cfg.export)
+    failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
+    with run_lock.exclusive(cfg.run_dir):
+        return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld, failing)
+
+
+def _run(
+    cfg: Config,
+    engines: Mapping[str, Engine] | None,
+    on_generation: Callable[[int, GenerationStats], None] | None,
+    on_accepted: Callable[[], None] | None,
+    seed_file: SeedFile | None,
+    withheld: list[str] | None,
+    failing: list[str] | None,
+) -> RunResult:
+    """The run itself, holding the lock; the seed file, its screening and its tests come
+    checked."""
+    display = RunDisplay(cfg.progress)
+    if cfg.fresh:
+        moved = move_aside(cfg)
+        if moved is not None:
+            display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
+    with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
+        check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
+        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
+        if store.generation is None:  # the seeds are not committed yet
+            seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
+            if withheld is None:
+                withheld = screen_seeds(cfg, seed_file)
+            store.set_meta(WITHHELD_META, withheld)
+            if failing is None:
+                failing = check_seed_tests(cfg, seed_file, _warn)
+            store.set_meta(FAILING_META, failing)
+        if on_accepted is not None:
+            on_accepted()
+
+        target = cfg.evolution.target_size
+        if store.generation is not None:
+            display.population(store.population_size(), target)
+
+        def after_generation(generation: int, stats: GenerationStats) -> None:
+            sync_dataset(store, cfg.export)
+            display.population(store.population_size(), target)
+            if on_generation is not None:
+                on_generation(generation, stats)
+
+        with interrupts.stop_at_safe_points():
+            try:
+                seeds = seed_file.seeds if seed_file is not None else []
+                evo, end = evolve(cfg, store, display, seeds, engines, after_generation)
+            except EngineLost as lost:
+                store.set_meta(META_KEY, RunEnd(ENGINE_LOST, f"lost its engine: {lost}").to_meta())
+                raise
+            except interrupts.Interrupted as stop:
+                store.set_meta(META_KEY, RunEnd(INTERRUPTED, f"was stopped by {stop}").to_meta())
+                raise
+            except Exception:
+                signum = interrupts.requested()
+                if signum is not None:  # an engine that died of the same Ctrl-C
+                    stopped = RunEnd(INTERRUPTED, f"was stopped by signal {signum}")
+                    store.set_meta(META_KEY, stopped.to_meta())
+                    raise interrupts.Interrupted(signum) from None
+                raise
+        store.set_meta(META_KEY, end.to_meta())
+        exported = sync_dataset(store, cfg.export)
+        report = write_report(store, cfg)
+        card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
+        display.line(
+            f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
+            f"report: {Path(cfg.report_dir) / REPORT_HTML}"
+        )
+        return RunResult(
+            len(evo.population), store.generation or 0, exported, Path(cfg.export.path), end
+        )
+
+
+def _warn(line: str) -> None:
+    """A line the user must see, with or without progress output."""
+    print(f"genetic-instruct: {line}", file=sys.stderr)
+
+
+def _seed_file(cfg: Config, new: bool) -> SeedFile | None:
+    """The seed file, validated; None on a resume whose seed file is gone (its seeds are
+    stored). On a resume its content is still compared with the run's (check_resume)."""
+    if new or resolve_seeds_path(cfg.seeds).exists():
+        return load_seed_file(cfg.seeds, cfg.seeds_format)
+    return None
