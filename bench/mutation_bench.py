@@ -19,11 +19,12 @@ import os
 import time
 from collections import Counter
 
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, run_many
 from genetic_instruct.sandbox.mutants import mutants
 from genetic_instruct.sandbox.mutation_score import mutant_limits
 from genetic_instruct.sandbox.runner import usable_cpus
-from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
 
 WEAK = 0.8
 

@@ -98,10 +98,12 @@ def resume(run_dir: Path) -> dict[str, float]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     from genetic_instruct.console.display import RunDisplay
-    from genetic_instruct.evolution.loop import Evolution, build_index, restore_index
+    from genetic_instruct.dedup.from_config import build_index
+    from genetic_instruct.evolution.loop import Evolution
     from genetic_instruct.executors.local import EnginePool
     from genetic_instruct.export.dataset import sync_export
     from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.run.generations import restore_index
     from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)

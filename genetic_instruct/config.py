@@ -6,6 +6,7 @@ bad setting fails in a second, naming its key, before any model is loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -14,9 +15,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 
 from genetic_instruct.choices import Choice
-from genetic_instruct.dedup.shingles import Normalize
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.sandbox.limits import SandboxLimits
+from genetic_instruct.sandbox.limits import InvalidLimit, SandboxLimits
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
@@ -44,6 +44,14 @@ class TestsFrom(Choice):
     __test__ = False  # not a pytest test class, despite its name
     coder = "coder"  # asked with the solution
     tester = "tester"  # a separate request
+
+
+class Normalize(Choice):
+    """What a text goes through before shingling (dedup/shingles.py says what each does)."""
+
+    none = "none"
+    text = "text"
+    code = "code"
 
 
 class DedupCompare(Choice):
@@ -198,6 +206,19 @@ class ExecutionConfig(SandboxLimits):
     mutants: int = 5
     min_mutation_score: float = 0.0
     workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
+
+    def __post_init__(self) -> None:
+        """The sandbox checks its limits; a bad one is named here by its config key."""
+        try:
+            super().__post_init__()
+        except InvalidLimit as error:
+            raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
+
+    def sandbox_limits(self) -> SandboxLimits:
+        """The sandbox's limits alone (execution.* repeats them under the same names)."""
+        return SandboxLimits(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(SandboxLimits)}
+        )
 
 
 @dataclass

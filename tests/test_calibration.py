@@ -23,9 +23,11 @@ from genetic_instruct.calibration.separation import (
 )
 from genetic_instruct.calibration.specimens import calibration_tasks, make_specimens
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.meta import SETTINGS
 from genetic_instruct.state.store import RunStore
 
 from .conftest import STEADY_SANDBOX, make_config
@@ -298,18 +300,19 @@ def test_auto_needs_a_judge_criterion_to_gate_on() -> None:
 def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
     """Settings added by a later version, left at their defaults, are no change; changed
     ones are refused like any other."""
-    from genetic_instruct.run.compatibility import check_resume, fingerprint
+    from genetic_instruct.data_settings import fingerprint
+    from genetic_instruct.run.compatibility import check_resume
 
     at_defaults = ("calibration.tasks=40", "calibration.faulty_per_task=2")  # not the demo's
     cfg = make_config("engine=scripted", f"run_dir={tmp_path / 'run'}", *at_defaults)
     store = RunStore(cfg.run_dir)
     store.journal_record("judge", [("key", Completion("answer"))])  # past its seeds
     older = {k: v for k, v in fingerprint(cfg).items() if not k.startswith("calibration.")}
-    store.set_meta("config", older)
+    store.meta.set(SETTINGS, older)
     check_resume(store, cfg)
     refused = r"other settings: calibration.tasks \('<unset>' -> 12\)\. "
     with pytest.raises(ConfigError, match=refused):
-        store.set_meta("config", older)
+        store.meta.set(SETTINGS, older)
         check_resume(
             store,
             make_config(

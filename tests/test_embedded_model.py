@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.calibration import stored_calibration
 from genetic_instruct.config import Config
 from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import ChatRequest, Sampling
 from genetic_instruct.run.job import run
-from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.meta import CALIBRATION
 from genetic_instruct.state.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, judge_prompt, make_config
@@ -162,7 +163,7 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
         second.inner.close()
     store = RunStore(cfg.run_dir)
     stats = store.generation_stats()[-1]
-    calibration = stored_calibration(store)
+    calibration = store.meta.get(CALIBRATION)
     store.close()
     assert stats["tried"] == 8
     assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
@@ -235,9 +236,8 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     """The demo's calibration, on 3 tasks: every verdict read or counted, the outcome
     stored, written and said in one line (SmolLM2's verdicts are expected to carry no signal,
     but the test only asks that they are measured)."""
-    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate, stored_calibration
+    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
     from genetic_instruct.console.display import RunDisplay
-    from genetic_instruct.evolution.loop import sandbox_limits
     from genetic_instruct.executors import open_executor
 
     cfg = make_config(
@@ -252,9 +252,9 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     executor = open_executor(cfg, {"default": embedded_engine}, display)
     try:
         found = calibrate(
-            cfg, store, executor, display, load_seeds(BUILTIN), (), sandbox_limits(cfg.execution)
+            cfg, store, executor, display, load_seeds(BUILTIN), (), cfg.execution.sandbox_limits()
         )
-        assert stored_calibration(store) == found
+        assert store.meta.get(CALIBRATION) == found
     finally:
         executor.close()
         store.close()

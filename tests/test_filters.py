@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from genetic_instruct.config import BenchmarkFileConfig, Config, FilterConfig
+from genetic_instruct.dedup.from_config import build_contamination_checker, build_index
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
     Contamination,
@@ -18,7 +19,6 @@ from genetic_instruct.evolution.filters import (
     NearDuplicates,
 )
 from genetic_instruct.evolution.filters.near_duplicates import EarlierOffspring
-from genetic_instruct.evolution.loop import build_contamination_checker, build_index
 from genetic_instruct.evolution.operators import OffspringPlan
 from genetic_instruct.individual import Individual, content_id
 
@@ -58,7 +58,7 @@ def test_offspring_close_to_a_benchmark_problem_are_dropped(
             benchmarks=[BenchmarkFileConfig("mine", str(bench), ["prompt"], "task_id")],
         ),
     )
-    checker = build_contamination_checker(cfg)
+    checker = build_contamination_checker(cfg.decontamination, cfg.seed)
     assert checker is not None
     unrelated = "Count the vowels in each word of a sentence and return a dictionary of counts."
     rejected: Counter[str] = Counter()

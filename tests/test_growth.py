@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from genetic_instruct.config import Config
-from genetic_instruct.evolution.loop import GenerationStats, build_index
+from genetic_instruct.dedup.from_config import build_index
+from genetic_instruct.evolution.loop import GenerationStats
 from genetic_instruct.individual import Individual, content_id
 from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.run.compatibility import check_resume

@@ -23,7 +23,8 @@ import pytest
 from aiohttp import web
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.llm.base import MAX_TOKEN_COUNT, Completion, EngineLost
+from genetic_instruct.errors import EngineLost
+from genetic_instruct.llm.base import MAX_TOKEN_COUNT, Completion
 from genetic_instruct.llm.openai_wire import max_body_bytes
 from genetic_instruct.llm.preflight import MAX_MODELS_BYTES, EngineUnavailable, check_server
 from genetic_instruct.llm.retry import Backoff

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genetic_instruct.data_settings import differences, fingerprint
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.run.compatibility import differences, fingerprint
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
 from genetic_instruct.sandbox.mutants import OPERATORS, mutants
 from genetic_instruct.sandbox.mutation_score import mutation_results
-from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
 from tests.conftest import make_config
 
 SEEDS = load_seeds(BUILTIN)

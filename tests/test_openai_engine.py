@@ -250,7 +250,8 @@ def served() -> Iterator[str]:
 
 @pytest.mark.model
 def test_judge_requests_return_json_that_parse_verdict_accepts(served: str) -> None:
-    from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+    from genetic_instruct.files.shipped import BUILTIN
+    from genetic_instruct.seeding.seed_file import load_seeds
 
     requests = [
         ChatRequest(

@@ -20,7 +20,7 @@ import pytest
 from genetic_instruct import faults
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.evolution import loop
+from genetic_instruct.run import generations
 from genetic_instruct.run.job import run
 from genetic_instruct.state.store import RunStore
 
@@ -90,7 +90,7 @@ class ActorKiller:
         self.executors: list[RayColonies] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open = loop.open_executor
+        real_open = generations.open_executor
         real_generate = ColonyEngine.generate
 
         def open_executor(*args: object) -> object:
@@ -114,7 +114,7 @@ class ActorKiller:
 
             return real_generate(engine, requests, answered)
 
-        monkeypatch.setattr(loop, "open_executor", open_executor)
+        monkeypatch.setattr(generations, "open_executor", open_executor)
         monkeypatch.setattr(ColonyEngine, "generate", generate)
 
     def _kill(self, colony: int) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.run.job import run
+from genetic_instruct.state.meta import FORCED_RESUMES
 from genetic_instruct.state.store import STATE_FILE, RunStore
 
 from .conftest import STEADY_SANDBOX, dataset_records, make_config
@@ -262,7 +263,7 @@ def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path)
         )
     )
     assert forced.generation == 3
-    assert RunStore(tmp_path / "run").get_meta("forced_resumes")
+    assert RunStore(tmp_path / "run").meta.get(FORCED_RESUMES)
 
 
 def _bad_state_cli(run_dir: Path) -> subprocess.CompletedProcess[str]:

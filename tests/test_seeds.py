@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from genetic_instruct.errors import SeedFileError
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeding.seed_file import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
 from genetic_instruct.state.store import RunStore
 
 
@@ -211,7 +212,6 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
 def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) -> None:
     """The cache is consulted: a set recorded as passed is not run (here, one that would
     fail, recorded by hand), and a set that passed is recorded."""
-    from genetic_instruct.evolution.loop import sandbox_limits
     from genetic_instruct.seeding.reference_runs import PASSED_FILE, _passed_key
     from genetic_instruct.seeding.seed_file import load_seed_file
     from tests.conftest import make_config
@@ -224,7 +224,7 @@ def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) 
         "tests": "assert add(1, 2) == 3",
     }
     failing = _write_seeds(tmp_path / "failing.jsonl", [SEED_RECORDS["native"][1], wrong])
-    limits = sandbox_limits(make_config().execution)
+    limits = make_config().execution.sandbox_limits()
     cache.mkdir()
     (cache / PASSED_FILE).write_text(_passed_key(load_seed_file(str(failing)), limits) + "\n")
     assert _run_cli(f"seeds={failing}", f"run_dir={tmp_path / 'a'}", env=env).returncode == 0

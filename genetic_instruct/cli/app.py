@@ -41,14 +41,24 @@ from genetic_instruct.config import (
     register_configs,
     validate,
 )
-from genetic_instruct.errors import ConfigError, InputError
+from genetic_instruct.errors import (
+    ConfigError,
+    EngineLost,
+    InputError,
+    Interrupted,
+    SandboxUnavailable,
+)
 from genetic_instruct.export.dataset import copy_export, export_parquet, is_run_dataset, sync_export
 from genetic_instruct.files.shipped import conf_dir
 from genetic_instruct.run import lock as run_lock
-from genetic_instruct.sandbox.limits import InvalidLimit, SandboxUnavailable
+from genetic_instruct.state.meta import ENGINE_LOST, MAX_GENERATIONS, STALLED, TARGET_REACHED
 from genetic_instruct.state.store import RunStore, require_state
 
 EXIT_BAD_INPUT = 2
+# Why a run stopped tells a scheduler (Slurm, a sweep) whether to look: 0 for a stop the
+# config asked for, 3 for a stall, 75 (EX_TEMPFAIL: try again later) for a lost engine;
+# 128+N for signal N.
+EXIT_CODES = {TARGET_REACHED: 0, MAX_GENERATIONS: 0, STALLED: 3, ENGINE_LOST: 75}
 EXIT_READER_GONE = 141  # as a shell reports a command that SIGPIPE ended (128 + 13)
 
 register_configs()
@@ -63,8 +73,6 @@ def to_config(cfg: DictConfig) -> Config:
         raise ConfigError(f"config key {error.full_key}: must be set") from None
     except OmegaConfBaseException as error:
         raise ConfigError(f"config key {error.full_key}: {error.msg}") from None
-    except InvalidLimit as error:  # the sandbox's own check of execution.* limits
-        raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
     assert isinstance(config, Config)
     validate(config)
     return config
@@ -109,7 +117,7 @@ class _State:
 def _unwound(task: Task) -> Task:
     """A command that only writes files: a signal stops it at once, and the files it was
     writing are removed (interrupts.unwinding), never left half-written or as debris."""
-    from genetic_instruct.console.interrupts import Interrupted, unwinding
+    from genetic_instruct.console.interrupts import unwinding
 
     @functools.wraps(task)
     def wrapper(cfg: Config, composed: DictConfig) -> None:
@@ -137,9 +145,7 @@ def _run(cfg: Config, composed: DictConfig) -> None:
     aside. Exit 0 done, 2 bad input or a platform that refuses the sandbox, 3 stalled,
     75 engine lost.
     """
-    from genetic_instruct.console.interrupts import Interrupted
     from genetic_instruct.report import save_config
-    from genetic_instruct.run.end import EXIT_CODES
     from genetic_instruct.run.job import run
 
     overrides = list(HydraConfig.get().overrides.task)
@@ -165,8 +171,6 @@ def _stops_when_engine_lost(cfg: Config, unfinished: str) -> Iterator[None]:
     """EngineLost (a server gone past its deadline, an engine process dead) is the engine's
     fault, not bad input: one line, and exit 75 (EX_TEMPFAIL), since the same command
     resumes from the journal. `unfinished` says what became of the work in flight."""
-    from genetic_instruct.llm.base import EngineLost
-    from genetic_instruct.run.end import ENGINE_LOST, EXIT_CODES
 
     try:
         yield
@@ -205,12 +209,12 @@ def _export(cfg: Config, _: DictConfig) -> None:
     A file there that genetic-instruct did not write is never overwritten.
     """
     from genetic_instruct.export.card import check_export_target, write_dataset_card
-    from genetic_instruct.export.identity import RUN_ID_META
     from genetic_instruct.report import current_report, saved_config
+    from genetic_instruct.state.meta import RUN_ID
 
     with _open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
         # the card's place too, before the dataset is written
-        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
+        check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
         with _output(cfg.export.path, "export.path"):
             if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
@@ -239,7 +243,6 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
     from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
     from genetic_instruct.console import engine_logs
     from genetic_instruct.console.display import RunDisplay
-    from genetic_instruct.evolution.loop import sandbox_limits
     from genetic_instruct.executors import open_executor
     from genetic_instruct.llm.preflight import check_engines
     from genetic_instruct.seeding.seed_file import load_seed_file
@@ -256,7 +259,7 @@ def _calibrate(cfg: Config, _: DictConfig) -> None:
         executor = open_executor(cfg, None, display)
         try:
             found = calibrate(
-                cfg, store, executor, display, seeds, (), sandbox_limits(cfg.execution)
+                cfg, store, executor, display, seeds, (), cfg.execution.sandbox_limits()
             )
         finally:
             executor.close()
@@ -281,8 +284,8 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 
 def _inspect(cfg: Config, _: DictConfig) -> None:
     """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
-    from genetic_instruct.calibration import stored_calibration
     from genetic_instruct.console.display import text_console
+    from genetic_instruct.state.meta import CALIBRATION
 
     with _open_existing(cfg) as store:
         with store.snapshot():
@@ -306,7 +309,7 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
             console = text_console()
             console.print(table, width=None if console.is_terminal else 160)
             print(f"population {store.population_size()}")
-            calibration = stored_calibration(store)
+            calibration = store.meta.get(CALIBRATION)
             if calibration is not None:
                 print(calibration.line())
 
@@ -332,11 +335,11 @@ def _decontaminate(cfg: Config, _: DictConfig) -> None:
     own (as saved in run_dir) unless decontamination.* is given. Writes x.clean.jsonl (the
     kept lines) and x.contamination.json (why each record was dropped) beside export.path.
     """
-    from genetic_instruct.evolution.loop import build_contamination_checker
+    from genetic_instruct.dedup.from_config import build_contamination_checker
     from genetic_instruct.export.recheck import recheck_dataset
 
     sets, source = _decontamination_sets(cfg)
-    checker = build_contamination_checker(dataclasses.replace(cfg, decontamination=sets))
+    checker = build_contamination_checker(sets, cfg.seed)
     if checker is None:
         raise ConfigError(
             f"config key decontamination: no benchmark set to check against in {source} "

@@ -20,8 +20,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.style import StyleType
 
-from genetic_instruct.llm.base import Completion
-
 REFRESH_S = 0.1  # the bar is redrawn ~10 times a second; updating it per answer costs ~30 us
 
 
@@ -52,14 +50,11 @@ class StageTracker:
         self.tokens = 0
         self.by_role: Counter[str] = Counter()  # answers per role, when several share a bar
 
-    def answered(self, role: str, completion: Completion) -> None:
-        """One answer of a bar that several roles share (the streaming generation's)."""
+    def answered(self, role: str, completion_tokens: int) -> None:
+        """One answer, of `role`, that cost `completion_tokens`."""
         self.by_role[role] += 1
-        self(0, completion)
-
-    def __call__(self, _index: int, completion: Completion) -> None:
         self.done += 1
-        self.tokens += completion.completion_tokens
+        self.tokens += completion_tokens
         if self._progress is None:
             return
         now = time.monotonic()

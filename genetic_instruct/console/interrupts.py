@@ -18,16 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from genetic_instruct.errors import Interrupted
+
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
 _requested: int | None = None
-
-
-class Interrupted(Exception):
-    """Raised at a safe point after SIGINT or SIGTERM."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -1,11 +1,15 @@
 """A judge's verdict and the fitness aggregate over it and the execution result.
 
-How a verdict is read from a model's answer belongs to the judge role (roles/judge.py).
+How a verdict is read from a model's answer belongs to the judge role (roles/judge.py);
+whether a calibrated threshold gates, to the calibration (calibration/).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from genetic_instruct.config import AUTO_THRESHOLD, Config
+from genetic_instruct.state.meta import Calibration
 
 SCORE_MIN, SCORE_MAX = 1, 10
 
@@ -62,3 +66,12 @@ class FitnessGate:
             return True
         score = judge_score(verdict, weights) if self.judge_only else value
         return score >= self.threshold
+
+
+def fitness_gate(cfg: Config, calibration: Calibration | None) -> FitnessGate:
+    """The gate a run applies: the fixed threshold, or the calibrated one when it gates."""
+    if cfg.fitness.threshold != AUTO_THRESHOLD:
+        return FitnessGate(float(cfg.fitness.threshold))
+    if calibration is None or not calibration.gates:
+        return FitnessGate(None)
+    return FitnessGate(calibration.threshold, judge_only=True)

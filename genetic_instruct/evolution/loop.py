@@ -16,22 +16,17 @@ import functools
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from genetic_instruct import faults
-from genetic_instruct.calibration import run_gate
-from genetic_instruct.config import Config, DedupCompare, ExecutionConfig, TestsFrom, roles_in_use
+from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_use
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
-from genetic_instruct.dedup.decontamination import (
-    BenchmarkSource,
-    ContaminationChecker,
-    humaneval_source,
-)
+from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
     Contamination,
@@ -53,13 +48,12 @@ from genetic_instruct.evolution.roles import (
     Role,
     TesterRole,
 )
-from genetic_instruct.executors import Executor, open_executor
+from genetic_instruct.executors import Executor
 from genetic_instruct.individual import Individual, content_id
-from genetic_instruct.llm.base import Completion, Engine, TokenCounter
+from genetic_instruct.llm.base import Completion, TokenCounter
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.run.end import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
-from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_tests
+from genetic_instruct.sandbox import ExecutionResult, run_tests
 from genetic_instruct.sandbox.mutation_score import MutationResult, mutation_results
 from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.state.journal import Journal, verdict_key
@@ -240,12 +234,12 @@ class Evolution:
         )
         self.tester = TesterRole(templates["tester"])
         self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
-        self.sandbox_limits = sandbox_limits(execution)
+        self.sandbox_limits = execution.sandbox_limits()
         self.near_duplicates = NearDuplicates(
-            index, store.ids(), lambda c: dedup_text(cfg, c.instruction, c.solution)
+            index, store.ids(), lambda c: dedup_text(cfg.dedup.compare, c.instruction, c.solution)
         )
         self.instruction_filters: list[Filter] = [InstructionLength(cfg.filters), CopyOfParent()]
-        checker = build_contamination_checker(cfg)
+        checker = build_contamination_checker(cfg.decontamination, cfg.seed)
         if checker is not None:
             self.instruction_filters.append(Contamination(checker))
         self.early_dedup = cfg.dedup.compare == DedupCompare.instruction
@@ -299,7 +293,7 @@ class Evolution:
 
             def answered(role: str, completion: Completion) -> None:
                 stats.tokens.add(role, [completion])
-                tracker.answered(role, completion)
+                tracker.answered(role, completion.completion_tokens)
 
             flow = Flow(
                 self._engines,
@@ -578,151 +572,3 @@ def _execution_record(
         "mutants": mutation.mutants if mutation else None,
         "killed": mutation.killed if mutation else None,
     }
-
-
-def dedup_text(cfg: Config, instruction: str, solution: str) -> str:
-    """What near-duplicate checks compare (dedup.compare)."""
-    return (
-        instruction
-        if cfg.dedup.compare == DedupCompare.instruction
-        else f"{instruction}\n{solution}"
-    )
-
-
-def sandbox_limits(execution: ExecutionConfig) -> SandboxLimits:
-    """execution.* repeats the sandbox's limits under the same names, for Hydra."""
-    return SandboxLimits(
-        **{f.name: getattr(execution, f.name) for f in dataclasses.fields(SandboxLimits)}
-    )
-
-
-def build_contamination_checker(cfg: Config) -> ContaminationChecker | None:
-    dc = cfg.decontamination
-    if not dc.enabled:
-        return None
-    sources = [humaneval_source()] if dc.humaneval else []
-    sources += [
-        BenchmarkSource(b.name, b.path, tuple(b.text_fields), b.id_field) for b in dc.benchmarks
-    ]
-    if not sources:
-        return None
-    return ContaminationChecker(
-        sources, ngram=dc.ngram, minhash_threshold=dc.minhash_threshold, seed=cfg.seed + 2
-    )
-
-
-def build_index(cfg: Config, workers: int | None = None) -> NearDuplicateIndex:
-    """`workers=1` for an index that only ever sees a few rows at a time."""
-    dd = cfg.dedup
-    return NearDuplicateIndex(
-        threshold=dd.threshold,
-        num_perm=dd.num_perm,
-        bands=dd.bands,
-        shingle_size=dd.shingle_size,
-        normalize=dd.normalize,
-        seed=cfg.seed + 1,
-        workers=workers,
-    )
-
-
-def seed_population(
-    cfg: Config, store: RunStore, index: NearDuplicateIndex, seeds: Sequence[Individual]
-) -> None:
-    """Generation 0: the seeds, committed with their signatures like any generation."""
-    texts = [dedup_text(cfg, s.instruction, s.solution) for s in seeds]
-    store.commit_generation(0, seeds, index.signatures(texts), {"seeds": len(seeds)})
-
-
-def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
-    ids, signatures = store.signatures(index.signature_dtype)
-    if ids:
-        index.add(ids, signatures)
-
-
-def summary_line(generation: int, stats: GenerationStats) -> str:
-    reasons = ", ".join(f"{k} {v}" for k, v in stats.rejected.most_common() if v)
-    tokens = sum(stats.tokens.completion.values())
-    seconds = stats.wall_seconds
-    return (
-        f"generation {generation}: tried {stats.tried}, rejected "
-        f"{sum(stats.rejected.values())} ({reasons or 'none'}), accepted {stats.accepted}; "
-        f"{tokens:,} tokens in {seconds:.0f} s ({tokens / max(seconds, 1e-9):,.0f} tok/s)"
-    )
-
-
-def evolve(
-    cfg: Config,
-    store: RunStore,
-    display: RunDisplay,
-    seeds: Sequence[Individual],
-    engines: Mapping[str, Engine] | None = None,
-    on_generation: Callable[[int, GenerationStats], None] | None = None,
-) -> tuple[Evolution, RunEnd]:
-    """Grow the population until target_size, max_generations or a stall; resumes from the
-    store. Returns the run and why it stopped."""
-    index = build_index(cfg)
-    if store.generation is None:
-        seed_population(cfg, store, index, seeds)
-    restore_index(store, index)
-    pool = open_executor(cfg, engines, display)
-    try:
-        gate = run_gate(cfg, store, pool, display, sandbox_limits(cfg.execution))
-        evo = Evolution(cfg, store, pool, display, index, gate)
-        generation = (store.generation or 0) + 1
-        empty = _trailing_empty_generations(store.generation_stats())
-        while (end := _end(cfg, len(evo.population), generation, empty, store)) is None:
-            start = time.monotonic()
-            stats = evo.run_generation(generation)
-            display.line(
-                summary_line(generation, stats)
-                + f"; population {len(evo.population)} ({time.monotonic() - start:.0f} s)"
-            )
-            if on_generation is not None:
-                on_generation(generation, stats)
-            empty = 0 if stats.accepted else empty + 1
-            generation += 1
-    finally:
-        pool.close()
-    return evo, end
-
-
-def _trailing_empty_generations(rows: Sequence[Mapping[str, Any]]) -> int:
-    """Generations at the end of the run's history that accepted nothing (seeds excluded)."""
-    count = 0
-    for row in reversed(rows):
-        if "seeds" in row or row.get("accepted", 0):
-            break
-        count += 1
-    return count
-
-
-def _end(
-    cfg: Config, population: int, generation: int, empty: int, store: RunStore
-) -> RunEnd | None:
-    """Why the run stops before `generation`, or None to run it."""
-    evo = cfg.evolution
-    if population >= evo.target_size:
-        return RunEnd(
-            TARGET_REACHED,
-            f"reached the target: population {population:,} of "
-            f"evolution.target_size={evo.target_size:,}",
-        )
-    if evo.max_generations and generation > evo.max_generations:
-        return RunEnd(
-            MAX_GENERATIONS,
-            f"stopped at evolution.max_generations="
-            f"{evo.max_generations} with population {population:,} "
-            f"of evolution.target_size={evo.target_size:,}",
-        )
-    if evo.stall_generations and empty >= evo.stall_generations:
-        rejected: Counter[str] = Counter()
-        for row in store.generation_stats()[-empty:]:
-            rejected.update(row.get("rejected", {}))
-        top = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common(3)) or "none"
-        return RunEnd(
-            STALLED,
-            f"stalled: the last {empty} generations accepted nothing "
-            f"(top rejections: {top}; evolution.stall_generations="
-            f"{evo.stall_generations})",
-        )
-    return None

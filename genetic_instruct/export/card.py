@@ -18,7 +18,6 @@ from omegaconf import OmegaConf
 
 from genetic_instruct.config import Config, ExportConfig, ExportFormat
 from genetic_instruct.export.identity import (
-    RUN_ID_META,
     id_line,
     refuse_other_runs,
     refuse_other_runs_card,
@@ -28,7 +27,7 @@ from genetic_instruct.files.atomic import atomic_file
 from genetic_instruct.files.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.files.plain import refuse_links
 from genetic_instruct.report.metrics import build_report
-from genetic_instruct.seeding.screening import withheld_seeds
+from genetic_instruct.state.meta import RUN_ID, WITHHELD_SEEDS
 from genetic_instruct.state.store import RunStore
 
 PAPER = "https://arxiv.org/abs/2407.21077"
@@ -82,7 +81,7 @@ def write_dataset_card(
     their outputs), hence `other` until one is given. `report` saves rebuilding the run
     report when the caller has just written it.
     """
-    run_id = store.get_meta(RUN_ID_META)
+    run_id = store.meta.get(RUN_ID)
     card = refuse_card_target(store.path.parent, run_id, path, cfg.export.card)
     report = report if report is not None else build_report(store, cfg)
     files = data_files(cfg.export, exported_count)
@@ -91,7 +90,7 @@ def write_dataset_card(
             _front_matter(files, exported_count, license_id),
             TEXT_MARKER,
             *([id_line(run_id)] if run_id else []),
-            render_card(report, cfg, files, exported_count, withheld_seeds(store)),
+            render_card(report, cfg, files, exported_count, store.meta.get(WITHHELD_SEEDS)),
         ]
     )
     with atomic_file(card) as out:

@@ -28,7 +28,6 @@ import orjson
 from genetic_instruct import faults
 from genetic_instruct.config import ExportConfig, ExportFormat
 from genetic_instruct.export.identity import (
-    EXPORT_META,
     claim_run_id,
     fingerprint,
     kept_in_export,
@@ -39,8 +38,8 @@ from genetic_instruct.files.atomic import atomic_file, sweep_debris, temp_beside
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.plain import refuse_links
 from genetic_instruct.individual import Individual
-from genetic_instruct.seeding.screening import withheld_seeds
 from genetic_instruct.spawning import spawn_without_main
+from genetic_instruct.state.meta import EXPORT, WITHHELD_SEEDS, ExportedDataset
 from genetic_instruct.state.store import RunStore
 
 PARALLEL_FROM = 50_000  # records; a smaller rewrite is done before worker processes start
@@ -98,7 +97,8 @@ def _write(
 
 
 def _withheld(store: RunStore) -> frozenset[str]:
-    return withheld_seeds(store) or frozenset()
+    """The seeds never exported (they match a benchmark); none for a run never screened."""
+    return frozenset(store.meta.get(WITHHELD_SEEDS) or ())
 
 
 def export_jsonl(population: Iterable[Individual], path: str | Path, include_seeds: bool) -> int:
@@ -205,8 +205,8 @@ def export_parquet(store: RunStore, export: ExportConfig) -> int:
 
 def is_run_dataset(store: RunStore, path: str | Path) -> bool:
     """Whether `path` is the file the run keeps up to date (or the run has none yet)."""
-    state = store.get_meta(EXPORT_META)
-    return state is None or state["path"] == str(Path(path).resolve())
+    state = store.meta.get(EXPORT)
+    return state is None or state.path == str(Path(path).resolve())
 
 
 def copy_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
@@ -229,19 +229,21 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
     refuse_other_runs(store.path.parent, target, "export.path")
     refuse_links([target], "the file at export.path")
     claim_run_id(store)
-    state = store.get_meta(EXPORT_META)
+    exported = store.meta.get(EXPORT)
     last_seq = store.population_size()
-    ours = state is not None and state["path"] == str(target.resolve())
-    if not ours:
+    ours = exported if exported is not None and exported.path == str(target.resolve()) else None
+    if ours is None:
         refuse_foreign([(target, "export.path")])
     sweep_debris(target)  # an append makes no temporary file: sweep what a killed rewrite left
-    fd = _open_confirmed(target, state, include_seeds) if ours and not store.read_only else None
+    fd = None
+    if ours is not None and not store.read_only:
+        fd = _open_confirmed(target, ours, include_seeds)
     try:
-        if fd is None:
+        if fd is None or ours is None:
             count = rewrite(store, target, include_seeds, last_seq)
             fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         else:
-            count = state["count"] + _append_new(fd, store, state, include_seeds)
+            count = ours.count + _append_new(fd, store, ours, include_seeds)
         size = os.fstat(fd).st_size
         mark = fingerprint(fd, size)
     finally:
@@ -250,35 +252,27 @@ def sync_export(store: RunStore, path: str | Path, include_seeds: bool) -> int:
     faults.point("export")
     if store.read_only:
         return count
-    store.set_meta(
-        EXPORT_META,
-        {
-            "path": str(target.resolve()),
-            "include_seeds": include_seeds,
-            "bytes": size,
-            "seq": last_seq,
-            "count": count,
-            "fingerprint": mark,
-        },
+    store.meta.set(
+        EXPORT, ExportedDataset(str(target.resolve()), include_seeds, size, last_seq, count, mark)
     )
     return count
 
 
-def _append_new(fd: int, store: RunStore, state: dict[str, Any], include_seeds: bool) -> int:
+def _append_new(fd: int, store: RunStore, state: ExportedDataset, include_seeds: bool) -> int:
     """Append the records after the confirmed ones; return how many."""
     with open(fd, "r+b", closefd=False) as out:
-        out.truncate(state["bytes"])  # drop what a crash left after the last confirmation
-        out.seek(state["bytes"])
-        count = _write(out, store.records(after_seq=state["seq"]), include_seeds, _withheld(store))
+        out.truncate(state.bytes)  # drop what a crash left after the last confirmation
+        out.seek(state.bytes)
+        count = _write(out, store.records(after_seq=state.seq), include_seeds, _withheld(store))
         out.flush()
         os.fsync(fd)  # durable before the store confirms these bytes
     return count
 
 
-def _open_confirmed(target: Path, state: dict[str, Any], include_seeds: bool) -> int | None:
+def _open_confirmed(target: Path, state: ExportedDataset, include_seeds: bool) -> int | None:
     """The run's dataset, open for appending, if it is still the plain file that starts with
     the bytes the run confirmed and holds the same records; None: it is rewritten."""
-    if state["include_seeds"] != include_seeds:
+    if state.include_seeds != include_seeds:
         return None
     try:
         fd = os.open(target, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -288,8 +282,8 @@ def _open_confirmed(target: Path, state: dict[str, Any], include_seeds: bool) ->
     if (
         stat.S_ISREG(info.st_mode)
         and info.st_nlink == 1  # another name would see the appends too
-        and info.st_size >= state["bytes"]
-        and fingerprint(fd, state["bytes"]) == state.get("fingerprint")
+        and info.st_size >= state.bytes
+        and fingerprint(fd, state.bytes) == state.fingerprint
     ):
         return fd
     os.close(fd)

@@ -32,12 +32,9 @@ import orjson
 from genetic_instruct.config import ExportConfig, ExportFormat
 from genetic_instruct.console.engine_logs import LOG_FILE
 from genetic_instruct.errors import InputError
-from genetic_instruct.run.lock import LOCK_FILE
-from genetic_instruct.seeding.screening import withheld_seeds
-from genetic_instruct.state.store import RunStore, state_files
+from genetic_instruct.state.meta import EXPORT, RUN_ID, WITHHELD_SEEDS, ExportedDataset
+from genetic_instruct.state.store import LOCK_FILE, RunStore, state_files
 
-EXPORT_META = "export"
-RUN_ID_META = "run_id"
 _ID_LINE = re.compile(rb"<!-- genetic-instruct run: ([0-9a-f]{32}) -->")
 _HEAD = 64 * 1024  # bytes of a card read for its id; bytes at each end of a fingerprint
 _STATE_NAMES = frozenset({*(path.name for path in state_files(".")), LOCK_FILE, LOG_FILE})
@@ -50,8 +47,8 @@ class ForeignRun(InputError):
 def claim_run_id(store: RunStore) -> None:
     """Give the run an id if it has none (a new run, or one made before ids); callers hold
     the run's lock, so it is written once. A run on read-only media stays without."""
-    if not store.read_only and store.get_meta(RUN_ID_META) is None:
-        store.set_meta(RUN_ID_META, uuid.uuid4().hex)
+    if not store.read_only and store.meta.get(RUN_ID) is None:
+        store.meta.set(RUN_ID, uuid.uuid4().hex)
 
 
 def id_line(run_id: str) -> str:
@@ -117,14 +114,12 @@ def dataset_problems(store: RunStore, export: ExportConfig) -> list[str]:
     first fault only, with its line): the one the run keeps up to date, every confirmed
     record of it; and the one at export.path, if that is another file, as a copy of the
     population at some time (the run's records in order, as many as it holds)."""
-    state = store.get_meta(EXPORT_META)
+    state = store.meta.get(EXPORT)
     problems = []
     if state is not None:
-        problems += _file_problems(
-            store, Path(state["path"]), export.card, state["include_seeds"], state
-        )
+        problems += _file_problems(store, Path(state.path), export.card, state.include_seeds, state)
     configured = Path(export.path)
-    tracked = state is not None and state["path"] == str(configured.resolve())
+    tracked = state is not None and state.path == str(configured.resolve())
     if export.format == ExportFormat.jsonl and not tracked and os.path.lexists(configured):
         problems += _file_problems(store, configured, export.card, export.include_seeds, None)
     return problems
@@ -135,7 +130,7 @@ def _file_problems(
     path: Path,
     card_name: str,
     include_seeds: bool,
-    state: dict[str, Any] | None,
+    state: ExportedDataset | None,
 ) -> list[str]:
     """One dataset's problems; with the run's `state` of it, up to its confirmed bytes."""
     where = f"exported dataset {path}"
@@ -147,20 +142,20 @@ def _file_problems(
         return [f"{where}: {error.strerror} (an export writes it again)"]
     with os.fdopen(fd, "rb") as file:
         size = os.fstat(fd).st_size
-        confirmed = size if state is None else state["bytes"]
-        expected = _exported_ids(store, state["seq"] if state else None, include_seeds)
+        confirmed = size if state is None else state.bytes
+        expected = _exported_ids(store, state.seq if state else None, include_seeds)
         problems = _record_problems(file, min(size, confirmed), expected, where, state is None)
         if not problems and size < confirmed:
             problems.append(f"{where}: {size} bytes, fewer than the {confirmed} confirmed")
     card = path.parent / card_name
     other = card_run_id(card)
-    if other is not None and other != store.get_meta(RUN_ID_META):
+    if other is not None and other != store.meta.get(RUN_ID):
         problems.append(f"dataset card {card}: written for another run (run id {other})")
     return problems
 
 
 def _exported_ids(store: RunStore, upto_seq: int | None, include_seeds: bool) -> Iterator[str]:
-    withheld = withheld_seeds(store) or frozenset()
+    withheld = frozenset(store.meta.get(WITHHELD_SEEDS) or ())
     for lineage in islice(store.lineages(), upto_seq):
         if kept_in_export(lineage.origin, lineage.id, include_seeds, withheld):
             yield lineage.id

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+BUILTIN = "builtin"  # the `seeds` setting (and the scripted engine's judge_references) for them
 
 
 def _shipped(folder: str, marker: str) -> Path:
@@ -33,3 +34,8 @@ def conf_dir() -> Path:
 def builtin_seeds_path() -> Path:
     """The seed file `seeds=builtin` reads."""
     return _shipped("seeds", "python.jsonl") / "python.jsonl"
+
+
+def resolve_seeds_path(spec: str) -> Path:
+    """The seed file a `seeds=` setting names: `builtin`, or a path."""
+    return builtin_seeds_path() if spec == BUILTIN else Path(spec)

@@ -113,13 +113,6 @@ class Completion:
         return cls(**{**data, "text": valid_text(text), "finish_reason": valid_text(finish)})
 
 
-class EngineLost(RuntimeError):
-    """An engine can no longer answer anyone (server gone past its outage deadline, model
-    no longer served, key refused): not the offspring's fault, so the run stops at a safe
-    point instead of counting every request as a rejection. The message names the URL and
-    the cause."""
-
-
 # Called as each request finishes, with its position in the batch: the journal persists it
 # at once (a crash loses only requests still in flight) and the display counts it.
 CompletionCallback = Callable[[int, Completion], None]

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from genetic_instruct.calibration import fitness_gate, stored_calibration
 from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
-from genetic_instruct.evolution.roles.base import truncated_reason
+from genetic_instruct.evolution.fitness import fitness_gate
 from genetic_instruct.files.ownership import JSON_OWNER
+from genetic_instruct.rejection import truncated_reason
 from genetic_instruct.report.lineage import lineage_depths
-from genetic_instruct.run.end import META_KEY as RUN_END_KEY
-from genetic_instruct.seeding.reference_runs import failing_seeds
+from genetic_instruct.state.meta import CALIBRATION, FAILING_SEEDS, RUN_END
 from genetic_instruct.state.store import Lineage, RunStore
 
 REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement
@@ -32,7 +31,9 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     tried = sum(row["tried"] for row in generations)
     accepted = sum(row["accepted"] for row in generations)
     rejected = _sum_counts(row["rejected"] for row in generations)
-    calibration = stored_calibration(store)
+    calibration = store.meta.get(CALIBRATION)
+    end = store.meta.get(RUN_END)
+    failing = store.meta.get(FAILING_SEEDS)
     return {
         **JSON_OWNER,
         "schema": REPORT_SCHEMA,
@@ -44,10 +45,10 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "seeds": population["seeds"],
             "survivors": population["population"] - population["seeds"],
             "dataset": cfg.export.path,
-            # why it stopped (run/end.py); None while it has not stopped yet
-            "end": store.get_meta(RUN_END_KEY),
+            # why it stopped (state/meta.py RunEnd); None while it has not stopped yet
+            "end": None if end is None else dataclasses.asdict(end),
             # seeds kept although their solution fails its tests; None: never checked
-            "failing_seeds": failing_seeds(store),
+            "failing_seeds": None if failing is None else len(failing),
         },
         "settings": settings(cfg),
         "generations": generations,

@@ -10,100 +10,18 @@ setting those seeds do not depend on: the corrected command just goes on.
 
 from __future__ import annotations
 
-import dataclasses
-import fnmatch
 import functools
 from typing import Any
 
 from genetic_instruct.config import Config
+from genetic_instruct.data_settings import SEEDS_KEY, differences, fingerprint, matches
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.prompts import load_templates
+from genetic_instruct.state.meta import FORCED_RESUMES, SETTINGS
 from genetic_instruct.state.store import RunStore
 
-_META_KEY = "config"
-SEEDS_KEY = "seeds.sha256"  # the seed tasks' content; the path (`seeds`) may change
-# Dotted keys (fnmatch patterns) that may change between a run and its resume.
-FREE_KEYS = (
-    "run_dir",
-    "progress",
-    "verbose",
-    "force_resume",
-    "fresh",
-    "report_dir",
-    "seeds",
-    "seeds_format",  # how the file is read; the seeds' content is compared (SEEDS_KEY)
-    "allow_failing_seeds",  # checked on a new run only
-    "evolution.target_size",
-    "evolution.max_generations",
-    "evolution.stall_generations",
-    "evolution.max_in_flight",  # how many steps overlap, not what they make
-    "export.*",
-    "models.*.base_urls*",
-    "models.*.api_key_env",
-    "models.*.max_concurrency",
-    "models.*.request_timeout_s",
-    "models.*.max_retries",
-    "models.*.outage_deadline_s",
-    "models.*.kv_cache_gib",
-    "models.*.tensor_parallel_size",
-    "models.*.enforce_eager",
-    # engine_args pass through to the engine; only these are known to leave answers as they
-    # are (memory, batching, logging). Any other (quantization, seed, ...) shapes the data.
-    *(
-        f"models.*.engine_args.{name}"
-        for name in (
-            "gpu_memory_utilization",
-            "max_num_seqs",
-            "max_num_batched_tokens",
-            "swap_space",
-            "enable_prefix_caching",
-            "disable_log_stats",
-            "block_size",
-            "latency_s",
-            "request_log",  # the scripted engine's test hooks
-            "lost_after",
-        )
-    ),
-    "executor.*",  # where colonies run, not what they make
-    "calibration.at_start",  # measures the judge; gates only with fitness.threshold=auto
-)
 # What generation 0 (the seeds and their dedup signatures, checked against the benchmark
 # sets) depends on: a run holding only its seeds must still match these.
 GENERATION_0_KEYS = ("seed", SEEDS_KEY, "dedup.*", "decontamination.*")
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        items: dict[str, Any] = {}
-        for key, inner in value.items():
-            items.update(_flatten(inner, f"{prefix}{key}."))
-        return items
-    return {prefix.rstrip("."): value}
-
-
-def _matches(key: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
-
-
-def fingerprint(cfg: Config, seeds_digest: str | None = None) -> dict[str, Any]:
-    """The settings that shape the data, as dotted keys, plus the prompt templates' hashes
-    and the seed tasks' digest (when known)."""
-    flat = _flatten(dataclasses.asdict(cfg))
-    kept = {key: value for key, value in flat.items() if not _matches(key, FREE_KEYS)}
-    for name, template in load_templates().items():
-        kept[f"prompts.{name}"] = template.hash
-    if seeds_digest is not None:
-        kept[SEEDS_KEY] = seeds_digest
-    return kept
-
-
-def differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The keys whose values differ (a key only one side has counts as changed)."""
-    return sorted(
-        key
-        for key in set(stored) | set(current)
-        if stored.get(key, "<unset>") != current.get(key, "<unset>")
-    )
 
 
 def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) -> None:
@@ -113,9 +31,9 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
     the seed tasks are not compared, since the stored population already holds them.
     """
     current = fingerprint(cfg, seeds_digest)
-    stored = store.get_meta(_META_KEY)
+    stored = store.meta.get(SETTINGS)
     if stored is None:
-        store.set_meta(_META_KEY, current)
+        store.meta.set(SETTINGS, current)
         return
     changed = [
         key for key in differences(stored, current) if not _new_at_default(key, stored, current)
@@ -123,11 +41,11 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
     if seeds_digest is None or SEEDS_KEY not in stored:
         changed = [key for key in changed if key != SEEDS_KEY]
     if store.generation in (None, 0) and not store.journal_keys():
-        changed = [key for key in changed if _matches(key, GENERATION_0_KEYS)]
+        changed = [key for key in changed if matches(key, GENERATION_0_KEYS)]
     recorded = {**current, **_kept_digest(stored, current)}
     if not changed:
         if recorded != stored:
-            store.set_meta(_META_KEY, recorded)
+            store.meta.set(SETTINGS, recorded)
         return
     described = [
         f"{key} ({stored.get(key, '<unset>')!r} -> {current.get(key, '<unset>')!r})"
@@ -138,9 +56,9 @@ def check_resume(store: RunStore, cfg: Config, seeds_digest: str | None = None) 
             f"config key run_dir: {cfg.run_dir} was made with other settings: "
             f"{'; '.join(described)}. Use a new run_dir, or force_resume=true to mix them"
         )
-    forced = store.get_meta("forced_resumes") or []
-    store.set_meta("forced_resumes", [*forced, described])
-    store.set_meta(_META_KEY, recorded)
+    forced = store.meta.get(FORCED_RESUMES) or []
+    store.meta.set(FORCED_RESUMES, [*forced, described])
+    store.meta.set(SETTINGS, recorded)
 
 
 def _new_at_default(key: str, stored: dict[str, Any], current: dict[str, Any]) -> bool:

@@ -10,25 +10,34 @@ from pathlib import Path
 from genetic_instruct.config import Config, validate
 from genetic_instruct.console import engine_logs, interrupts
 from genetic_instruct.console.display import RunDisplay
-from genetic_instruct.evolution.loop import GenerationStats, evolve
+from genetic_instruct.errors import EngineLost
+from genetic_instruct.evolution.loop import GenerationStats
 from genetic_instruct.export.card import card_output, check_export_target, write_dataset_card
 from genetic_instruct.export.dataset import sync_dataset
-from genetic_instruct.export.identity import RUN_ID_META
 from genetic_instruct.files.ownership import refuse_foreign
-from genetic_instruct.llm.base import Engine, EngineLost
+from genetic_instruct.files.shipped import resolve_seeds_path
+from genetic_instruct.llm.base import Engine
 from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
 from genetic_instruct.run import lock as run_lock
 from genetic_instruct.run.compatibility import check_resume
-from genetic_instruct.run.end import ENGINE_LOST, INTERRUPTED, META_KEY, RunEnd
 from genetic_instruct.run.fresh_start import move_aside, refuse_orphaned_dataset
-from genetic_instruct.seeding.reference_runs import FAILING_META, check_seed_tests
-from genetic_instruct.seeding.screening import WITHHELD_META, screen_seeds
+from genetic_instruct.run.generations import evolve
+from genetic_instruct.seeding.reference_runs import check_seed_tests
+from genetic_instruct.seeding.screening import screen_seeds
 from genetic_instruct.seeding.seed_file import (
     SeedFile,
     load_seed_file,
-    resolve_seeds_path,
     seeds_digest,
+)
+from genetic_instruct.state.meta import (
+    ENGINE_LOST,
+    FAILING_SEEDS,
+    INTERRUPTED,
+    RUN_END,
+    RUN_ID,
+    WITHHELD_SEEDS,
+    RunEnd,
 )
 from genetic_instruct.state.store import RunStore, has_state
 
@@ -95,15 +104,15 @@ def _run(
             display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
     with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
         check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
-        check_export_target(cfg.run_dir, store.get_meta(RUN_ID_META), cfg.export)
+        check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
         if store.generation is None:  # the seeds are not committed yet
             seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
             if withheld is None:
                 withheld = screen_seeds(cfg, seed_file)
-            store.set_meta(WITHHELD_META, withheld)
+            store.meta.set(WITHHELD_SEEDS, withheld)
             if failing is None:
                 failing = check_seed_tests(cfg, seed_file, _warn)
-            store.set_meta(FAILING_META, failing)
+            store.meta.set(FAILING_SEEDS, failing)
         if on_accepted is not None:
             on_accepted()
 
@@ -122,19 +131,19 @@ def _run(
                 seeds = seed_file.seeds if seed_file is not None else []
                 evo, end = evolve(cfg, store, display, seeds, engines, after_generation)
             except EngineLost as lost:
-                store.set_meta(META_KEY, RunEnd(ENGINE_LOST, f"lost its engine: {lost}").to_meta())
+                store.meta.set(RUN_END, RunEnd(ENGINE_LOST, f"lost its engine: {lost}"))
                 raise
             except interrupts.Interrupted as stop:
-                store.set_meta(META_KEY, RunEnd(INTERRUPTED, f"was stopped by {stop}").to_meta())
+                store.meta.set(RUN_END, RunEnd(INTERRUPTED, f"was stopped by {stop}"))
                 raise
             except Exception:
                 signum = interrupts.requested()
                 if signum is not None:  # an engine that died of the same Ctrl-C
                     stopped = RunEnd(INTERRUPTED, f"was stopped by signal {signum}")
-                    store.set_meta(META_KEY, stopped.to_meta())
+                    store.meta.set(RUN_END, stopped)
                     raise interrupts.Interrupted(signum) from None
                 raise
-        store.set_meta(META_KEY, end.to_meta())
+        store.meta.set(RUN_END, end)
         exported = sync_dataset(store, cfg.export)
         report = write_report(store, cfg)
         card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)

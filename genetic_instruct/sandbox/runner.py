@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genetic_instruct.errors import SandboxUnavailable
+
 from . import cgroup, rootfs, syscalls
-from .limits import ExecutionResult, NetworkMode, SandboxLimits, SandboxUnavailable
+from .limits import ExecutionResult, NetworkMode, SandboxLimits
 from .verdict import Records, classify, parse_control
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")

@@ -7,7 +7,7 @@
 
 The optional fields of the native format go beside the others in every format. An answer
 (the assistant turn, the response) is usually Markdown: its Python block is the solution,
-chosen as the Coder's answer is (evolution/roles/coder.py). `auto` reads a file in the format of its
+chosen as the Coder's answer is (answers/python_code.py). `auto` reads a file in the format of its
 first record. A field that is not known but close to one (`solutoin`) is a typo, not data.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from genetic_instruct.answers.python_code import choose_solution, python_blocks
 from genetic_instruct.errors import SeedFileError
-from genetic_instruct.evolution.roles.coder import choose_solution, python_blocks
 from genetic_instruct.rejection import Rejection
 
 OPTIONAL = ("tests", "id", "topic", "difficulty")

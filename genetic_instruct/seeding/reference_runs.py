@@ -19,11 +19,10 @@ from pathlib import Path
 from genetic_instruct import __version__
 from genetic_instruct.config import Config
 from genetic_instruct.errors import SeedFileError
+from genetic_instruct.files.user_cache import cache_dir
 from genetic_instruct.sandbox import SandboxLimits
 from genetic_instruct.seeding.seed_file import SeedFile, seeds_digest
-from genetic_instruct.state.store import RunStore
 
-FAILING_META = "failing_seeds"  # ids of seeds kept although their solution fails its tests
 PASSED_FILE = "seeds-passed"  # in the cache folder: keys of seed sets that passed, a line each
 
 
@@ -31,10 +30,9 @@ def check_seed_tests(cfg: Config, seed_file: SeedFile, say: Callable[[str], None
     """Ids of the seeds whose solution fails their tests (kept by the config), each said on
     one line; raise SeedFileError when there are some and the config does not keep them.
     Without execution (execution.enabled=false) nothing is run: no seed is known to fail."""
-    from genetic_instruct.evolution.loop import sandbox_limits
     from genetic_instruct.sandbox import run_many
 
-    limits = sandbox_limits(cfg.execution)
+    limits = cfg.execution.sandbox_limits()
     key = _passed_key(seed_file, limits)
     if not cfg.execution.enabled or key in _passed_keys():
         return []
@@ -70,8 +68,6 @@ def _passed_key(seed_file: SeedFile, limits: SandboxLimits) -> str:
 
 
 def _passed_file() -> Path:
-    from genetic_instruct.llm.embedded import cache_dir
-
     return cache_dir() / PASSED_FILE
 
 
@@ -90,9 +86,3 @@ def _remember_passed(key: str) -> None:
             file.write(key + "\n")
     except OSError:  # a read-only home: the check just runs again next time
         pass
-
-
-def failing_seeds(store: RunStore) -> int | None:
-    """How many seeds were kept although they fail their tests; None: never checked."""
-    found = store.get_meta(FAILING_META)
-    return None if found is None else len(found)

@@ -5,25 +5,21 @@ are: a seed file of HumanEval prompts would otherwise grow a dataset around them
 `export.include_seeds=true`, ship them in a dataset whose card says it was decontaminated.
 So a contaminated seed is refused, naming file:line and the problem it matches; with
 `decontamination.allow_contaminated_seeds=true` it is kept as a parent but recorded in the
-run state and never exported.
+run state (meta WITHHELD_SEEDS) and never exported.
 """
 
 from __future__ import annotations
 
 from genetic_instruct.config import Config
+from genetic_instruct.dedup.from_config import build_contamination_checker
 from genetic_instruct.errors import SeedFileError
 from genetic_instruct.seeding.seed_file import SeedFile
-from genetic_instruct.state.store import RunStore
-
-WITHHELD_META = "withheld_seeds"  # ids of seeds that match a benchmark: never exported
 
 
 def screen_seeds(cfg: Config, seed_file: SeedFile) -> list[str]:
     """Ids of the seeds that match a configured benchmark problem (allowed by the config);
     raise SeedFileError on the first one when the config does not allow them."""
-    from genetic_instruct.evolution.loop import build_contamination_checker
-
-    checker = build_contamination_checker(cfg)
+    checker = build_contamination_checker(cfg.decontamination, cfg.seed)
     if checker is None:
         return []
     matches = checker.matches([seed.instruction for seed in seed_file.seeds])
@@ -41,10 +37,3 @@ def screen_seeds(cfg: Config, seed_file: SeedFile) -> list[str]:
             "decontamination.allow_contaminated_seeds=true"
         )
     return [seed.id for seed, _, _ in found]
-
-
-def withheld_seeds(store: RunStore) -> frozenset[str] | None:
-    """The seeds this run keeps out of every export; None for a run whose seeds were never
-    screened (made before screening existed)."""
-    found = store.get_meta(WITHHELD_META)
-    return None if found is None else frozenset(found)

@@ -17,15 +17,9 @@ from typing import Any
 
 from genetic_instruct.errors import SeedFileError
 from genetic_instruct.files.jsonl import not_text, parse_object
-from genetic_instruct.files.shipped import builtin_seeds_path
+from genetic_instruct.files.shipped import resolve_seeds_path
 from genetic_instruct.individual import Individual, content_id
 from genetic_instruct.seeding.formats import OPTIONAL, detect, to_native
-
-BUILTIN = "builtin"
-
-
-def resolve_seeds_path(spec: str) -> Path:
-    return builtin_seeds_path() if spec == BUILTIN else Path(spec)
 
 
 def _parse_json(where: str, line: str) -> dict[str, Any]:

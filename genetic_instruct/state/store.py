@@ -33,9 +33,11 @@ from genetic_instruct.errors import InputError
 from genetic_instruct.files.plain import refuse_links
 from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
+from genetic_instruct.state.meta import GENERATION, SCHEMA_VERSION, RunMeta
 
-SCHEMA_VERSION = 1
+LAYOUT = 1  # the version of the tables below; meta SCHEMA_VERSION records a run's
 STATE_FILE = "state.sqlite"
+LOCK_FILE = ".lock"  # the run's write lock (run/lock.py), beside the state it guards
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database, and what SQLite puts beside it
 
 _SCHEMA = """
@@ -134,6 +136,7 @@ class RunStore:
     def __init__(self, run_dir: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(run_dir) / STATE_FILE
         self.read_only = read_only
+        self.meta = RunMeta(self._read_meta, self._write_meta)
         refuse_links(state_files(run_dir), "the run's state")  # SQLite would follow them
         if read_only:
             self._db = self._open_read_only()
@@ -176,22 +179,22 @@ class RunStore:
             )
             raise StateError(f"{self.path}: not a usable state database ({error}{hint})") from None
         version = None if found is None else json.loads(found[0])
-        if version != SCHEMA_VERSION:
+        if version != LAYOUT:
             db.close()
             raise StateError(
                 f"{self.path}: state schema version {version}, this genetic-instruct reads "
-                f"{SCHEMA_VERSION}; use the matching version"
+                f"{LAYOUT}; use the matching version"
             )
         return db
 
     def _check_version(self) -> None:
-        found = self.get_meta("schema_version")
+        found = self.meta.get(SCHEMA_VERSION)
         if found is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif found != SCHEMA_VERSION:
+            self.meta.set(SCHEMA_VERSION, LAYOUT)
+        elif found != LAYOUT:
             raise StateError(
                 f"{self.path}: state schema version {found}, this genetic-instruct reads "
-                f"{SCHEMA_VERSION}; use a new run_dir or the matching version"
+                f"{LAYOUT}; use a new run_dir or the matching version"
             )
 
     def close(self) -> None:
@@ -216,12 +219,13 @@ class RunStore:
 
     # -- meta -------------------------------------------------------------------------
     @_state_errors
-    def get_meta(self, key: str) -> Any:
+    def _read_meta(self, key: str) -> Any:
+        """A meta value as stored (JSON); read by typed key through `self.meta`."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     @_state_errors
-    def set_meta(self, key: str, value: Any) -> None:
+    def _write_meta(self, key: str, value: Any) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
         )
@@ -229,8 +233,7 @@ class RunStore:
     @property
     def generation(self) -> int | None:
         """The last committed generation (0 = seeds), or None for a new run."""
-        value = self.get_meta("generation")
-        return None if value is None else int(value)
+        return self.meta.get(GENERATION)
 
     # -- population ---------------------------------------------------------------------
     @_state_errors
@@ -264,7 +267,7 @@ class RunStore:
                 "INSERT OR REPLACE INTO generations (generation, stats) VALUES (?, ?)",
                 (generation, json.dumps(stats)),
             )
-            self.set_meta("generation", generation)
+            self.meta.set(GENERATION, generation)
             self._db.execute("DELETE FROM journal")
             self._db.execute("DELETE FROM verdicts")
             faults.point("commit")

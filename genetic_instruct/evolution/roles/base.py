@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar, cast
 from genetic_instruct.answers.text import final_answer
 from genetic_instruct.llm.base import Completion, valid_text
 from genetic_instruct.prompts import PromptTemplate
-from genetic_instruct.rejection import Rejection
+from genetic_instruct.rejection import Rejection, truncated_reason
 
 Subject = TypeVar("Subject", contravariant=True)  # a role reads of its subject only
 Reading = TypeVar("Reading")
@@ -53,11 +53,6 @@ def storable(reading: Reading) -> Reading:
     if value is None or isinstance(value, (bool, int, float)):
         return reading
     raise TypeError(f"storable: a reading holds a {type(value).__name__}; teach storable() it")
-
-
-def truncated_reason(engine_role: str) -> str:
-    """The rejection of an answer cut by max_tokens; the report counts them per role."""
-    return f"{engine_role}_truncated"
 
 
 class Role(ABC, Generic[Subject, Reading]):
