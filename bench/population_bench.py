@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from genetic_instruct.config import Config
-from genetic_instruct.evolution.loop import GenerationStats
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine
 from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.run.job import run
+from genetic_instruct.state.generation_stats import GenerationStats
 from tests.conftest import make_config
 
 # Output tokens per offspring a real run pays for (instructor share, coder, judge), and a

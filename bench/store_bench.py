@@ -61,9 +61,10 @@ def synthetic_generation(
 
 
 def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float]]:
-    from genetic_instruct.cli.app import to_config  # noqa: F401  (registers configs)
+    from genetic_instruct.cli.composition import to_config  # noqa: F401  (registers configs)
     from genetic_instruct.dedup import NearDuplicateIndex
     from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.state.generation_stats import GenerationStats
     from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)
@@ -78,7 +79,9 @@ def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float
         n = min(per_generation, size - made)
         individuals, signatures = synthetic_generation(rng, generation, n, made, num_perm)
         start = time.perf_counter()
-        store.commit_generation(generation, individuals, signatures, {"tried": n, "accepted": n})
+        store.commit_generation(
+            GenerationStats(generation, tried=n, accepted=n), individuals, signatures
+        )
         rows.append({"population_before": made, "new": n, "commit_s": time.perf_counter() - start})
         made += n
         generation += 1
@@ -99,6 +102,7 @@ def resume(run_dir: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     from genetic_instruct.console.display import RunDisplay
     from genetic_instruct.dedup.from_config import build_index
+    from genetic_instruct.evolution.fitness import fitness_gate
     from genetic_instruct.evolution.loop import Evolution
     from genetic_instruct.executors.local import EnginePool
     from genetic_instruct.export.dataset import sync_export
@@ -117,7 +121,7 @@ def resume(run_dir: Path) -> dict[str, float]:
     restore_index(store, index)
     timings["dedup_restore_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    Evolution(cfg, store, EnginePool(cfg), RunDisplay(False), index)
+    Evolution(cfg, store, EnginePool(cfg), RunDisplay(False), index, fitness_gate(cfg, None))
     timings["population_view_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sync_export(store, cfg.export.path, cfg.export.include_seeds)

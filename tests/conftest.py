@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from genetic_instruct.cli.app import to_config
+from genetic_instruct.cli.composition import to_config
 from genetic_instruct.config import Config
 from genetic_instruct.files.shipped import conf_dir
 

@@ -231,7 +231,7 @@ def test_auto_gates_on_the_calibrated_threshold_when_the_judge_separates(
     assert done.returncode == 0, done.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
     # this judge knows only the seeds' solutions right: every offspring scores 2 < 9
-    assert stats["accepted"] == 0 and stats["rejected"]["below_fitness_threshold"] > 0
+    assert stats.accepted == 0 and stats.rejected["below_fitness_threshold"] > 0
     report = json.loads((run_dir / "report.json").read_text())
     assert report["gate"] == "judge score ≥ 9 (calibrated)"
     assert report["calibration"]["auc"] == 1.0
@@ -248,7 +248,7 @@ def test_auto_lets_every_readable_verdict_through_a_judge_without_signal(
     done = _cli(f"run_dir={run_dir}", *RUN, "calibration.tasks=24")
     assert done.returncode == 0, done.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
-    assert "below_fitness_threshold" not in stats["rejected"] and stats["accepted"] > 0
+    assert "below_fitness_threshold" not in stats.rejected and stats.accepted > 0
     report = json.loads((run_dir / "report.json").read_text())
     assert not report["calibration"]["gates"] and report["gate"].startswith("none")
 

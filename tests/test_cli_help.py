@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from genetic_instruct import __version__
-from genetic_instruct.cli.app import _COMMANDS
+from genetic_instruct.cli.commands import COMMANDS
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -25,7 +25,7 @@ def test_help_lists_every_command_and_where_the_full_config_is(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "Hydra" not in result.stdout.splitlines()[0]
     listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
-    assert set(_COMMANDS) <= set(listed)
+    assert set(COMMANDS) <= set(listed)
     assert "--cfg job" in result.stdout and "evolution.target_size" in result.stdout
 
 

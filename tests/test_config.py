@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.config import Config, validate
+from genetic_instruct.config import Config
+from genetic_instruct.config_checks import validate
 from genetic_instruct.errors import ConfigError
 
 from .conftest import make_config

@@ -165,9 +165,9 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
     stats = store.generation_stats()[-1]
     calibration = store.meta.get(CALIBRATION)
     store.close()
-    assert stats["tried"] == 8
-    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
-    assert stats["completion_tokens"]["instructor"] > 0
+    assert stats.tried == 8
+    assert stats.tried == stats.accepted + sum(stats.rejected.values())
+    assert stats.completion_tokens["instructor"] > 0
     # The calibration's judge requests (2 references, 2 faulty) went to the second model,
     # and every verdict of it was read or counted as unreadable.
     assert calibration is not None and calibration.tasks == 2
@@ -175,7 +175,7 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
     assert judged == 4 and len(second.sent) >= 4
     assert not set(first.sent) & set(second.sent)  # every request went to its role's model
     records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
-    assert len(records) == stats["accepted"]
+    assert len(records) == stats.accepted
     for record in records:
         assert set(record) >= LINEAGE_FIELDS
         assert record["models"]["coder"] == ModelConfig().path
@@ -227,7 +227,7 @@ def test_killed_mid_stage_on_the_real_model_leaves_no_engine_and_repeats_no_call
     assert not journaled & set(recorder.sent)
     store = RunStore(run_dir)
     assert store.integrity_problems() == []
-    assert store.generation_stats()[-1]["replayed"] >= len(journaled)
+    assert store.generation_stats()[-1].replayed >= len(journaled)
 
 
 def test_the_embedded_judge_is_calibrated_on_a_small_sample(

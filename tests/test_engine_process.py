@@ -110,4 +110,4 @@ def _fates(run_dir: Path) -> dict:
     with RunStore(run_dir) as store:
         stats = store.generation_stats()[-1]
     fields = ("tried", "accepted", "rejected", "prompt_tokens", "completion_tokens")
-    return {field: stats[field] for field in fields}
+    return {field: getattr(stats, field) for field in fields}

@@ -63,11 +63,11 @@ def test_run_grows_the_population_and_exports_every_lineage_field(
 def test_every_offspring_is_accepted_or_rejected_with_a_reason(scripted_config: Config) -> None:
     run(scripted_config)
     stats = RunStore(scripted_config.run_dir).generation_stats()
-    generations = [s for s in stats if s["generation"] > 0]
+    generations = [s for s in stats if s.generation > 0]
     assert generations
     for s in generations:
-        assert s["tried"] == s["accepted"] + sum(s["rejected"].values())
-    reasons = set().union(*(s["rejected"] for s in generations))
+        assert s.tried == s.accepted + sum(s.rejected.values())
+    reasons = set().union(*(s.rejected for s in generations))
     assert "below_fitness_threshold" in reasons
     assert "tests_failed" in reasons
     assert reasons & {"near_duplicate_population", "near_duplicate_batch", "copy_of_parent"}
@@ -81,7 +81,7 @@ def test_target_size_stops_the_run(scripted_config: Config) -> None:
     result = run(cfg)
     assert result.population >= 140
     stats = RunStore(cfg.run_dir).generation_stats()
-    before_last = stats[-2].get("population", stats[-2].get("seeds"))
+    before_last = stats[-2].population
     assert before_last < 140  # it stopped as soon as the target was reached
 
 
@@ -163,4 +163,4 @@ def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) 
         assert record["models"]["tester"] == "scripted"
         assert record["execution"]["status"] == "passed"
     stats = RunStore(cfg.run_dir).generation_stats()[-1]
-    assert stats["completion_tokens"]["tester"] > 0
+    assert stats.completion_tokens["tester"] > 0

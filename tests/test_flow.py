@@ -94,7 +94,7 @@ def test_the_same_seed_gives_the_same_records_and_counts_in_any_completion_order
         stats = RunStore(twin.run_dir).generation_stats()[1:]
         runs[name] = (
             dataset_records(result.dataset),
-            [(s["rejected"], s["judge_scores"], s["executions"]) for s in stats],
+            [(s.rejected, s.judge_scores, s.executions) for s in stats],
         )
     assert engines["a"].answered != engines["b"].answered  # the orders did differ
     assert runs["a"][0] and runs["a"] == runs["b"]

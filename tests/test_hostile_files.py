@@ -27,7 +27,7 @@ from genetic_instruct.files.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.state.store import LOCK_FILE, STATE_FILE
+from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji

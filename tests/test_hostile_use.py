@@ -18,7 +18,7 @@ import pytest
 
 from genetic_instruct.dedup.decontamination import humaneval_source
 from genetic_instruct.files.shipped import builtin_seeds_path
-from genetic_instruct.state.store import LOCK_FILE, STATE_FILE
+from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 

@@ -20,7 +20,7 @@ import pytest
 from genetic_instruct import faults
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.run import generations
+from genetic_instruct.run import opening
 from genetic_instruct.run.job import run
 from genetic_instruct.state.store import RunStore
 
@@ -90,7 +90,7 @@ class ActorKiller:
         self.executors: list[RayColonies] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open = generations.open_executor
+        real_open = opening.open_executor
         real_generate = ColonyEngine.generate
 
         def open_executor(*args: object) -> object:
@@ -114,7 +114,7 @@ class ActorKiller:
 
             return real_generate(engine, requests, answered)
 
-        monkeypatch.setattr(generations, "open_executor", open_executor)
+        monkeypatch.setattr(opening, "open_executor", open_executor)
         monkeypatch.setattr(ColonyEngine, "generate", generate)
 
     def _kill(self, colony: int) -> None:
@@ -310,4 +310,4 @@ def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path, m
     )
     assert verify.returncode == 0, verify.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
-    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
+    assert stats.tried == stats.accepted + sum(stats.rejected.values())

@@ -60,8 +60,8 @@ def test_exported_records_hold_exactly_the_final_answers(tmp_path: Path) -> None
     assert any("wasSuccessful()" in t for t in tests)  # unittest classes, run as such
     assert any("() or True" in t for t in tests)  # pytest-style functions
     rejected: dict[str, int] = {}
-    for row in RunStore(tmp_path / "run").generation_stats():
-        for reason, count in row.get("rejected", {}).items():
+    for stats in RunStore(tmp_path / "run").generation_stats():
+        for reason, count in stats.rejected.items():
             rejected[reason] = rejected.get(reason, 0) + count
     # (which roles' answers get cut depends on the seeds; a cut one kept would show
     # CUT-HERE, one of the LEAKS checked above)

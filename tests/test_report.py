@@ -92,17 +92,16 @@ def test_report_numbers_are_the_stores(python_run: tuple[Config, RunResult]) -> 
 
     assert json.loads((Path(cfg.run_dir) / "report.json").read_text()) == report
     rows = report["generations"]
-    accepted = sum(row["accepted"] for row in rows)
+    accepted = sum(row["accepted"] for row in rows[1:])  # generation 0 accepted the seeds
     assert accepted == report["acceptance"]["accepted"] == result.exported
     assert report["run"]["survivors"] == result.exported
     assert report["run"]["population"] == len(origins) == rows[-1]["population"]
-    assert report["run"]["seeds"] == origins.count("seed") == stats[0]["seeds"]
-    assert [row["population"] for row in rows] == [stats[0]["seeds"]] + [
-        s["population"] for s in stats[1:]
-    ]
-    assert report["acceptance"]["tried"] == sum(s["tried"] for s in stats[1:])
+    assert report["run"]["seeds"] == origins.count("seed") == stats[0].accepted
+    assert rows[0]["accepted"] == rows[0]["population"] == stats[0].population
+    assert [row["population"] for row in rows] == [s.population for s in stats]
+    assert report["acceptance"]["tried"] == sum(s.tried for s in stats[1:])
     for reason, count in report["acceptance"]["rejected"].items():
-        assert count == sum(s["rejected"].get(reason, 0) for s in stats[1:])
+        assert count == sum(s.rejected.get(reason, 0) for s in stats[1:])
     survivors = report["survivors"]
     assert survivors["by_origin"] == {
         o: origins.count(o) for o in ("crossover", "mutation") if o in origins
@@ -111,9 +110,9 @@ def test_report_numbers_are_the_stores(python_run: tuple[Config, RunResult]) -> 
     depth = report["lineage_depth"]
     assert sum(depth["histogram"].values()) + depth["unreached"] == result.exported
     coder = report["tokens_per_accepted"]["coder"]
-    spent = sum(s["prompt_tokens"]["coder"] + s["completion_tokens"]["coder"] for s in stats[1:])
+    spent = sum(s.prompt_tokens["coder"] + s.completion_tokens["coder"] for s in stats[1:])
     assert coder["total"] == pytest.approx(spent / accepted, abs=1e-3)
-    judged = sum(sum(s["judge_scores"]["correctness"].values()) for s in stats[1:])
+    judged = sum(sum(s.judge_scores["correctness"].values()) for s in stats[1:])
     assert sum(report["judge_scores"]["correctness"]["histogram"].values()) == judged
 
 

@@ -21,8 +21,9 @@ import pytest
 
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.run.job import run
+from genetic_instruct.state.database import STATE_FILE
 from genetic_instruct.state.meta import FORCED_RESUMES
-from genetic_instruct.state.store import STATE_FILE, RunStore
+from genetic_instruct.state.store import RunStore
 
 from .conftest import STEADY_SANDBOX, dataset_records, make_config
 

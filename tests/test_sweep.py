@@ -52,7 +52,7 @@ def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path
     assert again.returncode == 0, again.stderr
     for point in points:
         stats = RunStore(root / point).generation_stats()
-        assert [s["generation"] for s in stats] == [0, 1, 2]
+        assert [s.generation for s in stats] == [0, 1, 2]
     # Two datasets, each exactly what a run of that point alone gives.
     datasets = [dataset_records(root / point / "dataset.jsonl") for point in points]
     assert datasets[0] and datasets[1] and datasets[0] != datasets[1]

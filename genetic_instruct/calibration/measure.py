@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import time
 from collections import Counter
@@ -27,10 +26,10 @@ from genetic_instruct.calibration.separation import (
     share_reaching,
 )
 from genetic_instruct.calibration.specimens import Specimen, calibration_tasks, make_specimens
-from genetic_instruct.config import Config, calibrates
+from genetic_instruct.config import Config
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.data_settings import fingerprint
-from genetic_instruct.evolution.fitness import FitnessGate, fitness_gate, judge_score
+from genetic_instruct.evolution.fitness import judge_score
 from genetic_instruct.evolution.flow import Flow
 from genetic_instruct.evolution.requests import CALIBRATION_GENERATION, role_request
 from genetic_instruct.evolution.roles import JudgeRole
@@ -43,7 +42,7 @@ from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import SandboxLimits
 from genetic_instruct.state.journal import Journal, verdict_key
-from genetic_instruct.state.meta import CALIBRATION, FAILING_SEEDS, Calibration
+from genetic_instruct.state.meta import CALIBRATION, Calibration
 from genetic_instruct.state.store import RunStore
 
 STAGE = "calibration"  # the progress bar's name
@@ -78,19 +77,6 @@ def calibrate(
     store.meta.set(CALIBRATION, result)
     _write_json(result, Path(cfg.run_dir) / CALIBRATION_JSON)
     return result
-
-
-def run_gate(
-    cfg: Config, store: RunStore, executor: Executor, display: RunDisplay, limits: SandboxLimits
-) -> FitnessGate:
-    """The gate of a run whose seeds are committed: calibrating first when it asks to."""
-    if not calibrates(cfg):
-        return fitness_gate(cfg, None)
-    seeds = list(itertools.takewhile(lambda ind: ind.generation == 0, store.individuals()))
-    failing = store.meta.get(FAILING_SEEDS) or []
-    calibration = calibrate(cfg, store, executor, display, seeds, failing, limits)
-    display.line(calibration.line())
-    return fitness_gate(cfg, calibration)
 
 
 def _specimens(

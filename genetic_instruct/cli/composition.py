@@ -14,9 +14,18 @@ from typing import Any
 
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
+from genetic_instruct.config import Config, register_configs
+from genetic_instruct.config_checks import validate
 from genetic_instruct.errors import ConfigError
+
+register_configs()  # the schema conf/config.yaml is checked against (its base_config)
 
 
 def one_line(error: Exception) -> str:
@@ -74,3 +83,17 @@ def _unknown_keys(node: DictConfig | ListConfig, prefix: str) -> Iterator[tuple[
             child._is_missing() or child._is_none()
         ):
             yield from _unknown_keys(child, f"{full_key}.")
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """The typed config, validated; missing, unknown or invalid keys become a ConfigError."""
+    reject_unknown_keys(cfg)
+    try:
+        config = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as error:
+        raise ConfigError(f"config key {error.full_key}: must be set") from None
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"config key {error.full_key}: {error.msg}") from None
+    assert isinstance(config, Config)
+    validate(config)
+    return config

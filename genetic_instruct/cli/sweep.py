@@ -21,7 +21,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.state.store import STATE_FILE
 
 _EXCLUDE_KEYS = "hydra.job.config.override_dirname.exclude_keys"
 
@@ -79,10 +78,10 @@ class WriteComparison(Callback):
         name_swept_keys(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from genetic_instruct.report import write_comparison
+        from genetic_instruct.report.comparison import sweep_runs, write_comparison
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        run_dirs = sorted(p.parent for p in sweep_dir.glob(f"*/{STATE_FILE}"))
+        run_dirs = sweep_runs(sweep_dir)
         if run_dirs:
             write_comparison(run_dirs, sweep_dir)
             print(f"comparison of {len(run_dirs)} runs: {sweep_dir / 'comparison.html'}")

@@ -15,10 +15,8 @@ import dataclasses
 import functools
 import itertools
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +25,7 @@ from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_us
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
+from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
     Contamination,
@@ -35,10 +34,11 @@ from genetic_instruct.evolution.filters import (
     InstructionLength,
     NearDuplicates,
 )
-from genetic_instruct.evolution.filters.near_duplicates import BATCH_REASON, EarlierOffspring
+from genetic_instruct.evolution.filters.near_duplicates import EarlierOffspring
 from genetic_instruct.evolution.fitness import FitnessGate, JudgeVerdict, fitness
 from genetic_instruct.evolution.flow import Flow, SandboxJob
-from genetic_instruct.evolution.operators import MUTATION, OffspringPlan, plan_colony
+from genetic_instruct.evolution.operators import MUTATION, OffspringPlan, colony_rng, plan_colony
+from genetic_instruct.evolution.population import StoredPopulation
 from genetic_instruct.evolution.requests import role_request
 from genetic_instruct.evolution.roles import (
     CoderRole,
@@ -49,161 +49,28 @@ from genetic_instruct.evolution.roles import (
     TesterRole,
 )
 from genetic_instruct.executors import Executor
-from genetic_instruct.individual import Individual, content_id
-from genetic_instruct.llm.base import Completion, TokenCounter
+from genetic_instruct.individual import Individual
+from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import ExecutionResult, run_tests
 from genetic_instruct.sandbox.mutation_score import MutationResult, mutation_results
 from genetic_instruct.sandbox.runner import usable_cpus
+from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.journal import Journal, verdict_key
 from genetic_instruct.state.store import RunStore
 
 Reading = TypeVar("Reading")
-
-
-@dataclass
-class GenerationStats:
-    tried: int = 0  # offspring asked of the Instructor
-    accepted: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    tokens: TokenCounter = field(default_factory=TokenCounter)
-    # per stage, from its first request to its last answer: stages overlap
-    seconds: dict[str, float] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-    replayed: int = 0  # answers taken from the journal
-    # criterion -> score -> count, over every readable verdict (rejected offspring included)
-    judge_scores: dict[str, Counter[int]] = field(default_factory=dict)
-    executions: Counter[str] = field(default_factory=Counter)  # sandbox status -> count
-    # mutation score to one decimal -> count, over every program whose tests passed
-    mutation_scores: Counter[str] = field(default_factory=Counter)
-
-    def count_verdict(self, verdict: JudgeVerdict) -> None:
-        for name, score in verdict.scores.items():
-            self.judge_scores.setdefault(name, Counter())[round(score)] += 1
-
-    def to_dict(self, population: int) -> dict[str, Any]:
-        return {
-            "tried": self.tried,
-            "accepted": self.accepted,
-            "rejected": dict(self.rejected),
-            "population": population,
-            "prompt_tokens": self.tokens.prompt,
-            "completion_tokens": self.tokens.completion,
-            "seconds": self.seconds,
-            "wall_seconds": self.wall_seconds,
-            "replayed": self.replayed,
-            "executions": dict(self.executions),
-            "mutation_scores": dict(sorted(self.mutation_scores.items())),
-            "judge_scores": {
-                name: {str(k): v for k, v in sorted(hist.items())}
-                for name, hist in self.judge_scores.items()
-            },
-        }
-
-
-def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([run_seed, generation, colony, 0xC0]))
-
-
-class StoredPopulation(Sequence[Individual]):
-    """The population as a sequence backed by the store: sampling parents reads only them.
-
-    Holding 800k records in memory would cost gigabytes and make every resume re-read them
-    all; parents are a few per offspring.
-    """
-
-    def __init__(self, store: RunStore) -> None:
-        self._store = store
-        self._size = store.population_size()
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, index: int) -> Individual: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Individual]: ...
-    def __getitem__(self, index: int | slice) -> Individual | Sequence[Individual]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._size))]
-        if not 0 <= index < self._size:
-            raise IndexError(index)
-        return self._store.individual_at(index)
-
-    def refresh(self) -> None:
-        """Take in what the last commit added."""
-        self._size = self._store.population_size()
-
-
-class Brood:
-    """One generation's offspring on their way through the flow, numbered in plan order.
-
-    Rejections are kept on each offspring and counted at the end in number order, and a
-    near-copy of an earlier offspring (found whenever the answers allow) overrides any
-    other fate: so the counts, like the records, do not depend on the order of arrival.
-    """
-
-    def __init__(self, generation: int, flow: Flow, gate: EarlierOffspring) -> None:
-        self.generation = generation
-        self.flow = flow
-        self.gate = gate
-        self.rejected: Counter[str] = Counter()  # answers that never became an offspring
-        self.waiting: list[Candidate] = []  # new tasks, to be screened together
-        self._offspring: dict[int, Candidate] = {}
-
-    def add(self, cand: Candidate) -> Candidate:
-        self._offspring[cand.number] = cand
-        return cand
-
-    def offer(self, cand: Candidate) -> None:
-        """The candidate reaches the check against earlier offspring."""
-        assert cand.signature is not None
-        cand.gated = True
-        self.gate.offer(cand.number, cand.signature)
-
-    def reject(self, cand: Candidate, reason: str) -> None:
-        cand.rejected = reason
-        if not cand.gated:  # it will never reach the check: it competes with no one
-            self.gate.skip(cand.number)
-
-    def sandbox(
-        self, cand: Candidate, job: SandboxJob[Reading], then: Callable[[Reading], None]
-    ) -> None:
-        def ran(result: Reading) -> None:
-            if not self.gate.duplicate(cand.number):
-                then(result)
-
-        self.flow.sandbox(job, ran)
-
-    def tally(self, stats: GenerationStats) -> list[Candidate]:
-        """Count every offspring's fate into `stats`; the survivors, in number order."""
-        stats.rejected.update(self.rejected)
-        kept = []
-        for number in sorted(self._offspring):
-            cand = self._offspring[number]
-            if self.gate.duplicate(number):
-                stats.rejected[BATCH_REASON] += 1
-                continue
-            if cand.verdict is not None:
-                stats.count_verdict(cand.verdict)
-            if cand.execution is not None:
-                stats.executions[cand.execution.status] += 1
-            if cand.mutation is not None:
-                stats.mutation_scores[f"{cand.mutation.score:.1f}"] += 1
-            if cand.rejected is not None:
-                stats.rejected[cand.rejected] += 1
-            else:
-                assert cand.verdict is not None, f"offspring {number} never finished"
-                kept.append(cand)
-        return kept
+# A step of one offspring: it ends by handing the offspring on (the callable), or by
+# rejecting it; a step that waits for an answer hands it on from the answer's continuation.
+Step = Callable[[Brood, Candidate, Callable[[], None]], None]
 
 
 class Evolution:
     """A run: the population, its dedup index and the engines, driven one generation at a time.
 
     The roles read the models' answers and the filters judge candidates; this class only
-    orders them and counts what each turns away.
+    orders them (`steps`, named once) and counts what each turns away.
     """
 
     def __init__(
@@ -243,7 +110,17 @@ class Evolution:
         if checker is not None:
             self.instruction_filters.append(Contamination(checker))
         self.early_dedup = cfg.dedup.compare == DedupCompare.instruction
-        self._uses_tester = "tester" in roles_in_use(cfg)
+        # An offspring's steps once its task is read and screened (in batches, _screen),
+        # in order. Every check that costs no model call comes before the next call is
+        # paid for: near-copies are dropped before coding when dedup compares
+        # instructions, and failing programs before judging.
+        self.steps: list[Step] = [
+            self._code,
+            *([] if self.early_dedup else [self._dedup]),
+            *([self._write_tests] if "tester" in roles_in_use(cfg) else []),
+            *([self._execute, self._measure_tests, self._gate_tests] if execution.enabled else []),
+            self._judge,
+        ]
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
 
@@ -266,15 +143,10 @@ class Evolution:
 
     # -- a generation -------------------------------------------------------------------
     def run_generation(self, generation: int) -> GenerationStats:
-        """Every offspring goes instruct, filters, [dedup], code, [dedup], [test],
-        [execute], judge, each step as soon as its previous answer is in; the survivors
-        are committed in offspring order.
-
-        Every check that costs no model call runs before the next call is paid for:
-        near-copies are dropped before coding (when dedup compares instructions), and
-        failing programs before judging.
-        """
-        stats = GenerationStats()
+        """Every offspring is instructed, read, screened and then goes through `steps`,
+        each as soon as the previous one's answer is in; the survivors are committed in
+        offspring order."""
+        stats = GenerationStats(generation)
         plans = [
             plan
             for colony in range(self.cfg.evolution.colonies)
@@ -292,7 +164,7 @@ class Evolution:
         with self.display.stage("requests", None, self._acceptance()) as tracker:
 
             def answered(role: str, completion: Completion) -> None:
-                stats.tokens.add(role, [completion])
+                stats.count_tokens(role, completion.prompt_tokens, completion.completion_tokens)
                 tracker.answered(role, completion.completion_tokens)
 
             flow = Flow(
@@ -317,9 +189,8 @@ class Evolution:
         signature_dtype = self.near_duplicates.index.signature_dtype
         signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
         stats.accepted = len(survivors)
-        self.store.commit_generation(
-            generation, survivors, signatures, stats.to_dict(len(self.population) + len(survivors))
-        )
+        stats.population = len(self.population) + len(survivors)
+        self.store.commit_generation(stats, survivors, signatures)
         self.near_duplicates.add([s.id for s in survivors], signatures)
         self.population.refresh()
         faults.point("generation")
@@ -327,7 +198,7 @@ class Evolution:
         self._run_accepted += stats.accepted
         return stats
 
-    # -- one offspring's steps, each called when the previous one's answer is in -------
+    # -- before the steps: the Instructor's answers, read and screened -------------------
     def _instructor(self, plan: OffspringPlan) -> Role[OffspringPlan, list[str]]:
         return self.mutation if plan.operator == MUTATION else self.crossover
 
@@ -365,84 +236,67 @@ class Evolution:
         one by one cost five times the loop's time. Each verdict concerns one offspring
         alone, so batches of any make-up give the same ones."""
         batch, brood.waiting = brood.waiting, []
-        steps = [*self.instruction_filters, *([self.near_duplicates] if self.early_dedup else [])]
-        for step in steps:
+        filters = [*self.instruction_filters, *([self.near_duplicates] if self.early_dedup else [])]
+        for step in filters:
             if not batch:
                 return
-            kept = []
-            for cand, reason in zip(batch, step.reasons(batch), strict=True):
-                if reason is None:
-                    kept.append(cand)
-                else:
-                    brood.reject(cand, reason)
-            batch = kept
+            batch = brood.screen(step, batch)
         if self.early_dedup:  # before coding: near-copies cost no Coder call
             for cand in batch:
                 brood.offer(cand)
             batch = [cand for cand in batch if not brood.gate.duplicate(cand.number)]
         for cand in batch:
-            self._code(brood, cand)
+            self._go_on(brood, cand, 0)
 
-    def _dedup(
-        self, brood: Brood, cand: Candidate, then: Callable[[Brood, Candidate], None]
-    ) -> None:
-        """The population check, then the check against earlier offspring, after coding
-        (dedup.compare=instruction+solution; before coding, _screen does both)."""
-        reason = self.near_duplicates.reasons([cand])[0]
-        if reason is not None:
-            brood.reject(cand, reason)
-            return
-        brood.offer(cand)
-        if not brood.gate.duplicate(cand.number):
-            then(brood, cand)
+    # -- the steps, in the order `steps` names ------------------------------------------
+    def _go_on(self, brood: Brood, cand: Candidate, step: int) -> None:
+        """Hand the offspring to step number `step` (past the last one, it is done)."""
+        if step < len(self.steps):
+            self.steps[step](brood, cand, functools.partial(self._go_on, brood, cand, step + 1))
 
-    def _code(self, brood: Brood, cand: Candidate) -> None:
+    def _code(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         def accept(reading: tuple[str, str]) -> None:
             cand.solution, tests = reading
             cand.tests = tests if self.coder_writes_tests else ""
 
-        def then() -> None:
-            if self.early_dedup:
-                self._write_tests(brood, cand)
-            else:
-                self._dedup(brood, cand, self._write_tests)
+        self._ask(brood, self.coder, cand, accept, go_on)
 
-        self._ask(brood, self.coder, cand, accept, then)
-
-    def _write_tests(self, brood: Brood, cand: Candidate) -> None:
-        if not self._uses_tester:
-            self._execute(brood, cand)
+    def _dedup(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
+        """The population check, then the check against earlier offspring, after coding
+        (dedup.compare=instruction+solution; before coding, _screen does both)."""
+        if not brood.screen(self.near_duplicates, [cand]):
             return
+        brood.offer(cand)
+        if not brood.gate.duplicate(cand.number):
+            go_on()
 
+    def _write_tests(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         def accept(tests: str) -> None:
             cand.tests = tests
 
-        self._ask(brood, self.tester, cand, accept, lambda: self._execute(brood, cand))
+        self._ask(brood, self.tester, cand, accept, go_on)
 
-    def _execute(self, brood: Brood, cand: Candidate) -> None:
+    def _execute(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         """Run the solution against its tests in the sandbox; gate on the pass fraction.
 
         With `min_pass_fraction` 0 the results are recorded but gate nothing, and an
         offspring without usable tests goes on unexecuted (for models too small to write
         tests, like the embedded demo's).
         """
-        execution = self.cfg.execution
-        if not execution.enabled:
-            self._judge(brood, cand)
-            return
+        minimum = self.cfg.execution.min_pass_fraction
         if not cand.tests:
-            if execution.min_pass_fraction > 0:
+            if minimum > 0:
                 brood.reject(cand, "no_tests")
             else:
-                self._gate_strength(brood, cand)
+                go_on()
             return
 
         def executed(result: ExecutionResult) -> None:
             cand.execution = result
-            if result.pass_fraction < execution.min_pass_fraction:
+            if result.pass_fraction < minimum:
                 brood.reject(cand, f"tests_{result.status}")
             else:
-                self._test_strength(brood, cand)
+                go_on()
 
         limits = self.sandbox_limits
         job = SandboxJob(
@@ -453,16 +307,16 @@ class Evolution:
         )
         brood.sandbox(cand, job, executed)
 
-    def _test_strength(self, brood: Brood, cand: Candidate) -> None:
+    def _measure_tests(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         """Run the tests of a program that passed them against its mutants."""
         run = cand.execution
         if not self.cfg.execution.mutants or run is None or run.status != "passed":
-            self._gate_strength(brood, cand)
+            go_on()
             return
 
         def measured(result: MutationResult) -> None:
             cand.mutation = result
-            self._gate_strength(brood, cand)
+            go_on()
 
         program = (cand.solution, cand.tests, run.runtime_s)
         limits, k, seed = self.sandbox_limits, self.cfg.execution.mutants, self.cfg.seed
@@ -475,16 +329,16 @@ class Evolution:
         )
         brood.sandbox(cand, job, measured)
 
-    def _gate_strength(self, brood: Brood, cand: Candidate) -> None:
+    def _gate_tests(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         """Gate on the mutation score. A program not measured (no tests, or tests it
         fails) cannot show strong tests, so a gate above 0 rejects it too."""
         minimum = self.cfg.execution.min_mutation_score
         if minimum and (cand.mutation is None or cand.mutation.score < minimum):
             brood.reject(cand, "weak_tests")
         else:
-            self._judge(brood, cand)
+            go_on()
 
-    def _judge(self, brood: Brood, cand: Candidate) -> None:
+    def _judge(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         weights = dict(self.cfg.fitness.weights)
 
         def accept(verdict: JudgeVerdict) -> None:
@@ -494,7 +348,7 @@ class Evolution:
             if not self.gate.admits(verdict, weights, cand.fitness):
                 raise Rejection("below_fitness_threshold")
 
-        self._ask(brood, self.judge, cand, accept, lambda: None)
+        self._ask(brood, self.judge, cand, accept, go_on)
 
     def _ask(
         self,
@@ -532,43 +386,7 @@ class Evolution:
         return build_index(self.cfg, workers=1)
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:
-        plan = cand.plan
-        assert cand.verdict is not None
-        roles = self._roles_used(plan.operator)
-        return Individual(
-            id=content_id(cand.instruction),
-            instruction=cand.instruction,
-            solution=cand.solution,
-            origin=plan.operator,
-            generation=generation,
-            method=plan.method,
-            parents=tuple(p.id for p in plan.parents),
-            colony=plan.colony,
-            models={
-                name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles
-            },
-            prompt_hashes={name: role.template.hash for name, role in roles.items()},
-            scores=dict(cand.verdict.scores),
-            fitness=round(cand.fitness, 4),
-            rationale=cand.verdict.rationale,
-            tests=cand.tests or None,
-            execution=_execution_record(cand.execution, cand.mutation),
-        )
-
-
-def _execution_record(
-    result: ExecutionResult | None, mutation: MutationResult | None
-) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "status": result.status,
-        "passed": result.passed,
-        "total": result.total,
-        "pass_fraction": round(result.pass_fraction, 4),
-        "runtime_s": round(result.runtime_s, 4),
-        # None: not mutation-tested (its tests did not all pass, or execution.mutants=0)
-        "mutation_score": round(mutation.score, 4) if mutation else None,
-        "mutants": mutation.mutants if mutation else None,
-        "killed": mutation.killed if mutation else None,
-    }
+        roles = self._roles_used(cand.plan.operator)
+        models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}
+        hashes = {name: role.template.hash for name, role in roles.items()}
+        return cand.individual(generation, models, hashes)

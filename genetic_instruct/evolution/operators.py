@@ -30,6 +30,11 @@ class OffspringPlan:
     method: str | None = None  # the evolution method, for mutations
 
 
+def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generator:
+    """A colony's own stream for one generation: it depends on nothing another colony did."""
+    return np.random.default_rng(np.random.SeedSequence([run_seed, generation, colony, 0xC0]))
+
+
 def plan_colony(
     rng: np.random.Generator,
     population: Sequence[Individual],

@@ -32,8 +32,9 @@ import orjson
 from genetic_instruct.config import ExportConfig, ExportFormat
 from genetic_instruct.console.engine_logs import LOG_FILE
 from genetic_instruct.errors import InputError
+from genetic_instruct.state.database import LOCK_FILE, state_files
 from genetic_instruct.state.meta import EXPORT, RUN_ID, WITHHELD_SEEDS, ExportedDataset
-from genetic_instruct.state.store import LOCK_FILE, RunStore, state_files
+from genetic_instruct.state.store import RunStore
 
 _ID_LINE = re.compile(rb"<!-- genetic-instruct run: ([0-9a-f]{32}) -->")
 _HEAD = 64 * 1024  # bytes of a card read for its id; bytes at each end of a fingerprint

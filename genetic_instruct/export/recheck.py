@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genetic_instruct.config import DecontaminationConfig
 from genetic_instruct.dedup.decontamination import Contamination, ContaminationChecker
+from genetic_instruct.dedup.from_config import build_contamination_checker
 from genetic_instruct.files.atomic import atomic_file
 from genetic_instruct.files.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.files.ownership import JSON_OWNER, is_ours, refuse_foreign
@@ -38,6 +40,7 @@ class RecheckResult:
     dropped: int
     clean_path: Path
     report_path: Path
+    benchmark_texts: int  # the problems checked against
 
 
 def output_paths(dataset: str | Path) -> tuple[Path, Path]:
@@ -46,6 +49,17 @@ def output_paths(dataset: str | Path) -> tuple[Path, Path]:
     path = Path(dataset)
     stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
     return path.with_name(f"{stem}.clean.jsonl"), path.with_name(f"{stem}.contamination.json")
+
+
+def recheck_against(
+    dataset: str | Path, sets: DecontaminationConfig, run_seed: int
+) -> RecheckResult | None:
+    """`recheck_dataset` against the benchmark sets configured (the checker the run's own
+    decontamination builds from them); None when they name none to check against."""
+    checker = build_contamination_checker(sets, run_seed)
+    if checker is None:
+        return None
+    return recheck_dataset(dataset, checker, dataclasses.asdict(sets))
 
 
 def recheck_dataset(
@@ -81,7 +95,7 @@ def recheck_dataset(
         }
         with atomic_file(report_path) as out:
             out.write(json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
-    return RecheckResult(checked, len(dropped), clean_path, report_path)
+    return RecheckResult(checked, len(dropped), clean_path, report_path, len(checker))
 
 
 def _without_none(match: Contamination) -> dict[str, Any]:

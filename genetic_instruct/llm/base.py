@@ -130,17 +130,3 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class TokenCounter:
-    """Tokens spent per role, for the summary and the report."""
-
-    prompt: dict[str, int] = field(default_factory=dict)
-    completion: dict[str, int] = field(default_factory=dict)
-
-    def add(self, role: str, completions: Sequence[Completion]) -> None:
-        self.prompt[role] = self.prompt.get(role, 0) + sum(c.prompt_tokens for c in completions)
-        self.completion[role] = self.completion.get(role, 0) + sum(
-            c.completion_tokens for c in completions
-        )

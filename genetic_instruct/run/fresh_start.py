@@ -16,7 +16,7 @@ from pathlib import Path
 
 from genetic_instruct.config import Config
 from genetic_instruct.errors import InputError
-from genetic_instruct.state.store import STATE_FILE, has_state
+from genetic_instruct.state.database import STATE_FILE, has_state
 
 ASIDE_PREFIX = "superseded-"
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
-from genetic_instruct.calibration import run_gate
 from genetic_instruct.config import Config
-from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_index, dedup_text
-from genetic_instruct.evolution.loop import Evolution, GenerationStats
-from genetic_instruct.executors import open_executor
+from genetic_instruct.evolution.loop import Evolution
 from genetic_instruct.individual import Individual
-from genetic_instruct.llm.base import Engine
+from genetic_instruct.run.calibrate import run_gate
+from genetic_instruct.run.opening import OpenRun
+from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.meta import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
 from genetic_instruct.state.store import RunStore
 
@@ -30,7 +28,7 @@ def seed_population(
 ) -> None:
     """Generation 0: the seeds, committed with their signatures like any generation."""
     texts = [dedup_text(cfg.dedup.compare, s.instruction, s.solution) for s in seeds]
-    store.commit_generation(0, seeds, index.signatures(texts), {"seeds": len(seeds)})
+    store.commit_generation(GenerationStats.of_seeds(len(seeds)), seeds, index.signatures(texts))
 
 
 def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
@@ -39,58 +37,54 @@ def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
         index.add(ids, signatures)
 
 
-def summary_line(generation: int, stats: GenerationStats) -> str:
-    reasons = ", ".join(f"{k} {v}" for k, v in stats.rejected.most_common() if v)
-    tokens = sum(stats.tokens.completion.values())
+def summary_line(stats: GenerationStats) -> str:
+    """The generation's line on the terminal: its rejections most frequent first."""
+    counts = sorted(stats.rejected.items(), key=lambda kv: (-kv[1], kv[0]))
+    reasons = ", ".join(f"{k} {v}" for k, v in counts if v)
+    tokens = sum(stats.completion_tokens.values())
     seconds = stats.wall_seconds
     return (
-        f"generation {generation}: tried {stats.tried}, rejected "
+        f"generation {stats.generation}: tried {stats.tried}, rejected "
         f"{sum(stats.rejected.values())} ({reasons or 'none'}), accepted {stats.accepted}; "
         f"{tokens:,} tokens in {seconds:.0f} s ({tokens / max(seconds, 1e-9):,.0f} tok/s)"
     )
 
 
-def evolve(
-    cfg: Config,
-    store: RunStore,
-    display: RunDisplay,
+def grow(
+    opened: OpenRun,
     seeds: Sequence[Individual],
-    engines: Mapping[str, Engine] | None = None,
     on_generation: Callable[[int, GenerationStats], None] | None = None,
-) -> tuple[Evolution, RunEnd]:
+) -> tuple[int, RunEnd]:
     """Grow the population until target_size, max_generations or a stall; resumes from the
-    store. Returns the run and why it stopped."""
+    store. Returns the population's size and why it stopped."""
+    cfg, store, display = opened.cfg, opened.store, opened.display
     index = build_index(cfg)
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)
-    pool = open_executor(cfg, engines, display)
-    try:
-        gate = run_gate(cfg, store, pool, display, cfg.execution.sandbox_limits())
-        evo = Evolution(cfg, store, pool, display, index, gate)
+    with opened.executor() as executor:
+        evo = Evolution(cfg, store, executor, display, index, run_gate(opened, executor))
         generation = (store.generation or 0) + 1
         empty = _trailing_empty_generations(store.generation_stats())
         while (end := _end(cfg, len(evo.population), generation, empty, store)) is None:
             start = time.monotonic()
             stats = evo.run_generation(generation)
             display.line(
-                summary_line(generation, stats)
+                summary_line(stats)
                 + f"; population {len(evo.population)} ({time.monotonic() - start:.0f} s)"
             )
             if on_generation is not None:
                 on_generation(generation, stats)
             empty = 0 if stats.accepted else empty + 1
             generation += 1
-    finally:
-        pool.close()
-    return evo, end
+    return len(evo.population), end
 
 
-def _trailing_empty_generations(rows: Sequence[Mapping[str, Any]]) -> int:
+def _trailing_empty_generations(history: Sequence[GenerationStats]) -> int:
     """Generations at the end of the run's history that accepted nothing (seeds excluded)."""
     count = 0
-    for row in reversed(rows):
-        if "seeds" in row or row.get("accepted", 0):
+    for stats in reversed(history):
+        if stats.generation == 0 or stats.accepted:
             break
         count += 1
     return count
@@ -116,8 +110,8 @@ def _end(
         )
     if evo.stall_generations and empty >= evo.stall_generations:
         rejected: Counter[str] = Counter()
-        for row in store.generation_stats()[-empty:]:
-            rejected.update(row.get("rejected", {}))
+        for stats in store.generation_stats()[-empty:]:
+            rejected.update(stats.rejected)
         top = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common(3)) or "none"
         return RunEnd(
             STALLED,

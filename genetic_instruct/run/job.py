@@ -7,29 +7,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct.config import Config, validate
-from genetic_instruct.console import engine_logs, interrupts
-from genetic_instruct.console.display import RunDisplay
-from genetic_instruct.errors import EngineLost
-from genetic_instruct.evolution.loop import GenerationStats
+from genetic_instruct.config import Config
+from genetic_instruct.config_checks import validate
+from genetic_instruct.console import interrupts
+from genetic_instruct.errors import EngineLost, Interrupted
 from genetic_instruct.export.card import card_output, check_export_target, write_dataset_card
 from genetic_instruct.export.dataset import sync_dataset
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.shipped import resolve_seeds_path
 from genetic_instruct.llm.base import Engine
-from genetic_instruct.llm.preflight import check_engines
 from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
-from genetic_instruct.run import lock as run_lock
 from genetic_instruct.run.compatibility import check_resume
-from genetic_instruct.run.fresh_start import move_aside, refuse_orphaned_dataset
-from genetic_instruct.run.generations import evolve
+from genetic_instruct.run.fresh_start import refuse_orphaned_dataset
+from genetic_instruct.run.generations import grow
+from genetic_instruct.run.opening import OpenRun, open_run
 from genetic_instruct.seeding.reference_runs import check_seed_tests
 from genetic_instruct.seeding.screening import screen_seeds
-from genetic_instruct.seeding.seed_file import (
-    SeedFile,
-    load_seed_file,
-    seeds_digest,
-)
+from genetic_instruct.seeding.seed_file import SeedFile, load_seed_file, seeds_digest
+from genetic_instruct.state.database import has_state
+from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.meta import (
     ENGINE_LOST,
     FAILING_SEEDS,
@@ -39,7 +35,6 @@ from genetic_instruct.state.meta import (
     WITHHELD_SEEDS,
     RunEnd,
 )
-from genetic_instruct.state.store import RunStore, has_state
 
 
 @dataclass(frozen=True)
@@ -57,15 +52,15 @@ def run(
     on_generation: Callable[[int, GenerationStats], None] | None = None,
     on_accepted: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Check everything cheap that writes nothing, then evolve and export under the run
-    directory's write lock (run_lock.RunBusy if another process writes it): the one entry
-    point that writes a run's state. `engines` share loaded models.
+    """Check everything cheap that writes nothing, then evolve and export with the run
+    directory open (run/opening.py; lock.RunBusy if another process writes it): the one
+    entry point that writes a run's state. `engines` share loaded models.
 
     `on_generation` is called after each generation is committed and exported (benchmarks
     time generations with it). `on_accepted` is called once the run directory has accepted
     this config (the CLI records the config then, and never for a refused resume).
 
-    Raises interrupts.Interrupted after SIGINT/SIGTERM, with all finished work saved.
+    Raises Interrupted after SIGINT/SIGTERM, with all finished work saved.
     """
     validate(cfg)  # a bad config, seed file or engine leaves no run directory behind
     new = cfg.fresh or not has_state(cfg.run_dir)
@@ -73,7 +68,6 @@ def run(
         refuse_orphaned_dataset(cfg)
     seed_file = _seed_file(cfg, new)
     withheld = screen_seeds(cfg, seed_file) if seed_file and new else None
-    check_engines(cfg, skip=engines or {})
     # A resumed run's store vouches for its dataset (sync_dataset); the rest must be ours.
     dataset = [(Path(cfg.export.path), "export.path")] if new else []
     refuse_foreign(
@@ -82,78 +76,69 @@ def run(
     if new:  # before its state exists; a resumed run is checked with its id (_run)
         check_export_target(cfg.run_dir, None, cfg.export)
     failing = check_seed_tests(cfg, seed_file, _warn) if seed_file and new else None
-    with run_lock.exclusive(cfg.run_dir):
-        return _run(cfg, engines, on_generation, on_accepted, seed_file, withheld, failing)
+    with open_run(cfg, seed_file, engines, fresh=cfg.fresh) as opened:
+        return _run(opened, on_generation, on_accepted, withheld, failing)
 
 
 def _run(
-    cfg: Config,
-    engines: Mapping[str, Engine] | None,
+    opened: OpenRun,
     on_generation: Callable[[int, GenerationStats], None] | None,
     on_accepted: Callable[[], None] | None,
-    seed_file: SeedFile | None,
     withheld: list[str] | None,
     failing: list[str] | None,
 ) -> RunResult:
-    """The run itself, holding the lock; the seed file, its screening and its tests come
-    checked."""
-    display = RunDisplay(cfg.progress)
-    if cfg.fresh:
-        moved = move_aside(cfg)
-        if moved is not None:
-            display.line(f"fresh=true: moved {moved[1]} entries of the earlier run to {moved[0]}")
-    with RunStore(cfg.run_dir) as store, engine_logs.routed(cfg.run_dir, cfg.verbose):
-        check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
-        check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
-        if store.generation is None:  # the seeds are not committed yet
-            seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
-            if withheld is None:
-                withheld = screen_seeds(cfg, seed_file)
-            store.meta.set(WITHHELD_SEEDS, withheld)
-            if failing is None:
-                failing = check_seed_tests(cfg, seed_file, _warn)
-            store.meta.set(FAILING_SEEDS, failing)
-        if on_accepted is not None:
-            on_accepted()
+    """The run itself, with its directory open; the seed file, its screening and its tests
+    come checked."""
+    cfg, store, display, seed_file = opened.cfg, opened.store, opened.display, opened.seed_file
+    check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
+    check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
+    if store.generation is None:  # the seeds are not committed yet
+        seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
+        if withheld is None:
+            withheld = screen_seeds(cfg, seed_file)
+        store.meta.set(WITHHELD_SEEDS, withheld)
+        if failing is None:
+            failing = check_seed_tests(cfg, seed_file, _warn)
+        store.meta.set(FAILING_SEEDS, failing)
+    if on_accepted is not None:
+        on_accepted()
 
-        target = cfg.evolution.target_size
-        if store.generation is not None:
-            display.population(store.population_size(), target)
+    target = cfg.evolution.target_size
+    if store.generation is not None:
+        display.population(store.population_size(), target)
 
-        def after_generation(generation: int, stats: GenerationStats) -> None:
-            sync_dataset(store, cfg.export)
-            display.population(store.population_size(), target)
-            if on_generation is not None:
-                on_generation(generation, stats)
+    def after_generation(generation: int, stats: GenerationStats) -> None:
+        sync_dataset(store, cfg.export)
+        display.population(store.population_size(), target)
+        if on_generation is not None:
+            on_generation(generation, stats)
 
-        with interrupts.stop_at_safe_points():
-            try:
-                seeds = seed_file.seeds if seed_file is not None else []
-                evo, end = evolve(cfg, store, display, seeds, engines, after_generation)
-            except EngineLost as lost:
-                store.meta.set(RUN_END, RunEnd(ENGINE_LOST, f"lost its engine: {lost}"))
-                raise
-            except interrupts.Interrupted as stop:
-                store.meta.set(RUN_END, RunEnd(INTERRUPTED, f"was stopped by {stop}"))
-                raise
-            except Exception:
-                signum = interrupts.requested()
-                if signum is not None:  # an engine that died of the same Ctrl-C
-                    stopped = RunEnd(INTERRUPTED, f"was stopped by signal {signum}")
-                    store.meta.set(RUN_END, stopped)
-                    raise interrupts.Interrupted(signum) from None
-                raise
-        store.meta.set(RUN_END, end)
-        exported = sync_dataset(store, cfg.export)
-        report = write_report(store, cfg)
-        card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
-        display.line(
-            f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
-            f"report: {Path(cfg.report_dir) / REPORT_HTML}"
-        )
-        return RunResult(
-            len(evo.population), store.generation or 0, exported, Path(cfg.export.path), end
-        )
+    with interrupts.stop_at_safe_points():
+        try:
+            seeds = seed_file.seeds if seed_file is not None else []
+            population, end = grow(opened, seeds, after_generation)
+        except EngineLost as lost:
+            store.meta.set(RUN_END, RunEnd(ENGINE_LOST, f"lost its engine: {lost}"))
+            raise
+        except Interrupted as stop:
+            store.meta.set(RUN_END, RunEnd(INTERRUPTED, f"was stopped by {stop}"))
+            raise
+        except Exception:
+            signum = interrupts.requested()
+            if signum is not None:  # an engine that died of the same Ctrl-C
+                stopped = RunEnd(INTERRUPTED, f"was stopped by signal {signum}")
+                store.meta.set(RUN_END, stopped)
+                raise Interrupted(signum) from None
+            raise
+    store.meta.set(RUN_END, end)
+    exported = sync_dataset(store, cfg.export)
+    report = write_report(store, cfg)
+    card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
+    display.line(
+        f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
+        f"report: {Path(cfg.report_dir) / REPORT_HTML}"
+    )
+    return RunResult(population, store.generation or 0, exported, Path(cfg.export.path), end)
 
 
 def _warn(line: str) -> None:

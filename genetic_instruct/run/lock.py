@@ -38,7 +38,7 @@ from pathlib import Path
 
 from genetic_instruct.errors import InputError
 from genetic_instruct.files.plain import open_plain
-from genetic_instruct.state.store import LOCK_FILE, not_a_directory, read_only_run
+from genetic_instruct.state.database import LOCK_FILE, not_a_directory, read_only_run
 
 _BUSY = (errno.EAGAIN, errno.EACCES)  # what F_SETLK gives when someone else holds it
 

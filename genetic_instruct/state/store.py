@@ -17,55 +17,29 @@ deleted), so the population can be sampled by position without holding it in mem
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import os
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 
 from genetic_instruct import faults
-from genetic_instruct.errors import InputError
-from genetic_instruct.files.plain import refuse_links
 from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
+from genetic_instruct.state.database import (
+    LAYOUT,
+    STATE_FILE,
+    StateError,
+    Transaction,
+    has_table,
+    open_for_writing,
+    open_read_only,
+    state_errors,
+)
+from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.meta import GENERATION, SCHEMA_VERSION, RunMeta
-
-LAYOUT = 1  # the version of the tables below; meta SCHEMA_VERSION records a run's
-STATE_FILE = "state.sqlite"
-LOCK_FILE = ".lock"  # the run's write lock (run/lock.py), beside the state it guards
-_SQLITE_FILES = ("", "-wal", "-shm", "-journal")  # the database, and what SQLite puts beside it
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS individuals (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    generation INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    signature BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS journal (
-    key TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    completion TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-    key TEXT PRIMARY KEY,
-    stage TEXT NOT NULL,
-    result TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS generations (
-    generation INTEGER PRIMARY KEY,
-    stats TEXT NOT NULL
-);
-"""
-
-T = TypeVar("T")
 
 
 class Lineage(NamedTuple):
@@ -74,58 +48,6 @@ class Lineage(NamedTuple):
     method: str | None
     generation: int
     parents: tuple[str, ...]
-
-
-class StateError(InputError):
-    """The run directory's state cannot be used as it is (corrupt, other version, unwritable)."""
-
-
-def _state_errors(method: Callable[..., T]) -> Callable[..., T]:
-    """SQLite failures (corrupt file, read-only or full disk) become one-line StateErrors."""
-
-    @functools.wraps(method)
-    def wrapper(self: RunStore, *args: Any, **kwargs: Any) -> T:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as error:
-            raise StateError(f"{self.path}: run state unusable ({error})") from None
-
-    return wrapper
-
-
-def has_state(run_dir: str | Path) -> bool:
-    """Whether run_dir holds a state file with content (a 0-byte file is what a process
-    killed while creating it leaves: no run yet)."""
-    path = Path(run_dir) / STATE_FILE
-    return path.is_file() and path.stat().st_size > 0
-
-
-def require_state(run_dir: str | Path) -> None:
-    """Raise StateError unless run_dir holds a run state: commands other than `run` never
-    create one (an empty state would read as a valid run of 0 individuals)."""
-    if not has_state(run_dir):
-        raise StateError(
-            f"{Path(run_dir) / STATE_FILE}: no run state here (missing or empty file; "
-            "config key run_dir)"
-        )
-
-
-def state_files(run_dir: str | Path) -> list[Path]:
-    """The state file and the files SQLite keeps beside it (it opens them by name too)."""
-    return [Path(run_dir) / f"{STATE_FILE}{suffix}" for suffix in _SQLITE_FILES]
-
-
-def not_a_directory(run_dir: Path) -> StateError:
-    """What any command says of a run_dir that is a file."""
-    return StateError(f"{run_dir}: a file, not a directory (config key run_dir)")
-
-
-def read_only_run(run_dir: Path) -> StateError:
-    """What `run` says of a run directory it cannot write (read-only media, permissions)."""
-    return StateError(
-        f"{run_dir}: the run directory is read-only; inspect, verify, report "
-        "(with report_dir=...) and export (with export.path=...) can still read it"
-    )
 
 
 class RunStore:
@@ -137,55 +59,11 @@ class RunStore:
         self.path = Path(run_dir) / STATE_FILE
         self.read_only = read_only
         self.meta = RunMeta(self._read_meta, self._write_meta)
-        refuse_links(state_files(run_dir), "the run's state")  # SQLite would follow them
         if read_only:
-            self._db = self._open_read_only()
+            self._db = open_read_only(self.path)
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise not_a_directory(self.path.parent) from None
-        except OSError as error:
-            raise StateError(
-                f"{self.path.parent}: cannot create run directory ({error.strerror}; "
-                "config key run_dir)"
-            ) from None
-        if not os.access(self.path.parent, os.W_OK):
-            raise read_only_run(self.path.parent)
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as error:
-            raise StateError(f"{self.path}: not a usable state database ({error})") from None
+        self._db = open_for_writing(self.path)
         self._check_version()
-
-    def _open_read_only(self) -> sqlite3.Connection:
-        """Open without writing. On read-only media SQLite cannot make the WAL index, so
-        the file is opened as immutable there when no WAL file holds unmerged commits."""
-        require_state(self.path.parent)
-        wal = self.path.with_name(f"{STATE_FILE}-wal")
-        writable = os.access(self.path.parent, os.W_OK)
-        query = "mode=ro" if writable or wal.exists() else "immutable=1"
-        try:
-            db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?{query}", uri=True, isolation_level=None
-            )
-            found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as error:
-            hint = (
-                "" if writable else "; its directory is read-only: copy the run to writable storage"
-            )
-            raise StateError(f"{self.path}: not a usable state database ({error}{hint})") from None
-        version = None if found is None else json.loads(found[0])
-        if version != LAYOUT:
-            db.close()
-            raise StateError(
-                f"{self.path}: state schema version {version}, this genetic-instruct reads "
-                f"{LAYOUT}; use the matching version"
-            )
-        return db
 
     def _check_version(self) -> None:
         found = self.meta.get(SCHEMA_VERSION)
@@ -218,13 +96,13 @@ class RunStore:
             self._db.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------
-    @_state_errors
+    @state_errors
     def _read_meta(self, key: str) -> Any:
         """A meta value as stored (JSON); read by typed key through `self.meta`."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    @_state_errors
+    @state_errors
     def _write_meta(self, key: str, value: Any) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
@@ -236,18 +114,16 @@ class RunStore:
         return self.meta.get(GENERATION)
 
     # -- population ---------------------------------------------------------------------
-    @_state_errors
+    @state_errors
     def commit_generation(
-        self,
-        generation: int,
-        individuals: Sequence[Individual],
-        signatures: np.ndarray,
-        stats: dict[str, Any],
+        self, stats: GenerationStats, individuals: Sequence[Individual], signatures: np.ndarray
     ) -> None:
-        """Add survivors, advance the marker and empty the journal, atomically.
+        """Add the survivors of generation `stats.generation` with its stats, advance the
+        marker and empty the journal, atomically.
 
         An id stored before is skipped.
         """
+        generation = stats.generation
         rows = [
             (
                 ind.id,
@@ -257,7 +133,7 @@ class RunStore:
             )
             for ind, sig in zip(individuals, signatures, strict=True)
         ]
-        with self._transaction():
+        with Transaction(self._db):
             self._db.executemany(
                 "INSERT OR IGNORE INTO individuals (id, generation, record, signature) "
                 "VALUES (?, ?, ?, ?)",
@@ -265,19 +141,19 @@ class RunStore:
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO generations (generation, stats) VALUES (?, ?)",
-                (generation, json.dumps(stats)),
+                (generation, json.dumps(stats.to_stored())),
             )
             self.meta.set(GENERATION, generation)
             self._db.execute("DELETE FROM journal")
             self._db.execute("DELETE FROM verdicts")
             faults.point("commit")
 
-    @_state_errors
+    @state_errors
     def population_size(self) -> int:
         row = self._db.execute("SELECT MAX(seq) FROM individuals").fetchone()
         return int(row[0] or 0)
 
-    @_state_errors
+    @state_errors
     def individual_at(self, position: int) -> Individual:
         """The individual at 0-based insertion position (seq = position + 1)."""
         row = self._db.execute(
@@ -292,7 +168,7 @@ class RunStore:
         for record in self.records(after_seq):
             yield Individual.from_dict(record)
 
-    @_state_errors
+    @state_errors
     def records(self, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[dict[str, Any]]:
         """Stored records as dicts (Individual.to_dict()), for readers that need speed."""
         cursor = self._db.execute(
@@ -302,7 +178,7 @@ class RunStore:
         for (record,) in cursor:
             yield orjson.loads(record)
 
-    @_state_errors
+    @state_errors
     def lineages(self) -> Iterator[Lineage]:
         """Every individual's lineage fields in insertion order, read without the texts.
 
@@ -316,11 +192,11 @@ class RunStore:
         for ident, origin, method, generation, parents in cursor:
             yield Lineage(ident, origin, method, generation, tuple(orjson.loads(parents)))
 
-    @_state_errors
+    @state_errors
     def ids(self) -> list[str]:
         return [ident for (ident,) in self._db.execute("SELECT id FROM individuals ORDER BY seq")]
 
-    @_state_errors
+    @state_errors
     def signatures(self, dtype: np.dtype) -> tuple[list[str], np.ndarray]:
         """Stored dedup signatures, so the index is rebuilt without re-hashing any text."""
         ids: list[str] = []
@@ -333,13 +209,13 @@ class RunStore:
         flat = np.frombuffer(b"".join(blobs), dtype=dtype)
         return ids, flat.reshape(len(blobs), -1)
 
-    @_state_errors
-    def generation_stats(self) -> list[dict[str, Any]]:
+    @state_errors
+    def generation_stats(self) -> list[GenerationStats]:
         rows = self._db.execute("SELECT generation, stats FROM generations ORDER BY generation")
-        return [{"generation": g, **json.loads(s)} for g, s in rows]
+        return [GenerationStats.from_stored(g, json.loads(s)) for g, s in rows]
 
     # -- journal ------------------------------------------------------------------------
-    @_state_errors
+    @state_errors
     def journal_lookup(self, keys: Iterable[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}
         for key in keys:
@@ -351,7 +227,7 @@ class RunStore:
                 found[key] = completion
         return found
 
-    @_state_errors
+    @state_errors
     def journal_record(self, role: str, entries: Sequence[tuple[str, Completion]]) -> None:
         """Persist finished requests; failed ones are not journaled, so a resume retries them."""
         rows = [
@@ -359,39 +235,39 @@ class RunStore:
             for key, c in entries
             if c.error is None
         ]
-        with self._transaction():
+        with Transaction(self._db):
             self._db.executemany(
                 "INSERT OR IGNORE INTO journal (key, role, completion) VALUES (?, ?, ?)", rows
             )
             faults.point("journal")
 
-    @_state_errors
+    @state_errors
     def journal_keys(self) -> set[str]:
         return {key for (key,) in self._db.execute("SELECT key FROM journal")}
 
-    @_state_errors
+    @state_errors
     def verdict_lookup(self, key: str) -> Any:
         """A journaled sandbox verdict, as the JSON value it was recorded as; None if absent."""
         row = self._db.execute("SELECT result FROM verdicts WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    @_state_errors
+    @state_errors
     def verdict_record(self, entries: Sequence[tuple[str, str, Any]]) -> None:
         """Persist sandbox verdicts: (stage, key, a JSON value) each. ASCII JSON, so text a
         program printed (lone surrogates included) is stored as it came."""
         rows = [(key, stage, json.dumps(result)) for stage, key, result in entries]
-        with self._transaction():
+        with Transaction(self._db):
             self._db.executemany(
                 "INSERT OR IGNORE INTO verdicts (key, stage, result) VALUES (?, ?, ?)", rows
             )
             faults.point("journal")
 
-    @_state_errors
+    @state_errors
     def verdict_keys(self) -> set[str]:
         return {key for (key,) in self._db.execute("SELECT key FROM verdicts")}
 
     # -- integrity ------------------------------------------------------------------------
-    @_state_errors
+    @state_errors
     def integrity_problems(self) -> list[str]:
         """What `verify` reports: SQLite's own check, then our invariants."""
         problems = [
@@ -424,32 +300,10 @@ class RunStore:
                 Completion(**json.loads(completion))
             except (TypeError, ValueError):
                 problems.append(f"journal entry {key}: unreadable completion")
-        if self._has_table("verdicts"):  # a run written before verdicts were journaled
+        if has_table(self._db, "verdicts"):  # a run written before verdicts were journaled
             for key, result in self._db.execute("SELECT key, result FROM verdicts"):
                 try:
                     json.loads(result)
                 except ValueError:
                     problems.append(f"journaled verdict {key}: unreadable")
         return problems
-
-    def _has_table(self, name: str) -> bool:
-        found = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
-        return found is not None
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

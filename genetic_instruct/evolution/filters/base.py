@@ -1,9 +1,10 @@
 """A filter step: keep a candidate, or reject it with a counted reason.
 
-In the spirit of datatrove's BaseFilter (`filter(doc) -> bool | (bool, reason)`): adding a
-check is one class, and the loop counts every reason in the generation's stats. Filters
-that must see the whole batch at once (near-duplicates within it, vectorized checks)
-implement `reasons`; those that judge one candidate alone implement `reason`.
+In the spirit of datatrove's BaseFilter (`filter(doc) -> bool | (bool, reason)`, whose run
+counts `dropped_{reason}`): adding a check is one class, and `apply`, the same for every
+filter, drops and counts into the generation's stats. Filters that must see the whole
+batch at once (near-duplicates within it, vectorized checks) implement `reasons`; those
+that judge one candidate alone implement `reason`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class Filter(ABC):
         """Per candidate, in order: None to keep it, else the reason it is dropped."""
 
     def apply(self, candidates: list[Candidate], rejected: Counter[str]) -> list[Candidate]:
-        """The candidates kept; each dropped one is counted under its reason."""
+        """The candidates kept; each dropped one records why (`Candidate.rejected`) and is
+        counted under that reason."""
         if not candidates:
             return []
         kept = []
@@ -29,6 +31,7 @@ class Filter(ABC):
             if reason is None:
                 kept.append(cand)
             else:
+                cand.rejected = reason
                 rejected[reason] += 1
         return kept
 
