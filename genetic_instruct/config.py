@@ -302,6 +302,9 @@ class Config:
     force_resume: bool = False  # resume even when data-shaping settings changed (recorded)
     fresh: bool = False  # start over: an earlier run's files in run_dir are moved aside first
     report_dir: str = "${run_dir}"  # where report.html/json go (elsewhere for a read-only run)
+    # Raw answers kept in the run state per role and rejection reason (the first ones the
+    # run rejects), for `inspect --rejected REASON`; 0 keeps none.
+    rejected_samples: int = 3
     models: dict[str, ModelConfig] = field(default_factory=lambda: {"default": ModelConfig()})
     roles: RolesConfig = field(default_factory=RolesConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)

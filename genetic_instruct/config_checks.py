@@ -71,6 +71,7 @@ def validate(cfg: Config) -> None:
         _require(0.0 < role_cfg.top_p <= 1.0, f"roles.{role}.top_p", "must be in (0, 1]")
         _require(role_cfg.max_tokens > 0, f"roles.{role}.max_tokens", "must be positive")
     _require(cfg.seeds_format in SEEDS_FORMATS, "seeds_format", f"must be one of {SEEDS_FORMATS}")
+    _require(cfg.rejected_samples >= 0, "rejected_samples", "must be >= 0")
     card = cfg.export.card
     _require(
         bool(card) and Path(card).name == card and card != Path(cfg.export.path).name,

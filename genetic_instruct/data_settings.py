@@ -25,6 +25,7 @@ FREE_KEYS = (
     "force_resume",
     "fresh",
     "report_dir",
+    "rejected_samples",  # what the state keeps to be looked at, not what the run makes
     "seeds",
     "seeds_format",  # how the file is read; the seeds' content is compared (SEEDS_KEY)
     "allow_failing_seeds",  # checked on a new run only

@@ -6,8 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from genetic_instruct import __version__
 from genetic_instruct.cli.commands import COMMANDS
+from genetic_instruct.cli.help import REJECTED, take_option
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -33,8 +36,24 @@ def test_a_commands_help_explains_that_command(tmp_path: Path) -> None:
     result = _cli("inspect", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: genetic-instruct inspect")
-    assert "rejection reasons" in result.stdout
+    assert "rejection reasons" in result.stdout and "--rejected REASON" in result.stdout
     assert _cli("export", "--help", cwd=tmp_path).stdout != result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "value", "rest"),
+    [
+        (["run_dir=r", "--rejected", "coder_truncated"], "coder_truncated", ["run_dir=r"]),
+        (["--rejected=judge_empty", "run_dir=r"], "judge_empty", ["run_dir=r"]),
+        (["--rejected", "run_dir=r"], "", ["run_dir=r"]),  # alone: list the reasons
+        (["run_dir=r", "--rejected"], "", ["run_dir=r"]),
+        (["run_dir=r"], None, ["run_dir=r"]),
+    ],
+)
+def test_inspects_option_is_taken_out_before_hydra(
+    args: list[str], value: str | None, rest: list[str]
+) -> None:
+    assert take_option(args, REJECTED) == (value, rest)
 
 
 def test_version_is_this_tools(tmp_path: Path) -> None:

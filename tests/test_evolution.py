@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from genetic_instruct.config import Config
+from genetic_instruct.evolution.answer_samples import SAMPLE_CHARS, bounded
 from genetic_instruct.export.dataset import sample
 from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.run.job import run
@@ -164,3 +166,38 @@ def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) 
         assert record["execution"]["status"] == "passed"
     stats = RunStore(cfg.run_dir).generation_stats()[-1]
     assert stats.completion_tokens["tester"] > 0
+
+
+def test_a_few_rejected_answers_per_role_and_reason_outlive_the_journal(
+    scripted_config: Config,
+) -> None:
+    """rejected_samples answers per (role, reason) in the whole run, the first rejected;
+    committed with their generation, so the journal's purge leaves them."""
+    one = replace(scripted_config, rejected_samples=1)
+    run(one)
+    with RunStore(one.run_dir) as store:
+        counts = store.rejected_answer_counts()
+        assert counts and set(counts.values()) == {1} and store.journal_keys() == set()
+        for role, reason in counts:
+            (answer,) = store.rejected_answers(reason)
+            assert answer.role == role and answer.answer
+            totals = [s.rejected.get(reason, 0) for s in store.generation_stats()]
+            assert answer.generation == next(g for g, n in enumerate(totals) if n)
+    elsewhere = Path(scripted_config.run_dir).parent / "none"
+    none = replace(
+        scripted_config,
+        run_dir=str(elsewhere),
+        export=replace(scripted_config.export, path=str(elsewhere / "dataset.jsonl")),
+        rejected_samples=0,
+    )
+    run(none)
+    with RunStore(none.run_dir) as store:
+        assert store.rejected_answer_counts() == {}
+
+
+def test_a_kept_answer_is_bounded_and_shown_with_its_end() -> None:
+    text = "start " + "x" * 10_000 + " the end"
+    kept = bounded(text)
+    assert len(kept) < SAMPLE_CHARS + 100 and kept.startswith("start ")
+    assert kept.endswith(" the end") and "characters left out" in kept
+    assert bounded("short") == "short"

@@ -66,3 +66,15 @@ def test_exported_records_hold_exactly_the_final_answers(tmp_path: Path) -> None
     # (which roles' answers get cut depends on the seeds; a cut one kept would show
     # CUT-HERE, one of the LEAKS checked above)
     assert rejected.get("instructor_truncated", 0) > 0 and rejected.get("judge_truncated", 0) > 0
+    # The answers cut by max_tokens can be seen: the first three, as the model sent them.
+    shown = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "inspect", f"run_dir={tmp_path / 'run'}"]
+        + ["--rejected", "instructor_truncated"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    headers = [line for line in shown.stdout.splitlines() if line.startswith("--- ")]
+    assert 0 < len(headers) <= 3 and all("instructor request" in line for line in headers)
+    assert "CUT-HERE" in shown.stdout

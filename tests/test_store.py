@@ -12,7 +12,7 @@ from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.state.database import STATE_FILE, StateError
 from genetic_instruct.state.generation_stats import GenerationStats
-from genetic_instruct.state.store import RunStore
+from genetic_instruct.state.store import RejectedAnswer, RunStore
 
 
 def _ind(i: int, generation: int = 1) -> Individual:
@@ -130,3 +130,17 @@ def test_a_state_file_from_another_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StateError, match="schema version 99"):
         RunStore(tmp_path)
+
+
+def test_a_state_made_before_rejected_answers_were_kept_reads_as_none_kept(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path)
+    store._db.execute("DROP TABLE rejected_answers")
+    store.close()
+    with RunStore(tmp_path, read_only=True) as old:
+        assert old.rejected_answer_counts() == {} and old.rejected_answers("coder_empty") == []
+    with RunStore(tmp_path) as resumed:  # a run that resumes it gets the table
+        kept = RejectedAnswer("coder", "coder_empty", 1, 4, "")
+        resumed.commit_generation(GenerationStats(1), [], np.zeros((0, 4), np.uint32), [kept])
+        assert resumed.rejected_answers("coder_empty") == [kept]

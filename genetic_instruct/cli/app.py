@@ -25,7 +25,7 @@ import hydra
 from omegaconf import DictConfig
 
 from genetic_instruct.cli import help as cli_help
-from genetic_instruct.cli.commands import COMMANDS, Task
+from genetic_instruct.cli.commands import COMMANDS, Task, inspect_rejected
 from genetic_instruct.cli.composition import one_line, to_config
 from genetic_instruct.cli.sweep import point_run_dir, refuse_unnamed_sweeps
 from genetic_instruct.errors import InputError, SandboxUnavailable
@@ -109,13 +109,18 @@ def main() -> None:
         _print_to_pager(answer)
         return
     name = args.pop(0) if args and args[0] in COMMANDS else cli_help.DEFAULT_COMMAND
+    task = COMMANDS[name]
+    if name == "inspect":
+        rejected, args = cli_help.take_option(args, cli_help.REJECTED)
+        if rejected is not None:
+            task = inspect_rejected(rejected)
     try:
         refuse_unnamed_sweeps(args)
     except InputError as error:
         _bad_input(str(error))
     sys.argv = [f"{sys.argv[0]} {name}", *args]
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(
-        _guarded(COMMANDS[name])
+        _guarded(task)
     )
     # Hydra then raises composition errors instead of printing them over several lines.
     os.environ["HYDRA_FULL_ERROR"] = "1"

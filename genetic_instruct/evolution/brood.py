@@ -15,20 +15,25 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
+from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import Filter
 from genetic_instruct.evolution.filters.near_duplicates import BATCH_REASON, EarlierOffspring
 from genetic_instruct.evolution.flow import Flow, SandboxJob
+from genetic_instruct.llm.base import Completion
 from genetic_instruct.state.generation_stats import GenerationStats
 
 Reading = TypeVar("Reading")
 
 
 class Brood:
-    def __init__(self, generation: int, flow: Flow, gate: EarlierOffspring) -> None:
+    def __init__(
+        self, generation: int, flow: Flow, gate: EarlierOffspring, samples: AnswerSamples
+    ) -> None:
         self.generation = generation
         self.flow = flow
         self.gate = gate
+        self.samples = samples  # raw answers kept for their rejection reasons
         self.rejected: Counter[str] = Counter()  # fates final when decided (see above)
         self.waiting: list[Candidate] = []  # new tasks, to be screened together
         self._offspring: dict[int, Candidate] = {}
@@ -58,6 +63,11 @@ class Brood:
         if not cand.gated:  # it will never reach the check: its fate is final
             self.rejected[reason] += 1
             self.gate.skip(cand.number)
+
+    def reject_answer(self, cand: Candidate, reason: str, role: str, answer: Completion) -> None:
+        """`role`'s answer about `cand` turns it down; the answer may be kept to be seen."""
+        self.reject(cand, reason)
+        self.samples.offer(role, reason, cand.number, answer, settled=not cand.gated)
 
     def sandbox(
         self, cand: Candidate, job: SandboxJob[Reading], then: Callable[[Reading], None]

@@ -25,6 +25,7 @@ from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_us
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
+from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
@@ -124,16 +125,6 @@ class Evolution:
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
 
-    def _roles_used(self, operator: str) -> dict[str, Role[Any, Any]]:
-        """Engine role -> role object, for one offspring's lineage."""
-        roles: dict[str, Role[Any, Any]] = {
-            "instructor": self.mutation if operator == MUTATION else self.crossover,
-            "coder": self.coder,
-            "judge": self.judge,
-            "tester": self.tester,
-        }
-        return {name: roles[name] for name in roles_in_use(self.cfg)}
-
     def _acceptance(self) -> str:
         if not self._run_tried:
             return "-"
@@ -175,7 +166,10 @@ class Evolution:
                 answered,
                 on_idle=lambda: self._screen(brood),
             )
-            brood = Brood(generation, flow, EarlierOffspring(self._empty_index(), stats.tried))
+            gate = EarlierOffspring(self._empty_index(), stats.tried)
+            stored = self.store.rejected_answer_counts()  # by the generations before
+            samples = AnswerSamples(generation, self.cfg.rejected_samples, stored, gate)
+            brood = Brood(generation, flow, gate, samples)
             firsts = itertools.accumulate((p.n_tasks for p in plans), initial=0)
             flow.run(
                 functools.partial(self._instruct, brood, i, plan, first)
@@ -190,7 +184,7 @@ class Evolution:
         signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
         stats.accepted = len(survivors)
         stats.population = len(self.population) + len(survivors)
-        self.store.commit_generation(stats, survivors, signatures)
+        self.store.commit_generation(stats, survivors, signatures, brood.samples.kept())
         self.near_duplicates.add([s.id for s in survivors], signatures)
         self.population.refresh()
         faults.point("generation")
@@ -209,19 +203,24 @@ class Evolution:
             self.cfg, role.engine_role, brood.generation, index, role.prompt(plan), plan.colony
         )
         brood.flow.ask(
-            role.engine_role, request, lambda answer: self._read_tasks(brood, plan, first, answer)
+            role.engine_role,
+            request,
+            lambda answer: self._read_tasks(brood, index, plan, first, answer),
         )
 
     def _read_tasks(
-        self, brood: Brood, plan: OffspringPlan, first: int, answer: Completion
+        self, brood: Brood, index: int, plan: OffspringPlan, first: int, answer: Completion
     ) -> None:
         try:
             tasks = self._instructor(plan).read(answer, plan)
-        except Rejection as reason:  # the whole answer: every task it was to hold
-            brood.rejected[str(reason)] += plan.n_tasks
-            tasks = []
+        except Rejection as rejection:  # the whole answer: every task it was to hold
+            reason, tasks = str(rejection), []
+            brood.rejected[reason] += plan.n_tasks
         else:
-            brood.rejected["instructor_no_task"] += max(plan.n_tasks - len(tasks), 0)
+            reason = "instructor_no_task"
+            brood.rejected[reason] += max(plan.n_tasks - len(tasks), 0)
+        if len(tasks) < plan.n_tasks:
+            brood.samples.offer("instructor", reason, index, answer, settled=True)
         for number in range(first, first + plan.n_tasks):
             if number - first < len(tasks):
                 brood.waiting.append(
@@ -367,7 +366,7 @@ class Evolution:
             try:
                 accept(role.read(completion, cand))
             except Rejection as reason:
-                brood.reject(cand, str(reason))
+                brood.reject_answer(cand, str(reason), role.engine_role, completion)
                 return
             then()
 
@@ -386,7 +385,14 @@ class Evolution:
         return build_index(self.cfg, workers=1)
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:
-        roles = self._roles_used(cand.plan.operator)
+        """The survivor, with the model and the prompt of each role the run asks."""
+        made_by: dict[str, Role[Any, Any]] = {
+            "instructor": self._instructor(cand.plan),
+            "coder": self.coder,
+            "judge": self.judge,
+            "tester": self.tester,
+        }
+        roles = roles_in_use(self.cfg)
         models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}
-        hashes = {name: role.template.hash for name, role in roles.items()}
+        hashes = {name: made_by[name].template.hash for name in roles}
         return cand.individual(generation, models, hashes)

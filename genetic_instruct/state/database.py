@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY,
     stats TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rejected_answers (
+    role TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    request INTEGER NOT NULL,
+    answer TEXT NOT NULL,
+    PRIMARY KEY (role, reason, generation, request)
+);
 """
 
 T = TypeVar("T")

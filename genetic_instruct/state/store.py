@@ -12,13 +12,19 @@ hold gigabytes of answers no run asks again.
 
 Individuals are numbered 1..N in insertion order (`seq`, SQLite's rowid; rows are never
 deleted), so the population can be sampled by position without holding it in memory.
+
+A few raw answers per role and rejection reason are kept with the generation that rejected
+them (rejected_answers), so that the journal's purge does not take every trace of what a
+model wrote with it; `inspect --rejected REASON` prints them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,6 +46,18 @@ from genetic_instruct.state.database import (
 )
 from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.meta import GENERATION, SCHEMA_VERSION, RunMeta
+
+
+@dataclass(frozen=True)
+class RejectedAnswer:
+    """A model's raw answer (cut to a bound, evolution/answer_samples.py), kept because it
+    was rejected for `reason`; `request` numbers it within its role and generation."""
+
+    role: str
+    reason: str
+    generation: int
+    request: int
+    answer: str
 
 
 class Lineage(NamedTuple):
@@ -116,10 +134,14 @@ class RunStore:
     # -- population ---------------------------------------------------------------------
     @state_errors
     def commit_generation(
-        self, stats: GenerationStats, individuals: Sequence[Individual], signatures: np.ndarray
+        self,
+        stats: GenerationStats,
+        individuals: Sequence[Individual],
+        signatures: np.ndarray,
+        rejected: Sequence[RejectedAnswer] = (),
     ) -> None:
-        """Add the survivors of generation `stats.generation` with its stats, advance the
-        marker and empty the journal, atomically.
+        """Add the survivors of generation `stats.generation` with its stats and the
+        rejected answers it keeps, advance the marker and empty the journal, atomically.
 
         An id stored before is skipped.
         """
@@ -142,6 +164,11 @@ class RunStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO generations (generation, stats) VALUES (?, ?)",
                 (generation, json.dumps(stats.to_stored())),
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO rejected_answers "
+                "(role, reason, generation, request, answer) VALUES (?, ?, ?, ?, ?)",
+                [(a.role, a.reason, a.generation, a.request, a.answer) for a in rejected],
             )
             self.meta.set(GENERATION, generation)
             self._db.execute("DELETE FROM journal")
@@ -213,6 +240,29 @@ class RunStore:
     def generation_stats(self) -> list[GenerationStats]:
         rows = self._db.execute("SELECT generation, stats FROM generations ORDER BY generation")
         return [GenerationStats.from_stored(g, json.loads(s)) for g, s in rows]
+
+    # -- rejected answers -------------------------------------------------------------
+    @state_errors
+    def rejected_answer_counts(self) -> Counter[tuple[str, str]]:
+        """(role, reason) -> answers kept; empty for a run made before they were kept."""
+        if not has_table(self._db, "rejected_answers"):
+            return Counter()
+        rows = self._db.execute(
+            "SELECT role, reason, COUNT(*) FROM rejected_answers GROUP BY role, reason"
+        )
+        return Counter({(role, reason): n for role, reason, n in rows})
+
+    @state_errors
+    def rejected_answers(self, reason: str) -> list[RejectedAnswer]:
+        """The answers kept for `reason`, in the order the run rejected them."""
+        if not has_table(self._db, "rejected_answers"):
+            return []
+        rows = self._db.execute(
+            "SELECT role, reason, generation, request, answer FROM rejected_answers "
+            "WHERE reason = ? ORDER BY generation, role, request",
+            (reason,),
+        )
+        return [RejectedAnswer(*row) for row in rows]
 
     # -- journal ------------------------------------------------------------------------
     @state_errors

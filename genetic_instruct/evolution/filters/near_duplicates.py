@@ -69,6 +69,10 @@ class EarlierOffspring:
     def duplicate(self, n: int) -> bool:
         return n in self._duplicates
 
+    def settled(self, n: int) -> bool:
+        """Whether offspring n's answer here is final (every one below it has arrived)."""
+        return n < self._final
+
     def offer(self, n: int, signature: np.ndarray) -> None:
         """Offspring n reached the check with this signature."""
         self._offered[n] = signature
