@@ -8,8 +8,6 @@ driver, right after an answer of a colony that still has unanswered requests.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,7 +22,7 @@ from genetic_instruct.run import opening
 from genetic_instruct.run.job import run
 from genetic_instruct.state.store import RunStore
 
-from .conftest import dataset_records, make_config
+from .conftest import dataset_records, make_config, run_cli
 
 ray = pytest.importorskip("ray")
 from genetic_instruct.executors.ray_colonies import (  # noqa: E402  (needs Ray)
@@ -247,12 +245,7 @@ def test_an_engine_lost_inside_an_actor_stops_the_run_as_engine_lost(tmp_path: P
         "evolution.max_generations=2",
         "+models.default.engine_args.lost_after=10",  # each colony's engine, in generation 1
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli(*args)
     assert result.returncode == 75, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -303,11 +296,7 @@ def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path, m
     result = run(cfg)
     assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1
     assert result.generation == 1
-    verify = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
-        capture_output=True,
-        text=True,
-    )
+    verify = run_cli("verify", f"run_dir={run_dir}")
     assert verify.returncode == 0, verify.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
     assert stats.tried == stats.accepted + sum(stats.rejected.values())

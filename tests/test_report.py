@@ -32,7 +32,7 @@ from genetic_instruct.report import (
 )
 from genetic_instruct.run.job import RunResult, run
 from genetic_instruct.state.store import RunStore
-from tests.conftest import make_config
+from tests.conftest import make_config, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 SMALL_RUN = (
@@ -57,20 +57,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("sweep")
     dirs = [root / "a", root / "b"]
     for seed, run_dir in zip((1, 2), dirs):
-        _cli(*SMALL_RUN, f"seed={seed}", f"run_dir={run_dir}", cwd=root)
+        done = run_cli(*SMALL_RUN, f"seed={seed}", f"run_dir={run_dir}", cwd=root)
+        assert done.returncode == 0, done.stderr
     return dirs
-
-
-def _cli(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _report_of(cfg: Config) -> dict[str, Any]:
@@ -268,7 +257,9 @@ def test_dataset_card_lists_the_configured_decontamination_sets(
 
 # -- command line and sweeps ------------------------------------------------------------
 def test_report_command_describes_the_run_by_its_saved_config(sweep: list[Path]) -> None:
-    out = _cli("report", f"run_dir={sweep[0]}", cwd=sweep[0].parent)
+    done = run_cli("report", f"run_dir={sweep[0]}", cwd=sweep[0].parent)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert out.strip() == str(sweep[0] / "report.html")
     report = json.loads((sweep[0] / "report.json").read_text())
     assert report["settings"]["target_size"] == 180  # the run's, not the default
