@@ -10,10 +10,13 @@ not to import it.
 Engine processes (`children_die_with_this_thread`). vLLM starts its EngineCore itself, and a
 SIGKILLed run leaves it running, reparented to init: on a GPU node it keeps the GPU memory
 the resume then lacks. vLLM 0.32 sets no parent-death signal and EngineCore watches no
-parent (only vLLM's workers watch EngineCore, through a pipe). So a process started in that
-block asks the kernel for SIGKILL when its parent ends (PR_SET_PDEATHSIG), before it runs
-anything else: a spawned child imports this module as its __main__ (instead of the
-parent's, which vLLM's processes do not need), a forked one runs an at-fork hook.
+parent; its workers watch EngineCore through a pipe, but only between steps (one outlived a
+killed EngineCore by 10-15 s on the CPU build, and a GPU worker holds the memory). So a
+process started in that block asks the kernel for SIGKILL when its parent ends
+(PR_SET_PDEATHSIG), before it runs anything else, and so do the processes it starts in turn
+through multiprocessing, down the tree: a spawned child imports this module as its __main__
+(instead of the parent's, which vLLM's processes do not need), and passes that on to its
+own spawned children; a forked one runs an at-fork hook.
 
 This leans on CPython's multiprocessing internals (popen_spawn_posix, spawn's preparation
 data), unchanged from 3.8 to 3.13; Linux only, like the rest of the package.
@@ -47,8 +50,9 @@ def spawn_without_main() -> context.SpawnContext:
 def children_die_with_this_thread() -> Iterator[None]:
     """Processes that multiprocessing starts in the block (spawned or forked) are killed
     when the thread that started them ends, and so when this process ends, SIGKILL
-    included. Their own children are not. Start them on a thread that lives as long as
-    they should (the main thread, or an actor's)."""
+    included; so are those they start through multiprocessing, each with its own parent.
+    Start them on a thread that lives as long as they should (the main thread, or an
+    actor's)."""
     saved = os.environ.get(PARENT_ENV)
     os.environ[PARENT_ENV] = str(os.getpid())
     _Block.parent = os.getpid()
@@ -71,19 +75,30 @@ def _die_with(parent: int) -> None:
 
 
 def _spawned_in_block() -> None:
-    """Run first in a spawned child (its __main__ is this module). The pid comes out of the
-    environment, so the child's own children do not die with it."""
-    parent = os.environ.pop(PARENT_ENV, None)
+    """Run first in a spawned child (its __main__ is this module, and so its spawned
+    children's): it dies with its parent, and its own children with it."""
+    parent = os.environ.get(PARENT_ENV)
     if parent is not None:
         _die_with(int(parent))
+        _bind_children_here()
 
 
 def _forked() -> None:
-    """Run in every forked child of a process that imported this module."""
-    parent, _Block.parent = _Block.parent, None
-    os.environ.pop(PARENT_ENV, None)  # for spawned children of the block's process only
-    if parent is not None:
-        _die_with(parent)
+    """Run in every forked child of a process that imported this module: inside the block
+    (or below it) it dies with its parent, and its own children with it; elsewhere the
+    block's variable is not passed on."""
+    parent = _Block.parent
+    if parent is None:
+        os.environ.pop(PARENT_ENV, None)
+        return
+    _die_with(parent)
+    _bind_children_here()
+
+
+def _bind_children_here() -> None:
+    """Children this process starts die with it (spawned: the variable; forked: _Block)."""
+    os.environ[PARENT_ENV] = str(os.getpid())
+    _Block.parent = os.getpid()
 
 
 def _import_this_module_first(data: dict[str, Any]) -> None:

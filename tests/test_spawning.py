@@ -19,15 +19,27 @@ import pytest
 PARENT = """
 import multiprocessing, sys, time
 from genetic_instruct.spawning import children_die_with_this_thread
+from grandparent import start_a_child
 
 if __name__ == "__main__":
     context = multiprocessing.get_context(sys.argv[1])
+    grandchild = context.Queue()
     with children_die_with_this_thread():
-        inside = context.Process(target=time.sleep, args=(600,))
+        inside = context.Process(target=start_a_child, args=(sys.argv[1], grandchild))
         inside.start()
     outside = context.Process(target=time.sleep, args=(600,))
     outside.start()
-    print(inside.pid, outside.pid, flush=True)
+    print(inside.pid, outside.pid, grandchild.get(timeout=60), flush=True)
+    time.sleep(600)
+"""
+# As vLLM's EngineCore starts its workers: with multiprocessing, outside any block.
+GRANDPARENT = """
+import multiprocessing, time
+
+def start_a_child(method, report):
+    child = multiprocessing.get_context(method).Process(target=time.sleep, args=(600,))
+    child.start()
+    report.put(child.pid)
     time.sleep(600)
 """
 GONE_WITHIN_S = 10.0  # the issue's bar; the kernel signals at once
@@ -65,18 +77,23 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("method", ["spawn", "fork"])
-def test_a_child_started_in_the_block_dies_with_its_sigkilled_parent(method: str) -> None:
+def test_a_child_started_in_the_block_dies_with_its_sigkilled_parent_and_so_do_its_own(
+    method: str, tmp_path: Path
+) -> None:
+    (tmp_path / "grandparent.py").write_text(GRANDPARENT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, method], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", PARENT, method], stdout=subprocess.PIPE, text=True, env=env
     )
     assert parent.stdout is not None
-    inside, outside = (int(pid) for pid in parent.stdout.readline().split())
+    inside, outside, grandchild = (int(pid) for pid in parent.stdout.readline().split())
     try:
         parent.kill()
         parent.wait()
         assert gone(inside)
+        assert gone(grandchild)  # as vLLM's worker goes with EngineCore
         assert alive(outside)  # started after the block: not bound to its parent
     finally:
-        for pid in (inside, outside):
+        for pid in (inside, outside, grandchild):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
