@@ -32,5 +32,8 @@ test: setup
 	$(VENV)/bin/ruff check genetic_instruct tests bench
 	$(VENV)/bin/ruff format --check genetic_instruct tests bench
 	$(VENV)/bin/mypy
+	@# Imports point down DESIGN.md's layers, with no circles (contracts in pyproject.toml):
+	@# a crossing fails here with a line naming the broken contract.
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	@# Two workers: the engine tests on one core, everything else on the other (tests/conftest.py).
 	$(PY) -m pytest -q -n 2 --dist loadgroup

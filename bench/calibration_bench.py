@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 from genetic_instruct.calibration import calibrate
-from genetic_instruct.display import RunDisplay
-from genetic_instruct.evolution import sandbox_limits
+from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.executors import open_executor
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.vllm_engine import VLLMEngine
-from genetic_instruct.runner import run
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.store import RunStore
 from tests.conftest import make_config
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         store = RunStore(cfg.run_dir)
         executor = open_executor(cfg, {"default": engine}, display)
         found = calibrate(
-            cfg, store, executor, display, load_seeds(BUILTIN), (), sandbox_limits(cfg.execution)
+            cfg, store, executor, display, load_seeds(BUILTIN), (), cfg.execution.sandbox_limits()
         )
         store.close()
         demo = make_config(

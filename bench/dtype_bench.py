@@ -15,9 +15,10 @@ import os
 import time
 
 from genetic_instruct.config import ModelConfig
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import ChatRequest, Sampling
 from genetic_instruct.llm.vllm_engine import VLLMEngine, _cpu_has_native_bf16
-from genetic_instruct.seeds import BUILTIN, load_seeds
+from genetic_instruct.seeding.seed_file import load_seeds
 
 
 def requests(count: int) -> list[ChatRequest]:

@@ -1,6 +1,6 @@
 """Engine throughput: the full loop against the raw engine on the same prompts, both engines.
 
-For each engine, (b) a small real run (`runner.run`) goes through a recording wrapper that
+For each engine, (b) a small real run (`run.job.run`) goes through a recording wrapper that
 keeps every batch the loop sent; then (a) the same batches are replayed straight into the
 raw engine: `VLLMEngine.generate` for vLLM offline; for the server, `OpenAIEngine.generate`
 and a bare aiohttp client at the same concurrency. The loop's output tokens/s as a share of
@@ -36,11 +36,11 @@ from pathlib import Path
 import aiohttp
 
 from genetic_instruct.config import Config, ModelConfig
+from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.openai_wire import CHAT_PATH, chat_payload, parse_chat_response
-from genetic_instruct.roles.judge import JUDGE_SCHEMA
-from genetic_instruct.runner import run
+from genetic_instruct.run.job import run
 from tests.conftest import make_config
 from tests.vllm_server import SERVED_NAME, vllm_server
 
@@ -117,7 +117,7 @@ def loop_row(label: str, engine: Engine, args: argparse.Namespace) -> tuple[Row,
     requests = sum(map(len, recorder.batches))
     row = Row(
         label,
-        "loop: runner.run",
+        "loop: run.job.run",
         requests,
         recorder.tokens,
         seconds,

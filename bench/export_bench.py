@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.store_bench import _config, build
 from genetic_instruct.config import ExportFormat
-from genetic_instruct.export import export_parquet, sample_of_record
-from genetic_instruct.store import RunStore
+from genetic_instruct.export.dataset import export_parquet, sample_of_record
+from genetic_instruct.state.store import RunStore
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Run from the repository root (results are recorded in bench/RESULTS.md):
 
 For every builtin seed, its reference tests run against up to `--mutants` mutants of its
 reference solution in the sandbox (as the loop does for each offspring whose tests pass),
-with the loop's limits for mutants (test_strength.mutant_limits), and the plain test run
+with the loop's limits for mutants (sandbox/mutation_score.mutant_limits), and the plain test run
 is timed beside it for comparison. Prints Markdown: the mean
 mutation score, its distribution, the kill rate per operator, the seeds below 0.8 with the
 operators whose mutants survived, and seconds per task.
@@ -19,11 +19,12 @@ import os
 import time
 from collections import Counter
 
-from genetic_instruct.mutants import mutants
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, run_many
+from genetic_instruct.sandbox.mutants import mutants
+from genetic_instruct.sandbox.mutation_score import mutant_limits
 from genetic_instruct.sandbox.runner import usable_cpus
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.test_strength import mutant_limits
+from genetic_instruct.seeding.seed_file import load_seeds
 
 WEAK = 0.8
 

@@ -14,9 +14,9 @@ import argparse
 import statistics
 import time
 
+from genetic_instruct.answers.written_tests import parse_module
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.roles.unit_tests import parse_module
 from tests.answers.corpus import CASES
 from tests.test_roles import ROLES, _subject
 

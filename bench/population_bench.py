@@ -1,6 +1,6 @@
 """The whole loop up to an 800,000 population: overhead per offspring, memory, export, resume.
 
-Runs `runner.run` (the same code path and config system as the CLI) on the synthetic
+Runs `run.job.run` (the same code path and config system as the CLI) on the synthetic
 `engine=scripted` (instant, deterministic answers with malformed ones and near-copies),
 then, in fresh processes, a full export of the finished run and a resume probe. What is
 timed as the loop's own cost is the wall time of each generation minus the time the engine
@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from genetic_instruct.config import Config
-from genetic_instruct.evolution import GenerationStats
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine
 from genetic_instruct.llm.scripted import ScriptedEngine
-from genetic_instruct.runner import run
+from genetic_instruct.run.job import run
+from genetic_instruct.state.generation_stats import GenerationStats
 from tests.conftest import make_config
 
 # Output tokens per offspring a real run pays for (instructor share, coder, judge), and a

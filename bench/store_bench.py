@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.individual import Individual, content_id
 
 WORDS = (
     "list string integer matrix graph tree queue stack interval prefix window palindrome "
@@ -61,10 +61,11 @@ def synthetic_generation(
 
 
 def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float]]:
-    from genetic_instruct.cli import to_config  # noqa: F401  (registers configs)
-    from genetic_instruct.compatibility import check_resume
+    from genetic_instruct.cli.composition import to_config  # noqa: F401  (registers configs)
     from genetic_instruct.dedup import NearDuplicateIndex
-    from genetic_instruct.store import RunStore
+    from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.state.generation_stats import GenerationStats
+    from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)
     store = RunStore(run_dir)
@@ -78,7 +79,9 @@ def build(run_dir: Path, size: int, per_generation: int) -> list[dict[str, float
         n = min(per_generation, size - made)
         individuals, signatures = synthetic_generation(rng, generation, n, made, num_perm)
         start = time.perf_counter()
-        store.commit_generation(generation, individuals, signatures, {"tried": n, "accepted": n})
+        store.commit_generation(
+            GenerationStats(generation, tried=n, accepted=n), individuals, signatures
+        )
         rows.append({"population_before": made, "new": n, "commit_s": time.perf_counter() - start})
         made += n
         generation += 1
@@ -97,12 +100,15 @@ def resume(run_dir: Path) -> dict[str, float]:
     """What `run` does on a resume before the first request, timed step by step."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    from genetic_instruct.compatibility import check_resume
-    from genetic_instruct.display import RunDisplay
-    from genetic_instruct.evolution import Evolution, build_index, restore_index
-    from genetic_instruct.export import sync_export
-    from genetic_instruct.llm.pool import EnginePool
-    from genetic_instruct.store import RunStore
+    from genetic_instruct.console.display import RunDisplay
+    from genetic_instruct.dedup.from_config import build_index
+    from genetic_instruct.evolution.fitness import fitness_gate
+    from genetic_instruct.evolution.loop import Evolution
+    from genetic_instruct.executors.local import EnginePool
+    from genetic_instruct.export.dataset import sync_export
+    from genetic_instruct.run.compatibility import check_resume
+    from genetic_instruct.run.generations import restore_index
+    from genetic_instruct.state.store import RunStore
 
     cfg = _config(run_dir)
     timings["imports_and_config_s"] = time.perf_counter() - t0
@@ -115,7 +121,7 @@ def resume(run_dir: Path) -> dict[str, float]:
     restore_index(store, index)
     timings["dedup_restore_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    Evolution(cfg, store, EnginePool(cfg), RunDisplay(False), index)
+    Evolution(cfg, store, EnginePool(cfg), RunDisplay(False), index, fitness_gate(cfg, None))
     timings["population_view_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sync_export(store, cfg.export.path, cfg.export.include_seeds)

@@ -1,7 +1,7 @@
 """Streaming: the loop against the ceiling of the engine it drives, in one run.
 
 Server: one `vllm serve` of the embedded model (float32, prefix caching off). For each
-generation size, (b) the loop (`runner.run`, one generation, mutation only, execution off,
+generation size, (b) the loop (`run.job.run`, one generation, mutation only, execution off,
 instructor / coder / judge max_tokens 256 / 512 / 128, OpenAIEngine at `--concurrency`)
 through a wrapper that records every request it sent; then (a) the raw ceiling: those same
 requests (same prompts, max_tokens and seeds) sent all at once by a bare aiohttp client at
@@ -32,7 +32,7 @@ from genetic_instruct.config import ModelConfig
 from genetic_instruct.llm.base import ChatRequest, Completion, Engine
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.stream import Deliver, RequestStream, open_stream
-from genetic_instruct.runner import run
+from genetic_instruct.run.job import run
 from tests.conftest import make_config
 from tests.vllm_server import SERVED_NAME, vllm_server
 

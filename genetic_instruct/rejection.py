@@ -8,3 +8,8 @@ name such as `coder_truncated` or `near_duplicate_batch`.
 
 class Rejection(ValueError):
     """An offspring is not kept; str(rejection) is the reason counted in the stats."""
+
+
+def truncated_reason(engine_role: str) -> str:
+    """The rejection of an answer cut by max_tokens; the report counts them per role."""
+    return f"{engine_role}_truncated"

@@ -11,14 +11,18 @@ never run two at a time), and the other worker takes the rest of the suite meanw
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
-from genetic_instruct.cli import CONF_MODULE, to_config
+from genetic_instruct import faults
+from genetic_instruct.cli.composition import to_config
 from genetic_instruct.config import Config
+from genetic_instruct.files.shipped import conf_dir
 
 from .vllm_server import MODEL_DTYPE
 
@@ -41,7 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def make_config(*overrides: str) -> Config:
     """Compose conf/config.yaml with overrides, exactly as the CLI does."""
-    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return to_config(compose(config_name="config", overrides=list(overrides)))
 
 
@@ -97,11 +101,41 @@ def sandbox_pythonpath() -> str:
 
 def judge_prompt(instruction: str, solution: str) -> str:
     """The judge role's prompt about a task and a solution (no tests, not executed)."""
-    from genetic_instruct.candidate import Candidate
-    from genetic_instruct.operators import MUTATION, OffspringPlan
+    from genetic_instruct.evolution.candidate import Candidate
+    from genetic_instruct.evolution.operators import MUTATION, OffspringPlan
+    from genetic_instruct.evolution.roles import JudgeRole
     from genetic_instruct.prompts import load_templates
-    from genetic_instruct.roles import JudgeRole
 
     plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
     role = JudgeRole(load_templates()["judge"], structured_output=True)
     return role.prompt(Candidate(plan, instruction, solution=solution))
+
+
+CLI = (sys.executable, "-m", "genetic_instruct.cli")
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str | None] | None = None,
+    crash_at: str | None = None,
+    timeout: float = 300,
+    command: Sequence[str] = CLI,
+) -> subprocess.CompletedProcess[str]:
+    """`genetic-instruct ARGS` in a child process, as a user runs it; its output as text.
+
+    It inherits this process's environment, changed by `env` (None removes a variable),
+    but never a crash point (faults.py) unless `crash_at` names one. `command` runs another
+    front end of the same CLI (tests/overloaded_sandbox.py). The timeout only stops a hang.
+    """
+    environment = {key: value for key, value in os.environ.items() if key != faults.ENV}
+    if crash_at:
+        environment[faults.ENV] = crash_at
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment
+    )

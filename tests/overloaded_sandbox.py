@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genetic_instruct import cli, evolution, test_strength
+from genetic_instruct import cli
 from genetic_instruct.calibration import specimens
-from genetic_instruct.sandbox import ExecutionResult, SandboxLimits
+from genetic_instruct.evolution import loop
+from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, mutation_score
 
 
 def timed_out(solution: str, tests: str, limits: SandboxLimits | None = None) -> ExecutionResult:
@@ -31,7 +32,7 @@ def all_timed_out(
 
 
 if __name__ == "__main__":
-    evolution.run_tests = timed_out
-    test_strength.run_many = all_timed_out
+    loop.run_tests = timed_out
+    mutation_score.run_many = all_timed_out
     specimens.run_many = all_timed_out
     cli.main()

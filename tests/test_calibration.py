@@ -5,9 +5,7 @@ run with fitness.threshold=auto gates on what was measured."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,12 +21,14 @@ from genetic_instruct.calibration.separation import (
 )
 from genetic_instruct.calibration.specimens import calibration_tasks, make_specimens
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.meta import SETTINGS
+from genetic_instruct.state.store import RunStore
 
-from .conftest import STEADY_SANDBOX, make_config
+from .conftest import STEADY_SANDBOX, make_config, run_cli
 
 SEEDS = load_seeds(BUILTIN)
 SMALL = ["calibration.tasks=10", "calibration.faulty_per_task=2", "calibration.resamples=500"]
@@ -41,24 +41,8 @@ SCRIPTED = [
 KNOWS = "+models.default.engine_args.judge_references=builtin"  # scores by correctness
 
 
-CLI = [sys.executable, "-m", "genetic_instruct.cli"]
 # The CLI where every program overruns its wall clock (no sandbox run repeats its verdict).
 OVERLOADED = [sys.executable, str(Path(__file__).with_name("overloaded_sandbox.py"))]
-
-
-def _cli(
-    *args: str, crash_at: str | None = None, cli: list[str] = CLI
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
-    if crash_at:
-        env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [*cli, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def _calibration(run_dir: Path) -> dict:
@@ -141,7 +125,7 @@ def test_seeds_kept_although_failing_are_not_calibration_tasks() -> None:
 # -- the command ----------------------------------------------------------------------------
 def test_a_judge_that_knows_correctness_measures_near_one(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli("calibrate", f"run_dir={run_dir}", *SCRIPTED, *SMALL, KNOWS)
+    done = run_cli("calibrate", f"run_dir={run_dir}", *SCRIPTED, *SMALL, KNOWS)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("judge calibration: AUC 1.00 [1.00, 1.00] over 10 correct")
     found = _calibration(run_dir)
@@ -151,7 +135,7 @@ def test_a_judge_that_knows_correctness_measures_near_one(tmp_path: Path) -> Non
 
 def test_a_random_judge_measures_near_one_half_and_does_not_gate(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli(
+    done = run_cli(
         "calibrate",
         f"run_dir={run_dir}",
         *SCRIPTED,
@@ -169,7 +153,7 @@ def test_a_random_judge_measures_near_one_half_and_does_not_gate(tmp_path: Path)
 
 def test_unreadable_verdicts_are_counted_not_scored(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli(
+    done = run_cli(
         "calibrate",
         f"run_dir={run_dir}",
         *SCRIPTED,
@@ -197,7 +181,7 @@ def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) 
         f"+models.default.engine_args.request_log={log}",
     ]
     # answers take 50 ms, so the journal (flushed every 0.5 s) holds some when it dies
-    killed = _cli(*args, "+models.default.engine_args.latency_s=0.05", crash_at="judge:20")
+    killed = run_cli(*args, "+models.default.engine_args.latency_s=0.05", crash_at="judge:20")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert not (run_dir / "calibration.json").exists()
     store = RunStore(run_dir)
@@ -205,15 +189,15 @@ def test_calibration_resumes_after_sigkill_without_paying_twice(tmp_path: Path) 
     store.close()
     assert 0 < len(journaled) < 30
     before = len(log.read_text().split())
-    resumed = _cli(*args, cli=OVERLOADED)
+    resumed = run_cli(*args, command=OVERLOADED)
     assert resumed.returncode == 0, resumed.stderr
     sent = log.read_text().split()
     assert not journaled & set(sent[before:])  # no journaled answer paid for again
     assert len(set(sent)) == 30 and len(sent[before:]) == 30 - len(journaled)
-    assert _cli(
+    assert run_cli(
         "calibrate", f"run_dir={tmp_path / 'whole'}", *SCRIPTED, *SMALL, KNOWS
     ).stdout == resumed.stdout.replace(str(run_dir), str(tmp_path / "whole"))
-    again = _cli(*args)  # a valid stored calibration is reused, no request sent
+    again = run_cli(*args)  # a valid stored calibration is reused, no request sent
     assert again.stdout == resumed.stdout and log.read_text().split() == sent
 
 
@@ -225,17 +209,17 @@ def test_auto_gates_on_the_calibrated_threshold_when_the_judge_separates(
     tmp_path: Path,
 ) -> None:
     run_dir = tmp_path / "run"
-    done = _cli(f"run_dir={run_dir}", *RUN, KNOWS)
+    done = run_cli(f"run_dir={run_dir}", *RUN, KNOWS)
     assert done.returncode == 0, done.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
     # this judge knows only the seeds' solutions right: every offspring scores 2 < 9
-    assert stats["accepted"] == 0 and stats["rejected"]["below_fitness_threshold"] > 0
+    assert stats.accepted == 0 and stats.rejected["below_fitness_threshold"] > 0
     report = json.loads((run_dir / "report.json").read_text())
     assert report["gate"] == "judge score ≥ 9 (calibrated)"
     assert report["calibration"]["auc"] == 1.0
     assert "Judge calibration: AUC 1.00" in (run_dir / "README.md").read_text()
     assert "Judge calibration" in (run_dir / "report.html").read_text()
-    inspected = _cli("inspect", f"run_dir={run_dir}")
+    inspected = run_cli("inspect", f"run_dir={run_dir}")
     assert inspected.stdout.splitlines()[-1] == report["calibration"]["line"]
 
 
@@ -243,20 +227,20 @@ def test_auto_lets_every_readable_verdict_through_a_judge_without_signal(
     tmp_path: Path,
 ) -> None:
     run_dir = tmp_path / "run"
-    done = _cli(f"run_dir={run_dir}", *RUN, "calibration.tasks=24")
+    done = run_cli(f"run_dir={run_dir}", *RUN, "calibration.tasks=24")
     assert done.returncode == 0, done.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
-    assert "below_fitness_threshold" not in stats["rejected"] and stats["accepted"] > 0
+    assert "below_fitness_threshold" not in stats.rejected and stats.accepted > 0
     report = json.loads((run_dir / "report.json").read_text())
     assert not report["calibration"]["gates"] and report["gate"].startswith("none")
 
 
 def test_a_fixed_threshold_does_not_calibrate_unless_asked(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
-    assert _cli(f"run_dir={plain}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
+    assert run_cli(f"run_dir={plain}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
     assert not (plain / "calibration.json").exists()
     asked = tmp_path / "asked"
-    done = _cli(
+    done = run_cli(
         f"run_dir={asked}",
         *SCRIPTED,
         *SMALL,
@@ -298,18 +282,19 @@ def test_auto_needs_a_judge_criterion_to_gate_on() -> None:
 def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
     """Settings added by a later version, left at their defaults, are no change; changed
     ones are refused like any other."""
-    from genetic_instruct.compatibility import check_resume, fingerprint
+    from genetic_instruct.data_settings import fingerprint
+    from genetic_instruct.run.compatibility import check_resume
 
     at_defaults = ("calibration.tasks=40", "calibration.faulty_per_task=2")  # not the demo's
     cfg = make_config("engine=scripted", f"run_dir={tmp_path / 'run'}", *at_defaults)
     store = RunStore(cfg.run_dir)
     store.journal_record("judge", [("key", Completion("answer"))])  # past its seeds
     older = {k: v for k, v in fingerprint(cfg).items() if not k.startswith("calibration.")}
-    store.set_meta("config", older)
+    store.meta.set(SETTINGS, older)
     check_resume(store, cfg)
     refused = r"other settings: calibration.tasks \('<unset>' -> 12\)\. "
     with pytest.raises(ConfigError, match=refused):
-        store.set_meta("config", older)
+        store.meta.set(SETTINGS, older)
         check_resume(
             store,
             make_config(
@@ -328,7 +313,7 @@ def test_independent_tests_report_how_often_they_agree_with_the_solution(
     """With execution.tests_from=tester, the share of executed solutions that pass tests
     written apart from them is a second signal, in the report and the card."""
     run_dir = tmp_path / "run"
-    done = _cli(
+    done = run_cli(
         f"run_dir={run_dir}",
         *SCRIPTED,
         "evolution.max_generations=1",
@@ -346,5 +331,5 @@ def test_independent_tests_report_how_often_they_agree_with_the_solution(
         f"{agreement['executed']} executed solutions"
     ) in card
     coder = tmp_path / "coder"
-    assert _cli(f"run_dir={coder}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
+    assert run_cli(f"run_dir={coder}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
     assert json.loads((coder / "report.json").read_text())["test_agreement"] is None

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from genetic_instruct.config import Config, validate
+from genetic_instruct.config import Config
+from genetic_instruct.config_checks import validate
 from genetic_instruct.errors import ConfigError
 
-from .conftest import make_config
+from .conftest import make_config, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,16 +62,6 @@ def test_missing_mandatory_model_path_is_named() -> None:
         make_config("experiment=paper")
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -106,7 +95,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_bad_input_exits_2_before_loading_anything(
     args: list[str], needle: str, tmp_path: Path
 ) -> None:
-    result = _cli("engine=scripted", *args, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli("engine=scripted", *args, f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert [needle in ln for ln in result.stderr.splitlines()] == [True], result.stderr
     assert not (tmp_path / "run").exists()  # not even an empty directory or .hydra/
@@ -115,7 +104,7 @@ def test_cli_bad_input_exits_2_before_loading_anything(
 def test_cli_run_dir_that_is_a_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("mine\n")
-    result = _cli("engine=scripted", f"run_dir={path}", cwd=tmp_path)
+    result = run_cli("engine=scripted", f"run_dir={path}", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"genetic-instruct: error: {path}: a file, not a directory (config key run_dir)"
@@ -126,7 +115,7 @@ def test_cli_run_dir_that_is_a_file_exits_2_naming_the_key(tmp_path: Path) -> No
 def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text('{"instruction": "a", "solution": "x = 1"}\n{"instruction": 3}\n')
-    result = _cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert lines == [
@@ -138,7 +127,7 @@ def test_cli_bad_seed_file_exits_2_with_file_and_line(tmp_path: Path) -> None:
 def test_cli_non_utf8_seed_file_names_file_and_line(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_bytes(b'{"instruction": "a", "solution": "x = 1"}\n{"instruction": "caf\xe9"}\n')
-    result = _cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"genetic-instruct: error: {seeds}:2: not UTF-8 text (byte 0xe9 at column 21); "

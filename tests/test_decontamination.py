@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.synthetic_corpus import SyntheticCorpus
-from genetic_instruct.decontamination import (
+from genetic_instruct.dedup.decontamination import (
     BenchmarkFormatError,
     BenchmarkSource,
     ContaminationChecker,

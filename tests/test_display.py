@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genetic_instruct.display import StageTracker
-from genetic_instruct.llm.base import Completion
+from genetic_instruct.console.display import StageTracker
 
 
 class _Bar:
@@ -19,7 +18,7 @@ class _Bar:
 def test_a_large_stage_counts_every_answer_but_redraws_rarely() -> None:
     bar = _Bar()
     tracker = StageTracker(bar, task=0, accepted_so_far="-")  # type: ignore[arg-type]
-    for i in range(20_000):
-        tracker(i, Completion("x", 1, 5))
+    for _ in range(20_000):
+        tracker.answered("coder", 5)
     assert tracker.done == 20_000 and tracker.tokens == 100_000
     assert len(bar.updates) <= 1 + 10 * tracker.seconds  # at most ~10 redraws a second

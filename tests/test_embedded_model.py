@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.calibration import stored_calibration
 from genetic_instruct.config import Config
+from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import ChatRequest, Sampling
-from genetic_instruct.roles.judge import JUDGE_SCHEMA
-from genetic_instruct.runner import run
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.meta import CALIBRATION
+from genetic_instruct.state.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, judge_prompt, make_config
 from .test_evolution import LINEAGE_FIELDS
@@ -162,11 +163,11 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
         second.inner.close()
     store = RunStore(cfg.run_dir)
     stats = store.generation_stats()[-1]
-    calibration = stored_calibration(store)
+    calibration = store.meta.get(CALIBRATION)
     store.close()
-    assert stats["tried"] == 8
-    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
-    assert stats["completion_tokens"]["instructor"] > 0
+    assert stats.tried == 8
+    assert stats.tried == stats.accepted + sum(stats.rejected.values())
+    assert stats.completion_tokens["instructor"] > 0
     # The calibration's judge requests (2 references, 2 faulty) went to the second model,
     # and every verdict of it was read or counted as unreadable.
     assert calibration is not None and calibration.tasks == 2
@@ -174,7 +175,7 @@ def test_a_tiny_run_with_two_models_loaded_at_once_exports_complete_records(
     assert judged == 4 and len(second.sent) >= 4
     assert not set(first.sent) & set(second.sent)  # every request went to its role's model
     records = [json.loads(line) for line in result.dataset.read_text().splitlines()]
-    assert len(records) == stats["accepted"]
+    assert len(records) == stats.accepted
     for record in records:
         assert set(record) >= LINEAGE_FIELDS
         assert record["models"]["coder"] == ModelConfig().path
@@ -226,7 +227,7 @@ def test_killed_mid_stage_on_the_real_model_leaves_no_engine_and_repeats_no_call
     assert not journaled & set(recorder.sent)
     store = RunStore(run_dir)
     assert store.integrity_problems() == []
-    assert store.generation_stats()[-1]["replayed"] >= len(journaled)
+    assert store.generation_stats()[-1].replayed >= len(journaled)
 
 
 def test_the_embedded_judge_is_calibrated_on_a_small_sample(
@@ -235,9 +236,8 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     """The demo's calibration, on 3 tasks: every verdict read or counted, the outcome
     stored, written and said in one line (SmolLM2's verdicts are expected to carry no signal,
     but the test only asks that they are measured)."""
-    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate, stored_calibration
-    from genetic_instruct.display import RunDisplay
-    from genetic_instruct.evolution import sandbox_limits
+    from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
+    from genetic_instruct.console.display import RunDisplay
     from genetic_instruct.executors import open_executor
 
     cfg = make_config(
@@ -252,9 +252,9 @@ def test_the_embedded_judge_is_calibrated_on_a_small_sample(
     executor = open_executor(cfg, {"default": embedded_engine}, display)
     try:
         found = calibrate(
-            cfg, store, executor, display, load_seeds(BUILTIN), (), sandbox_limits(cfg.execution)
+            cfg, store, executor, display, load_seeds(BUILTIN), (), cfg.execution.sandbox_limits()
         )
-        assert stored_calibration(store) == found
+        assert store.meta.get(CALIBRATION) == found
     finally:
         executor.close()
         store.close()

@@ -8,24 +8,13 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
-from .conftest import STEADY_SANDBOX, dataset_records
+from .conftest import STEADY_SANDBOX, dataset_records, run_cli
 from .fault_proxy import FaultServer
 from .styled_model import styled_answer
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _openai(run_dir: Path, url: str, *extra: str) -> list[str]:
@@ -58,7 +47,7 @@ def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def test_a_dead_url_is_one_line_and_exit_2_with_nothing_written(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    done = _cli(*_openai(tmp_path / "run", url))
+    done = run_cli(*_openai(tmp_path / "run", url))
     assert done.returncode == 2
     line = _one_error_line(done)
     assert url in line and "connection refused" in line and "models.default.base_urls[0]" in line
@@ -67,7 +56,7 @@ def test_a_dead_url_is_one_line_and_exit_2_with_nothing_written(tmp_path: Path) 
 
 def test_a_model_the_server_does_not_serve_names_what_it_serves(tmp_path: Path) -> None:
     with FaultServer(answer=styled_answer, served=("Qwen/Qwen2.5-Coder-7B-Instruct",)) as server:
-        done = _cli(*_openai(tmp_path / "run", server.base_url))
+        done = run_cli(*_openai(tmp_path / "run", server.base_url))
     assert done.returncode == 2
     line = _one_error_line(done)
     assert "'styled' is not served there" in line and "Qwen/Qwen2.5-Coder-7B-Instruct" in line
@@ -78,10 +67,10 @@ def test_an_empty_model_folder_then_the_corrected_command(tmp_path: Path) -> Non
     empty = tmp_path / "model"
     empty.mkdir()
     run_dir = tmp_path / "run"
-    done = _cli(f"run_dir={run_dir}", f"models.default.path={empty}", "progress=false")
+    done = run_cli(f"run_dir={run_dir}", f"models.default.path={empty}", "progress=false")
     assert done.returncode == 2
     assert "no config.json" in _one_error_line(done) and not run_dir.exists()
-    fixed = _cli(
+    fixed = run_cli(
         f"run_dir={run_dir}", "engine=scripted", "progress=false", "evolution.max_generations=1"
     )
     assert fixed.returncode == 0, fixed.stderr
@@ -93,7 +82,7 @@ def test_a_server_lost_mid_run_stops_it_and_the_resume_equals_an_uninterrupted_r
     port = _free_port()
     args = ("models.default.outage_deadline_s=1",)
     with FaultServer(answer=styled_answer, served=("styled",)) as whole:
-        assert _cli(*_openai(tmp_path / "whole", whole.base_url, *args)).returncode == 0
+        assert run_cli(*_openai(tmp_path / "whole", whole.base_url, *args)).returncode == 0
     # The server goes away after 30 answers: every later attempt is a dropped connection.
     dies = FaultServer(
         lambda prompt, attempt: "pass", answer=styled_answer, served=("styled",), port=port
@@ -107,12 +96,12 @@ def test_a_server_lost_mid_run_stops_it_and_the_resume_equals_an_uninterrupted_r
 
     dies.plan = plan
     with dies:
-        lost = _cli(*_openai(tmp_path / "run", dies.base_url, *args))
+        lost = run_cli(*_openai(tmp_path / "run", dies.base_url, *args))
     assert lost.returncode == 75, lost.stderr
     line = _one_error_line(lost)
     assert "engine lost" in line and dies.base_url in line and "Resume" in line
     with FaultServer(answer=styled_answer, served=("styled",), port=port) as back:
-        resumed = _cli(*_openai(tmp_path / "run", back.base_url, *args))
+        resumed = run_cli(*_openai(tmp_path / "run", back.base_url, *args))
     assert resumed.returncode == 0, resumed.stderr
     assert dataset_records(tmp_path / "run" / "dataset.jsonl") == dataset_records(
         tmp_path / "whole" / "dataset.jsonl"
@@ -131,7 +120,7 @@ def test_a_server_lost_during_a_calibration_stops_it_in_one_line(tmp_path: Path)
     run_dir = tmp_path / "run"
     with FaultServer(plan, answer=styled_answer, served=("styled",)) as dies:
         args = _openai(run_dir, dies.base_url, "models.default.outage_deadline_s=1")
-        lost = _cli("calibrate", *args, "calibration.tasks=4", "evolution.max_in_flight=1")
+        lost = run_cli("calibrate", *args, "calibration.tasks=4", "evolution.max_in_flight=1")
     assert lost.returncode == 75, lost.stderr
     line = _one_error_line(lost)
     assert "engine lost" in line and dies.base_url in line and "Resume" in line
@@ -142,7 +131,7 @@ def test_a_server_lost_during_a_calibration_stops_it_in_one_line(tmp_path: Path)
 def test_a_stalled_run_stops_with_its_top_rejections_and_a_short_one_says_why(
     tmp_path: Path,
 ) -> None:
-    stalled = _cli(
+    stalled = run_cli(
         f"run_dir={tmp_path / 'stalled'}",
         "engine=scripted",
         "progress=false",
@@ -153,7 +142,7 @@ def test_a_stalled_run_stops_with_its_top_rejections_and_a_short_one_says_why(
     assert stalled.returncode == 3
     assert "stalled: the last 2 generations accepted nothing" in stalled.stderr
     assert "instructor_" in stalled.stderr  # the top rejection reasons are named
-    short = _cli(
+    short = run_cli(
         f"run_dir={tmp_path / 'short'}",
         "engine=scripted",
         "progress=false",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.run_end import ENGINE_LOST, META_KEY
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.meta import ENGINE_LOST, RUN_END
+from genetic_instruct.state.store import RunStore
 
 from .conftest import MODEL_DTYPE_OVERRIDE, dataset_records, make_config
 from .test_embedded_model import SHORT_ANSWERS, _Recorder
@@ -95,7 +95,7 @@ def test_an_engine_process_killed_mid_generation_stops_the_run_as_engine_lost(
     with RunStore(run_dir) as store:
         journaled = store.journal_keys()
         assert store.generation == 0 and journaled
-        assert store.get_meta(META_KEY)["reason"] == ENGINE_LOST
+        assert store.meta.get(RUN_END).reason == ENGINE_LOST
     recorder = _Recorder(embedded_engine)
     assert run(make_config(f"run_dir={run_dir}", *ARGS), engines={"default": recorder})
     assert not journaled & set(recorder.sent)  # no finished call paid for twice
@@ -110,4 +110,4 @@ def _fates(run_dir: Path) -> dict:
     with RunStore(run_dir) as store:
         stats = store.generation_stats()[-1]
     fields = ("tried", "accepted", "rejected", "prompt_tokens", "completion_tokens")
-    return {field: stats[field] for field in fields}
+    return {field: getattr(stats, field) for field in fields}

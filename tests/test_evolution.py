@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from genetic_instruct.config import Config
-from genetic_instruct.export import sample
+from genetic_instruct.evolution.answer_samples import SAMPLE_CHARS, bounded
+from genetic_instruct.export.dataset import sample
 from genetic_instruct.llm.scripted import ScriptedEngine
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records
 
@@ -63,11 +65,11 @@ def test_run_grows_the_population_and_exports_every_lineage_field(
 def test_every_offspring_is_accepted_or_rejected_with_a_reason(scripted_config: Config) -> None:
     run(scripted_config)
     stats = RunStore(scripted_config.run_dir).generation_stats()
-    generations = [s for s in stats if s["generation"] > 0]
+    generations = [s for s in stats if s.generation > 0]
     assert generations
     for s in generations:
-        assert s["tried"] == s["accepted"] + sum(s["rejected"].values())
-    reasons = set().union(*(s["rejected"] for s in generations))
+        assert s.tried == s.accepted + sum(s.rejected.values())
+    reasons = set().union(*(s.rejected for s in generations))
     assert "below_fitness_threshold" in reasons
     assert "tests_failed" in reasons
     assert reasons & {"near_duplicate_population", "near_duplicate_batch", "copy_of_parent"}
@@ -81,7 +83,7 @@ def test_target_size_stops_the_run(scripted_config: Config) -> None:
     result = run(cfg)
     assert result.population >= 140
     stats = RunStore(cfg.run_dir).generation_stats()
-    before_last = stats[-2].get("population", stats[-2].get("seeds"))
+    before_last = stats[-2].population
     assert before_last < 140  # it stopped as soon as the target was reached
 
 
@@ -163,4 +165,39 @@ def test_tests_can_come_from_a_separate_tester_request(scripted_config: Config) 
         assert record["models"]["tester"] == "scripted"
         assert record["execution"]["status"] == "passed"
     stats = RunStore(cfg.run_dir).generation_stats()[-1]
-    assert stats["completion_tokens"]["tester"] > 0
+    assert stats.completion_tokens["tester"] > 0
+
+
+def test_a_few_rejected_answers_per_role_and_reason_outlive_the_journal(
+    scripted_config: Config,
+) -> None:
+    """rejected_samples answers per (role, reason) in the whole run, the first rejected;
+    committed with their generation, so the journal's purge leaves them."""
+    one = replace(scripted_config, rejected_samples=1)
+    run(one)
+    with RunStore(one.run_dir) as store:
+        counts = store.rejected_answer_counts()
+        assert counts and set(counts.values()) == {1} and store.journal_keys() == set()
+        for role, reason in counts:
+            (answer,) = store.rejected_answers(reason)
+            assert answer.role == role and answer.answer
+            totals = [s.rejected.get(reason, 0) for s in store.generation_stats()]
+            assert answer.generation == next(g for g, n in enumerate(totals) if n)
+    elsewhere = Path(scripted_config.run_dir).parent / "none"
+    none = replace(
+        scripted_config,
+        run_dir=str(elsewhere),
+        export=replace(scripted_config.export, path=str(elsewhere / "dataset.jsonl")),
+        rejected_samples=0,
+    )
+    run(none)
+    with RunStore(none.run_dir) as store:
+        assert store.rejected_answer_counts() == {}
+
+
+def test_a_kept_answer_is_bounded_and_shown_with_its_end() -> None:
+    text = "start " + "x" * 10_000 + " the end"
+    kept = bounded(text)
+    assert len(kept) < SAMPLE_CHARS + 100 and kept.startswith("start ")
+    assert kept.endswith(" the end") and "characters left out" in kept
+    assert bounded("short") == "short"

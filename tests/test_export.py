@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from genetic_instruct.config import Config
-from genetic_instruct.export import rewrite
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.export.dataset import rewrite
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 
 def test_a_rewrite_in_three_slices_equals_the_rewrite_in_one(

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import BenchmarkFileConfig, Config, FilterConfig
-from genetic_instruct.evolution import build_contamination_checker, build_index
-from genetic_instruct.filters import (
+from genetic_instruct.dedup.from_config import build_contamination_checker, build_index
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.filters import (
     Contamination,
     CopyOfParent,
     InstructionLength,
     NearDuplicates,
 )
-from genetic_instruct.filters.near_duplicates import EarlierOffspring
-from genetic_instruct.operators import OffspringPlan
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.evolution.filters.near_duplicates import EarlierOffspring
+from genetic_instruct.evolution.operators import OffspringPlan
+from genetic_instruct.individual import Individual, content_id
 
 _PLAN = OffspringPlan(0, "mutation", (), 1, "add_constraints")
 _TASK = "Write a function merge_intervals(intervals) that returns the union of the intervals."
@@ -58,7 +58,7 @@ def test_offspring_close_to_a_benchmark_problem_are_dropped(
             benchmarks=[BenchmarkFileConfig("mine", str(bench), ["prompt"], "task_id")],
         ),
     )
-    checker = build_contamination_checker(cfg)
+    checker = build_contamination_checker(cfg.decontamination, cfg.seed)
     assert checker is not None
     unrelated = "Count the vowels in each word of a sentence and return a dictionary of counts."
     rejected: Counter[str] = Counter()

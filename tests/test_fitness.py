@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genetic_instruct.fitness import JudgeVerdict, fitness
+from genetic_instruct.evolution.fitness import JudgeVerdict, fitness
 
 
 def test_fitness_is_the_weighted_mean() -> None:

@@ -13,8 +13,8 @@ from genetic_instruct.config import Config
 from genetic_instruct.llm.base import ChatRequest
 from genetic_instruct.llm.scripted import ScriptedEngine
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
 from .conftest import dataset_records
 
@@ -91,14 +91,21 @@ def test_the_same_seed_gives_the_same_records_and_counts_in_any_completion_order
     for name, engine in engines.items():
         twin = _twin(cfg, tmp_path, name)
         result = run(twin, engines={"default": engine})
-        stats = RunStore(twin.run_dir).generation_stats()[1:]
+        with RunStore(twin.run_dir) as store:
+            stats = store.generation_stats()[1:]
+            kept = [
+                store.rejected_answers(reason)
+                for _, reason in sorted(store.rejected_answer_counts())
+            ]
         runs[name] = (
             dataset_records(result.dataset),
-            [(s["rejected"], s["judge_scores"], s["executions"]) for s in stats],
+            # as stored: counts in their order, and the rejected answers kept to be seen
+            [(list(s.rejected.items()), s.judge_scores, s.executions) for s in stats],
+            kept,
         )
     assert engines["a"].answered != engines["b"].answered  # the orders did differ
-    assert runs["a"][0] and runs["a"] == runs["b"]
-    rejected = runs["a"][1][0][0]
+    assert runs["a"][0] and runs["a"][2] and runs["a"] == runs["b"]
+    rejected = dict(runs["a"][1][0][0])
     assert rejected["near_duplicate_batch"] > 0  # the order-dependent check was exercised
 
 

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from genetic_instruct.compatibility import check_resume
 from genetic_instruct.config import Config
-from genetic_instruct.evolution import GenerationStats, build_index
+from genetic_instruct.dedup.from_config import build_index
+from genetic_instruct.individual import Individual, content_id
 from genetic_instruct.llm.scripted import ScriptedEngine
-from genetic_instruct.records import Individual, content_id
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run.compatibility import check_resume
+from genetic_instruct.run.job import run
+from genetic_instruct.state.generation_stats import GenerationStats
+from genetic_instruct.state.store import RunStore
 
 SMALL, LARGE = 1_000, 8_000
 _WORDS = "list string graph tree queue stack prefix window parity prime path cycle token".split()
@@ -51,9 +52,8 @@ def seeded_run(cfg: Config, size: int) -> None:
         )
     store = RunStore(cfg.run_dir)
     check_resume(store, cfg)
-    store.commit_generation(
-        0, seeds, build_index(cfg).signatures([s.instruction for s in seeds]), {"seeds": size}
-    )
+    signatures = build_index(cfg).signatures([s.instruction for s in seeds])
+    store.commit_generation(GenerationStats.of_seeds(size), seeds, signatures)
     store.close()
 
 

@@ -13,38 +13,24 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from genetic_instruct.candidate import Candidate
-from genetic_instruct.engine_logs import LOG_FILE
-from genetic_instruct.faults import ENV as CRASH_AT
-from genetic_instruct.jsonl import JsonlFormatError, read_jsonl
+from genetic_instruct.console.engine_logs import LOG_FILE
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.operators import MUTATION, OffspringPlan
+from genetic_instruct.evolution.roles import CoderRole
+from genetic_instruct.files.jsonl import JsonlFormatError, read_jsonl
+from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.operators import MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.roles import CoderRole
-from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.seeds import builtin_seeds_path
-from genetic_instruct.store import STATE_FILE
+from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
+
+from .conftest import run_cli
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
-
-
-def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_AT}
-    if crash_at:
-        env[CRASH_AT] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def _one_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -74,7 +60,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("finished")
     runs = base / "A", base / "B"
     for run_dir, seed in zip(runs, ("seed=1", "seed=2")):
-        result = _cli(*SMALL, f"run_dir={run_dir}", seed)
+        result = run_cli(*SMALL, f"run_dir={run_dir}", seed)
         assert result.returncode == 0, result.stderr
     return runs
 
@@ -98,12 +84,12 @@ def test_an_export_into_another_runs_directory_is_refused_naming_both(
     a, b = runs
     before = _snapshot(b)
     args = [*SMALL, "seed=1"] if command == "run" else ["export"]
-    error = _one_error(_cli(*args, f"run_dir={a}", f"export.path={b / name}"))
+    error = _one_error(run_cli(*args, f"run_dir={a}", f"export.path={b / name}"))
     assert f"{b / name}: in the directory of another run ({b}), not of the run in {a}" in error
     assert _snapshot(b) == before
     if command == "run":  # a new run is refused before it has any state
         new = a.parent / "new"
-        error = _one_error(_cli(*SMALL, f"run_dir={new}", f"export.path={b / name}"))
+        error = _one_error(run_cli(*SMALL, f"run_dir={new}", f"export.path={b / name}"))
         assert f"{b / name}" in error  # B's dataset: refused as an orphaned run's first
         assert not (new / STATE_FILE).exists()
         assert _snapshot(b) == before
@@ -114,12 +100,12 @@ def test_a_card_of_another_run_is_not_replaced_wherever_it_lies(
 ) -> None:
     a, b = runs
     shared = tmp_path / "published"
-    assert _cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}").returncode == 0
+    assert run_cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}").returncode == 0
     before = _snapshot(shared)
-    error = _one_error(_cli("export", f"run_dir={b}", f"export.path={shared / 'b.jsonl'}"))
+    error = _one_error(run_cli("export", f"run_dir={b}", f"export.path={shared / 'b.jsonl'}"))
     assert f"{shared / 'README.md'}: the card of another run" in error
     assert _snapshot(shared) == before
-    again = _cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}")
+    again = run_cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}")
     assert again.returncode == 0, again.stderr  # its own card, rewritten
 
 
@@ -132,19 +118,19 @@ def test_a_dataset_replaced_behind_a_runs_back_fails_verify_and_is_rewritten(
     is not shorter than B confirmed (a length check alone would pass it). B is made here,
     not copied: the run's record of its dataset names where it was made."""
     a, b = runs[0], tmp_path / "fresh-B"
-    assert _cli(*SMALL, f"run_dir={b}").returncode == 0  # seed 0: not A's records
+    assert run_cli(*SMALL, f"run_dir={b}").returncode == 0  # seed 0: not A's records
     (b / "dataset.jsonl").write_bytes((a / "dataset.jsonl").read_bytes() * 3)
     shutil.copy(a / "README.md", b / "README.md")
-    verify = _cli("verify", f"run_dir={b}")
+    verify = run_cli("verify", f"run_dir={b}")
     assert verify.returncode == 1
     assert f"{b}: exported dataset {b / 'dataset.jsonl'}:1: record " in verify.stderr
     assert "another run's dataset, or an edited one" in verify.stderr
     args = ["export"] if repair == "export" else [*SMALL, "evolution.max_generations=2"]
-    assert _cli(*args, f"run_dir={b}").returncode == 0
-    verified = _cli("verify", f"run_dir={b}")
+    assert run_cli(*args, f"run_dir={b}").returncode == 0
+    verified = run_cli("verify", f"run_dir={b}")
     assert verified.returncode == 0 and verified.stdout.startswith(f"{b}: ok"), verified.stderr
     copy = tmp_path / "copy" / "b.jsonl"
-    assert _cli("export", f"run_dir={b}", f"export.path={copy}").returncode == 0
+    assert run_cli("export", f"run_dir={b}", f"export.path={copy}").returncode == 0
     assert (b / "dataset.jsonl").read_bytes() == copy.read_bytes()
     ids_of_a = {r["id"] for r in _records(a / "dataset.jsonl")}
     assert not ids_of_a & {r["id"] for r in _records(copy)}
@@ -155,7 +141,7 @@ def test_verify_names_the_first_line_that_is_not_the_runs(runs: tuple[Path, Path
     dataset = b / "dataset.jsonl"
     lines = dataset.read_bytes().splitlines(keepends=True)
     dataset.write_bytes(b"".join([*lines[:2], b'{"id": "half\n', *lines[3:]]))
-    verify = _cli("verify", f"run_dir={b}")
+    verify = run_cli("verify", f"run_dir={b}")
     assert verify.returncode == 1
     assert f"{dataset}:3: not a JSON record with an id, where the run exported record " in (
         verify.stderr
@@ -176,7 +162,7 @@ def test_an_export_over_the_runs_own_state_is_refused(
 ) -> None:
     a, _ = runs
     before = _snapshot(a)
-    error = _one_error(_cli("export", f"run_dir={a}", f"export.path={a / name}"))
+    error = _one_error(run_cli("export", f"run_dir={a}", f"export.path={a / name}"))
     assert f"{a / name}: " in error and expected in error
     assert _snapshot(a) == before
 
@@ -196,7 +182,7 @@ def test_a_state_file_that_is_a_symbolic_link_is_refused_and_its_target_untouche
     before = victim.read_bytes()
     (a / name).unlink(missing_ok=True)
     (a / name).symlink_to(victim)
-    error = _one_error(_cli(*SMALL, f"run_dir={a}", "seed=1", "evolution.max_generations=2"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={a}", "seed=1", "evolution.max_generations=2"))
     assert f"{a / name}: a symbolic link to {victim}; " in error
     assert error.endswith(": remove the link")
     assert victim.read_bytes() == before
@@ -206,13 +192,13 @@ def test_a_lock_that_is_a_dangling_link_or_a_hard_link_is_refused(tmp_path: Path
     run_dir, victim = tmp_path / "run", tmp_path / "victim"
     run_dir.mkdir()
     (run_dir / LOCK_FILE).symlink_to(victim)
-    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{run_dir / LOCK_FILE}: a symbolic link" in error
     assert not victim.exists()
     (run_dir / LOCK_FILE).unlink()
     victim.write_bytes(b"precious\n")
     os.link(victim, run_dir / LOCK_FILE)
-    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{run_dir / LOCK_FILE}: a hard link" in error
     assert victim.read_bytes() == b"precious\n"
 
@@ -228,7 +214,7 @@ def test_an_output_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
     shutil.copy(a / "dataset.jsonl", victim)  # looks like ours: the link is what is refused
     link = out / ("data.jsonl" if output == "dataset" else "README.md")
     link.symlink_to(victim)
-    error = _one_error(_cli("export", f"run_dir={a}", f"export.path={out / 'data.jsonl'}"))
+    error = _one_error(run_cli("export", f"run_dir={a}", f"export.path={out / 'data.jsonl'}"))
     assert f"{link}: a symbolic link to {victim}" in error
     assert victim.read_bytes() == (a / "dataset.jsonl").read_bytes()
     assert link.is_symlink()
@@ -239,11 +225,11 @@ def test_an_output_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
 
 def test_paths_with_rich_markup_are_printed_as_they_are(tmp_path: Path) -> None:
     run_dir = tmp_path / MARKUP
-    done = _cli("engine=scripted", "evolution.max_generations=1", f"run_dir='{run_dir}'")
+    done = run_cli("engine=scripted", "evolution.max_generations=1", f"run_dir='{run_dir}'")
     assert done.returncode == 0, done.stderr
     last = done.stderr.splitlines()[-1]
     assert f" records to {run_dir / 'dataset.jsonl'} (card: {run_dir / 'README.md'})" in last
-    inspected = _cli("inspect", f"run_dir='{run_dir}'")
+    inspected = run_cli("inspect", f"run_dir='{run_dir}'")
     assert inspected.returncode == 0, inspected.stderr
     assert f"{run_dir}: generation 1" in inspected.stdout
 
@@ -260,7 +246,7 @@ def test_an_export_stopped_by_sigterm_removes_what_it_was_writing(
 ) -> None:
     a, _ = runs
     out = tmp_path / "out"
-    stopped = _cli(
+    stopped = run_cli(
         "export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}", crash_at="rewrite:1:SIGTERM"
     )
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
@@ -274,18 +260,18 @@ def test_an_export_stopped_by_sigterm_removes_what_it_was_writing(
 def test_the_next_export_sweeps_a_killed_exports_debris_but_not_a_live_writers(
     runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from genetic_instruct.atomic import temp_beside  # new: imported here, so that this file
+    from genetic_instruct.files.atomic import temp_beside  # new: imported here, so that this file
     # also runs against the code before it, where every test of it must fail
 
     a, _ = runs
     out = tmp_path / "out"
     export = ["export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}"]
-    killed = _cli(*export, crash_at="rewrite:1:SIGKILL")
+    killed = run_cli(*export, crash_at="rewrite:1:SIGKILL")
     assert killed.returncode == -signal.SIGKILL
     (debris,) = _hidden(out)
     assert debris.startswith(".d.jsonl.genetic-instruct-tmp-")
     with temp_beside(out / "d.jsonl") as (_, live):  # another export, still writing
-        assert _cli(*export).returncode == 0
+        assert run_cli(*export).returncode == 0
         assert _hidden(out) == [Path(live).name]
 
 
@@ -307,16 +293,16 @@ def test_an_export_sweeps_earlier_versions_debris_and_never_a_file_of_the_user(
     for name, mode in users.items():
         shutil.copy(a / "dataset.jsonl", out / name)
         (out / name).chmod(mode)
-    assert _cli("export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}").returncode == 0
+    assert run_cli("export", f"run_dir={a}", f"export.path={out / 'd.jsonl'}").returncode == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([*users, "d.jsonl", "README.md"])
 
 
 def test_a_runs_own_dataset_debris_is_swept_by_its_resume(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    killed = _cli(*SMALL, f"run_dir={run_dir}", crash_at="rewrite:1:SIGKILL")
+    killed = run_cli(*SMALL, f"run_dir={run_dir}", crash_at="rewrite:1:SIGKILL")
     assert killed.returncode == -signal.SIGKILL
     assert [n for n in _hidden(run_dir) if n.startswith(".dataset.jsonl")]
-    assert _cli(*SMALL, f"run_dir={run_dir}").returncode == 0
+    assert run_cli(*SMALL, f"run_dir={run_dir}").returncode == 0
     assert not [n for n in _hidden(run_dir) if n.startswith(".dataset.jsonl")]
 
 
@@ -354,7 +340,7 @@ def test_a_seed_file_that_is_not_text_is_one_line_naming_file_and_line(
 ) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_bytes(_GOOD_SEED + b"\n" + line + b"\n")
-    error = _one_error(_cli(*SMALL, f"run_dir={tmp_path / 'run'}", f"seeds={seeds}"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={tmp_path / 'run'}", f"seeds={seeds}"))
     assert error.startswith(f"genetic-instruct: error: {seeds}{expected}"), error
     assert not (tmp_path / "run").exists()
 

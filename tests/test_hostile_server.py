@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import random
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -23,11 +20,13 @@ import pytest
 from aiohttp import web
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.llm.base import MAX_TOKEN_COUNT, Completion, EngineLost
+from genetic_instruct.errors import EngineLost
+from genetic_instruct.llm.base import MAX_TOKEN_COUNT, Completion
 from genetic_instruct.llm.openai_wire import max_body_bytes
 from genetic_instruct.llm.preflight import MAX_MODELS_BYTES, EngineUnavailable, check_server
 from genetic_instruct.llm.retry import Backoff
 
+from .conftest import run_cli
 from .fault_proxy import FaultServer, Respond, _drop
 from .styled_model import styled_answer
 from .test_engine_faults import _openai
@@ -36,18 +35,7 @@ from .test_openai_engine import KEY_VAR, SECRET, RecordedSleep, opened, requests
 # The judge's verdict with a lone surrogate escape in its text: valid JSON, invalid text.
 SURROGATE_VERDICT = '{"rationale": "Fine \\ud800", "correctness": 9, "quality": 9}'
 MAX_TOKENS = 4096  # room for the 200 KB nested body below, under max_body_bytes
-
-
-def _cli(*args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": crash_at, KEY_VAR: SECRET}
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+WITH_KEY = {KEY_VAR: SECRET}  # the environment every CLI run here gets its key from
 
 
 def _answer(content: str = '"fine"', finish: str = '"stop"', usage: str = "{}") -> bytes:
@@ -124,21 +112,21 @@ def test_a_hostile_judge_and_token_counts_neither_stop_a_run_nor_its_resume(
             *_openai(run_dir, server.base_url, "evolution.max_generations=1"),
             f"models.default.api_key_env={KEY_VAR}",
         ]
-        killed = _cli(*args, crash_at="commit:2")  # generation 1 (after the seeds) is journaled
+        killed = run_cli(*args, crash_at="commit:2", env=WITH_KEY)  # generation 1 is journaled
         assert killed.returncode == -9, killed.stderr
 
         def judged() -> int:
             return sum(n for prompt, n in server.attempts.items() if "strict reviewer" in prompt)
 
         asked = judged()
-        resumed = _cli(*args)
+        resumed = run_cli(*args, env=WITH_KEY)
         assert resumed.returncode == 0, resumed.stderr
         assert asked > 0 and judged() == asked  # every verdict was replayed from the journal
     assert uncountable[0] > 0
     records = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     assert records and {r["rationale"] for r in records} == {"Fine \ufffd"}
     for command in ("verify", "report", "export"):
-        done = _cli(command, f"run_dir={run_dir}")
+        done = run_cli(command, f"run_dir={run_dir}", env=WITH_KEY)
         assert done.returncode == 0, done.stderr
     report = json.loads((run_dir / "report.json").read_text())
     assert max(report["generations"][-1]["prompt_tokens"].values()) < MAX_TOKEN_COUNT
@@ -232,7 +220,8 @@ def test_a_too_large_answer_is_neither_journaled_nor_stored(tmp_path: Path) -> N
     run_dir = tmp_path / "run"
     with FaultServer(respond=respond, served=("styled",)) as server:
         args = _openai(run_dir, server.base_url, "evolution.max_generations=1")
-        done = _cli(*args, crash_at="commit:2")  # what generation 1 journaled stays there
+        # what generation 1 journaled stays there
+        done = run_cli(*args, crash_at="commit:2", env=WITH_KEY)
     assert done.returncode == -9, done.stderr
     with sqlite3.connect(run_dir / "state.sqlite") as db:
         [longest] = db.execute("SELECT MAX(LENGTH(completion)) FROM journal").fetchone()
@@ -252,7 +241,7 @@ def test_the_preflight_follows_no_redirect_and_says_where_it_pointed(tmp_path: P
     with FaultServer(served=("styled",)) as elsewhere:
         with FaultServer(respond=_redirect_to(elsewhere.base_url)) as server:
             args = _openai(tmp_path / "run", server.base_url)
-            done = _cli(*args, f"models.default.api_key_env={KEY_VAR}")
+            done = run_cli(*args, f"models.default.api_key_env={KEY_VAR}", env=WITH_KEY)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.splitlines()
     assert server.base_url in line and f"{elsewhere.base_url}/models" in line

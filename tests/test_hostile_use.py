@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,22 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct.decontamination import humaneval_source
-from genetic_instruct.run_lock import LOCK_FILE
-from genetic_instruct.seeds import builtin_seeds_path
-from genetic_instruct.store import STATE_FILE
+from genetic_instruct.dedup.decontamination import humaneval_source
+from genetic_instruct.files.shipped import builtin_seeds_path
+from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
+
+from .conftest import run_cli
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
-
-
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def _one_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -43,7 +33,7 @@ def _one_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of a run, but the lock's note of its last holder (run_lock.py)."""
+    """Every file of a run, but the lock's note of its last holder (run/lock.py)."""
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in folder.rglob("*")
@@ -55,7 +45,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small finished run, copied by each test that changes it."""
     run_dir = tmp_path_factory.mktemp("finished") / "run"
-    result = _cli(*SMALL, f"run_dir={run_dir}")
+    result = run_cli(*SMALL, f"run_dir={run_dir}")
     assert result.returncode == 0, result.stderr
     return run_dir
 
@@ -69,12 +59,12 @@ def run_dir(finished: Path, tmp_path: Path) -> Path:
 
 def test_a_refused_resume_leaves_the_runs_record_of_its_settings_alone(run_dir: Path) -> None:
     before = _snapshot(run_dir)
-    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}", "evolution.mutation_rate=0.9"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}", "evolution.mutation_rate=0.9"))
     assert "evolution.mutation_rate (0.5 -> 0.9)" in error
     assert _snapshot(run_dir) == before
-    assert _cli("report", f"run_dir={run_dir}").returncode == 0
+    assert run_cli("report", f"run_dir={run_dir}").returncode == 0
     assert json.loads((run_dir / "report.json").read_text())["settings"]["mutation_rate"] == 0.5
-    assert _cli("export", f"run_dir={run_dir}").returncode == 0
+    assert run_cli("export", f"run_dir={run_dir}").returncode == 0
     assert "mutation rate 0.5;" in (run_dir / "README.md").read_text()
 
 
@@ -89,16 +79,16 @@ def test_lost_state_beside_a_dataset_is_refused_and_fresh_moves_the_old_run_asid
         state.unlink()
     before = _snapshot(run_dir)
     for command in ("verify", "export"):
-        error = _one_error(_cli(command, f"run_dir={run_dir}"))
+        error = _one_error(run_cli(command, f"run_dir={run_dir}"))
         assert f"{state}: no run state here" in error
-    error = _one_error(_cli(*SMALL, f"run_dir={run_dir}"))
+    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{state}: missing or empty, but {dataset} holds a dataset" in error
     assert "fresh=true" in error
     assert _snapshot(run_dir) == before  # nothing rewritten, nothing created
-    assert _cli(*SMALL, f"run_dir={run_dir}", "fresh=true").returncode == 0
+    assert run_cli(*SMALL, f"run_dir={run_dir}", "fresh=true").returncode == 0
     (aside,) = run_dir.glob("superseded-*")
     assert _snapshot(aside) == before  # every old file kept, byte for byte
-    assert _cli("verify", f"run_dir={run_dir}").returncode == 0
+    assert run_cli("verify", f"run_dir={run_dir}").returncode == 0
 
 
 def test_a_read_only_run_can_be_inspected_verified_reported_and_exported_elsewhere(
@@ -120,7 +110,7 @@ def test_a_read_only_run_can_be_inspected_verified_reported_and_exported_elsewhe
         script.append(
             f"{argv} 'run_dir={run_dir}' >{tmp_path / name}.out 2>&1; echo $? >{tmp_path / name}.rc"
         )
-    verified = _cli("verify", f"run_dir={run_dir}").stdout
+    verified = run_cli("verify", f"run_dir={run_dir}").stdout
     records = len((run_dir / "dataset.jsonl").read_text().splitlines())
     before = _snapshot(run_dir)
     done = subprocess.run(
@@ -160,11 +150,11 @@ def test_seeds_from_a_benchmark_are_refused_or_kept_out_of_every_export(tmp_path
     seeds.write_text("\n".join([*own[:4], *leaked, *own[4:]]) + "\n")
     run_dir = tmp_path / "run"
     args = [*SMALL, f"seeds={seeds}", f"run_dir={run_dir}", "export.include_seeds=true"]
-    error = _one_error(_cli(*args))
+    error = _one_error(run_cli(*args))
     assert f"{seeds}:5: seed " in error and "humaneval:HumanEval/0" in error
     assert "2 of 22 seeds match" in error and "allow_contaminated_seeds=true" in error
     assert not run_dir.exists()
-    assert _cli(*args, "decontamination.allow_contaminated_seeds=true").returncode == 0
+    assert run_cli(*args, "decontamination.allow_contaminated_seeds=true").returncode == 0
     exported = [json.loads(line) for line in (run_dir / "dataset.jsonl").read_text().splitlines()]
     instructions = {r["instruction"] for r in exported if r["origin"] == "seed"}
     assert len(instructions) == 20
@@ -180,17 +170,17 @@ def test_decontaminate_checks_against_the_runs_own_sets_and_says_so(tmp_path: Pa
         "decontamination.humaneval=false",
         f"decontamination.benchmarks=[{{name: mine, path: {bench}}}]",
     ]
-    assert _cli(*SMALL, f"run_dir={run_dir}", *sets).returncode == 0
+    assert run_cli(*SMALL, f"run_dir={run_dir}", *sets).returncode == 0
     lines = (run_dir / "dataset.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     with bench.open("a") as out:  # the benchmark's next release holds a record of the dataset
         out.write(json.dumps({"prompt": first["instruction"]}) + "\n")
-    result = _cli("decontaminate", f"run_dir={run_dir}")
+    result = run_cli("decontaminate", f"run_dir={run_dir}")
     assert result.returncode == 0, result.stderr
     saved = run_dir / ".hydra" / "config.yaml"
     assert f"against mine (the run's sets, from {saved}" in result.stdout
     assert f"dropped 1, kept {len(lines) - 1}" in result.stdout
-    given = _cli("decontaminate", f"run_dir={run_dir}", "decontamination.humaneval=true")
+    given = run_cli("decontaminate", f"run_dir={run_dir}", "decontamination.humaneval=true")
     assert "against humaneval (the sets given on the command line" in given.stdout
 
 
@@ -202,14 +192,14 @@ def test_resume_compares_seed_tasks_by_content_and_engine_args_that_shape_answer
     other = tmp_path / "other.jsonl"
     other.write_text("\n".join(builtin_seeds_path().read_text().splitlines()[1:]) + "\n")
     base = [*SMALL, f"run_dir={run_dir}"]
-    error = _one_error(_cli(*base, "models.default.engine_args.malformed_rate=0.5"))
+    error = _one_error(run_cli(*base, "models.default.engine_args.malformed_rate=0.5"))
     assert "models.default.engine_args.malformed_rate (0.1 -> 0.5)" in error
-    error = _one_error(_cli(*base, f"seeds={other}"))
+    error = _one_error(run_cli(*base, f"seeds={other}"))
     assert "seeds.sha256" in error
     assert "seeds: builtin" in (run_dir / ".hydra" / "config.yaml").read_text()
     # Throughput-only engine arguments and a moved seed file of the same tasks are fine.
-    assert _cli(*base, "+models.default.engine_args.latency_s=0.001").returncode == 0
-    assert _cli(*base, f"seeds={same}").returncode == 0
+    assert run_cli(*base, "+models.default.engine_args.latency_s=0.001").returncode == 0
+    assert run_cli(*base, f"seeds={same}").returncode == 0
     assert f"seeds: {same}" in (run_dir / ".hydra" / "config.yaml").read_text()
 
 
@@ -217,25 +207,16 @@ def test_a_first_start_whose_engine_fails_does_not_block_the_corrected_command(
     tmp_path: Path,
 ) -> None:
     run_dir = tmp_path / "run"
-    env_free = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    failed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            "engine=openai",
-            "progress=false",
-            "models.default.path=served",
-            "models.default.base_urls=[http://127.0.0.1:9/v1]",
-            f"run_dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env_free,
+    failed = run_cli(
+        "engine=openai",
+        "progress=false",
+        "models.default.path=served",
+        "models.default.base_urls=[http://127.0.0.1:9/v1]",
+        f"run_dir={run_dir}",
+        env={"OPENAI_API_KEY": None},  # unset: the engine must refuse, naming it
     )
     assert "OPENAI_API_KEY" in _one_error(failed)
     assert not run_dir.exists()  # engines are checked before anything is written
-    corrected = _cli(*SMALL, f"run_dir={run_dir}")
+    corrected = run_cli(*SMALL, f"run_dir={run_dir}")
     assert corrected.returncode == 0, corrected.stderr
     assert "path: scripted" in (run_dir / ".hydra" / "config.yaml").read_text()

@@ -10,9 +10,6 @@ environment once, at import.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ import pytest
 from genetic_instruct.config import EMBEDDED_MODEL
 from genetic_instruct.llm.embedded import resolve_model_path
 
-from .conftest import MODEL_DTYPE_OVERRIDE
+from .conftest import MODEL_DTYPE_OVERRIDE, run_cli
 
 HUB_ID = "tiny-org/smollm2-chat"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -41,24 +38,19 @@ def hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _cli(hf_home: Path, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"}
-    env.pop("HF_TOKEN", None)
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=env,
-    )
+def _offline(hf_home: Path) -> dict[str, str | None]:
+    """The environment of a user whose hub cache is `hf_home`, offline, without a token."""
+    return {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "HF_TOKEN": None}
 
 
 def test_an_unknown_hub_id_is_one_line_naming_it_and_what_to_do(
     hf_home: Path, tmp_path: Path
 ) -> None:
-    done = _cli(
-        hf_home, tmp_path, "models.default.path=nobody/no-such-model", f"run_dir={tmp_path / 'run'}"
+    done = run_cli(
+        "models.default.path=nobody/no-such-model",
+        f"run_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        env=_offline(hf_home),
     )
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
@@ -68,11 +60,11 @@ def test_an_unknown_hub_id_is_one_line_naming_it_and_what_to_do(
 
 
 def test_a_missing_folder_is_still_named_as_a_folder(hf_home: Path, tmp_path: Path) -> None:
-    done = _cli(
-        hf_home,
-        tmp_path,
+    done = run_cli(
         f"models.default.path={tmp_path / 'models' / 'mine'}",
         f"run_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        env=_offline(hf_home),
     )
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
@@ -82,9 +74,7 @@ def test_a_missing_folder_is_still_named_as_a_folder(hf_home: Path, tmp_path: Pa
 @pytest.mark.model
 def test_a_cached_hub_id_runs_offline_on_vllm(hf_home: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    done = _cli(
-        hf_home,
-        tmp_path,
+    done = run_cli(
         f"models.default.path={HUB_ID}",
         f"run_dir={run_dir}",
         "progress=false",
@@ -95,6 +85,8 @@ def test_a_cached_hub_id_runs_offline_on_vllm(hf_home: Path, tmp_path: Path) -> 
         "execution.mutants=0",
         "models.default.kv_cache_gib=1",
         MODEL_DTYPE_OVERRIDE,
+        cwd=tmp_path,
+        env=_offline(hf_home),
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]

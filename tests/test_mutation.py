@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genetic_instruct.compatibility import differences, fingerprint
+from genetic_instruct.data_settings import differences, fingerprint
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.mutants import OPERATORS, mutants
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.test_strength import mutation_results
-from tests.conftest import make_config
+from genetic_instruct.sandbox.mutants import OPERATORS, mutants
+from genetic_instruct.sandbox.mutation_score import mutation_results
+from genetic_instruct.seeding.seed_file import load_seeds
+from tests.conftest import make_config, run_cli
 
 SEEDS = load_seeds(BUILTIN)
 LIMITS = SandboxLimits(wall_seconds=10)
@@ -137,20 +136,12 @@ def test_mutation_settings_join_the_resume_check() -> None:
 def _run(run_dir: Path, *overrides: str) -> tuple[list[dict], dict]:
     """A one-generation CLI run on the scripted engine: its exported records and the
     generation's stats."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            "engine=scripted",
-            "progress=false",
-            "evolution.max_generations=1",
-            f"run_dir={run_dir}",
-            *overrides,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_cli(
+        "engine=scripted",
+        "progress=false",
+        "evolution.max_generations=1",
+        f"run_dir={run_dir}",
+        *overrides,
     )
     assert result.returncode == 0, result.stderr
     lines = (run_dir / "dataset.jsonl").read_text().splitlines()

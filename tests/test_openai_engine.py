@@ -21,10 +21,10 @@ import pytest
 
 from genetic_instruct.config import ModelConfig
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA, parse_verdict
 from genetic_instruct.llm.base import ChatRequest, Completion, Sampling
 from genetic_instruct.llm.openai_engine import OpenAIEngine
 from genetic_instruct.llm.retry import Backoff, is_retryable_status, parse_retry_after
-from genetic_instruct.roles.judge import JUDGE_SCHEMA, parse_verdict
 
 from .conftest import judge_prompt
 from .fault_proxy import FAKE_VERDICT, FaultServer
@@ -250,7 +250,8 @@ def served() -> Iterator[str]:
 
 @pytest.mark.model
 def test_judge_requests_return_json_that_parse_verdict_accepts(served: str) -> None:
-    from genetic_instruct.seeds import BUILTIN, load_seeds
+    from genetic_instruct.files.shipped import BUILTIN
+    from genetic_instruct.seeding.seed_file import load_seeds
 
     requests = [
         ChatRequest(

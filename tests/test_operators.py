@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from genetic_instruct.config import EvolutionConfig
-from genetic_instruct.operators import CROSSOVER, MUTATION, plan_colony
+from genetic_instruct.evolution.operators import CROSSOVER, MUTATION, plan_colony
+from genetic_instruct.evolution.roles import CrossoverRole, MutationRole
+from genetic_instruct.individual import Individual
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.records import Individual
-from genetic_instruct.roles import CrossoverRole, MutationRole
 
 
 def _population(n: int) -> list[Individual]:

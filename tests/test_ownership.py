@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from genetic_instruct.ownership import TEXT_MARKER
+from genetic_instruct.files.ownership import TEXT_MARKER
+
+from .conftest import run_cli
 
 HAND_WRITTEN = "# My project\n\nNotes I wrote by hand.\n"
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("ownership") / "run"
-    result = _cli(
+    result = run_cli(
         "engine=scripted", "progress=false", "evolution.max_generations=1", f"run_dir={run_dir}"
     )
     assert result.returncode == 0, result.stderr
@@ -38,7 +29,7 @@ def test_a_hand_written_readme_beside_an_export_path_survives(
 ) -> None:
     (tmp_path / "README.md").write_text(HAND_WRITTEN)
     data = tmp_path / "data.jsonl"
-    refused = _cli("export", f"run_dir={finished_run}", f"export.path={data}")
+    refused = run_cli("export", f"run_dir={finished_run}", f"export.path={data}")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         f"genetic-instruct: error: {tmp_path / 'README.md'}: a file genetic-instruct did not "
@@ -47,7 +38,7 @@ def test_a_hand_written_readme_beside_an_export_path_survives(
     assert (tmp_path / "README.md").read_text() == HAND_WRITTEN
     assert not data.exists()  # refused before the dataset was written
     for _ in range(2):  # a card of ours is rewritten by the next export
-        named = _cli(
+        named = run_cli(
             "export",
             f"run_dir={finished_run}",
             f"export.path={data}",
@@ -63,7 +54,7 @@ def test_a_second_export_to_the_run_directory_rewrites_its_own_card(finished_run
     card = finished_run / "README.md"
     earlier = card.read_text().replace(TEXT_MARKER + "\n", "")
     card.write_text(earlier.replace("synthetic Python", "SYNTHETIC"))
-    result = _cli("export", f"run_dir={finished_run}")
+    result = run_cli("export", f"run_dir={finished_run}")
     assert result.returncode == 0, result.stderr
     assert "SYNTHETIC" not in card.read_text() and TEXT_MARKER in card.read_text()
 
@@ -73,7 +64,7 @@ def test_a_dataset_from_elsewhere_at_export_path_is_not_overwritten(
 ) -> None:
     theirs = tmp_path / "train.jsonl"
     theirs.write_text('{"prompt": "p", "completion": "c"}\n')
-    result = _cli(
+    result = run_cli(
         "export", f"run_dir={finished_run}", f"export.path={theirs}", "export.card=CARD.md"
     )
     assert result.returncode == 2
@@ -81,7 +72,7 @@ def test_a_dataset_from_elsewhere_at_export_path_is_not_overwritten(
     assert theirs.read_text() == '{"prompt": "p", "completion": "c"}\n'
     ours = tmp_path / "ours.json"  # recognised by content, whatever its name
     for include_seeds in ("false", "true"):  # the second rewrites the whole file
-        again = _cli(
+        again = run_cli(
             "export",
             f"run_dir={finished_run}",
             f"export.path={ours}",
@@ -95,14 +86,14 @@ def test_a_report_or_clean_copy_that_is_not_ours_survives(
     finished_run: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "report.json").write_text("{}\n")
-    result = _cli("report", f"run_dir={finished_run}", f"report_dir={tmp_path}")
+    result = run_cli("report", f"run_dir={finished_run}", f"report_dir={tmp_path}")
     assert result.returncode == 2 and "report_dir=..." in result.stderr
     assert (tmp_path / "report.json").read_text() == "{}\n"
     assert not (tmp_path / "report.html").exists()
     dataset = tmp_path / "data.jsonl"
     shutil.copy(finished_run / "dataset.jsonl", dataset)
     (tmp_path / "data.clean.jsonl").write_text("mine\n")
-    refused = _cli("decontaminate", f"run_dir={finished_run}", f"export.path={dataset}")
+    refused = run_cli("decontaminate", f"run_dir={finished_run}", f"export.path={dataset}")
     assert refused.returncode == 2 and "data.clean.jsonl" in refused.stderr
     assert (tmp_path / "data.clean.jsonl").read_text() == "mine\n"
 
@@ -111,7 +102,7 @@ def test_a_new_run_beside_a_hand_written_readme_is_refused_before_writing(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "README.md").write_text(HAND_WRITTEN)
-    result = _cli("engine=scripted", "progress=false", f"run_dir={tmp_path}")
+    result = run_cli("engine=scripted", "progress=false", f"run_dir={tmp_path}")
     assert result.returncode == 2
     assert "export.card=..." in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from genetic_instruct.config import Config, ExportFormat
 from genetic_instruct.errors import InputError
-from genetic_instruct.runner import run
+from genetic_instruct.run.job import run
+
+from .conftest import run_cli
 
 datasets = pytest.importorskip("datasets")
 
@@ -39,21 +39,13 @@ def test_the_demo_as_parquet_loads_with_the_jsonl_columns_and_rows(
     jsonl = Path(scripted_config.export.path)
     out = tmp_path / "out" / "train.parquet"
     out.parent.mkdir()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            "export",
-            "engine=scripted",
-            f"run_dir={scripted_config.run_dir}",
-            f"export.path={out}",
-            "export.format=parquet",
-            "export.rows_per_shard=7",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = run_cli(
+        "export",
+        "engine=scripted",
+        f"run_dir={scripted_config.run_dir}",
+        f"export.path={out}",
+        "export.format=parquet",
+        "export.rows_per_shard=7",
     )
     assert done.returncode == 0, done.stderr
     shards = sorted(out.parent.glob("train-*.parquet"))

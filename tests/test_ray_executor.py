@@ -8,8 +8,6 @@ driver, right after an answer of a colony that still has unanswered requests.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from genetic_instruct import evolution, faults
+from genetic_instruct import faults
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.runner import run
-from genetic_instruct.store import RunStore
+from genetic_instruct.run import opening
+from genetic_instruct.run.job import run
+from genetic_instruct.state.store import RunStore
 
-from .conftest import dataset_records, make_config
+from .conftest import dataset_records, make_config, run_cli
 
 ray = pytest.importorskip("ray")
 from genetic_instruct.executors.ray_colonies import (  # noqa: E402  (needs Ray)
@@ -89,7 +88,7 @@ class ActorKiller:
         self.executors: list[RayColonies] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_open = evolution.open_executor
+        real_open = opening.open_executor
         real_generate = ColonyEngine.generate
 
         def open_executor(*args: object) -> object:
@@ -113,7 +112,7 @@ class ActorKiller:
 
             return real_generate(engine, requests, answered)
 
-        monkeypatch.setattr(evolution, "open_executor", open_executor)
+        monkeypatch.setattr(opening, "open_executor", open_executor)
         monkeypatch.setattr(ColonyEngine, "generate", generate)
 
     def _kill(self, colony: int) -> None:
@@ -172,7 +171,7 @@ def test_a_killed_actor_is_restarted_and_only_unanswered_requests_are_sent_again
     cfg = replace(cfg, progress=True)
     killer = ActorKiller(after=70, run_dir=tmp_path / "ray")  # in generation 2
     killer.install(monkeypatch)
-    monkeypatch.setattr("genetic_instruct.journal.FLUSH_EVERY_N", 1)
+    monkeypatch.setattr("genetic_instruct.state.journal.FLUSH_EVERY_N", 1)
     delivered = _count_deliveries(monkeypatch)
     run(cfg)
     assert killer.killed is not None
@@ -246,12 +245,7 @@ def test_an_engine_lost_inside_an_actor_stops_the_run_as_engine_lost(tmp_path: P
         "evolution.max_generations=2",
         "+models.default.engine_args.lost_after=10",  # each colony's engine, in generation 1
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli(*args)
     assert result.returncode == 75, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -302,11 +296,7 @@ def test_two_actors_with_their_own_vllm_engines_survive_a_kill(tmp_path: Path, m
     result = run(cfg)
     assert killer.killed is not None and killer.executors[0].losses[killer.killed] == 1
     assert result.generation == 1
-    verify = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
-        capture_output=True,
-        text=True,
-    )
+    verify = run_cli("verify", f"run_dir={run_dir}")
     assert verify.returncode == 0, verify.stderr
     stats = RunStore(run_dir).generation_stats()[-1]
-    assert stats["tried"] == stats["accepted"] + sum(stats["rejected"].values())
+    assert stats.tried == stats.accepted + sum(stats.rejected.values())

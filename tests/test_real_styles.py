@@ -6,36 +6,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
+from .conftest import run_cli
 from .fault_proxy import FaultServer
 from .styled_model import AFTER_EXAMPLE, LEAKS, styled_answer
 
 
 def _run(run_dir: Path, base_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            f"run_dir={run_dir}",
-            "engine=openai",
-            "models.default.path=styled",
-            f"models.default.base_urls=[{base_url}]",
-            "models.default.api_key_env=null",
-            "progress=false",
-            "evolution.max_generations=4",  # enough records to hold every test style
-            "evolution.target_size=500",
-            "fitness.threshold=7",
-            "execution.enabled=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return run_cli(
+        f"run_dir={run_dir}",
+        "engine=openai",
+        "models.default.path=styled",
+        f"models.default.base_urls=[{base_url}]",
+        "models.default.api_key_env=null",
+        "progress=false",
+        "evolution.max_generations=4",  # enough records to hold every test style
+        "evolution.target_size=500",
+        "fitness.threshold=7",
+        "execution.enabled=true",
     )
 
 
@@ -60,9 +51,15 @@ def test_exported_records_hold_exactly_the_final_answers(tmp_path: Path) -> None
     assert any("wasSuccessful()" in t for t in tests)  # unittest classes, run as such
     assert any("() or True" in t for t in tests)  # pytest-style functions
     rejected: dict[str, int] = {}
-    for row in RunStore(tmp_path / "run").generation_stats():
-        for reason, count in row.get("rejected", {}).items():
+    for stats in RunStore(tmp_path / "run").generation_stats():
+        for reason, count in stats.rejected.items():
             rejected[reason] = rejected.get(reason, 0) + count
     # (which roles' answers get cut depends on the seeds; a cut one kept would show
     # CUT-HERE, one of the LEAKS checked above)
     assert rejected.get("instructor_truncated", 0) > 0 and rejected.get("judge_truncated", 0) > 0
+    # The answers cut by max_tokens can be seen: the first three, as the model sent them.
+    shown = run_cli("inspect", f"run_dir={tmp_path / 'run'}", "--rejected", "instructor_truncated")
+    assert shown.returncode == 0, shown.stderr
+    headers = [line for line in shown.stdout.splitlines() if line.startswith("--- ")]
+    assert 0 < len(headers) <= 3 and all("instructor request" in line for line in headers)
+    assert "CUT-HERE" in shown.stdout

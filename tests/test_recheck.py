@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from genetic_instruct.decontamination import (
+from genetic_instruct.dedup.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
     humaneval_source,
     read_problems,
 )
-from genetic_instruct.export import export_jsonl
-from genetic_instruct.recheck import DatasetFormatError, output_paths, recheck_dataset
-from genetic_instruct.records import Individual, content_id
+from genetic_instruct.export.dataset import export_jsonl
+from genetic_instruct.export.recheck import DatasetFormatError, output_paths, recheck_dataset
+from genetic_instruct.individual import Individual, content_id
+
+from .conftest import run_cli
 
 MBPP_TASK = "Write a python function to find the first repeated character in a given string."
 CLEAN = [
@@ -132,22 +132,14 @@ def test_a_bad_line_fails_naming_file_and_line_and_writes_nothing(
     )
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "decontaminate", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
 def test_cli_rechecks_a_run_export_against_new_benchmark_files(
     export: Path, mbpp: Path, tmp_path: Path
 ) -> None:
     benchmarks = f"decontamination.benchmarks=[{{name: mbpp, path: {mbpp}, text_fields: [text]}}]"
     run_dir = f"run_dir={export.parent}"
-    result = _cli(run_dir, "decontamination.humaneval=false", benchmarks, cwd=tmp_path)
+    result = run_cli(
+        "decontaminate", run_dir, "decontamination.humaneval=false", benchmarks, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "checked 6 records" in result.stdout and "dropped 1, kept 5" in result.stdout
     report = json.loads((export.parent / "dataset.contamination.json").read_text())
@@ -156,7 +148,7 @@ def test_cli_rechecks_a_run_export_against_new_benchmark_files(
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    missing = _cli(f"export.path={tmp_path / 'none.jsonl'}", cwd=tmp_path)
+    missing = run_cli("decontaminate", f"export.path={tmp_path / 'none.jsonl'}", cwd=tmp_path)
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         f"genetic-instruct: error: {tmp_path / 'none.jsonl'}: cannot read: "
@@ -164,7 +156,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "a"}\n\n{"instruction": 1, \n')
-    result = _cli(f"export.path={bad}", cwd=tmp_path)
+    result = run_cli("decontaminate", f"export.path={bad}", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"genetic-instruct: error: {bad}:3: invalid JSON: "

@@ -21,8 +21,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from genetic_instruct.config import ROLES, BenchmarkFileConfig, Config
-from genetic_instruct.dataset_card import FIELDS, render_card, write_dataset_card
-from genetic_instruct.export import sample
+from genetic_instruct.export.card import FIELDS, render_card, write_dataset_card
+from genetic_instruct.export.dataset import sample
 from genetic_instruct.report import (
     REPORT_JSON,
     current_report,
@@ -30,9 +30,9 @@ from genetic_instruct.report import (
     write_comparison,
     write_report,
 )
-from genetic_instruct.runner import RunResult, run
-from genetic_instruct.store import RunStore
-from tests.conftest import make_config
+from genetic_instruct.run.job import RunResult, run
+from genetic_instruct.state.store import RunStore
+from tests.conftest import make_config, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 SMALL_RUN = (
@@ -57,20 +57,9 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("sweep")
     dirs = [root / "a", root / "b"]
     for seed, run_dir in zip((1, 2), dirs):
-        _cli(*SMALL_RUN, f"seed={seed}", f"run_dir={run_dir}", cwd=root)
+        done = run_cli(*SMALL_RUN, f"seed={seed}", f"run_dir={run_dir}", cwd=root)
+        assert done.returncode == 0, done.stderr
     return dirs
-
-
-def _cli(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _report_of(cfg: Config) -> dict[str, Any]:
@@ -92,17 +81,16 @@ def test_report_numbers_are_the_stores(python_run: tuple[Config, RunResult]) -> 
 
     assert json.loads((Path(cfg.run_dir) / "report.json").read_text()) == report
     rows = report["generations"]
-    accepted = sum(row["accepted"] for row in rows)
+    accepted = sum(row["accepted"] for row in rows[1:])  # generation 0 accepted the seeds
     assert accepted == report["acceptance"]["accepted"] == result.exported
     assert report["run"]["survivors"] == result.exported
     assert report["run"]["population"] == len(origins) == rows[-1]["population"]
-    assert report["run"]["seeds"] == origins.count("seed") == stats[0]["seeds"]
-    assert [row["population"] for row in rows] == [stats[0]["seeds"]] + [
-        s["population"] for s in stats[1:]
-    ]
-    assert report["acceptance"]["tried"] == sum(s["tried"] for s in stats[1:])
+    assert report["run"]["seeds"] == origins.count("seed") == stats[0].accepted
+    assert rows[0]["accepted"] == rows[0]["population"] == stats[0].population
+    assert [row["population"] for row in rows] == [s.population for s in stats]
+    assert report["acceptance"]["tried"] == sum(s.tried for s in stats[1:])
     for reason, count in report["acceptance"]["rejected"].items():
-        assert count == sum(s["rejected"].get(reason, 0) for s in stats[1:])
+        assert count == sum(s.rejected.get(reason, 0) for s in stats[1:])
     survivors = report["survivors"]
     assert survivors["by_origin"] == {
         o: origins.count(o) for o in ("crossover", "mutation") if o in origins
@@ -111,9 +99,9 @@ def test_report_numbers_are_the_stores(python_run: tuple[Config, RunResult]) -> 
     depth = report["lineage_depth"]
     assert sum(depth["histogram"].values()) + depth["unreached"] == result.exported
     coder = report["tokens_per_accepted"]["coder"]
-    spent = sum(s["prompt_tokens"]["coder"] + s["completion_tokens"]["coder"] for s in stats[1:])
+    spent = sum(s.prompt_tokens["coder"] + s.completion_tokens["coder"] for s in stats[1:])
     assert coder["total"] == pytest.approx(spent / accepted, abs=1e-3)
-    judged = sum(sum(s["judge_scores"]["correctness"].values()) for s in stats[1:])
+    judged = sum(sum(s.judge_scores["correctness"].values()) for s in stats[1:])
     assert sum(report["judge_scores"]["correctness"]["histogram"].values()) == judged
 
 
@@ -269,7 +257,9 @@ def test_dataset_card_lists_the_configured_decontamination_sets(
 
 # -- command line and sweeps ------------------------------------------------------------
 def test_report_command_describes_the_run_by_its_saved_config(sweep: list[Path]) -> None:
-    out = _cli("report", f"run_dir={sweep[0]}", cwd=sweep[0].parent)
+    done = run_cli("report", f"run_dir={sweep[0]}", cwd=sweep[0].parent)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert out.strip() == str(sweep[0] / "report.html")
     report = json.loads((sweep[0] / "report.json").read_text())
     assert report["settings"]["target_size"] == 180  # the run's, not the default

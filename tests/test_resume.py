@@ -20,10 +20,12 @@ import numpy as np
 import pytest
 
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.runner import run
-from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.run.job import run
+from genetic_instruct.state.database import STATE_FILE
+from genetic_instruct.state.meta import FORCED_RESUMES
+from genetic_instruct.state.store import RunStore
 
-from .conftest import STEADY_SANDBOX, dataset_records, make_config
+from .conftest import STEADY_SANDBOX, dataset_records, make_config, run_cli
 
 RUN_ARGS = [
     "engine=scripted",
@@ -56,19 +58,11 @@ def _cli(
     log: Path | None = None,
     base: list[str] = RUN_ARGS,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
-    if crash_at:
-        env["GENETIC_INSTRUCT_CRASH_AT"] = crash_at
+    """The test's run in `run_dir`; `log` records every request the engine receives."""
     args = [*base, f"run_dir={run_dir}", *extra]
     if log is not None:
         args.append(f"+models.default.engine_args.request_log={log}")
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_cli(*args, crash_at=crash_at)
 
 
 def _state(run_dir: Path) -> tuple[list[str], set[str]]:
@@ -158,12 +152,7 @@ def test_soak_sigkill_at_30_random_points_loses_nothing_and_repeats_no_call(
     assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(
         soak_reference / "dataset.jsonl"
     )
-    verify = subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", "verify", f"run_dir={run_dir}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verify = run_cli("verify", f"run_dir={run_dir}")
     assert verify.returncode == 0, verify.stderr
 
 
@@ -179,15 +168,8 @@ def test_a_resume_replays_sandbox_verdicts_and_judges_what_the_run_judged(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with RunStore(run_dir) as store:
         assert store.generation == 0 and store.journal_keys()
-    env = {k: v for k, v in os.environ.items() if k != "GENETIC_INSTRUCT_CRASH_AT"}
     overloaded = [sys.executable, str(Path(__file__).with_name("overloaded_sandbox.py"))]
-    resumed = subprocess.run(
-        [*overloaded, *RUN_ARGS, f"run_dir={run_dir}", one],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    resumed = run_cli(*RUN_ARGS, f"run_dir={run_dir}", one, command=overloaded)
     assert resumed.returncode == 0, resumed.stderr
     expected = [r for r in dataset_records(reference / "dataset.jsonl") if r["generation"] == 1]
     assert expected and dataset_records(run_dir / "dataset.jsonl") == expected
@@ -262,7 +244,7 @@ def test_data_changing_config_is_refused_on_resume_unless_forced(tmp_path: Path)
         )
     )
     assert forced.generation == 3
-    assert RunStore(tmp_path / "run").get_meta("forced_resumes")
+    assert RunStore(tmp_path / "run").meta.get(FORCED_RESUMES)
 
 
 def _bad_state_cli(run_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genetic_instruct import roles
-from genetic_instruct.candidate import Candidate
 from genetic_instruct.config import DEFAULT_MUTATION_METHODS
+from genetic_instruct.evolution import roles
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.operators import CROSSOVER, MUTATION, OffspringPlan
+from genetic_instruct.evolution.roles import CoderRole, CrossoverRole, JudgeRole, MutationRole
+from genetic_instruct.evolution.roles.base import Role
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.operators import CROSSOVER, MUTATION, OffspringPlan
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.roles import CoderRole, CrossoverRole, JudgeRole, MutationRole
-from genetic_instruct.roles.base import Role
 from genetic_instruct.sandbox import run_tests
 
 from .answers.corpus import CASES, Case

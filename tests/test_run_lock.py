@@ -18,7 +18,7 @@ import pytest
 
 from genetic_instruct.faults import ENV as CRASH_AT
 
-from .conftest import dataset_records
+from .conftest import dataset_records, run_cli
 
 RUN_ARGS = [
     "engine=scripted",
@@ -27,17 +27,6 @@ RUN_ARGS = [
     "evolution.max_generations=3",
     "evolution.offspring_per_colony=16",
 ]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != CRASH_AT}
-    return subprocess.run(
-        [sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def files_of(run_dir: Path) -> dict[str, tuple[int, int]]:
@@ -53,7 +42,7 @@ def files_of(run_dir: Path) -> dict[str, tuple[int, int]]:
 def solo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An uninterrupted run, alone on its directory."""
     run_dir = tmp_path_factory.mktemp("solo")
-    result = cli(*RUN_ARGS, f"run_dir={run_dir}")
+    result = run_cli(*RUN_ARGS, f"run_dir={run_dir}")
     assert result.returncode == 0, result.stderr
     return run_dir
 
@@ -81,13 +70,13 @@ def frozen_writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]
 def test_a_second_writer_is_refused_and_the_first_ends_as_a_solo_run(frozen_writer, solo):
     writer, run_dir = frozen_writer
     before = files_of(run_dir)
-    second = cli(*RUN_ARGS, f"run_dir={run_dir}", "evolution.max_generations=9")
+    second = run_cli(*RUN_ARGS, f"run_dir={run_dir}", "evolution.max_generations=9")
     assert second.returncode == 2
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and f"pid {writer.pid}" in lines[0], second.stderr
     assert "host" in lines[0] and "started" in lines[0] and "evolution.target_size" in lines[0]
     # Exporting into the run's own dataset is writing too.
-    own = cli("export", f"run_dir={run_dir}", f"export.path={run_dir / 'dataset.jsonl'}")
+    own = run_cli("export", f"run_dir={run_dir}", f"export.path={run_dir / 'dataset.jsonl'}")
     assert own.returncode == 2 and f"pid {writer.pid}" in own.stderr
     assert files_of(run_dir) == before  # .hydra/ included: neither wrote anything
 
@@ -101,14 +90,14 @@ def test_a_second_writer_is_refused_and_the_first_ends_as_a_solo_run(frozen_writ
 
 def test_read_only_commands_work_beside_a_writer(frozen_writer, tmp_path):
     _, run_dir = frozen_writer
-    inspected = cli("inspect", f"run_dir={run_dir}")
+    inspected = run_cli("inspect", f"run_dir={run_dir}")
     assert inspected.returncode == 0 and "population" in inspected.stdout, inspected.stderr
-    verified = cli("verify", f"run_dir={run_dir}")
+    verified = run_cli("verify", f"run_dir={run_dir}")
     assert verified.returncode == 0 and ": ok (" in verified.stdout, verified.stderr
-    reported = cli("report", f"run_dir={run_dir}")
+    reported = run_cli("report", f"run_dir={run_dir}")
     assert reported.returncode == 0 and (run_dir / "report.html").is_file(), reported.stderr
     copy = tmp_path / "copy.jsonl"
-    exported = cli("export", f"run_dir={run_dir}", f"export.path={copy}")
+    exported = run_cli("export", f"run_dir={run_dir}", f"export.path={copy}")
     assert exported.returncode == 0, exported.stderr
     # The copy is the population the writer committed: its own dataset so far.
     assert dataset_records(copy) == dataset_records(run_dir / "dataset.jsonl")
@@ -118,6 +107,6 @@ def test_the_lock_dies_with_a_killed_writer(frozen_writer, solo):
     writer, run_dir = frozen_writer
     writer.kill()  # SIGKILL: no handler, no clean-up, as the OOM killer does it
     writer.wait()
-    again = cli(*RUN_ARGS, f"run_dir={run_dir}")
+    again = run_cli(*RUN_ARGS, f"run_dir={run_dir}")
     assert again.returncode == 0, again.stderr
     assert dataset_records(run_dir / "dataset.jsonl") == dataset_records(solo / "dataset.jsonl")

@@ -11,12 +11,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from genetic_instruct.seeds import builtin_seeds_path
+from genetic_instruct.files.shipped import builtin_seeds_path
+
+from .conftest import CLI, run_cli
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("unshare"),
@@ -29,15 +30,8 @@ BASE = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 def _refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI under a platform that refuses namespaces, with its own cache folder (no seed
     set is remembered as passed there)."""
-    env = {**os.environ, "GENETIC_INSTRUCT_CACHE": str(tmp_path / "cache")}
-    env.pop("GENETIC_INSTRUCT_CRASH_AT", None)
-    return subprocess.run(
-        ["unshare", "--user", sys.executable, "-m", "genetic_instruct.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    cache = {"GENETIC_INSTRUCT_CACHE": str(tmp_path / "cache")}
+    return run_cli(*args, env=cache, command=("unshare", "--user", *CLI))
 
 
 def _assert_one_line(result: subprocess.CompletedProcess[str]) -> None:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from genetic_instruct.errors import SeedFileError
+from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, run_many
-from genetic_instruct.seeds import BUILTIN, load_seeds
-from genetic_instruct.store import RunStore
+from genetic_instruct.seeding.seed_file import load_seeds
+from genetic_instruct.state.store import RunStore
+
+from .conftest import run_cli
 
 
 def test_builtin_seeds_are_many_and_varied() -> None:
@@ -137,28 +137,14 @@ def _write_seeds(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            "engine=scripted",
-            "progress=false",
-            "evolution.target_size=2",
-            *args,
-        ],  # two seeds: done at generation 0
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+# Two seeds on the synthetic engine: such a run is done at generation 0.
+TWO_SEEDS_RUN = ("engine=scripted", "progress=false", "evolution.target_size=2")
 
 
 @pytest.mark.parametrize("fmt", sorted(SEED_RECORDS))
 def test_seed_files_in_each_format_users_have_start_a_run(tmp_path: Path, fmt: str) -> None:
     seeds = _write_seeds(tmp_path / f"{fmt}.jsonl", SEED_RECORDS[fmt])
-    result = _run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'run'}")
+    result = run_cli(*TWO_SEEDS_RUN, f"seeds={seeds}", f"run_dir={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr
     store = RunStore(tmp_path / "run", read_only=True)
     try:
@@ -172,8 +158,11 @@ def test_a_format_that_is_not_the_files_is_one_line_naming_file_line_and_key(
     tmp_path: Path,
 ) -> None:
     seeds = _write_seeds(tmp_path / "chat.jsonl", SEED_RECORDS["messages"])
-    result = _run_cli(
-        f"seeds={seeds}", "seeds_format=prompt_response", f"run_dir={tmp_path / 'run'}"
+    result = run_cli(
+        *TWO_SEEDS_RUN,
+        f"seeds={seeds}",
+        "seeds_format=prompt_response",
+        f"run_dir={tmp_path / 'run'}",
     )
     assert result.returncode == 2
     assert result.stderr == (
@@ -190,7 +179,7 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
         "tests": "assert add(1, 2) == 3",
     }
     seeds = _write_seeds(tmp_path / "s.jsonl", [SEED_RECORDS["native"][1], wrong])
-    refused = _run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'refused'}")
+    refused = run_cli(*TWO_SEEDS_RUN, f"seeds={seeds}", f"run_dir={tmp_path / 'refused'}")
     assert refused.returncode == 2
     first, second = refused.stderr.splitlines()
     assert first.startswith(f"genetic-instruct: {seeds}:2: seed ")
@@ -200,7 +189,9 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
         "keep them with allow_failing_seeds=true"
     )
     assert not (tmp_path / "refused").exists()
-    kept = _run_cli(f"seeds={seeds}", f"run_dir={tmp_path / 'kept'}", "allow_failing_seeds=true")
+    kept = run_cli(
+        *TWO_SEEDS_RUN, f"seeds={seeds}", f"run_dir={tmp_path / 'kept'}", "allow_failing_seeds=true"
+    )
     assert kept.returncode == 0, kept.stderr
     assert f"{seeds}:2: seed " in kept.stderr
     report = json.loads((tmp_path / "kept" / "report.json").read_text())
@@ -211,24 +202,29 @@ def test_seeds_failing_their_own_tests_are_named_and_refused_unless_kept(tmp_pat
 def test_a_seed_set_that_passed_is_remembered_and_not_run_again(tmp_path: Path) -> None:
     """The cache is consulted: a set recorded as passed is not run (here, one that would
     fail, recorded by hand), and a set that passed is recorded."""
-    from genetic_instruct.evolution import sandbox_limits
-    from genetic_instruct.seed_tests import PASSED_FILE, _passed_key
-    from genetic_instruct.seeds import load_seed_file
+    from genetic_instruct.seeding.reference_runs import PASSED_FILE, _passed_key
+    from genetic_instruct.seeding.seed_file import load_seed_file
     from tests.conftest import make_config
 
     cache = tmp_path / "cache"
-    env = {**os.environ, "GENETIC_INSTRUCT_CACHE": str(cache)}
+    env = {"GENETIC_INSTRUCT_CACHE": str(cache)}
     wrong = {
         "instruction": ADD,
         "solution": ADD_CODE.replace("+", "-"),
         "tests": "assert add(1, 2) == 3",
     }
     failing = _write_seeds(tmp_path / "failing.jsonl", [SEED_RECORDS["native"][1], wrong])
-    limits = sandbox_limits(make_config().execution)
+    limits = make_config().execution.sandbox_limits()
     cache.mkdir()
     (cache / PASSED_FILE).write_text(_passed_key(load_seed_file(str(failing)), limits) + "\n")
-    assert _run_cli(f"seeds={failing}", f"run_dir={tmp_path / 'a'}", env=env).returncode == 0
+    assert (
+        run_cli(*TWO_SEEDS_RUN, f"seeds={failing}", f"run_dir={tmp_path / 'a'}", env=env).returncode
+        == 0
+    )
     passing = _write_seeds(tmp_path / "passing.jsonl", SEED_RECORDS["native"])
-    assert _run_cli(f"seeds={passing}", f"run_dir={tmp_path / 'b'}", env=env).returncode == 0
+    assert (
+        run_cli(*TWO_SEEDS_RUN, f"seeds={passing}", f"run_dir={tmp_path / 'b'}", env=env).returncode
+        == 0
+    )
     recorded = (cache / PASSED_FILE).read_text().split()
     assert recorded[1] == _passed_key(load_seed_file(str(passing)), limits)

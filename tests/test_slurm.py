@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import dataset_records
+from .conftest import CLI, dataset_records, run_cli
 from .test_resume import RUN_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "genetic_instruct.cli"]
 SEEDS = (11, 12)
 # Slurm signals a job signal_delay_s before its time limit (1 min: the shortest Slurm
 # has), so SIGUSR2 comes ~20 s in; ~400 answers at 50 ms make each point outlast that,
@@ -113,11 +111,6 @@ def test_a_slurm_sweep_with_a_requeued_point_ends_as_uninterrupted_runs(slurm, t
     for seed in SEEDS:
         (point,) = [p.parent for p in root.glob(f"*seed={seed}*/state.sqlite")]
         solo = tmp_path / f"solo-{seed}"
-        alone = subprocess.run(
-            [*CLI, *RUN_ARGS, f"seed={seed}", f"run_dir={solo}"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        alone = run_cli(*RUN_ARGS, f"seed={seed}", f"run_dir={solo}")
         assert alone.returncode == 0, alone.stderr
         assert dataset_records(point / "dataset.jsonl") == dataset_records(solo / "dataset.jsonl")

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
-from genetic_instruct.records import Individual
-from genetic_instruct.store import STATE_FILE, RunStore, StateError
+from genetic_instruct.state.database import STATE_FILE, StateError
+from genetic_instruct.state.generation_stats import GenerationStats
+from genetic_instruct.state.store import RejectedAnswer, RunStore
 
 
 def _ind(i: int, generation: int = 1) -> Individual:
@@ -29,7 +31,7 @@ def test_generation_commit_round_trips(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     assert store.generation is None
     sigs = np.arange(12, dtype=np.uint32).reshape(3, 4)
-    store.commit_generation(1, [_ind(0), _ind(1), _ind(2)], sigs, {"tried": 5})
+    store.commit_generation(GenerationStats(1, tried=5), [_ind(0), _ind(1), _ind(2)], sigs)
     store.close()
     again = RunStore(tmp_path)
     assert again.generation == 1
@@ -37,14 +39,14 @@ def test_generation_commit_round_trips(tmp_path: Path) -> None:
     assert next(again.individuals()) == _ind(0) == again.individual_at(0)
     ids, restored = again.signatures(np.dtype(np.uint32))
     assert ids == ["id0", "id1", "id2"] and np.array_equal(restored, sigs)
-    assert again.generation_stats() == [{"generation": 1, "tried": 5}]
+    assert again.generation_stats() == [GenerationStats(1, tried=5)]
 
 
 def test_an_id_is_never_stored_twice(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     sig = np.zeros((1, 4), dtype=np.uint32)
-    store.commit_generation(1, [_ind(0)], sig, {})
-    store.commit_generation(2, [_ind(0, generation=2)], sig, {})
+    store.commit_generation(GenerationStats(1), [_ind(0)], sig)
+    store.commit_generation(GenerationStats(2), [_ind(0, generation=2)], sig)
     assert store.population_size() == 1
     assert next(store.individuals()).generation == 1
 
@@ -52,7 +54,7 @@ def test_an_id_is_never_stored_twice(tmp_path: Path) -> None:
 def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     with pytest.raises(ValueError):  # two individuals, one signature row
-        store.commit_generation(1, [_ind(0), _ind(1)], np.zeros((1, 4), np.uint32), {})
+        store.commit_generation(GenerationStats(1), [_ind(0), _ind(1)], np.zeros((1, 4), np.uint32))
     assert store.population_size() == 0 and store.generation is None
 
 
@@ -100,7 +102,7 @@ def test_a_commit_empties_the_journal_with_the_generation(tmp_path: Path) -> Non
     store = RunStore(tmp_path)
     store.journal_record("coder", [("k1", Completion("ok", 3, 4))])
     store.verdict_record([("execution", "v1", {"status": "passed"})])
-    store.commit_generation(1, [_ind(0)], np.zeros((1, 4), np.uint32), {})
+    store.commit_generation(GenerationStats(1), [_ind(0)], np.zeros((1, 4), np.uint32))
     assert store.journal_keys() == set() and store.verdict_keys() == set()
 
 
@@ -128,3 +130,17 @@ def test_a_state_file_from_another_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StateError, match="schema version 99"):
         RunStore(tmp_path)
+
+
+def test_a_state_made_before_rejected_answers_were_kept_reads_as_none_kept(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path)
+    store._db.execute("DROP TABLE rejected_answers")
+    store.close()
+    with RunStore(tmp_path, read_only=True) as old:
+        assert old.rejected_answer_counts() == {} and old.rejected_answers("coder_empty") == []
+    with RunStore(tmp_path) as resumed:  # a run that resumes it gets the table
+        kept = RejectedAnswer("coder", "coder_empty", 1, 4, "")
+        resumed.commit_generation(GenerationStats(1), [], np.zeros((0, 4), np.uint32), [kept])
+        assert resumed.rejected_answers("coder_empty") == [kept]

@@ -5,30 +5,21 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
-from .conftest import dataset_records
-
-CLI = [sys.executable, "-m", "genetic_instruct.cli"]
+from .conftest import dataset_records, run_cli
 
 
 def _sweep(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            *CLI,
-            "-m",
-            "engine=scripted",
-            "progress=false",
-            "evolution.mutation_rate=0.25,0.75",
-            f"run_dir={root}",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_cli(
+        "-m",
+        "engine=scripted",
+        "progress=false",
+        "evolution.mutation_rate=0.25,0.75",
+        f"run_dir={root}",
+        *extra,
     )
 
 
@@ -52,22 +43,16 @@ def test_a_sweep_runs_each_point_in_its_own_directory_and_resumes(tmp_path: Path
     assert again.returncode == 0, again.stderr
     for point in points:
         stats = RunStore(root / point).generation_stats()
-        assert [s["generation"] for s in stats] == [0, 1, 2]
+        assert [s.generation for s in stats] == [0, 1, 2]
     # Two datasets, each exactly what a run of that point alone gives.
     datasets = [dataset_records(root / point / "dataset.jsonl") for point in points]
     assert datasets[0] and datasets[1] and datasets[0] != datasets[1]
-    solo = subprocess.run(
-        [
-            *CLI,
-            "engine=scripted",
-            "progress=false",
-            "evolution.mutation_rate=0.25",
-            "evolution.max_generations=2",
-            f"run_dir={tmp_path / 'solo'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    solo = run_cli(
+        "engine=scripted",
+        "progress=false",
+        "evolution.mutation_rate=0.25",
+        "evolution.max_generations=2",
+        f"run_dir={tmp_path / 'solo'}",
     )
     assert solo.returncode == 0, solo.stderr
     assert datasets[0] == dataset_records(tmp_path / "solo" / "dataset.jsonl")
@@ -89,7 +74,7 @@ def test_a_sweep_prints_a_command_that_inspects_each_point(tmp_path: Path) -> No
     # As a user pastes it into a shell: the shell strips its quotes, Hydra reads the rest.
     program, command, *args = shlex.split(commands[1])
     assert (program, command) == ("genetic-instruct", "inspect")
-    inspected = subprocess.run([*CLI, command, *args], capture_output=True, text=True)
+    inspected = run_cli(command, *args)
     assert inspected.returncode == 0, inspected.stderr
     point = root / "engine=scripted,evolution.mutation_rate=0.75"
     assert f"population {RunStore(point).population_size()}\n" in inspected.stdout
@@ -101,20 +86,12 @@ def test_a_sweep_over_a_key_left_out_of_names_still_gives_each_point_a_directory
     """evolution.target_size is left out of point names (a resume may raise it), but when
     the sweep varies it, the points must not share, and resume, one directory."""
     root = tmp_path / "sweep"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genetic_instruct.cli",
-            "-m",
-            "engine=scripted",
-            "progress=false",
-            "evolution.target_size=135,150",
-            f"run_dir={root}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_cli(
+        "-m",
+        "engine=scripted",
+        "progress=false",
+        "evolution.target_size=135,150",
+        f"run_dir={root}",
     )
     assert result.returncode == 0, result.stderr
     points = sorted(p.name for p in root.iterdir() if (p / "state.sqlite").exists())

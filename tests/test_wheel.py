@@ -118,8 +118,33 @@ def test_the_wheel_ships_config_seeds_and_prompts(installed: Path, tmp_path: Pat
     package = Path(module).parent
     assert (package / "conf" / "config.yaml").is_file()
     assert (package / "conf" / "engine" / "scripted.yaml").is_file()
-    assert (package / "builtin_seeds" / "python.jsonl").is_file()
+    assert (package / "seeds" / "python.jsonl").is_file()
     assert (package / "py.typed").is_file()
+    # What a run reads: the files inside the installed package, not a source tree's.
+    found = _run(
+        installed,
+        tmp_path,
+        "python",
+        "-c",
+        (
+            "from genetic_instruct.files.shipped import builtin_seeds_path, conf_dir; "
+            "print(conf_dir()); print(builtin_seeds_path())"
+        ),
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == [str(package / "conf"), str(package / "seeds" / "python.jsonl")]
+
+
+def test_pyproject_lists_every_package_of_the_source_tree() -> None:
+    """`packages` is a list (find cannot map conf/ and seeds/ into the package): a new
+    subpackage missing from it would be missing from the wheel."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "genetic_instruct").rglob("__init__.py")
+    }
+    assert set(listed["packages"]) == found | set(listed["package-dir"])
 
 
 def test_run_inspect_export_and_cfg_from_any_directory(installed: Path, tmp_path: Path) -> None:
@@ -175,3 +200,26 @@ def test_a_users_config_dir_and_seed_file_are_still_read(installed: Path, tmp_pa
     )
     assert job.returncode == 0, job.stderr
     assert "target_size: 77" in job.stdout and "seeds: seeds.jsonl" in job.stdout
+
+
+def test_a_checkout_on_pythonpath_reads_the_top_level_seeds_and_conf(tmp_path: Path) -> None:
+    """A contributor who edits seeds/python.jsonl or conf/ sees it in the next run."""
+    checkout = tmp_path / "checkout"
+    for folder in ("genetic_instruct", "conf", "seeds"):
+        shutil.copytree(
+            REPO / folder, checkout / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    two_seeds = (REPO / "seeds" / "python.jsonl").read_text().splitlines()[:2]
+    (checkout / "seeds" / "python.jsonl").write_text("\n".join(two_seeds) + "\n")
+    config = checkout / "conf" / "config.yaml"
+    config.write_text(config.read_text() + "\nevolution:\n  target_size: 2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "genetic_instruct.cli", "engine=scripted", "progress=false"],
+        cwd=tmp_path,
+        env={**_clean_env(), "PYTHONPATH": str(checkout)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "reached the target: population 2 of evolution.target_size=2" in done.stdout

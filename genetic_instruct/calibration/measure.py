@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
-from genetic_instruct.calibration.result import META_KEY, Calibration, histogram
 from genetic_instruct.calibration.separation import (
     Scored,
     keeping_threshold,
@@ -27,24 +26,27 @@ from genetic_instruct.calibration.separation import (
     share_reaching,
 )
 from genetic_instruct.calibration.specimens import Specimen, calibration_tasks, make_specimens
-from genetic_instruct.compatibility import fingerprint
-from genetic_instruct.config import AUTO_THRESHOLD, Config, calibrates
-from genetic_instruct.display import RunDisplay
+from genetic_instruct.config import Config
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.data_settings import fingerprint
+from genetic_instruct.evolution.fitness import judge_score
+from genetic_instruct.evolution.flow import Flow
+from genetic_instruct.evolution.requests import CALIBRATION_GENERATION, role_request
+from genetic_instruct.evolution.roles import JudgeRole
 from genetic_instruct.executors import Executor
-from genetic_instruct.fitness import FitnessGate, judge_score
-from genetic_instruct.flow import Flow
-from genetic_instruct.journal import Journal, verdict_key
+from genetic_instruct.files.atomic import atomic_file
+from genetic_instruct.files.ownership import JSON_OWNER
+from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
-from genetic_instruct.records import Individual
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.requests import CALIBRATION_GENERATION, role_request
-from genetic_instruct.roles import JudgeRole
 from genetic_instruct.sandbox import SandboxLimits
-from genetic_instruct.seed_tests import FAILING_META
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.journal import Journal, verdict_key
+from genetic_instruct.state.meta import CALIBRATION, Calibration
+from genetic_instruct.state.store import RunStore
 
 STAGE = "calibration"  # the progress bar's name
+CALIBRATION_JSON = "calibration.json"  # in the run directory, beside the state
 
 
 def calibrate(
@@ -61,9 +63,9 @@ def calibrate(
     judge = JudgeRole(load_templates()["judge"], cfg.roles.judge.structured_output)
     tasks = calibration_tasks(seeds, failing, cfg.calibration.tasks, cfg.seed)
     key = _key(cfg, judge, tasks, limits)
-    stored = store.get_meta(META_KEY)
-    if stored is not None and stored.get("key") == key:
-        return Calibration.from_dict(stored)
+    stored = store.meta.get(CALIBRATION)
+    if stored is not None and stored.key == key:
+        return stored
     journal = Journal(store)
     journal.reload()
     start = time.monotonic()
@@ -72,36 +74,9 @@ def calibrate(
     scored, unreadable = _judge(cfg, journal, executor, display, judge, specimens)
     seconds = {"sandbox": round(judged - start, 1), "judge": round(time.monotonic() - judged, 1)}
     result = _measure(cfg, key, len(tasks), specimens, scored, unreadable, seconds)
-    store.set_meta(META_KEY, result.to_dict())
-    result.write(cfg.run_dir)
+    store.meta.set(CALIBRATION, result)
+    _write_json(result, Path(cfg.run_dir) / CALIBRATION_JSON)
     return result
-
-
-def run_gate(
-    cfg: Config, store: RunStore, executor: Executor, display: RunDisplay, limits: SandboxLimits
-) -> FitnessGate:
-    """The gate of a run whose seeds are committed: calibrating first when it asks to."""
-    if not calibrates(cfg):
-        return fitness_gate(cfg, None)
-    seeds = list(itertools.takewhile(lambda ind: ind.generation == 0, store.individuals()))
-    failing = store.get_meta(FAILING_META) or []
-    calibration = calibrate(cfg, store, executor, display, seeds, failing, limits)
-    display.line(calibration.line())
-    return fitness_gate(cfg, calibration)
-
-
-def stored_calibration(store: RunStore) -> Calibration | None:
-    found = store.get_meta(META_KEY)
-    return None if found is None else Calibration.from_dict(found)
-
-
-def fitness_gate(cfg: Config, calibration: Calibration | None) -> FitnessGate:
-    """The gate a run applies: the fixed threshold, or the calibrated one when it gates."""
-    if cfg.fitness.threshold != AUTO_THRESHOLD:
-        return FitnessGate(float(cfg.fitness.threshold))
-    if calibration is None or not calibration.gates:
-        return FitnessGate(None)
-    return FitnessGate(calibration.threshold, judge_only=True)
 
 
 def _specimens(
@@ -152,7 +127,7 @@ def _judge(
             journal,
             cfg.evolution.max_in_flight,
             1,
-            lambda _, completion: tracker(0, completion),
+            lambda role, completion: tracker.answered(role, completion.completion_tokens),
         )
         flow.run(functools.partial(ask, flow, i, s) for i, s in enumerate(specimens))
     weights = dict(cfg.fitness.weights)
@@ -222,3 +197,16 @@ def _key(cfg: Config, judge: JudgeRole, tasks: Sequence[Individual], limits: San
     )
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_json(result: Calibration, path: Path) -> None:
+    """The calibration as a file of its own, for a reader without the run state."""
+    with atomic_file(path) as out:
+        text = json.dumps({**JSON_OWNER, **result.to_dict()}, indent=2)
+        out.write((text + "\n").encode("utf-8"))
+
+
+def histogram(scores: list[float]) -> dict[str, int]:
+    """Scores (weighted means, so not always whole) to one decimal -> count, in order."""
+    counts = Counter(f"{s:.1f}" for s in scores)
+    return dict(sorted(counts.items(), key=lambda kv: float(kv[0])))

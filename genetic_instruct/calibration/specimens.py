@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genetic_instruct.records import Individual
+from genetic_instruct.individual import Individual
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
-from genetic_instruct.test_strength import mutant_runs
+from genetic_instruct.sandbox.mutation_score import mutant_runs
 
 MUTANTS_PER_FAULTY = 3  # mutants tried per faulty variant wanted (some survive the tests)
 

@@ -21,11 +21,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.banding import Bands, choose_bands
 from genetic_instruct.dedup.buckets import BucketTable, sort_keys
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.parallel import available_cores
-from genetic_instruct.dedup.shingles import Normalize, Shingler
+from genetic_instruct.dedup.shingles import Shingler
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
 # first 64 earlier rows of each of its buckets. A pair at the threshold shares ~3 of

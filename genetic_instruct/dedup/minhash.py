@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.hashing import derive_keys, to_range
 from genetic_instruct.dedup.parallel import blocks_with_helpers
-from genetic_instruct.dedup.shingles import Normalize, Shingler
+from genetic_instruct.dedup.shingles import Shingler
 
 SIGNATURE_DTYPE = np.dtype("<u2")
 _UNSET = np.iinfo(np.uint32).max

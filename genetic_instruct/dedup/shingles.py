@@ -32,17 +32,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from genetic_instruct.choices import Choice
+from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.hashing import U64, derive_keys, mix64
-
-
-class Normalize(Choice):
-    """What a text goes through before shingling (see the module's docstring)."""
-
-    none = "none"
-    text = "text"
-    code = "code"
-
 
 _SEPARATOR, _WORD, _PUNCT = 0, 1, 2
 _CHUNK_DOCS = 64  # ~150 KB of text per numpy pass (32 to 256 measured alike)

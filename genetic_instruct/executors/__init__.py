@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from genetic_instruct.config import Config, ExecutorKind
-from genetic_instruct.display import RunDisplay
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.executors.local import EnginePool
 from genetic_instruct.llm.base import Engine
-from genetic_instruct.llm.pool import EnginePool
 
 
 class Executor(Protocol):

@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 
 from genetic_instruct.config import ModelConfig
+from genetic_instruct.executors.local import build_engine
 from genetic_instruct.llm.base import ChatRequest, Completion, Engine
-from genetic_instruct.llm.pool import build_engine
 
 
 class ColonyWorker:

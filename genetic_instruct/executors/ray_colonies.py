@@ -29,15 +29,14 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from genetic_instruct.config import Config, ExecutorConfig
-from genetic_instruct.display import RunDisplay
-from genetic_instruct.errors import ConfigError
+from genetic_instruct.console.display import RunDisplay
+from genetic_instruct.errors import ConfigError, EngineLost
 from genetic_instruct.executors.colony_worker import ColonyWorker
 from genetic_instruct.llm.base import (
     ChatRequest,
     Completion,
     CompletionCallback,
     Engine,
-    EngineLost,
 )
 
 ACTOR_PREFIX = "genetic-instruct"  # actors are named <prefix>/<run token>/colony-<n>

@@ -113,13 +113,6 @@ class Completion:
         return cls(**{**data, "text": valid_text(text), "finish_reason": valid_text(finish)})
 
 
-class EngineLost(RuntimeError):
-    """An engine can no longer answer anyone (server gone past its outage deadline, model
-    no longer served, key refused): not the offspring's fault, so the run stops at a safe
-    point instead of counting every request as a rejection. The message names the URL and
-    the cause."""
-
-
 # Called as each request finishes, with its position in the batch: the journal persists it
 # at once (a crash loses only requests still in flight) and the display counts it.
 CompletionCallback = Callable[[int, Completion], None]
@@ -137,17 +130,3 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class TokenCounter:
-    """Tokens spent per role, for the summary and the report."""
-
-    prompt: dict[str, int] = field(default_factory=dict)
-    completion: dict[str, int] = field(default_factory=dict)
-
-    def add(self, role: str, completions: Sequence[Completion]) -> None:
-        self.prompt[role] = self.prompt.get(role, 0) + sum(c.prompt_tokens for c in completions)
-        self.completion[role] = self.completion.get(role, 0) + sum(
-            c.completion_tokens for c in completions
-        )

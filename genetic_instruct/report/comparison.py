@@ -16,10 +16,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES
 from genetic_instruct.errors import InputError
-from genetic_instruct.ownership import JSON_OWNER, refuse_foreign
+from genetic_instruct.files.atomic import atomic_file
+from genetic_instruct.files.ownership import JSON_OWNER, refuse_foreign
 from genetic_instruct.report.charts import line_chart
 from genetic_instruct.report.page import (
     Section,
@@ -33,11 +33,17 @@ from genetic_instruct.report.page import (
 )
 from genetic_instruct.report.run_page import REPORT_HTML, write_report
 from genetic_instruct.report.saved_config import SAVED_CONFIG, SAVED_OVERRIDES, saved_config
-from genetic_instruct.store import STATE_FILE, RunStore
+from genetic_instruct.state.database import STATE_FILE
+from genetic_instruct.state.store import RunStore
 
 COMPARISON_HTML = "comparison.html"
 COMPARISON_JSON = "comparison.json"
 MAX_REASONS = 6  # reason columns in the rejection table; the rest add up in "other"
+
+
+def sweep_runs(sweep_dir: Path) -> list[Path]:
+    """The run directories of a sweep: its points that hold a run state, by name."""
+    return sorted(p.parent for p in sweep_dir.glob(f"*/{STATE_FILE}"))
 
 
 def write_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> dict[str, Any]:

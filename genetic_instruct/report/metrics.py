@@ -13,26 +13,29 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from genetic_instruct.calibration import fitness_gate, stored_calibration
 from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
-from genetic_instruct.ownership import JSON_OWNER
+from genetic_instruct.evolution.fitness import fitness_gate
+from genetic_instruct.files.ownership import JSON_OWNER
+from genetic_instruct.rejection import truncated_reason
 from genetic_instruct.report.lineage import lineage_depths
-from genetic_instruct.roles.base import truncated_reason
-from genetic_instruct.run_end import META_KEY as RUN_END_KEY
-from genetic_instruct.seed_tests import failing_seeds
-from genetic_instruct.store import Lineage, RunStore
+from genetic_instruct.state.generation_stats import GenerationStats
+from genetic_instruct.state.meta import CALIBRATION, FAILING_SEEDS, RUN_END
+from genetic_instruct.state.store import Lineage, RunStore
 
 REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement
 
 
 def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     """Every metric of the run, as plain JSON-ready values."""
-    generations = [generation_row(raw) for raw in store.generation_stats()]
+    generations = [generation_row(stats) for stats in store.generation_stats()]
+    offspring = [row for row in generations if row["generation"] > 0]  # 0 holds the seeds
     population = population_metrics(store.lineages())
-    tried = sum(row["tried"] for row in generations)
-    accepted = sum(row["accepted"] for row in generations)
-    rejected = _sum_counts(row["rejected"] for row in generations)
-    calibration = stored_calibration(store)
+    tried = sum(row["tried"] for row in offspring)
+    accepted = sum(row["accepted"] for row in offspring)
+    rejected = _sum_counts(row["rejected"] for row in offspring)
+    calibration = store.meta.get(CALIBRATION)
+    end = store.meta.get(RUN_END)
+    failing = store.meta.get(FAILING_SEEDS)
     return {
         **JSON_OWNER,
         "schema": REPORT_SCHEMA,
@@ -44,10 +47,10 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
             "seeds": population["seeds"],
             "survivors": population["population"] - population["seeds"],
             "dataset": cfg.export.path,
-            # why it stopped (run_end.py); None while it has not stopped yet
-            "end": store.get_meta(RUN_END_KEY),
+            # why it stopped (state/meta.py RunEnd); None while it has not stopped yet
+            "end": None if end is None else dataclasses.asdict(end),
             # seeds kept although their solution fails its tests; None: never checked
-            "failing_seeds": failing_seeds(store),
+            "failing_seeds": None if failing is None else len(failing),
         },
         "settings": settings(cfg),
         "generations": generations,
@@ -110,35 +113,34 @@ def role_models(cfg: Config) -> dict[str, dict[str, Any]]:
     return out
 
 
-def generation_row(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """One generation's stats with every field present (generation 0 holds only the seeds)."""
-    if "seeds" in raw:
-        return generation_row({"generation": raw["generation"], "population": raw["seeds"]})
-    prompt = raw.get("prompt_tokens", {})
-    completion = raw.get("completion_tokens", {})
-    seconds = raw.get("seconds", {})
-    tried, accepted = raw.get("tried", 0), raw.get("accepted", 0)
+def generation_row(stats: GenerationStats) -> dict[str, Any]:
+    """One generation's stats as the report's JSON row, with what derives from them."""
     return {
-        "generation": raw["generation"],
-        "population": raw.get("population", 0),
-        "tried": tried,
-        "accepted": accepted,
-        "acceptance": _ratio(accepted, tried),
-        "rejected": dict(raw.get("rejected", {})),
-        "prompt_tokens": dict(prompt),
-        "completion_tokens": dict(completion),
-        "seconds": dict(seconds),
-        # stages overlap, so their seconds do not add up (runs before streaming: they did)
-        "wall_seconds": raw.get("wall_seconds", round(sum(seconds.values()), 3)),
+        "generation": stats.generation,
+        "population": stats.population,
+        "tried": stats.tried,
+        "accepted": stats.accepted,
+        "acceptance": _ratio(stats.accepted, stats.tried),
+        "rejected": dict(stats.rejected),
+        "prompt_tokens": dict(stats.prompt_tokens),
+        "completion_tokens": dict(stats.completion_tokens),
+        "seconds": dict(stats.seconds),
+        # stages overlap, so their seconds do not add up
+        "wall_seconds": stats.wall_seconds,
         "tokens_per_second": {
-            role: _ratio(prompt.get(role, 0) + completion.get(role, 0), seconds[role])
-            for role in seconds
+            role: _ratio(
+                stats.prompt_tokens.get(role, 0) + stats.completion_tokens.get(role, 0), seconds
+            )
+            for role, seconds in stats.seconds.items()
         },
-        "replayed": raw.get("replayed", 0),
-        "judge_scores": {name: dict(hist) for name, hist in raw.get("judge_scores", {}).items()},
-        "executions": dict(raw.get("executions", {})),  # sandbox status -> programs
+        "replayed": stats.replayed,
+        "judge_scores": {
+            name: {str(score): n for score, n in sorted(hist.items())}
+            for name, hist in stats.judge_scores.items()
+        },
+        "executions": dict(stats.executions),  # sandbox status -> programs
         # mutation score (one decimal) -> programs whose tests passed and were mutation-tested
-        "mutation_scores": dict(raw.get("mutation_scores", {})),
+        "mutation_scores": dict(sorted(stats.mutation_scores.items())),
     }
 
 

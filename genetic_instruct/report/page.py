@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from genetic_instruct.ownership import TEXT_MARKER
+from genetic_instruct.files.ownership import TEXT_MARKER
 
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;

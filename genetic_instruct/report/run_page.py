@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import ROLES, Config
-from genetic_instruct.ownership import refuse_foreign
+from genetic_instruct.files.atomic import atomic_file
+from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.report.charts import bar_chart, line_chart
 from genetic_instruct.report.metrics import REPORT_SCHEMA, build_report
 from genetic_instruct.report.page import (
@@ -23,7 +23,7 @@ from genetic_instruct.report.page import (
     share,
     table,
 )
-from genetic_instruct.store import RunStore
+from genetic_instruct.state.store import RunStore
 
 REPORT_HTML = "report.html"
 REPORT_JSON = "report.json"

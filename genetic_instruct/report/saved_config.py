@@ -17,9 +17,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genetic_instruct.atomic import atomic_file
 from genetic_instruct.config import Config
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.files.atomic import atomic_file
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
 SAVED_OVERRIDES = Path(".hydra") / "overrides.yaml"

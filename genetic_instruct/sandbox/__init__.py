@@ -26,10 +26,13 @@ Building the root needs ldd (glibc's or musl's), once per process.
 
 Modules: limits (the value types), runner (the caller's side), rootfs (what the root
 holds), cgroup (the program's memory cgroup), syscalls (the seccomp filter), verdict
-(records and exit status to a status), _launcher and _harness (run in the child only).
+(records and exit status to a status), mutants and mutation_score (how strong a
+program's tests are), _launcher and _harness (run in the child only).
 """
 
-from .limits import ExecutionResult, SandboxLimits, SandboxUnavailable
+from genetic_instruct.errors import SandboxUnavailable
+
+from .limits import ExecutionResult, SandboxLimits
 from .runner import run_many, run_tests
 
 __all__ = ["ExecutionResult", "SandboxLimits", "SandboxUnavailable", "run_many", "run_tests"]

@@ -74,7 +74,7 @@ def run(solution: str, tests: str, report: Report) -> None:
     except BaseException as exc:  # SystemExit too: the solution must not end the run
         report(_failure_kind(exc), 0, f"solution raised {_describe(exc)}")
         return
-    # Lines as Python counts them (roles/answer_text.split_lines, without importing re):
+    # Lines as Python counts them (answers/text.split_lines, without importing re):
     # str.splitlines() also cuts at form feeds and U+2028 inside string literals.
     lines = tests.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     _run_tests(body, lines, namespace, report)

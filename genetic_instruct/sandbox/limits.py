@@ -23,14 +23,6 @@ class InvalidLimit(ValueError):
         self.reason = reason
 
 
-class SandboxUnavailable(RuntimeError):
-    """The platform refused an isolation the limits ask for.
-
-    Raised instead of running the code with less protection than requested: a silent
-    fallback would let generated code reach the network or the file system unnoticed.
-    """
-
-
 @dataclass
 class SandboxLimits:
     """Bounds on one run of generated code; also the `execution.*` limits of the config

@@ -35,7 +35,7 @@ import os
 import subprocess
 import sys
 
-from .limits import SandboxUnavailable
+from genetic_instruct.errors import SandboxUnavailable
 
 Entry = tuple[str, ...]
 DEVICES = ("/dev/null", "/dev/urandom")

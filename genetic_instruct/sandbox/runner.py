@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genetic_instruct.errors import SandboxUnavailable
+
 from . import cgroup, rootfs, syscalls
-from .limits import ExecutionResult, NetworkMode, SandboxLimits, SandboxUnavailable
+from .limits import ExecutionResult, NetworkMode, SandboxLimits
 from .verdict import Records, classify, parse_control
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
@@ -195,8 +197,8 @@ def _execute(
             for fd in (result_w, control_w, admit_r):
                 os.close(fd)
             result_w = control_w = admit_r = -1
-            _admit(process, memory, admit_w)
-            admit_w = -1
+            admit, admit_w = admit_w, -1  # _admit closes it, whether or not it raises
+            _admit(process, memory, admit)
             assert process.stdout is not None and process.stderr is not None
             readers = {
                 process.stdout.fileno(): channels.stdout.feed,

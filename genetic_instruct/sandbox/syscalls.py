@@ -23,7 +23,7 @@ import errno
 import functools
 import tempfile
 
-from .limits import SandboxUnavailable
+from genetic_instruct.errors import SandboxUnavailable
 
 REFUSED = (
     # Keyrings: the caller's secrets; the sandbox also gets a fresh, empty session keyring.

@@ -12,7 +12,9 @@ import os
 import signal
 from dataclasses import dataclass
 
-from .limits import SandboxLimits, SandboxUnavailable
+from genetic_instruct.errors import SandboxUnavailable
+
+from .limits import SandboxLimits
 
 MAX_RECORD_BYTES = 4096  # real records are far shorter; longer lines are junk to drop
 

@@ -1,0 +1,105 @@
+"""Near-duplicates of the population, and of earlier offspring of the same generation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.filters.base import Filter
+from genetic_instruct.individual import content_id
+
+BATCH_REASON = "near_duplicate_batch"
+
+
+class NearDuplicates(Filter):
+    """MinHash LSH against the population. Kept candidates carry their signature, for the
+    generation's own check (EarlierOffspring) and for the index once they survive."""
+
+    def __init__(
+        self,
+        index: NearDuplicateIndex,
+        known_ids: Iterable[str],
+        text_of: Callable[[Candidate], str],
+    ) -> None:
+        self.index = index
+        self.known_ids = set(known_ids)
+        self.text_of = text_of
+
+    def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
+        signatures = self.index.signatures([self.text_of(c) for c in candidates])
+        reasons: list[str | None] = []
+        for cand, signature, hit in zip(candidates, signatures, self.index.query(signatures)):
+            if hit is not None or content_id(cand.instruction) in self.known_ids:
+                reasons.append("near_duplicate_population")
+            else:
+                cand.signature = signature
+                reasons.append(None)
+        return reasons
+
+    def add(self, ids: list[str], signatures: np.ndarray) -> None:
+        """Survivors join the population: later generations are compared with them."""
+        if ids:
+            self.index.add(ids, signatures)
+        self.known_ids.update(ids)
+
+
+class EarlierOffspring:
+    """Near-copies of an earlier offspring of the same generation, decided in offspring
+    order whatever order the answers arrive in, so a seed still fixes the dataset.
+
+    Offspring are numbered 0..size-1 when planned; each reaches this check once: `offer`
+    with its signature, or `skip` when it was dropped before (it competes with no one).
+    The answer is that of checking them all in number order and keeping each that copies
+    no kept one (NearDuplicateIndex.within_batch). Offspring n's fate is final once all
+    below n have reached the check; until then it goes on unless it copies one already
+    known to be kept, and may still be found a copy later (its further answers are then
+    ignored). Answers arrive roughly in request order, so that rarely costs a request.
+    """
+
+    def __init__(self, kept: NearDuplicateIndex, size: int) -> None:
+        self._kept = kept  # an empty index with the population's settings
+        self._offered: list[np.ndarray | None] = [None] * size
+        self._reached = [False] * size
+        self._final = 0  # offspring below this number have their final answer
+        self._duplicates: set[int] = set()
+
+    def duplicate(self, n: int) -> bool:
+        return n in self._duplicates
+
+    def settled(self, n: int) -> bool:
+        """Whether offspring n's answer here is final (every one below it has arrived)."""
+        return n < self._final
+
+    def offer(self, n: int, signature: np.ndarray) -> None:
+        """Offspring n reached the check with this signature."""
+        self._offered[n] = signature
+        if self._kept.query(signature[None, :])[0] is not None:  # copies a kept one: final
+            self._duplicates.add(n)
+        self._reach(n)
+
+    def skip(self, n: int) -> None:
+        """Offspring n was dropped before the check."""
+        self._reach(n)
+
+    def _reach(self, n: int) -> None:
+        """Settle, in number order, every offspring whose predecessors have all arrived."""
+        self._reached[n] = True
+        start = self._final
+        while self._final < len(self._reached) and self._reached[self._final]:
+            self._final += 1
+        block = [i for i in range(start, self._final) if self._offered[i] is not None]
+        if not block:
+            return
+        sigs = np.stack([self._offered[i] for i in block])  # type: ignore[misc]
+        for i in block:
+            self._offered[i] = None  # from here on the index holds what is needed
+        fresh = [j for j, hit in enumerate(self._kept.query(sigs)) if hit is None]
+        copies = self._kept.within_batch(sigs[fresh]) if fresh else []
+        keep = [fresh[k] for k, copy in enumerate(copies) if copy is None]
+        if keep:
+            self._kept.add([str(block[j]) for j in keep], sigs[keep])
+        kept = set(keep)
+        self._duplicates.update(block[j] for j in range(len(block)) if j not in kept)
