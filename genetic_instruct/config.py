@@ -13,7 +13,7 @@ from hydra.core.config_store import ConfigStore
 
 from genetic_instruct.choices import Choice
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.sandbox.limits import InvalidLimit, SandboxLimits
+from genetic_instruct.sandbox.limits import CompileLimits, InvalidLimit, SandboxLimits
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
@@ -187,12 +187,26 @@ class CalibrationConfig:
 
 
 @dataclass
+class CompileConfig(CompileLimits):
+    """execution.compile.*: the compilers' own limits (CompileLimits says each one)."""
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except InvalidLimit as error:
+            raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
+
+
+@dataclass
 class ExecutionConfig(SandboxLimits):
     """Running each solution against its unit tests in the sandbox (beyond the paper).
 
     The limits (wall_seconds, cpu_seconds, memory_mb, file_size_mb, max_processes,
-    output_bytes, network) are SandboxLimits' own fields, with their defaults.
+    output_bytes, network, and the compilers' own under compile.*) are SandboxLimits'
+    own fields, with their defaults.
     """
+
+    compile: CompileConfig = field(default_factory=CompileConfig)
 
     enabled: bool = True  # false: the paper's judge-only fitness
     tests_from: TestsFrom = TestsFrom.coder

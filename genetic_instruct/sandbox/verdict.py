@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from genetic_instruct.errors import SandboxUnavailable
 
@@ -21,18 +21,34 @@ MAX_RECORD_BYTES = 4096  # real records are far shorter; longer lines are junk t
 
 @dataclass
 class Records:
-    """What the harness reported, read incrementally so a flood cannot grow memory."""
+    """What the harness reported, read incrementally so a flood cannot grow memory.
+
+    A test (a Python top-level assert, an assert site in the other languages' tests, a Go
+    Test function) passes when it ran and never failed: a site in a loop runs many times,
+    and its harness reports its first pass and its first failure. A replayed record adds
+    nothing, and an index outside 0..total-1 counts for nothing.
+    """
 
     nonce: str
     started: bool = False
     total: int = 0
-    passed: int = 0
-    ran: int = 0
     first_failure: str = ""
     error: str = ""
+    compile_error: str = ""
     memory: str = ""
+    unavailable: str = ""
     done: bool = False
+    _passed: set[int] = field(default_factory=set)
+    _failed: set[int] = field(default_factory=set)
     _pending: bytes = b""
+
+    @property
+    def passed(self) -> int:
+        return len(self._passed - self._failed)
+
+    @property
+    def ran(self) -> int:
+        return len(self._passed | self._failed)
 
     def feed(self, data: bytes) -> None:
         *lines, self._pending = (self._pending + data).split(b"\n")
@@ -50,15 +66,15 @@ class Records:
         self.started = True
         if kind == "total":
             self.total = max(index, 0)
-        elif kind in ("pass", "fail") and index == self.ran:
-            # Only the next assert in order counts, so a replayed record adds nothing.
-            self.ran += 1
-            self.passed += kind == "pass"
-            self.first_failure = self.first_failure or (text if kind == "fail" else "")
-        elif kind == "error":
-            self.error = text
-        elif kind == "memory":
-            self.memory = text
+        elif kind in ("pass", "fail") and 0 <= index < self.total:
+            if kind == "pass":
+                self._passed.add(index)
+            elif index not in self._failed:
+                self._failed.add(index)
+                self.first_failure = self.first_failure or text
+        elif kind in ("error", "compile", "memory", "unavailable"):
+            attribute = {"compile": "compile_error"}.get(kind, kind)
+            setattr(self, attribute, getattr(self, attribute) or text)
         elif kind == "done":
             self.done = True
 
@@ -110,34 +126,59 @@ def classify(
     runner: RunnerExit | None,
     limits: SandboxLimits,
     overran: bool,
-    stderr_tail: str,
+    stderr: str,
+    program_first: bool = False,
 ) -> tuple[str, str]:
-    """(status, detail), most severe cause first: a limit hit explains whatever followed."""
+    """(status, detail), most severe cause first: a limit hit explains whatever followed.
+    `program_first`: the program's own code may run before its harness reports (an exec'd
+    program's static initializers), so a run with no record at all is the program's fault.
+
+    The statuses, in every language: passed, failed (a test did not hold), compile_error
+    (the solution or its tests do not compile), runtime_error (the program raised or
+    crashed before its tests finished), timeout (the wall-clock or CPU limit), killed (the
+    memory limit, or a signal from outside).
+    """
+    if records.unavailable:
+        raise SandboxUnavailable(f"the sandbox could not start the program: {records.unavailable}")
     if overran or (runner is not None and runner.wall_timeout):
         return "timeout", f"wall-clock limit of {limits.wall_seconds:g}s exceeded"
     if runner is None:
         if records.started:  # generated code ran, and something killed init under it
             return "killed", "the sandbox's init process was killed"
-        raise SandboxUnavailable(f"the sandbox launcher failed: {stderr_tail or 'no report'}")
+        raise SandboxUnavailable(f"the sandbox launcher failed: {last_line(stderr) or 'no report'}")
+    if records.compile_error:
+        return "compile_error", records.compile_error
     if runner.signal is not None:
         return _killed(runner.signal, runner, records, limits)
     if records.memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit: {records.memory}"
+    if not records.started and program_first:
+        ended = last_line(stderr) or f"exit code {runner.exit_code}"
+        return "runtime_error", f"the program ended before its tests started ({ended})"
     if not records.started:
         # No record means the harness never got as far as reading the tests, so no
         # generated code ran: the failure is the sandbox's own.
         raise SandboxUnavailable(
-            f"the sandbox failed to start (exit {runner.exit_code}): {stderr_tail}"
+            f"the sandbox failed to start (exit {runner.exit_code}): {last_line(stderr)}"
         )
     if records.error:
-        return "error", records.error
+        return "runtime_error", records.error
     if not records.done:
-        return "error", f"exited before the tests finished (exit code {runner.exit_code})"
+        ended = last_line(stderr) or f"exit code {runner.exit_code}"
+        return "runtime_error", f"exited before the tests finished ({ended})"
     if records.total == 0:
-        return "error", "the tests contain no top-level assert"
+        return "failed", "the tests contain no assert: nothing was checked"
     if records.passed == records.total:
-        return "passed", f"{records.passed}/{records.total} asserts passed"
-    return "failed", records.first_failure
+        return "passed", f"{records.passed}/{records.total} tests passed"
+    return "failed", records.first_failure or _never_ran(records)
+
+
+def _never_ran(records: Records) -> str:
+    return f"{records.total - records.ran} of {records.total} tests never ran"
+
+
+# Signals a program raises on itself when it crashes: its fault, not a limit's.
+CRASHES = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT)
 
 
 def _killed(
@@ -151,8 +192,27 @@ def _killed(
         return "killed", f"memory limit of {limits.memory_mb} MB hit: {records.memory}"
     if number == signal.SIGKILL and runner.over_memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit by its processes together"
-    try:
-        name = signal.Signals(number).name
-    except ValueError:  # real-time signals have no name
-        name = f"signal {number}"
+    name = _signal_name(number)
+    if number in CRASHES:
+        return "runtime_error", f"crashed with {name}"
     return "killed", f"killed by {name}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return f"signal {number}"
+
+
+# Lines a runtime prints after the one that says what went wrong.
+_FOOTNOTES = ("note: run with `RUST_BACKTRACE", "\tat ", "goroutine ", "exit status")
+
+
+def last_line(text: str) -> str:
+    """The last line of a program's stderr that says something: a runtime's footnotes
+    (Rust's backtrace hint, a Java stack frame) are passed over."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    telling = [line for line in lines if not line.lstrip(" ").startswith(_FOOTNOTES)]
+    chosen = telling or lines
+    return chosen[-1].strip()[:200] if chosen else ""
