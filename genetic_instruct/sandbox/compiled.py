@@ -120,14 +120,17 @@ def _killed_build(number: int, over_memory: bool, own: CompileLimits) -> str:
 
 
 _ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
+_LOCATED_LINE = re.compile(r"^\S+\.\w+:\d+:\d+: ")  # Go's "tests.go:7:12: too many..."
 
 
 def compiler_message(output: str) -> str:
-    """The compiler's first error line (g++, javac, rustc and Go each write one), or its
-    last line when none says "error"."""
-    for line in output.splitlines():
-        if _ERROR_LINE.search(line):
-            return line.strip()[:300]
+    """The compiler's first error line (g++, javac and rustc say "error"; Go names a
+    file:line:column), or its last line when none does."""
+    lines = output.splitlines()
+    for pattern in (_ERROR_LINE, _LOCATED_LINE):
+        found = next((line for line in lines if pattern.search(line)), None)
+        if found is not None:
+            return found.strip()[:300]
     return last_line(output) or "the compiler failed without a message"
 
 

@@ -149,7 +149,7 @@ def classify(
     if records.compile_error:
         return "compile_error", records.compile_error
     if runner.signal is not None:
-        return _killed(runner.signal, runner, records, limits)
+        return _killed(runner.signal, runner, records, limits, stderr)
     if records.memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit: {records.memory}"
     if not records.started and program_first:
@@ -163,6 +163,8 @@ def classify(
         )
     if records.error:
         return "runtime_error", records.error
+    if not records.done and out_of_memory(stderr):
+        return "killed", f"memory limit of {limits.memory_mb} MB hit: {out_of_memory(stderr)}"
     if not records.done:
         ended = last_line(stderr) or f"exit code {runner.exit_code}"
         return "runtime_error", f"exited before the tests finished ({ended})"
@@ -182,7 +184,7 @@ CRASHES = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.S
 
 
 def _killed(
-    number: int, runner: RunnerExit, records: Records, limits: SandboxLimits
+    number: int, runner: RunnerExit, records: Records, limits: SandboxLimits, stderr: str
 ) -> tuple[str, str]:
     # Python may catch SIGXCPU; the kernel's SIGKILL a second later is then the CPU limit.
     out_of_cpu = number == signal.SIGKILL and runner.cpu_s >= limits.cpu_seconds
@@ -193,6 +195,8 @@ def _killed(
     if number == signal.SIGKILL and runner.over_memory:
         return "killed", f"memory limit of {limits.memory_mb} MB hit by its processes together"
     name = _signal_name(number)
+    if number in CRASHES and out_of_memory(stderr):
+        return "killed", f"memory limit of {limits.memory_mb} MB hit: {out_of_memory(stderr)}"
     if number in CRASHES:
         return "runtime_error", f"crashed with {name}"
     return "killed", f"killed by {name}"
@@ -205,14 +209,35 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+# What a runtime prints as it dies of an allocation it could not make (V8, Rust's std, Go).
+_OUT_OF_MEMORY = (
+    "JavaScript heap out of memory",
+    "memory allocation of",
+    "runtime: out of memory",
+    "std::bad_alloc",
+)
+
+
+def out_of_memory(stderr: str) -> str:
+    """The line of a runtime's stderr saying it ran out of memory, or ""."""
+    for line in stderr.splitlines():
+        if any(marker in line for marker in _OUT_OF_MEMORY):
+            return line.strip()[:200]
+    return ""
+
+
 # Lines a runtime prints after the one that says what went wrong.
 _FOOTNOTES = ("note: run with `RUST_BACKTRACE", "\tat ", "goroutine ", "exit status")
 
 
 def last_line(text: str) -> str:
-    """The last line of a program's stderr that says something: a runtime's footnotes
-    (Rust's backtrace hint, a Java stack frame) are passed over."""
+    """The line of a program's stderr that says what went wrong: the last one, a runtime's
+    footnotes (Rust's backtrace hint, a Java stack frame) passed over; Go's panic line."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
+    # Go prints its panic first and the goroutines' stacks after it.
+    go_panic = [line for line in lines if line.startswith(("panic: ", "fatal error: "))]
+    if go_panic:
+        return go_panic[0].strip()[:200]
     telling = [line for line in lines if not line.lstrip(" ").startswith(_FOOTNOTES)]
     chosen = telling or lines
     return chosen[-1].strip()[:200] if chosen else ""

@@ -18,12 +18,15 @@ from genetic_instruct.errors import SandboxUnavailable
 from genetic_instruct.languages import Language
 
 from ..limits import SandboxLimits
-from . import cpp, java
+from . import cpp, go, java, javascript, rust
 from .common import Program, ProgramError, Toolchain
 
 MODULES: dict[Language, ModuleType] = {
     Language.cpp: cpp,
     Language.java: java,
+    Language.javascript: javascript,
+    Language.rust: rust,
+    Language.go: go,
 }
 _finding = threading.Lock()  # run_many's threads must not each probe the same compiler
 

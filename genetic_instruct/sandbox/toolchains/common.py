@@ -101,10 +101,12 @@ def require(tool: str, install: str) -> str:
     return os.path.abspath(found)
 
 
-def probe(argv: list[str], cwd: str | None = None) -> str:
+def probe(argv: list[str], cwd: str | None = None, extra: dict[str, str] | None = None) -> str:
     """A trusted command's stdout and stderr together (version queries, probe builds);
-    SandboxUnavailable if it fails, since the toolchain then cannot work in the sandbox."""
+    SandboxUnavailable if it fails, since the toolchain then cannot work in the sandbox.
+    `extra`: variables a tool needs to find itself (rustup's RUSTUP_HOME)."""
     env = {"PATH": os.environ.get("PATH", SANDBOX_PATH), "LC_ALL": "C", "HOME": cwd or "/"}
+    env.update(extra or {})
     if cwd:
         env["TMPDIR"] = cwd
     try:

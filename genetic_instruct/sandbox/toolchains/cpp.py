@@ -60,8 +60,7 @@ def find() -> Toolchain:
         # The run needs what the probe loads; the build links against the same files.
         run_root = rootfs.plan_for([], [binary])
         libraries = rootfs.shared_libraries([binary])
-    programs = [gxx, *(probe([gxx, f"-print-prog-name={name}"], None).strip() for name in PASSES)]
-    programs = [p if os.path.isabs(p) else require(p, "binutils") for p in programs]
+    programs = linker_programs(gxx)
     build_root = rootfs.plan_for(
         [*programs, *include_dirs(verbose), *files, *libraries],
         [*programs, *(f for f in files if f.endswith(".so") and _is_elf(f))],
@@ -70,6 +69,12 @@ def find() -> Toolchain:
 
 
 PASSES = ("cc1plus", "as", "collect2", "ld", "lto-wrapper")
+
+
+def linker_programs(driver: str) -> list[str]:
+    """The driver and the passes it runs (compiler proper, assembler, linker), as paths."""
+    passes = [probe([driver, f"-print-prog-name={name}"], None).strip() for name in PASSES]
+    return [driver, *(p if os.path.isabs(p) else require(p, "binutils") for p in passes)]
 
 
 def gcc_build_files(driver: str, verbose: str, linked: list[str], scratch: str) -> list[str]:

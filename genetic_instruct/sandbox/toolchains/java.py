@@ -106,7 +106,7 @@ def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLim
         *JVM_FLAGS,
         f"-Xmx{heap}m",
         "--add-opens=java.base/java.io=ALL-UNNAMED",  # the harness names descriptor 3
-        *("-cp", CLASSES, "GiHarness", main_class, str(total)),
+        *("-cp", CLASSES, "GiHarness", main_class, str(total), *top_level_types(solution)),
     )
     return Program(
         files=files,
@@ -140,6 +140,15 @@ def _unpackaging(root: Node) -> list[Edit]:
                 if word.type == "public":
                     edits.append((word.start_byte, word.end_byte, b"      "))
     return edits
+
+
+def top_level_types(source: str) -> list[str]:
+    """The names of the classes, interfaces, enums and records `source` declares at the top."""
+    tree = syntax_trees.parse(Language.java, _encode(source))
+    names = (
+        node.child_by_field_name("name") for node in tree.root_node.children if node.type in TYPES
+    )
+    return [syntax_trees.text(name) for name in names if name is not None]
 
 
 def rewrite_tests(tests: str) -> tuple[str, int, str]:
