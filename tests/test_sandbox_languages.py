@@ -20,6 +20,7 @@ import pytest
 
 from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, artefacts, run_tests
+from genetic_instruct.sandbox.limits import CompileLimits
 from genetic_instruct.sandbox.toolchains import toolchain
 
 from .conftest import sandbox_pythonpath
@@ -197,3 +198,14 @@ def test_the_run_root_holds_only_the_program_and_what_it_loads() -> None:
     )
     result = run_tests(solution, tests, FAST, "go")
     assert result.status == "passed", (result.detail, result.stdout)
+
+
+def test_a_build_past_its_own_limits_is_a_compile_error() -> None:
+    """The compiler's limits are its own (execution.compile.*): a build that needs more is
+    stopped and said to be one, and the program's limits are not what stopped it."""
+    needs("cpp")
+    heavy = "#include <bits/stdc++.h>\nint add(int a, int b) { return a + b; }\n"
+    limits = SandboxLimits(wall_seconds=20, compile=CompileLimits(memory_mb=48))
+    result = run_tests(heavy, ADDER["cpp"][1], limits, "cpp")
+    assert result.status == "compile_error", (result.detail, result.stderr[-300:])
+    assert "48 MB" in result.detail or "memory" in result.detail.lower(), result.detail
