@@ -43,6 +43,11 @@ class TestsFrom(Choice):
     tester = "tester"  # a separate request
 
 
+class Backend(Choice):
+    local = "local"  # this machine's sandbox (sandbox/)
+    sandbox_fusion = "sandbox_fusion"  # a SandboxFusion server at execution.backend_url
+
+
 class Normalize(Choice):
     """What a text goes through before shingling (dedup/shingles.py says what each does)."""
 
@@ -217,6 +222,11 @@ class ExecutionConfig(SandboxLimits):
     mutants: int = 5
     min_mutation_score: float = 0.0
     workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
+    # Where programs run: this machine's sandbox, or a SandboxFusion server (its /run_code
+    # API at backend_url, e.g. http://sandbox:8080): one verdict per program there, no
+    # per-assert counts (sandbox/remote.py).
+    backend: Backend = Backend.local
+    backend_url: str | None = None
 
     def __post_init__(self) -> None:
         """The sandbox checks its limits; a bad one is named here by its config key."""
@@ -224,6 +234,18 @@ class ExecutionConfig(SandboxLimits):
             super().__post_init__()
         except InvalidLimit as error:
             raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
+        url = self.backend_url or ""
+        if Backend(self.backend) is Backend.sandbox_fusion and not url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                "config key execution.backend_url: execution.backend=sandbox_fusion needs the "
+                f"server's http:// or https:// URL, got {self.backend_url!r}"
+            )
+
+    def service(self) -> str | None:
+        """The sandbox service's URL where programs run there, else None (run_tests)."""
+        return self.backend_url if Backend(self.backend) is Backend.sandbox_fusion else None
 
     def sandbox_limits(self) -> SandboxLimits:
         """The sandbox's limits alone (execution.* repeats them under the same names)."""

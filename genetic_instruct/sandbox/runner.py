@@ -25,6 +25,7 @@ def run_tests(
     tests: str,
     limits: SandboxLimits | None = None,
     language: Language | str = Language.python,
+    service: str | None = None,
 ) -> ExecutionResult:
     """Run `solution` against `tests`, both in `language`, sandboxed.
 
@@ -35,11 +36,16 @@ def run_tests(
     The code runs in a child process only, never here, and nothing it does can make this
     function raise; SandboxUnavailable is raised only when the platform refuses the
     isolation (see _launcher.py for what that is, as root and as an ordinary user) or the
-    language's toolchain is missing.
+    language's toolchain is missing. `service`: the URL of a SandboxFusion server to run
+    it on instead (remote.py says what that gives up).
     """
     if not sys.platform.startswith("linux"):
         raise SandboxUnavailable(f"the sandbox needs Linux namespaces; this is {sys.platform}")
     limits = limits or SandboxLimits()  # a fresh default: limits are mutable (Hydra's)
+    if service is not None:
+        from .remote import run_remote
+
+        return run_remote(service, solution, tests, limits, Language(language))
     if Language(language) is not Language.python:
         from .compiled import run_compiled  # the toolchains load only when a program needs one
 
@@ -52,10 +58,11 @@ def run_many(
     jobs: Sequence[tuple[str, str] | tuple[str, str, Language | str]],
     limits: SandboxLimits | Sequence[SandboxLimits] | None = None,
     workers: int | None = None,
+    service: str | None = None,
 ) -> list[ExecutionResult]:
     """run_tests over (solution, tests) or (solution, tests, language) jobs, `workers` at
     a time; results in input order. `limits` holds for every job, or is a sequence of one
-    per job.
+    per job; `service` as for run_tests.
 
     Threads, not processes: each run is already its own process tree, and a thread only
     waits on its pipes. The default is one worker per CPU this process may use, since a
@@ -69,14 +76,16 @@ def run_many(
             per_job = [limits or SandboxLimits()] * len(jobs)
         else:
             per_job = list(limits)
-        return list(pool.map(_run_job, jobs, per_job))
+        return list(pool.map(lambda job, lim: _run_job(job, lim, service), jobs, per_job))
 
 
 def _run_job(
-    job: tuple[str, str] | tuple[str, str, Language | str], limits: SandboxLimits
+    job: tuple[str, str] | tuple[str, str, Language | str],
+    limits: SandboxLimits,
+    service: str | None,
 ) -> ExecutionResult:
     language = job[2] if len(job) == 3 else Language.python
-    return run_tests(job[0], job[1], limits, language)
+    return run_tests(job[0], job[1], limits, language, service)
 
 
 def usable_cpus() -> int:

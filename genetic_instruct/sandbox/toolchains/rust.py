@@ -73,10 +73,10 @@ def find() -> Toolchain:
 
 
 def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLimits) -> Program:
-    renamed = _renamed(solution, "main", "gi_solution_main")
+    solution = renamed(solution, "main", "gi_solution_main")
     rewritten, total = rewrite_tests(tests)
     text = (
-        f"{renamed}\nconst GI_TOTAL: usize = {total};\n{harness('gi_harness.rs')}\n"
+        f"{solution}\nconst GI_TOTAL: usize = {total};\n{harness('gi_harness.rs')}\n"
         f"mod gi_tests {{\n#![allow(unused_imports)]\nuse super::*;\n{rewritten}\n}}\n"
     )
     rustc = (toolchain.tools["rustc"], *FLAGS, "-C", f"linker={toolchain.tools['cc']}")
@@ -90,7 +90,7 @@ def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLim
     )
 
 
-def _renamed(source: str, old: str, new: str) -> str:
+def renamed(source: str, old: str, new: str) -> str:
     data = source.encode("utf-8", "surrogatepass")
     tree = syntax_trees.parse(Language.rust, data)
     edits = [
