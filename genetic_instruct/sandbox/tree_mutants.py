@@ -12,6 +12,9 @@ the same in every language:
     off_by_one        an integer literal n -> n + 1 (bounds, sizes, constants)
     drop_statement    delete one expression statement in a block (a call, an update)
     wrong_return      return true <-> return false; return <integer> -> another integer
+    drop_call         x.method() -> x: a step of a method chain left out (Python has no
+                      such operator: its programs loop where these chain iterators, and a
+                      Rust or JavaScript program written as one chain had no mutant at all)
 
 A mutant is an edit of the source's bytes, so everything else stays as written. Python
 compiles each of its mutants before keeping it; here a mutant must parse without error,
@@ -153,6 +156,37 @@ def _return_sites(node: Node) -> list[Edit]:
     return edits
 
 
+def _drop_call_sites(node: Node) -> list[Edit]:
+    """`x.method()` -> `x`: a step of a method chain left out (`.rev()`, `.trim()`,
+    `.reverse()`), the call-chain languages' form of a dropped statement."""
+    if node.type == "method_invocation":  # Java: object . name (arguments)
+        receiver, arguments = (
+            node.child_by_field_name("object"),
+            node.child_by_field_name("arguments"),
+        )
+    elif node.type == "call_expression":
+        function, arguments = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
+        )
+        receiver = None
+        if function is not None and function.type == "generic_function":
+            function = function.child_by_field_name("function")
+        if function is not None and function.type in _MEMBER_ACCESS:
+            receiver = next(
+                (r for f in _RECEIVERS if (r := function.child_by_field_name(f)) is not None),
+                None,
+            )
+    else:
+        return []
+    if receiver is None or arguments is None or arguments.named_child_count:
+        return []
+    return [(node.start_byte, node.end_byte, receiver.text or b"")]
+
+
+_MEMBER_ACCESS = frozenset({"field_expression", "member_expression", "selector_expression"})
+_RECEIVERS = ("value", "object", "argument", "operand")
+
 OPERATORS: dict[str, Sites] = {
     "compare_flip": _replacing(_COMPARE_FLIP),
     "negate_condition": _negate_sites,
@@ -162,6 +196,7 @@ OPERATORS: dict[str, Sites] = {
     "off_by_one": _off_by_one_sites,
     "drop_statement": _drop_sites,
     "wrong_return": _return_sites,
+    "drop_call": _drop_call_sites,
 }
 
 
