@@ -86,7 +86,9 @@ GREEDY = {
     "\t\tkept = append(kept, p)\n\t}\n}\n",
 }
 
-# Attacks: read a host file, connect to a host port, start far more threads than allowed.
+# Attacks: read a host file, connect to a host port, start far more threads than allowed;
+# where the language can make a raw system call (C++, Rust, Go), start a user namespace and
+# reach the session keyring (both refused by the seccomp filter).
 # {path} and {port} are filled in by the test; C++ and JavaScript also leave a process
 # behind that would outlive the run (the test looks for it afterwards).
 HOSTILE = {
@@ -120,6 +122,8 @@ int forks_started() {
   return n;
 }
 bool unshare_allowed() { return unshare(0x10000000) == 0; }
+#include <sys/syscall.h>
+bool keyring_reachable() { return syscall(SYS_keyctl, 0, -3, 0) >= 0; }  // KEYCTL_GET_KEYRING_ID
 bool outlives() {
   if (fork() == 0) { setsid(); if (fork() == 0) { sleep(60); } _exit(0); }
   return false;
@@ -127,7 +131,7 @@ bool outlives() {
 """,
         "#include <cassert>\nint main() {\n  assert(!read_host());\n  assert(!connect_host());\n"
         "  assert(threads_started() < 300);\n  assert(forks_started() < 300);\n"
-        "  assert(!unshare_allowed());\n  assert(!outlives());\n}\n",
+        "  assert(!unshare_allowed());\n  assert(!keyring_reachable());\n  assert(!outlives());\n}\n",
     ),
     "java": (
         """import java.nio.file.*;
@@ -208,9 +212,11 @@ fn threads_started() -> usize {
 }
 extern "C" { fn syscall(number: i64, ...) -> i64; }
 fn unshare_allowed() -> bool { unsafe { syscall(272, 0x10000000i64) == 0 } }
+fn keyring_reachable() -> bool { unsafe { syscall(250, 0i64, -3i64, 0i64) >= 0 } }  // keyctl
 """,
         "fn main() {\n    assert!(!read_host());\n    assert!(!connect_host());\n"
-        "    assert!(threads_started() < 300);\n    assert!(!unshare_allowed());\n}\n",
+        "    assert!(threads_started() < 300);\n    assert!(!unshare_allowed());\n"
+        "    assert!(!keyring_reachable());\n}\n",
     ),
     "go": (
         """package main
@@ -252,11 +258,18 @@ func forksStarted() int {
 }
 
 func unshareAllowed() bool { return syscall.Unshare(syscall.CLONE_NEWUSER) == nil }
+
+func keyringReachable() bool {
+	session := -3 // KEY_SPEC_SESSION_KEYRING, for KEYCTL_GET_KEYRING_ID (0)
+	_, _, errno := syscall.Syscall(syscall.SYS_KEYCTL, 0, uintptr(session), 0)
+	return errno == 0
+}
 """,
         'package main\n\nimport "testing"\n\n'
         'func TestHostFile(t *testing.T) {\n\tif readHost() {\n\t\tt.Error("read")\n\t}\n}\n\n'
         'func TestNetwork(t *testing.T) {\n\tif connectHost() {\n\t\tt.Error("connected")\n\t}\n}\n\n'
         'func TestForks(t *testing.T) {\n\tif forksStarted() >= 300 {\n\t\tt.Error("forks")\n\t}\n}\n\n'
-        'func TestUnshare(t *testing.T) {\n\tif unshareAllowed() {\n\t\tt.Error("unshare")\n\t}\n}\n',
+        'func TestUnshare(t *testing.T) {\n\tif unshareAllowed() {\n\t\tt.Error("unshare")\n\t}\n}\n\n'
+        'func TestKeyring(t *testing.T) {\n\tif keyringReachable() {\n\t\tt.Error("keyring")\n\t}\n}\n',
     ),
 }
