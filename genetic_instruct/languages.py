@@ -67,3 +67,26 @@ def language_named(name: str) -> Language | None:
 def known_names() -> str:
     """The languages' own names, for messages about a name that is none of them."""
     return ", ".join(language.value for language in Language)
+
+
+def language_weights(language: str, languages: dict[str, float] | None) -> dict[Language, float]:
+    """The languages a run writes and each one's share of the offspring, from the config's
+    `language=` (one) or `languages={python: 0.5, cpp: 0.2, ...}` (several, weighted;
+    it wins when given). Shares are normalized to sum to 1; ValueError naming the first
+    unknown name or bad weight. Ordered as Language is, so draws do not depend on the
+    order the user wrote them in."""
+    if not languages:
+        chosen = language_named(language)
+        if chosen is None:
+            raise ValueError(f"unknown language {language!r}; known: {known_names()}")
+        return {chosen: 1.0}
+    weights: dict[Language, float] = {}
+    for name, weight in languages.items():
+        chosen = language_named(str(name))
+        if chosen is None:
+            raise ValueError(f"unknown language {name!r}; known: {known_names()}")
+        if not isinstance(weight, (int, float)) or not weight > 0:
+            raise ValueError(f"{name}: weight must be a positive number, got {weight!r}")
+        weights[chosen] = weights.get(chosen, 0.0) + float(weight)
+    total = sum(weights.values())
+    return {lang: weights[lang] / total for lang in Language if lang in weights}
