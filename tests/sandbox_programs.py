@@ -89,8 +89,8 @@ GREEDY = {
 # Attacks: read a host file, connect to a host port, start far more threads than allowed;
 # where the language can make a raw system call (C++, Rust, Go), start a user namespace and
 # reach the session keyring (both refused by the seccomp filter).
-# {path} and {port} are filled in by the test; C++ and JavaScript also leave a process
-# behind that would outlive the run (the test looks for it afterwards).
+# {path} and {port} are filled in by the test. Each first starts a process that would sleep
+# for a minute, outliving its run, and asserts it started; the test looks for it afterwards.
 HOSTILE = {
     "cpp": (
         """#include <fstream>
@@ -124,14 +124,15 @@ int forks_started() {
 bool unshare_allowed() { return unshare(0x10000000) == 0; }
 #include <sys/syscall.h>
 bool keyring_reachable() { return syscall(SYS_keyctl, 0, -3, 0) >= 0; }  // KEYCTL_GET_KEYRING_ID
-bool outlives() {
-  if (fork() == 0) { setsid(); if (fork() == 0) { sleep(60); } _exit(0); }
-  return false;
+bool sleeper_started() {  // a grandchild in a session of its own, asleep for a minute
+  pid_t child = fork();
+  if (child == 0) { setsid(); if (fork() == 0) { sleep(60); } _exit(0); }
+  return child > 0;
 }
 """,
-        "#include <cassert>\nint main() {\n  assert(!read_host());\n  assert(!connect_host());\n"
+        "#include <cassert>\nint main() {\n  assert(sleeper_started());\n  assert(!read_host());\n  assert(!connect_host());\n"
         "  assert(threads_started() < 300);\n  assert(forks_started() < 300);\n"
-        "  assert(!unshare_allowed());\n  assert(!keyring_reachable());\n  assert(!outlives());\n}\n",
+        "  assert(!unshare_allowed());\n  assert(!keyring_reachable());\n}\n",
     ),
     "java": (
         """import java.nio.file.*;
@@ -144,6 +145,14 @@ class Solution {
   static boolean connectHost() {
     try (Socket s = new Socket()) { s.connect(new InetSocketAddress("127.0.0.1", {port}), 2000); return true; }
     catch (Throwable e) { return false; }
+  }
+  static boolean sleeperStarted() {  // a JVM running a program that sleeps for a minute
+    try {
+      Files.writeString(Paths.get("Sleeper.java"),
+          "class Sleeper { public static void main(String[] a) throws Exception { Thread.sleep(60000); } }");
+      String java = ProcessHandle.current().info().command().orElse("java");
+      return new ProcessBuilder(java, "-Xmx32m", "Sleeper.java").start().isAlive();
+    } catch (Throwable e) { return false; }
   }
   static int threadsStarted() {
     int n = 0;
@@ -158,7 +167,7 @@ class Solution {
 }
 """,
         "public class Main {\n  public static void main(String[] args) {\n"
-        "    assert !Solution.readHost();\n    assert !Solution.connectHost();\n"
+        "    assert Solution.sleeperStarted();\n    assert !Solution.readHost();\n    assert !Solution.connectHost();\n"
         "    assert Solution.threadsStarted() < 300;\n  }\n}\n",
     ),
     "javascript": (
@@ -184,17 +193,17 @@ function processesStarted() {
   } catch (e) { }
   return n;
 }
-function outlives() {
+function sleeperStarted() {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'],
     { detached: true, stdio: 'ignore' });
   child.on('error', () => {});
   child.unref();
-  return false;
+  return Boolean(child.pid);
 }
 """,
-        "const assert = require('node:assert');\nassert(!readHost());\n"
+        "const assert = require('node:assert');\nassert(sleeperStarted());\nassert(!readHost());\n"
         "connectHost().then((connected) => assert(!connected));\n"
-        "assert(processesStarted() < 300);\nassert(!outlives());\n",
+        "assert(processesStarted() < 300);\n",
     ),
     "rust": (
         """use std::io::Read;
@@ -210,11 +219,28 @@ fn threads_started() -> usize {
     }
     n
 }
-extern "C" { fn syscall(number: i64, ...) -> i64; }
+extern "C" {
+    fn syscall(number: i64, ...) -> i64;
+    fn fork() -> i32;
+    fn setsid() -> i32;
+    fn sleep(seconds: u32) -> u32;
+    fn _exit(code: i32) -> !;
+}
+fn sleeper_started() -> bool {
+    unsafe {
+        let child = fork();
+        if child == 0 {
+            setsid();
+            sleep(60);
+            _exit(0);
+        }
+        child > 0
+    }
+}
 fn unshare_allowed() -> bool { unsafe { syscall(272, 0x10000000i64) == 0 } }
 fn keyring_reachable() -> bool { unsafe { syscall(250, 0i64, -3i64, 0i64) >= 0 } }  // keyctl
 """,
-        "fn main() {\n    assert!(!read_host());\n    assert!(!connect_host());\n"
+        "fn main() {\n    assert!(sleeper_started());\n    assert!(!read_host());\n    assert!(!connect_host());\n"
         "    assert!(threads_started() < 300);\n    assert!(!unshare_allowed());\n"
         "    assert!(!keyring_reachable());\n}\n",
     ),
@@ -232,6 +258,10 @@ import (
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == "gi-child" {
 		time.Sleep(time.Second)
+		os.Exit(0)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "gi-sleeper" {
+		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
 }
@@ -257,6 +287,12 @@ func forksStarted() int {
 	return n
 }
 
+func sleeperStarted() bool {
+	attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true}}
+	_, err := syscall.ForkExec("/proc/self/exe", []string{"program", "gi-sleeper"}, attr)
+	return err == nil
+}
+
 func unshareAllowed() bool { return syscall.Unshare(syscall.CLONE_NEWUSER) == nil }
 
 func keyringReachable() bool {
@@ -266,6 +302,7 @@ func keyringReachable() bool {
 }
 """,
         'package main\n\nimport "testing"\n\n'
+        'func TestSleeper(t *testing.T) {\n\tif !sleeperStarted() {\n\t\tt.Error("no sleeper")\n\t}\n}\n\n'
         'func TestHostFile(t *testing.T) {\n\tif readHost() {\n\t\tt.Error("read")\n\t}\n}\n\n'
         'func TestNetwork(t *testing.T) {\n\tif connectHost() {\n\t\tt.Error("connected")\n\t}\n}\n\n'
         'func TestForks(t *testing.T) {\n\tif forksStarted() >= 300 {\n\t\tt.Error("forks")\n\t}\n}\n\n'

@@ -52,7 +52,27 @@ def leaves_no_process_behind() -> Iterator[None]:
     """The hostile programs' processes (C++ and JavaScript leave one that would sleep for a
     minute) are gone with their runs: the PID namespace ends with its init."""
     yield
-    assert _lasting(sandbox_processes) == []
+    assert _lasting(lambda: sandbox_processes() + _processes_of_the_ordinary_user()) == []
+
+
+def _processes_of_the_ordinary_user() -> list[str]:
+    """Processes left by the runs made as an ordinary user: their sandboxes' processes
+    show on the host with that user's uid."""
+    prefix = ordinary_user()
+    if prefix is None:
+        return []
+    uid = prefix[1].split("=")[1]
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        owner = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1]
+        if owner == uid:
+            found.append(f"{pid} uid={owner} {cmdline}")
+    return found
 
 
 @pytest.fixture(params=LANGUAGES)
