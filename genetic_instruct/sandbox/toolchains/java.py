@@ -17,8 +17,12 @@ OutOfMemoryError the harness reports. It also starts ~15 threads of its own (THR
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import tempfile
 
+from genetic_instruct.errors import SandboxUnavailable
+from genetic_instruct.files.user_cache import cache_dir
 from genetic_instruct.languages import Language
 
 from .. import rootfs, syntax_trees
@@ -67,8 +71,41 @@ def find() -> Toolchain:
         if name.endswith(".so") and not any(part in name for part in GUI)
     ]
     run_root = rootfs.plan_for(paths, [java, *native])
+    tools = {"java": java, "javac": javac}
+    archive = javac_archive(javac, version)
+    if archive is not None:
+        tools["javac_archive"] = archive
+        paths.append(archive)
     build_root = rootfs.plan_for(paths, [java, javac, *native])
-    return Toolchain(Language.java, version, run_root, build_root, {"java": java, "javac": javac})
+    return Toolchain(Language.java, version, run_root, build_root, tools)
+
+
+def javac_archive(javac: str, version: str) -> str | None:
+    """A class-data archive of javac's own classes (the JVM's AppCDS), made once per JDK
+    in the user's cache: javac then starts in about two thirds of the CPU (0.26 s against
+    0.41 s on this project's machine), and javac's start-up is most of a Java build. None
+    where it cannot be made (a read-only cache): javac starts as it did."""
+    key = hashlib.sha256(f"{version}|{javac}|{JVM_FLAGS}".encode()).hexdigest()[:16]
+    path = cache_dir() / f"javac-{key}.jsa"
+    if path.is_file():
+        return str(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="gi-probe-", dir=path.parent) as scratch:
+            source = os.path.join(scratch, "Probe.java")
+            with open(source, "w") as file:
+                file.write(PROBE)
+            dumped = os.path.join(scratch, "javac.jsa")
+            flags = [f"-J{flag}" for flag in (*JVM_FLAGS, f"-XX:ArchiveClassesAtExit={dumped}")]
+            probe([javac, *flags, "-d", scratch, source], scratch)
+            os.chmod(dumped, 0o644)  # the sandbox's uid reads it
+            os.replace(dumped, path)
+    except (OSError, SandboxUnavailable):
+        return None
+    return str(path)
+
+
+PROBE = "class Probe { public static void main(String[] a) { assert a.length >= 0; } }\n"
 
 
 def outside_links(home: str, folders: tuple[str, ...]) -> list[str]:
@@ -94,9 +131,11 @@ def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLim
         ("GiHarness.java", _encode(harness("GiHarness.java")), 0o600),
     )
     compile_heap = max(256, limits.compile.memory_mb // 2)
+    archive = toolchain.tools.get("javac_archive")
+    shared = (f"-XX:SharedArchiveFile={archive}",) if archive else ()
     javac = (
         toolchain.tools["javac"],
-        *(f"-J{flag}" for flag in (*JVM_FLAGS, f"-Xmx{compile_heap}m")),
+        *(f"-J{flag}" for flag in (*JVM_FLAGS, *shared, f"-Xmx{compile_heap}m")),
         *("-encoding", "UTF-8", "-proc:none", "-nowarn", "-Xlint:none", "-g:none"),
         *("-d", CLASSES, *(name for name, _, _ in files)),
     )
