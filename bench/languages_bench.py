@@ -124,9 +124,10 @@ def main() -> None:
     print()
     print(
         "| language | seeds passing | programs/s (build + tests) | programs/s with mutants "
-        "| mutants run | mean mutation score | seeds with no mutant |"
+        "| mutants run | mean mutation score | seeds with no mutant "
+        "| bare toolchain programs/s |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.languages:
         print("| " + " | ".join(measure(Language(name), args.mutants)) + " |", flush=True)
 
