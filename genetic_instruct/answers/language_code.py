@@ -227,7 +227,7 @@ def joined(files: list[SourceFile], language: Language) -> str:
         given = {os.path.basename(f.name or "") for f in files}
         return "\n".join(_without_local_includes(f.code, given) for f in files)
     if language in (Language.java, Language.go):
-        return _imports_first(files, language)
+        return syntax_trees.imports_first([f.code for f in files], language)
     return "\n".join(f.code for f in files)
 
 
@@ -236,28 +236,3 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"\s*$', re.M)
 
 def _without_local_includes(code: str, given: set[str]) -> str:
     return _INCLUDE.sub(lambda m: "" if os.path.basename(m.group(1)) in given else m.group(0), code)
-
-
-def _imports_first(files: list[SourceFile], language: Language) -> str:
-    """Java or Go files as one: their imports (each once) first, then the rest of each;
-    Go's package clause once, at the very top."""
-    imports: dict[str, None] = {}
-    bodies: list[str] = []
-    for file in files:
-        data = file.code.encode("utf-8", "surrogatepass")
-        tree = syntax_trees.parse(language, data)
-        edits = []
-        for node in tree.root_node.children:
-            if node.type in ("import_declaration",):
-                specs = [s for s in syntax_trees.walk(node) if s.type == "import_spec"]
-                for spec in specs or [node]:
-                    imports[syntax_trees.text(spec).strip()] = None
-                edits.append(syntax_trees.blanked(node))
-            elif node.type in ("package_clause", "package_declaration"):
-                edits.append(syntax_trees.blanked(node))
-        bodies.append(syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass"))
-    if language is Language.go:
-        head = "package main\n\nimport (\n" + "".join(f"\t{i}\n" for i in imports) + ")\n"
-    else:
-        head = "".join(f"{i}\n" for i in imports)
-    return head + "\n".join(bodies)

@@ -128,7 +128,7 @@ def program_text(solution: str, tests: str, language: Language) -> str:
         return f"{solution}\n;{{\n{tests}\n}}\n"
     from .toolchains.java import unpackaged
 
-    return f"{unpackaged(solution)}\n\n{checked_asserts(tests)}\n"
+    return syntax_trees.imports_first([unpackaged(solution), checked_asserts(tests)], language)
 
 
 def checked_asserts(tests: str) -> str:

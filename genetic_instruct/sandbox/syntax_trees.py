@@ -134,3 +134,28 @@ def quoted(value: str) -> str:
         else:
             escaped.append(char)
     return '"' + "".join(escaped) + '"'
+
+
+def imports_first(sources: list[str], language: Language) -> str:
+    """Java or Go sources as one file: their imports (each once) first, then the rest of
+    each, package clauses taken out (Go's made one `package main` at the very top). A
+    Java or Go file must import before it declares, so files cannot just be joined."""
+    imports: dict[str, None] = {}
+    bodies: list[str] = []
+    for source in sources:
+        data = source.encode("utf-8", "surrogatepass")
+        edits = []
+        for node in parse(language, data).root_node.children:
+            if node.type == "import_declaration":
+                specs = [spec for spec in walk(node) if spec.type == "import_spec"]
+                for spec in specs or [node]:
+                    imports[text(spec).strip()] = None
+                edits.append(blanked(node))
+            elif node.type in ("package_clause", "package_declaration"):
+                edits.append(blanked(node))
+        bodies.append(apply_edits(data, edits).decode("utf-8", "surrogatepass"))
+    if language is Language.go:
+        head = "package main\n\nimport (\n" + "".join(f"\t{i}\n" for i in imports) + ")\n"
+    else:
+        head = "".join(f"{i}\n" for i in imports)
+    return head + "\n".join(bodies)
