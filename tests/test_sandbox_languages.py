@@ -8,10 +8,8 @@ fails (.ci/run installs them).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +21,9 @@ from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, artefact
 from genetic_instruct.sandbox.limits import CompileLimits
 from genetic_instruct.sandbox.toolchains import toolchain
 
-from .conftest import sandbox_pythonpath
 from .sandbox_programs import ADDER, BROKEN, CRASHING, GREEDY, HOSTILE, LOOPING
 from .test_sandbox import _lasting, sandbox_processes
-from .test_sandbox_confinement import ordinary_user, usable_python
+from .test_sandbox_confinement import ordinary_user, sandboxed
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux")
 
@@ -119,17 +116,6 @@ def test_a_build_runs_once_for_a_program_run_twice(language: str) -> None:
 
 # Isolation, as in tests/test_sandbox*.py for Python ----------------------------------------
 
-CALLER = """
-import json, sys
-from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
-try:
-    r = run_tests(sys.argv[1], sys.argv[2], SandboxLimits(**json.loads(sys.argv[3])), sys.argv[4])
-except SandboxUnavailable as exc:
-    print(json.dumps({"unavailable": str(exc)}))
-else:
-    print(json.dumps({"status": r.status, "detail": r.detail, "stderr": r.stderr[-800:]}))
-"""
-
 
 @pytest.fixture
 def listener() -> Iterator[int]:
@@ -162,37 +148,15 @@ def test_hostile_programs_are_refused_in_every_language(
     limits = {"wall_seconds": 30, "cpu_seconds": 8, "memory_mb": 1536}
     if caller == "this process":
         result = run_tests(solution, tests, SandboxLimits(**limits), language)
-        found = {"status": result.status, "detail": result.detail, "stderr": result.stderr}
+        found = {"status": result.status, "detail": result.detail}
     else:
-        found = _as_ordinary_user(solution, tests, limits, language)
-    assert found["status"] == "passed", found
-
-
-def _as_ordinary_user(solution: str, tests: str, limits: dict, language: str) -> dict:
-    prefix = ordinary_user()
-    if prefix is None:
-        pytest.skip("needs root and setpriv to become an ordinary user")
-    python = usable_python(prefix)
-    if python is None:
-        pytest.skip(f"no Python interpreter that {prefix} can run")
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sandbox_pythonpath()}
-    done = subprocess.run(
-        [*prefix, python, "-c", CALLER, solution, tests, json.dumps(limits), language],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    if "unavailable" in found:
-        if language == "rust" and Path(toolchain(Language.rust).tools["rustc"]).is_relative_to(
-            "/root"
-        ):
+        prefix = ordinary_user()
+        if prefix is None:
+            pytest.skip("needs root and setpriv to become an ordinary user")
+        if language == "rust" and toolchain(Language.rust).tools["rustc"].startswith("/root/"):
             pytest.skip("rustup installed Rust under /root, out of an ordinary user's reach")
-        raise AssertionError(f"the sandbox is unavailable to an ordinary user: {found}")
-    return found
+        found = sandboxed(prefix, solution, tests, language=language, **limits)
+    assert found["status"] == "passed", found
 
 
 def test_the_build_sees_no_host_file_either(host_file: str) -> None:

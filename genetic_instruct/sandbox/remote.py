@@ -33,6 +33,9 @@ from genetic_instruct.languages import Language
 from . import syntax_trees
 from .compiled import compiler_message
 from .limits import ExecutionResult, SandboxLimits
+from .toolchains.cpp import rename_function
+from .toolchains.java import is_assert, unpackaged
+from .toolchains.rust import renamed
 from .verdict import last_line
 
 # SandboxFusion's names for the languages (its `language` field).
@@ -117,17 +120,11 @@ def program_text(solution: str, tests: str, language: Language) -> str:
     if language is Language.python:
         return f"{solution}\n\n{tests}\n"
     if language is Language.cpp:
-        from .toolchains.cpp import rename_function
-
         return f"{rename_function(solution, 'main', 'gi_solution_main')}\n\n{tests}\n"
     if language is Language.rust:
-        from .toolchains.rust import renamed
-
         return f"{renamed(solution, 'main', 'gi_solution_main')}\n\n{tests}\n"
     if language is Language.javascript:
         return f"{solution}\n;{{\n{tests}\n}}\n"
-    from .toolchains.java import unpackaged
-
     return syntax_trees.imports_first([unpackaged(solution), checked_asserts(tests)], language)
 
 
@@ -137,10 +134,9 @@ def checked_asserts(tests: str) -> str:
     data = tests.encode("utf-8", "surrogatepass")
     tree = syntax_trees.parse(Language.java, data)
     edits = []
-    for node in syntax_trees.walk(tree.root_node):
-        if node.type == "assert_statement" and len(node.children) >= 3:
-            condition = syntax_trees.text(node.children[1])
-            message = syntax_trees.quoted(f"line {node.start_point[0] + 1}: {condition}")
-            check = f"if (!({condition})) throw new AssertionError({message});"
-            edits.append(syntax_trees.replaced(node, check))
+    for node in syntax_trees.outermost(tree.root_node, is_assert):
+        condition = syntax_trees.text(node.children[1])
+        message = syntax_trees.quoted(f"line {node.start_point[0] + 1}: {condition}")
+        check = f"if (!({condition})) throw new AssertionError({message});"
+        edits.append(syntax_trees.replaced(node, check))
     return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass")

@@ -70,6 +70,23 @@ class Program:
     outputs: tuple[str, ...] = ()
 
 
+def native_program(
+    source: str, text: str, total: int, compiler: tuple[str, ...], env: tuple = ()
+) -> Program:
+    """One source file that `compiler` (its argv, less `-o program source`) builds into a
+    native program, run as ./program: C++'s and Rust's shape."""
+    return Program(
+        files=((source, text.encode("utf-8", "surrogatepass"), 0o600),),
+        total=total,
+        build=Step((*compiler, "-o", NATIVE, source), run_env()),
+        outputs=(NATIVE,),
+        run=Step((f"./{NATIVE}",), run_env(env)),
+    )
+
+
+NATIVE = "program"
+
+
 @dataclass(frozen=True)
 class Toolchain:
     """A language's tools on this machine and the roots its steps run in.

@@ -28,19 +28,18 @@ from ..syntax_trees import Edit, Node
 from .common import (
     Program,
     ProgramError,
-    Step,
     Toolchain,
     files_named_in,
     harness,
     library_files,
+    native_program,
     probe,
     require,
-    run_env,
 )
 
 STANDARD = "c++17"
 FLAGS = (f"-std={STANDARD}", "-O1", "-pipe", "-w", "-fdiagnostics-color=never")
-SOURCE, BINARY = "program.cpp", "program"
+SOURCE = "program.cpp"
 # What g++ links a C++ program with (its -v says so), resolved for the link step.
 LINKED = ["stdc++", "m", "gcc_s", "gcc", "c"]
 PROBE = "#include <cassert>\n#include <iostream>\nint main() { assert(1); std::cout << 1; }\n"
@@ -117,26 +116,12 @@ def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLim
         f'#line 1 "tests.cpp"\n{rewritten}\n'
         f'#line 1 "gi_main.cpp"\n{harness("gi_main.cpp")}'
     )
-    build = Step((toolchain.tools["g++"], *FLAGS, "-o", BINARY, SOURCE), run_env())
-    return Program(
-        files=((SOURCE, text.encode("utf-8", "surrogatepass"), 0o600),),
-        total=total,
-        build=build,
-        outputs=(BINARY,),
-        run=Step((f"./{BINARY}",), run_env()),
-    )
+    return native_program(SOURCE, text, total, (toolchain.tools["g++"], *FLAGS))
 
 
 def rename_function(source: str, old: str, new: str) -> str:
     """`source` with the function definition named `old` at the top level renamed."""
-    data = source.encode("utf-8", "surrogatepass")
-    tree = syntax_trees.parse(Language.cpp, data)
-    edits = [
-        (name.start_byte, name.end_byte, new.encode())
-        for node in tree.root_node.children
-        if (name := _defined_name(node)) is not None and syntax_trees.text(name) == old
-    ]
-    return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass")
+    return syntax_trees.renamed(Language.cpp, source, _defined_name, old, new)
 
 
 def _defined_name(node: Node) -> Node | None:

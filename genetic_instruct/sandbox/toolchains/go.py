@@ -143,15 +143,10 @@ def as_main_package(source: str, rename_main: bool = False) -> str:
     else:
         edits.append(syntax_trees.replaced(clause, "package main"))
     if rename_main:
-        edits += [
-            (name.start_byte, name.end_byte, b"giSolutionMain")
-            for node in tree.root_node.children
-            if node.type == "function_declaration"
-            and (name := _name(node)) is not None
-            and name.text == b"main"
-        ]
+        edits += syntax_trees.top_level_renames(tree.root_node, _name, "main", "giSolutionMain")
     return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass")
 
 
 def _name(node: Node) -> Node | None:
-    return node.child_by_field_name("name")
+    """A top-level function's name."""
+    return node.child_by_field_name("name") if node.type == "function_declaration" else None

@@ -196,22 +196,16 @@ def rewrite_tests(tests: str) -> tuple[str, int, str]:
     data = _encode(tests)
     tree = syntax_trees.parse(Language.java, data)
     edits = _unpackaging(tree.root_node)
-    total, edited_to = 0, 0
-    for node in syntax_trees.walk(tree.root_node):
-        if node.start_byte < edited_to:  # inside an assert already rewritten
-            continue
-        if node.type == "assert_statement" and len(node.children) >= 3:
-            edited_to = node.end_byte
-            condition = node.children[1]
-            line = node.start_point[0] + 1
-            source = syntax_trees.text(condition)
-            where = f"{total}, {line}, {syntax_trees.quoted(source)}"
-            check = (
-                f"try {{ GiHarness.check({where}, {source}); }}"
-                f" catch (Throwable gi$error) {{ GiHarness.raised({where}, gi$error); }}"
-            )
-            edits.append(syntax_trees.replaced(node, check))
-            total += 1
+    asserts = syntax_trees.outermost(tree.root_node, is_assert)
+    for index, node in enumerate(asserts):
+        source = syntax_trees.text(node.children[1])
+        where = f"{index}, {node.start_point[0] + 1}, {syntax_trees.quoted(source)}"
+        check = (
+            f"try {{ GiHarness.check({where}, {source}); }}"
+            f" catch (Throwable gi$error) {{ GiHarness.raised({where}, gi$error); }}"
+        )
+        edits.append(syntax_trees.replaced(node, check))
+    total = len(asserts)
     main_class = _main_class(tree.root_node)
     if main_class is None:
         raise ProgramError(
@@ -219,6 +213,11 @@ def rewrite_tests(tests: str) -> tuple[str, int, str]:
             "class Main { public static void main(String[] args) { assert ...; } }"
         )
     return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass"), total, main_class
+
+
+def is_assert(node: Node) -> bool:
+    """`assert condition;` or `assert condition : message;`."""
+    return node.type == "assert_statement" and len(node.children) >= 3
 
 
 def _main_class(root: Node) -> str | None:

@@ -63,15 +63,9 @@ def rewrite_tests(tests: str) -> tuple[str, int]:
     """The tests with each assertion call wrapped in a counted check; how many there are."""
     data = tests.encode("utf-8", "surrogatepass")
     tree = syntax_trees.parse(Language.javascript, data)
-    edits: list[Edit] = []
-    total, edited_to = 0, 0
-    for node in syntax_trees.walk(tree.root_node):
-        if node.start_byte < edited_to or not _is_assertion(node):
-            continue
-        edited_to = node.end_byte
-        edits.append(_checked(node, total))
-        total += 1
-    return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass"), total
+    sites = syntax_trees.outermost(tree.root_node, _is_assertion)
+    edits = [_checked(node, index) for index, node in enumerate(sites)]
+    return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass"), len(sites)
 
 
 def _is_assertion(node: Node) -> bool:

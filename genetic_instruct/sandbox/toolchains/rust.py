@@ -29,10 +29,10 @@ from genetic_instruct.languages import Language
 from .. import rootfs, syntax_trees
 from ..limits import SandboxLimits
 from ..syntax_trees import Edit, Node
-from .common import Program, ProgramError, Step, Toolchain, harness, probe, require, run_env
+from .common import Program, ProgramError, Toolchain, harness, native_program, probe, require
 from .cpp import gcc_build_files, linker_programs
 
-SOURCE, BINARY = "program.rs", "program"
+SOURCE = "program.rs"
 FLAGS = ("--edition", "2021", "-C", "opt-level=1", "-C", "debuginfo=0", "-A", "warnings")
 ASSERTIONS = ("assert", "assert_eq", "assert_ne")
 # What rustc links a program with (its --print link-args says so), resolved for cc.
@@ -80,27 +80,16 @@ def assemble(solution: str, tests: str, toolchain: Toolchain, limits: SandboxLim
         f"mod gi_tests {{\n#![allow(unused_imports)]\nuse super::*;\n{rewritten}\n}}\n"
     )
     rustc = (toolchain.tools["rustc"], *FLAGS, "-C", f"linker={toolchain.tools['cc']}")
-    build = Step((*rustc, "-o", BINARY, SOURCE), run_env())
-    return Program(
-        files=((SOURCE, text.encode("utf-8", "surrogatepass"), 0o600),),
-        total=total,
-        build=build,
-        outputs=(BINARY,),
-        run=Step((f"./{BINARY}",), run_env((("RUST_BACKTRACE", "0"),))),
-    )
+    return native_program(SOURCE, text, total, rustc, (("RUST_BACKTRACE", "0"),))
 
 
 def renamed(source: str, old: str, new: str) -> str:
-    data = source.encode("utf-8", "surrogatepass")
-    tree = syntax_trees.parse(Language.rust, data)
-    edits = [
-        (name.start_byte, name.end_byte, new.encode())
-        for node in tree.root_node.children
-        if node.type == "function_item"
-        and (name := node.child_by_field_name("name")) is not None
-        and name.text == old.encode()
-    ]
-    return syntax_trees.apply_edits(data, edits).decode("utf-8", "surrogatepass")
+    """`source` with its top-level `fn old` renamed `new`."""
+    return syntax_trees.renamed(Language.rust, source, _function_name, old, new)
+
+
+def _function_name(node: Node) -> Node | None:
+    return node.child_by_field_name("name") if node.type == "function_item" else None
 
 
 def rewrite_tests(tests: str) -> tuple[str, int]:
@@ -109,18 +98,13 @@ def rewrite_tests(tests: str) -> tuple[str, int]:
     data = tests.encode("utf-8", "surrogatepass")
     tree = syntax_trees.parse(Language.rust, data)
     edits: list[Edit] = []
-    total, edited_to = 0, 0
-    for node in syntax_trees.walk(tree.root_node):
-        if node.start_byte < edited_to or not _is_assertion(node):
-            continue
-        edited_to = node.end_byte
-        line = node.start_point[0] + 1
+    sites = syntax_trees.outermost(tree.root_node, _is_assertion)
+    for index, node in enumerate(sites):
         source = syntax_trees.text(node)
-        where = f"{total}, {line}, {syntax_trees.quoted(source)}"
-        edits.append(
-            syntax_trees.replaced(node, f"crate::gi_harness::check({where}, || {{ {source}; }})")
-        )
-        total += 1
+        where = f"{index}, {node.start_point[0] + 1}, {syntax_trees.quoted(source)}"
+        check = f"crate::gi_harness::check({where}, || {{ {source}; }})"
+        edits.append(syntax_trees.replaced(node, check))
+    total = len(sites)
     main = next((name for node in tree.root_node.children if (name := _main_name(node))), None)
     if main is not None:
         assert main.parent is not None

@@ -68,24 +68,33 @@ inline void line_text(char* out, int line) {
     out[n] = 0;
 }
 
-inline void check(int index, bool held, int line, const char* text) {
-    unsigned char seen = held ? 1 : 2;
-    if (state[index] & seen) return;  // a site in a loop: its first pass and first failure
-    state[index] |= seen;
-    if (held) {
-        emit("pass", index, "");
-        return;
-    }
+// An assert's first failure: "line N: assert(<text>)" and what it raised, if anything.
+inline void fail(int index, int line, const char* text, const char* raised = "") {
+    if (state[index] & 2) return;  // a site in a loop: its first failure only
+    state[index] |= 2;
     char where[32];
     line_text(where, line);
     char detail[400];
     int n = 0;
     for (const char* s = where; *s; ++s) detail[n++] = *s;
     for (const char* s = "assert("; *s; ++s) detail[n++] = *s;
-    for (const char* s = text; *s && n < 390; ++s) detail[n++] = *s;
+    for (const char* s = text; *s && n < 250; ++s) detail[n++] = *s;
     detail[n++] = ')';
+    if (*raised) {
+        for (const char* s = " raised "; *s; ++s) detail[n++] = *s;
+        for (const char* s = raised; *s && n < 398; ++s) detail[n++] = *s;
+    }
     detail[n] = 0;
     emit("fail", index, detail);
+}
+
+inline void check(int index, bool held, int line, const char* text) {
+    if (!held) {
+        fail(index, line, text);
+    } else if (!(state[index] & 1)) {  // a site in a loop: its first pass only
+        state[index] |= 1;
+        emit("pass", index, "");
+    }
 }
 
 // Defined after the tests (gi_main.cpp), where the standard headers it needs may be

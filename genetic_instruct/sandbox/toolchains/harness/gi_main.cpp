@@ -30,19 +30,7 @@ void raised(int index, int line, const char* text) {
         emit("memory", 0, what);
         return;
     }
-    if (state[index] & 2) return;
-    state[index] |= 2;
-    char where[32];
-    line_text(where, line);
-    char detail[400];
-    int n = 0;
-    for (const char* s = where; *s; ++s) detail[n++] = *s;
-    for (const char* s = "assert("; *s; ++s) detail[n++] = *s;
-    for (const char* s = text; *s && n < 250; ++s) detail[n++] = *s;
-    for (const char* s = ") raised "; *s; ++s) detail[n++] = *s;
-    for (const char* s = what; *s && n < 398; ++s) detail[n++] = *s;
-    detail[n] = 0;
-    emit("fail", index, detail);
+    fail(index, line, text, what);
 }
 }  // namespace gi_harness
 
