@@ -124,11 +124,17 @@ def _export(cfg: Config, _: DictConfig) -> None:
     The run's own dataset is kept by its writer, so exporting there takes the run's lock;
     an export to any other path (also from a run on read-only media) only reads the run.
     A file there that genetic-instruct did not write is never overwritten.
+    `export.where.COLUMN=CONDITION` writes only the rows meeting every condition, to a file
+    of its own (e.g. export.where.difficulty=hard|medium export.where.pass_rate=:0.5
+    export.path=hard.jsonl; columns: difficulty, origin, method, pass_rate, fitness,
+    mutation_score, attempts, passed_attempts, generation), and prints the counts.
     """
     from genetic_instruct.run.existing import export_run
 
     with _output(cfg.export.path, "export.path"):
-        count, card = export_run(cfg)
+        count, card, selection = export_run(cfg)
+    if selection is not None:
+        print(selection.line())
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
