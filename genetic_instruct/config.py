@@ -255,6 +255,10 @@ class ExecutionConfig(SandboxLimits):
     # more of them than pass it, is suspect (evolution/agreement.py): drop it, or reject
     # the task (`suspect_test`). Needs attempts >= 2.
     suspect_tests: SuspectTests = SuspectTests.drop
+    # With attempts >= 2: seeds (with references and asserts) on which the run first
+    # measures how well the asserts agreement keeps tell right programs from wrong ones
+    # (calibration/test_oracle.py), for the report and card; 0: not measured.
+    oracle_seeds: int = 24
 
     def __post_init__(self) -> None:
         """The sandbox checks its limits; a bad one is named here by its config key."""

@@ -148,6 +148,7 @@ def _validate_attempts(cfg: Config) -> None:
         "execution.attempts",
         "more than one attempt needs execution.enabled=true (each attempt runs the tests)",
     )
+    _require(ex.oracle_seeds >= 0, "execution.oracle_seeds", "must be >= 0")
     _require(0.0 <= ex.hard_below <= 1.0, "execution.hard_below", "must be in [0, 1]")
     _require(
         ex.hard_below <= ex.easy_above <= 1.0,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genetic_instruct.answers.written_tests import top_level_asserts
+from genetic_instruct.config import Config
 from genetic_instruct.evolution.agreement import passes, suspect_asserts
 from genetic_instruct.individual import Individual
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
@@ -155,10 +156,7 @@ def measure_test_oracle(
 ) -> TestOracle:
     """The oracle's quality on up to `sample` seeds with tests (chosen by `seed`), with
     `independent` attempts voting (execution.attempts - 1)."""
-    usable = [s for s in seeds if s.tests]
-    if len(usable) > sample:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0AC1E]))
-        usable = [usable[i] for i in sorted(rng.choice(len(usable), sample, replace=False))]
+    usable = _sampled([s for s in seeds if s.tests], sample, seed)
     tasks = _tasks(usable, limits, seed, workers)
     return TestOracle(
         key=oracle_key(usable, limits, independent, seed),
@@ -169,6 +167,14 @@ def measure_test_oracle(
     )
 
 
+def _sampled(seeds: Sequence[Individual], sample: int, seed: int) -> list[Individual]:
+    """Up to `sample` of the seeds, chosen by the run seed, in their order."""
+    if len(seeds) <= sample:
+        return list(seeds)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0AC1E]))
+    return [seeds[int(i)] for i in sorted(rng.choice(len(seeds), sample, replace=False))]
+
+
 def oracle_key(
     seeds: Sequence[Individual], limits: SandboxLimits, independent: int, seed: int
 ) -> str:
@@ -176,3 +182,22 @@ def oracle_key(
     parts = [repr(limits), str(independent), str(seed), MUTANTS_PER_TASK]
     parts += [f"{s.id}\0{s.solution}\0{s.tests}" for s in seeds]
     return hashlib.sha256("\0".join(map(str, parts)).encode("utf-8")).hexdigest()[:16]
+
+
+def run_oracle(
+    cfg: Config, seeds: Sequence[Individual], stored: TestOracle | None
+) -> TestOracle | None:
+    """The measurement a run with attempts makes on its seeds (execution.oracle_seeds), or
+    the one it stored while nothing it depends on changed; None where none is due."""
+    ex = cfg.execution
+    if not ex.enabled or ex.attempts < 2 or not ex.oracle_seeds:
+        return None
+    usable = [s for s in seeds if s.tests]
+    limits = ex.sandbox_limits()
+    if stored is not None and stored.key == oracle_key(
+        _sampled(usable, ex.oracle_seeds, cfg.seed), limits, ex.attempts - 1, cfg.seed
+    ):
+        return stored
+    return measure_test_oracle(
+        usable, limits, ex.attempts - 1, ex.oracle_seeds, cfg.seed, ex.workers or None
+    )
