@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from genetic_instruct.config import Config, ExportConfig, ExportFormat
-from genetic_instruct.export.card_rows import row_signals, verification
+from genetic_instruct.export.card_rows import ROW_SIGNAL_FIELDS, row_signals, verification
 from genetic_instruct.export.identity import (
     id_line,
     refuse_other_runs,
@@ -65,6 +65,7 @@ FIELDS: dict[str, str] = {
     "execution": "the sandbox run of the solution against its tests (status, passed, total, "
     "pass_fraction, runtime_s; mutation_score = killed / mutants: the share of small injected "
     "bugs its tests caught, null where its tests did not all pass); null when not executed",
+    **ROW_SIGNAL_FIELDS,
 }
 
 

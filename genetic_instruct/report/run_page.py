@@ -23,6 +23,7 @@ from genetic_instruct.report.page import (
     share,
     table,
 )
+from genetic_instruct.report.signals_page import signals_section
 from genetic_instruct.state.store import RunStore
 
 REPORT_HTML = "report.html"
@@ -80,6 +81,7 @@ def render_run(report: Mapping[str, Any]) -> str:
         Section("calibration", "Judge calibration", _calibration(report)),
         Section("judge", "Judge scores", _judge(report)),
         Section("tests", "Test strength", _test_strength(report)),
+        Section("signals", "Row signals: what was checked, difficulty", signals_section(report)),
         Section("operators", "Operators and methods of survivors", _operators(report)),
         Section("lineage", "Lineage depth", _lineage(report)),
         Section("tokens", "Tokens per accepted sample", _tokens(report)),
@@ -335,9 +337,13 @@ def _tokens(report: Mapping[str, Any]) -> str:
         y_label="tokens per accepted sample",
     )
     rows = [
-        (role, per[role]["prompt"], per[role]["completion"], per[role]["total"]) for role in ROLES
+        (role, per[role]["prompt"], per[role]["completion"], per[role]["total"])
+        for role in (*ROLES, "all")
     ]
-    caption = "All tokens spent (on rejected offspring too) divided by the number of survivors."
+    caption = (
+        "All tokens spent (on rejected offspring too) divided by the number of survivors; "
+        "the solver's share grows with execution.attempts."
+    )
     return figure(chart, caption) + table(("role", "prompt", "completion", "total"), rows)
 
 
