@@ -332,6 +332,26 @@ class ExecutorConfig:
 
 
 @dataclass
+class WhereConfig:
+    """`genetic-instruct export export.where.COLUMN=CONDITION`: only rows meeting every
+    condition set, into a file of their own (export/selection.py). Labels take a value or
+    several (export.where.difficulty='hard|medium'); numbers a value or a range LOW:HIGH,
+    both ends included, either left out (export.where.pass_rate=:0.5,
+    export.where.fitness=7:). A row without the column (a seed has no pass rate) meets
+    none. null: no condition."""
+
+    difficulty: str | None = None  # easy | medium | hard | unsolved
+    origin: str | None = None  # seed | crossover | mutation
+    method: str | None = None  # a mutation method
+    pass_rate: str | None = None
+    fitness: str | None = None
+    mutation_score: str | None = None
+    attempts: str | None = None
+    passed_attempts: str | None = None
+    generation: str | None = None
+
+
+@dataclass
 class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
@@ -345,10 +365,8 @@ class ExportConfig:
     # `reasoning_content` and a `reasoning` column. Shapes what the run stores, so it is
     # set when the run starts.
     reasoning: bool = False
-    # `genetic-instruct export` only: rows to keep, by column, e.g. export.where.difficulty=
-    # hard|medium, export.where.pass_rate=0:0.5 (a range, either end optional),
-    # export.where.fitness=7: (export/selection.py lists the columns).
-    where: dict[str, str] = field(default_factory=dict)
+    # `genetic-instruct export` only: the rows to keep, by column (WhereConfig).
+    where: WhereConfig = field(default_factory=lambda: WhereConfig())
 
 
 @dataclass

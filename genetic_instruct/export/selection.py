@@ -15,6 +15,7 @@ own beside its own card: the run's dataset keeps every row, and is never filtere
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from genetic_instruct.config import ExportConfig, ExportFormat
+from genetic_instruct.config import ExportConfig, ExportFormat, WhereConfig
 from genetic_instruct.errors import ConfigError
 from genetic_instruct.export.dataset import sample_of_record
 from genetic_instruct.export.identity import kept_in_export, refuse_other_runs
@@ -61,9 +62,10 @@ class Condition:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
 
-def parse_where(where: Mapping[str, str]) -> list[Condition]:
-    """The conditions of export.where; ConfigError naming the key of the first bad one."""
-    return [_condition(column, str(text)) for column, text in where.items()]
+def parse_where(where: WhereConfig | Mapping[str, Any]) -> list[Condition]:
+    """The conditions set in export.where; ConfigError naming the key of the first bad one."""
+    found = dataclasses.asdict(where) if isinstance(where, WhereConfig) else dict(where)
+    return [_condition(column, str(text)) for column, text in found.items() if text is not None]
 
 
 def _condition(column: str, text: str) -> Condition:
