@@ -32,11 +32,11 @@ from genetic_instruct.evolution.agreement import (
     difficulty,
     kept_result,
 )
+from genetic_instruct.evolution.asking import ask_about
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.flow import SandboxJob
-from genetic_instruct.evolution.requests import role_request
-from genetic_instruct.evolution.roles import SolverRole
+from genetic_instruct.evolution.roles import Solved, SolverRole
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_tests
@@ -121,32 +121,20 @@ class AttemptsStep:
     ) -> None:
         role = self.solver
 
-        def answered(completion: Completion) -> None:
-            if brood.gate.duplicate(cand.number):  # found to copy an earlier one meanwhile
-                return
-            try:
-                solved = role.read(completion, cand)
-            except Rejection as reason:  # a failed attempt, not a failed offspring
-                tries.unreadable[attempt] = str(reason)
-                brood.samples.offer(
-                    role.engine_role, str(reason), cand.number, completion, not cand.gated
-                )
-                settled()
-                return
+        def accept(solved: Solved) -> None:
             tries.solutions[attempt] = solved.solution
             tries.reasonings[attempt] = solved.reasoning
-            self._run(brood, cand, tries, attempt, settled)
 
-        request = role_request(
-            self.cfg,
-            role.engine_role,
-            brood.generation,
-            cand.number,
-            role.prompt(cand),
-            cand.plan.colony,
-            attempt=attempt,
-        )
-        brood.flow.ask(role.engine_role, request, answered)
+        def refused(reason: Rejection, completion: Completion) -> None:
+            # a failed attempt, not a failed offspring
+            tries.unreadable[attempt] = str(reason)
+            brood.samples.offer(
+                role.engine_role, str(reason), cand.number, completion, not cand.gated
+            )
+            settled()
+
+        then = functools.partial(self._run, brood, cand, tries, attempt, settled)
+        ask_about(self.cfg, brood, role, cand, accept, then, refused, attempt)
 
     def _settled(
         self, brood: Brood, cand: Candidate, tries: _Tries, go_on: Callable[[], None]

@@ -26,6 +26,7 @@ from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
 from genetic_instruct.evolution.answer_samples import AnswerSamples
+from genetic_instruct.evolution.asking import ask_about
 from genetic_instruct.evolution.attempts import AttemptsStep
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
@@ -342,26 +343,10 @@ class Evolution:
         """Ask `role` about `cand`; `accept` stores the reading or raises Rejection (as the
         role's own rejections of unreadable, truncated or failed answers do)."""
 
-        def answered(completion: Completion) -> None:
-            if brood.gate.duplicate(cand.number):  # found to copy an earlier one meanwhile
-                return
-            try:
-                accept(role.read(completion, cand))
-            except Rejection as reason:
-                brood.reject_answer(cand, str(reason), role.engine_role, completion)
-                return
-            then()
+        def refused(reason: Rejection, completion: Completion) -> None:
+            brood.reject_answer(cand, str(reason), role.engine_role, completion)
 
-        request = role_request(
-            self.cfg,
-            role.engine_role,
-            brood.generation,
-            cand.number,
-            role.prompt(cand),
-            cand.plan.colony,
-            role.json_schema,
-        )
-        brood.flow.ask(role.engine_role, request, answered)
+        ask_about(self.cfg, brood, role, cand, accept, then, refused)
 
     def _empty_index(self) -> NearDuplicateIndex:
         return build_index(self.cfg, workers=1)
