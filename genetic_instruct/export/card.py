@@ -296,6 +296,9 @@ def _calibration(report: Mapping[str, Any]) -> list[str]:
             f"- {line[0].upper()}{line[1:]} (correct: seed references; faulty: "
             "mutants of them failing the seed's tests)"
         )
+    judge = report["row_signals"]["judge_vs_pass_rate"]
+    if judge is not None:  # beside the AUC: does the judge see what the attempts found?
+        lines.append(f"- {judge['line'][0].upper()}{judge['line'][1:]}")
     agreement = report["test_agreement"]
     if agreement is not None and agreement["executed"]:
         lines.append(

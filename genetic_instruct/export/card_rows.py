@@ -1,6 +1,6 @@
 """The card's account of its rows: what was measured and gated for this run, the signals a
-trainer selects on (difficulty, the test oracle, the judge against the pass rate), what a
-kept row cost, and whether the run can be made again.
+trainer selects on (difficulty, the test oracle), what a kept row cost, and whether the
+run can be made again.
 
 Every line is read from the run report (report/gates.py, report/row_signals.py), so a card
 never says more of a row than the run checked: a run whose judge and tests gate nothing
@@ -44,11 +44,10 @@ def verification(report: Mapping[str, Any]) -> list[str]:
 
 
 def row_signals(report: Mapping[str, Any], selection: str | None) -> list[str]:
-    """Difficulty, the test oracle, the judge against the pass rate, the cost of a kept row,
-    reproducibility, and the selection this file is (export.where); [] where none applies."""
+    """Difficulty, the test oracle, the cost of a kept row, reproducibility, and the
+    selection this file is (export.where); [] where none applies."""
     signals = report["row_signals"]
     oracle = report["test_oracle"]
-    judge = signals["judge_vs_pass_rate"]
     suspects = signals["suspect_tests"]
     reproducible = report["reproducibility"]
     lines = [
@@ -61,7 +60,6 @@ def row_signals(report: Mapping[str, Any], selection: str | None) -> list[str]:
             else None
         ),
         None if oracle is None else _capital(oracle["line"]),
-        None if judge is None else _capital(judge["line"]),
         tokens_line(report["tokens_per_accepted"]),
         None if reproducible is None else _reproducible(reproducible),
         None if selection is None else f"This file is a selection: {selection}",

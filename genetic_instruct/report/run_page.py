@@ -211,8 +211,10 @@ def _judge(report: Mapping[str, Any]) -> str:
 
 def _calibration(report: Mapping[str, Any]) -> str:
     found = report["calibration"]
+    judge = report["row_signals"]["judge_vs_pass_rate"]  # beside the AUC: the attempts' view
+    against_attempts = "" if judge is None else note(judge["line"])
     if found is None:
-        return note(
+        return against_attempts + note(
             "The judge was not calibrated: run `genetic-instruct calibrate`, or set "
             "fitness.threshold=auto (or calibration.at_start=true)."
         )
@@ -254,7 +256,7 @@ def _calibration(report: Mapping[str, Any]) -> str:
         ),
         ("time", ", ".join(f"{part} {s} s" for part, s in found["seconds"].items())),
     ]
-    return figure(chart, caption) + table(None, rows) + _agreement(report)
+    return figure(chart, caption) + table(None, rows) + against_attempts + _agreement(report)
 
 
 def _agreement(report: Mapping[str, Any]) -> str:

@@ -1,6 +1,7 @@
-"""The report page's "Row signals" section: difficulty per generation as a chart (did
-mutation make tasks harder?), what was checked, the test oracle and the judge against the
-pass rate, as report/row_signals.py and report/gates.py measured them."""
+"""The report page's "Row signals" section: what was checked, difficulty per generation as
+a chart (did mutation make tasks harder?) and the test oracle, as report/gates.py and
+report/row_signals.py measured them; the judge against the pass rate stands beside the
+AUC, in the calibration section."""
 
 from __future__ import annotations
 
@@ -33,6 +34,6 @@ def signals_section(report: Mapping[str, Any]) -> str:
     else:
         parts.append(note("No difficulty measured: it needs execution.attempts of 2 or more."))
     oracle = report["test_oracle"]
-    judge = signals["judge_vs_pass_rate"]
-    parts += [note(found["line"]) for found in (oracle, judge) if found is not None]
+    if oracle is not None:
+        parts.append(note(oracle["line"]))
     return "".join(parts)
