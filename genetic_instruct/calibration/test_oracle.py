@@ -5,9 +5,11 @@ run checks that the reference passes them): each task's asserts get one wrong as
 (a right one with its expected value changed, the mistake models make), the way a model's
 tests come with one. Programs of known standing vote on it, as independent attempts do in a
 run (evolution/agreement.py): the reference and its mutants that pass the seed's asserts
-are right; its mutants that fail them are wrong (sandbox/mutants.py). With r of the
-independent attempts right (the rest wrong), the asserts kept after the vote accept or
-reject every program of the task:
+are right; its mutants that fail them are wrong (sandbox/mutants.py), and the wrong voters
+are the near misses (those failing the fewest of the seed's asserts: an edge case every
+wrong attempt misses looks like a wrong assert). With r of the independent attempts right
+(the rest wrong), the asserts kept after the vote accept or reject every program of the
+task:
 
     recall     the share of references the kept asserts accept
     precision  the share of right programs among those they accept (the reference, and the
@@ -110,7 +112,12 @@ def _tasks(
         if reference.outcomes != "1" * n + "0":  # its own asserts hold, the wrong one fails
             continue
         right = [reference, *(r for r in runs[1:] if r.outcomes[:n] == "1" * n)]
-        failing = [r for r in runs[1:] if r.outcomes[:n] != "1" * n]
+        # near misses first (the fewest seed asserts failed): the wrong attempts that look
+        # most like right ones are the voters, the hardest case for agreement
+        failing = sorted(
+            (r for r in runs[1:] if r.outcomes[:n] != "1" * n),
+            key=lambda r: r.outcomes[:n].count("0"),
+        )
         if failing:
             found.append(_Task(right, failing))
     return found
