@@ -114,9 +114,8 @@ def _run(cfg: Config, composed: DictConfig) -> None:
         print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
         raise SystemExit(EXIT_CODES[result.end.reason])
     if not cfg.progress:  # the display is silent: still say why the run stopped
-        print(f"{result.end.message}; exported {result.exported} records to {result.dataset}")
-        if result.cost is not None:
-            print(result.cost)
+        cost = f"; {result.cost}" if result.cost else ""
+        print(f"{result.end.message}; exported {result.exported} records to {result.dataset}{cost}")
 
 
 def _export(cfg: Config, _: DictConfig) -> None:

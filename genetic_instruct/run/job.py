@@ -147,13 +147,11 @@ def _run(
     exported = sync_dataset(store, cfg.export)
     report = write_report(store, cfg)
     card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
+    cost = tokens_line(report["tokens_per_accepted"])  # the last words: what a row cost
     display.line(
         f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
-        f"report: {Path(cfg.report_dir) / REPORT_HTML}"
+        f"report: {Path(cfg.report_dir) / REPORT_HTML}" + (f"; {cost}" if cost else "")
     )
-    cost = tokens_line(report["tokens_per_accepted"])
-    if cost is not None:
-        display.line(cost)
     return RunResult(population, store.generation or 0, exported, Path(cfg.export.path), end, cost)
 
 
