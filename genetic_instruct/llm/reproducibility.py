@@ -44,14 +44,21 @@ def model_reproducibility(name: str, model: ModelConfig) -> tuple[bool | None, s
             f"{name}: the server decides (vLLM serve is reproducible only when started with "
             f"{INVARIANT_ENV}=1 on a supported device)"
         )
+    from vllm.platforms import current_platform
+
+    dtype = (
+        "; on a CPU the dtype also follows the machine (bfloat16 only with AVX512-BF16)"
+        if current_platform.is_cpu() and model.dtype == "auto"
+        else ""
+    )
     if not model.batch_invariant:
         return False, (
             f"{name}: a request's tokens depend on the batch vLLM ran it in "
-            f"(models.{name}.batch_invariant=false)"
+            f"(models.{name}.batch_invariant=false){dtype}"
         )
     unsupported = batch_invariance_unsupported()
     if unsupported is not None:
-        return False, f"{name}: models.{name}.batch_invariant=true, but {unsupported}"
+        return False, f"{name}: models.{name}.batch_invariant=true, but {unsupported}{dtype}"
     return True, f"{name}: {INVARIANT_ENV}=1"
 
 

@@ -163,7 +163,7 @@ def _record_reproducibility(cfg: Config, store: RunStore) -> None:
     found = {name: model_reproducibility(name, cfg.models[name]) for name in sorted(models)}
     for name, (ok, why) in found.items():
         if cfg.models[name].batch_invariant and ok is False:
-            _warn(f"genetic-instruct: {why}: this run is not reproducible")
+            _warn(f"{why}: this run is not reproducible")
     verdict, why = run_reproducibility(found)
     before = store.meta.get(REPRODUCIBILITY)
     if before is not None and before.reproducible is False and verdict is not False:
