@@ -43,7 +43,13 @@ def _tests_gate(cfg: Config) -> tuple[str, bool]:
             f"tests ({written}): each task solved {ex.attempts} times (the Coder once, the "
             f"solver {ex.attempts - 1} times, blind to the tests); a row is kept when an "
             f"attempt passes every kept assert, tasks no attempt solves are {unsolved}; "
-            f"asserts the independent attempts vote out are {suspects}",
+            f"asserts the independent attempts vote out are {suspects}"
+            + (
+                "; a task without tests goes on unexecuted (execution.min_pass_fraction=0): "
+                "its row carries attempts null and nothing but the judge vouches for it"
+                if ex.min_pass_fraction == 0
+                else ""
+            ),
             True,
         )
     if ex.min_pass_fraction > 0:
