@@ -229,3 +229,12 @@ def test_every_selectable_column_is_a_where_setting() -> None:
     from genetic_instruct.export.selection import LABELS, NUMBERS
 
     assert {f.name for f in dataclasses.fields(WhereConfig)} == {*LABELS, *NUMBERS}
+
+
+def test_harder_parents_weigh_more_and_unmeasured_ones_as_the_average() -> None:
+    from genetic_instruct.evolution.operators import harder_weights
+
+    weights = harder_weights([0.0, 1.0, None])
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] == pytest.approx(11 * weights[1])  # unsolved-ish vs always solved
+    assert weights[2] == pytest.approx((weights[0] + weights[1]) / 2)
