@@ -23,6 +23,7 @@ from genetic_instruct import faults
 from genetic_instruct.cli.composition import to_config
 from genetic_instruct.config import Config
 from genetic_instruct.files.shipped import conf_dir
+from genetic_instruct.state.database import LOCK_FILE
 
 from .vllm_server import MODEL_DTYPE
 
@@ -139,3 +140,20 @@ def run_cli(
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment
     )
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a command refused as bad input (exit 2)."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genetic-instruct: error: "), result.stderr
+    return lines[0]
+
+
+def run_snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file of a run, but the lock's note of its last holder (run/lock.py)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK_FILE
+    }

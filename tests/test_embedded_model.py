@@ -29,6 +29,16 @@ from .vllm_server import MODEL_DTYPE
 pytestmark = pytest.mark.model
 # Shorter answers keep these tests to a few minutes on 2 cores; the loop is the same.
 SHORT_ANSWERS = ("roles.instructor.max_tokens=128", "roles.coder.max_tokens=192")
+# One generation of four offspring on the real model, gating nothing (SmolLM2's judge).
+ONE_SMALL_GENERATION = (
+    "progress=false",
+    "evolution.max_generations=1",
+    "evolution.colonies=1",
+    "evolution.offspring_per_colony=4",
+    "fitness.threshold=1",
+    MODEL_DTYPE_OVERRIDE,
+    *SHORT_ANSWERS,
+)
 
 
 def test_seeded_batch_larger_than_one_prefill_step_survives_and_reproduces(
@@ -189,16 +199,7 @@ def test_killed_mid_stage_on_the_real_model_leaves_no_engine_and_repeats_no_call
     """SIGKILLed with its engine loaded, the run takes vLLM's processes (EngineCore and its
     Worker) with it; the resume pays for no journaled answer again."""
     run_dir = tmp_path / "run"
-    args = [
-        f"run_dir={run_dir}",
-        "progress=false",
-        "evolution.max_generations=1",
-        "evolution.colonies=1",
-        "evolution.offspring_per_colony=4",
-        "fitness.threshold=1",
-        MODEL_DTYPE_OVERRIDE,
-        *SHORT_ANSWERS,
-    ]
+    args = [f"run_dir={run_dir}", *ONE_SMALL_GENERATION]
     env = {**os.environ, "GENETIC_INSTRUCT_CRASH_AT": "instructor:2"}
     log = tmp_path / "killed.log"
     with open(log, "w") as out:  # not a pipe: the engine's processes would hold it open

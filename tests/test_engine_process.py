@@ -23,20 +23,12 @@ from genetic_instruct.run.job import run
 from genetic_instruct.state.meta import ENGINE_LOST, RUN_END
 from genetic_instruct.state.store import RunStore
 
-from .conftest import MODEL_DTYPE_OVERRIDE, dataset_records, make_config
-from .test_embedded_model import SHORT_ANSWERS, _Recorder
+from .conftest import dataset_records, make_config
+from .test_embedded_model import ONE_SMALL_GENERATION, _Recorder
 from .test_spawning import gone, process_group
 
 pytestmark = pytest.mark.model
-ARGS = (
-    "progress=false",
-    "evolution.max_generations=1",
-    "evolution.colonies=1",
-    "evolution.offspring_per_colony=4",
-    "fitness.threshold=1",
-    MODEL_DTYPE_OVERRIDE,
-    *SHORT_ANSWERS,
-)
+ARGS = ONE_SMALL_GENERATION
 
 
 def _state(pid: int) -> str:

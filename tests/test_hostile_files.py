@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,27 +26,10 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
 
-from .conftest import run_cli
+from .conftest import one_error, run_cli, run_snapshot
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
 MARKUP = "x[/]y [red]z[/red] :smile: [bold"  # rich would read each part as markup or emoji
-
-
-def _one_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The single stderr line of a command refused as bad input (exit 2)."""
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genetic-instruct: error: "), result.stderr
-    return lines[0]
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (hidden ones too), but the lock's note of its last holder."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != LOCK_FILE
-    }
 
 
 def _records(path: Path) -> list[dict]:
@@ -82,17 +64,17 @@ def test_an_export_into_another_runs_directory_is_refused_naming_both(
     runs: tuple[Path, Path], command: str, name: str
 ) -> None:
     a, b = runs
-    before = _snapshot(b)
+    before = run_snapshot(b)
     args = [*SMALL, "seed=1"] if command == "run" else ["export"]
-    error = _one_error(run_cli(*args, f"run_dir={a}", f"export.path={b / name}"))
+    error = one_error(run_cli(*args, f"run_dir={a}", f"export.path={b / name}"))
     assert f"{b / name}: in the directory of another run ({b}), not of the run in {a}" in error
-    assert _snapshot(b) == before
+    assert run_snapshot(b) == before
     if command == "run":  # a new run is refused before it has any state
         new = a.parent / "new"
-        error = _one_error(run_cli(*SMALL, f"run_dir={new}", f"export.path={b / name}"))
+        error = one_error(run_cli(*SMALL, f"run_dir={new}", f"export.path={b / name}"))
         assert f"{b / name}" in error  # B's dataset: refused as an orphaned run's first
         assert not (new / STATE_FILE).exists()
-        assert _snapshot(b) == before
+        assert run_snapshot(b) == before
 
 
 def test_a_card_of_another_run_is_not_replaced_wherever_it_lies(
@@ -101,10 +83,10 @@ def test_a_card_of_another_run_is_not_replaced_wherever_it_lies(
     a, b = runs
     shared = tmp_path / "published"
     assert run_cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}").returncode == 0
-    before = _snapshot(shared)
-    error = _one_error(run_cli("export", f"run_dir={b}", f"export.path={shared / 'b.jsonl'}"))
+    before = run_snapshot(shared)
+    error = one_error(run_cli("export", f"run_dir={b}", f"export.path={shared / 'b.jsonl'}"))
     assert f"{shared / 'README.md'}: the card of another run" in error
-    assert _snapshot(shared) == before
+    assert run_snapshot(shared) == before
     again = run_cli("export", f"run_dir={a}", f"export.path={shared / 'a.jsonl'}")
     assert again.returncode == 0, again.stderr  # its own card, rewritten
 
@@ -161,10 +143,10 @@ def test_an_export_over_the_runs_own_state_is_refused(
     runs: tuple[Path, Path], name: str, expected: str
 ) -> None:
     a, _ = runs
-    before = _snapshot(a)
-    error = _one_error(run_cli("export", f"run_dir={a}", f"export.path={a / name}"))
+    before = run_snapshot(a)
+    error = one_error(run_cli("export", f"run_dir={a}", f"export.path={a / name}"))
     assert f"{a / name}: " in error and expected in error
-    assert _snapshot(a) == before
+    assert run_snapshot(a) == before
 
 
 # -- 9: links planted at state files and outputs ----------------------------------------------
@@ -182,7 +164,7 @@ def test_a_state_file_that_is_a_symbolic_link_is_refused_and_its_target_untouche
     before = victim.read_bytes()
     (a / name).unlink(missing_ok=True)
     (a / name).symlink_to(victim)
-    error = _one_error(run_cli(*SMALL, f"run_dir={a}", "seed=1", "evolution.max_generations=2"))
+    error = one_error(run_cli(*SMALL, f"run_dir={a}", "seed=1", "evolution.max_generations=2"))
     assert f"{a / name}: a symbolic link to {victim}; " in error
     assert error.endswith(": remove the link")
     assert victim.read_bytes() == before
@@ -192,13 +174,13 @@ def test_a_lock_that_is_a_dangling_link_or_a_hard_link_is_refused(tmp_path: Path
     run_dir, victim = tmp_path / "run", tmp_path / "victim"
     run_dir.mkdir()
     (run_dir / LOCK_FILE).symlink_to(victim)
-    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
+    error = one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{run_dir / LOCK_FILE}: a symbolic link" in error
     assert not victim.exists()
     (run_dir / LOCK_FILE).unlink()
     victim.write_bytes(b"precious\n")
     os.link(victim, run_dir / LOCK_FILE)
-    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
+    error = one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{run_dir / LOCK_FILE}: a hard link" in error
     assert victim.read_bytes() == b"precious\n"
 
@@ -214,7 +196,7 @@ def test_an_output_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
     shutil.copy(a / "dataset.jsonl", victim)  # looks like ours: the link is what is refused
     link = out / ("data.jsonl" if output == "dataset" else "README.md")
     link.symlink_to(victim)
-    error = _one_error(run_cli("export", f"run_dir={a}", f"export.path={out / 'data.jsonl'}"))
+    error = one_error(run_cli("export", f"run_dir={a}", f"export.path={out / 'data.jsonl'}"))
     assert f"{link}: a symbolic link to {victim}" in error
     assert victim.read_bytes() == (a / "dataset.jsonl").read_bytes()
     assert link.is_symlink()
@@ -340,7 +322,7 @@ def test_a_seed_file_that_is_not_text_is_one_line_naming_file_and_line(
 ) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_bytes(_GOOD_SEED + b"\n" + line + b"\n")
-    error = _one_error(run_cli(*SMALL, f"run_dir={tmp_path / 'run'}", f"seeds={seeds}"))
+    error = one_error(run_cli(*SMALL, f"run_dir={tmp_path / 'run'}", f"seeds={seeds}"))
     assert error.startswith(f"genetic-instruct: error: {seeds}{expected}"), error
     assert not (tmp_path / "run").exists()
 
@@ -378,7 +360,8 @@ _CODER = CoderRole(load_templates()["coder_tests"], 8000)
 def _coder_reads(answer: str) -> tuple[str, str]:
     plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
     task = "Write a function `join_fields(parts)` that joins the fields with a separator."
-    return _CODER.read(Completion(answer), Candidate(plan, task))
+    solved = _CODER.read(Completion(answer), Candidate(plan, task))
+    return solved.solution, solved.tests
 
 
 @pytest.mark.parametrize("sep", _SEPARATORS, ids=[f"U+{ord(s):04X}" for s in _SEPARATORS])

@@ -17,28 +17,11 @@ import pytest
 
 from genetic_instruct.dedup.decontamination import humaneval_source
 from genetic_instruct.files.shipped import builtin_seeds_path
-from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
+from genetic_instruct.state.database import STATE_FILE
 
-from .conftest import run_cli
+from .conftest import one_error, run_cli, run_snapshot
 
 SMALL = ["engine=scripted", "progress=false", "evolution.max_generations=1"]
-
-
-def _one_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The single stderr line of a command refused as bad input (exit 2)."""
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genetic-instruct: error: "), result.stderr
-    return lines[0]
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of a run, but the lock's note of its last holder (run/lock.py)."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != LOCK_FILE
-    }
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +41,10 @@ def run_dir(finished: Path, tmp_path: Path) -> Path:
 
 
 def test_a_refused_resume_leaves_the_runs_record_of_its_settings_alone(run_dir: Path) -> None:
-    before = _snapshot(run_dir)
-    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}", "evolution.mutation_rate=0.9"))
+    before = run_snapshot(run_dir)
+    error = one_error(run_cli(*SMALL, f"run_dir={run_dir}", "evolution.mutation_rate=0.9"))
     assert "evolution.mutation_rate (0.5 -> 0.9)" in error
-    assert _snapshot(run_dir) == before
+    assert run_snapshot(run_dir) == before
     assert run_cli("report", f"run_dir={run_dir}").returncode == 0
     assert json.loads((run_dir / "report.json").read_text())["settings"]["mutation_rate"] == 0.5
     assert run_cli("export", f"run_dir={run_dir}").returncode == 0
@@ -77,17 +60,17 @@ def test_lost_state_beside_a_dataset_is_refused_and_fresh_moves_the_old_run_asid
         state.write_bytes(b"")
     else:
         state.unlink()
-    before = _snapshot(run_dir)
+    before = run_snapshot(run_dir)
     for command in ("verify", "export"):
-        error = _one_error(run_cli(command, f"run_dir={run_dir}"))
+        error = one_error(run_cli(command, f"run_dir={run_dir}"))
         assert f"{state}: no run state here" in error
-    error = _one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
+    error = one_error(run_cli(*SMALL, f"run_dir={run_dir}"))
     assert f"{state}: missing or empty, but {dataset} holds a dataset" in error
     assert "fresh=true" in error
-    assert _snapshot(run_dir) == before  # nothing rewritten, nothing created
+    assert run_snapshot(run_dir) == before  # nothing rewritten, nothing created
     assert run_cli(*SMALL, f"run_dir={run_dir}", "fresh=true").returncode == 0
     (aside,) = run_dir.glob("superseded-*")
-    assert _snapshot(aside) == before  # every old file kept, byte for byte
+    assert run_snapshot(aside) == before  # every old file kept, byte for byte
     assert run_cli("verify", f"run_dir={run_dir}").returncode == 0
 
 
@@ -112,7 +95,7 @@ def test_a_read_only_run_can_be_inspected_verified_reported_and_exported_elsewhe
         )
     verified = run_cli("verify", f"run_dir={run_dir}").stdout
     records = len((run_dir / "dataset.jsonl").read_text().splitlines())
-    before = _snapshot(run_dir)
+    before = run_snapshot(run_dir)
     done = subprocess.run(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(script)],
         capture_output=True,
@@ -135,7 +118,7 @@ def test_a_read_only_run_can_be_inspected_verified_reported_and_exported_elsewhe
         code, text = outcome(name)
         assert code == 2 and len(text.splitlines()) == 1 and key in text, text
         assert "not a usable state database" not in text
-    assert _snapshot(run_dir) == before
+    assert run_snapshot(run_dir) == before
 
 
 def _humaneval_prompts(count: int) -> list[str]:
@@ -150,7 +133,7 @@ def test_seeds_from_a_benchmark_are_refused_or_kept_out_of_every_export(tmp_path
     seeds.write_text("\n".join([*own[:4], *leaked, *own[4:]]) + "\n")
     run_dir = tmp_path / "run"
     args = [*SMALL, f"seeds={seeds}", f"run_dir={run_dir}", "export.include_seeds=true"]
-    error = _one_error(run_cli(*args))
+    error = one_error(run_cli(*args))
     assert f"{seeds}:5: seed " in error and "humaneval:HumanEval/0" in error
     assert "2 of 22 seeds match" in error and "allow_contaminated_seeds=true" in error
     assert not run_dir.exists()
@@ -192,9 +175,9 @@ def test_resume_compares_seed_tasks_by_content_and_engine_args_that_shape_answer
     other = tmp_path / "other.jsonl"
     other.write_text("\n".join(builtin_seeds_path().read_text().splitlines()[1:]) + "\n")
     base = [*SMALL, f"run_dir={run_dir}"]
-    error = _one_error(run_cli(*base, "models.default.engine_args.malformed_rate=0.5"))
+    error = one_error(run_cli(*base, "models.default.engine_args.malformed_rate=0.5"))
     assert "models.default.engine_args.malformed_rate (0.1 -> 0.5)" in error
-    error = _one_error(run_cli(*base, f"seeds={other}"))
+    error = one_error(run_cli(*base, f"seeds={other}"))
     assert "seeds.sha256" in error
     assert "seeds: builtin" in (run_dir / ".hydra" / "config.yaml").read_text()
     # Throughput-only engine arguments and a moved seed file of the same tasks are fine.
@@ -215,7 +198,7 @@ def test_a_first_start_whose_engine_fails_does_not_block_the_corrected_command(
         f"run_dir={run_dir}",
         env={"OPENAI_API_KEY": None},  # unset: the engine must refuse, naming it
     )
-    assert "OPENAI_API_KEY" in _one_error(failed)
+    assert "OPENAI_API_KEY" in one_error(failed)
     assert not run_dir.exists()  # engines are checked before anything is written
     corrected = run_cli(*SMALL, f"run_dir={run_dir}")
     assert corrected.returncode == 0, corrected.stderr

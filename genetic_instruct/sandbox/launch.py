@@ -108,6 +108,7 @@ class Outcome:
             stdout=self.channels.stdout.text(),
             stderr=stderr,
             detail=detail,
+            outcomes=records.outcomes,
         )
 
 

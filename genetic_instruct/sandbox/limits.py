@@ -128,6 +128,10 @@ class ExecutionResult:
     runtime_s: the run of the tests (what mutants' time limits scale from).
     compile_s: the build before it (0 for Python and JavaScript, and for a build the
         artefact cache already held).
+    outcomes: each assert that ran, in order, "1" held or "0" failed (tests after a
+        crash or a limit never ran: the string is shorter than total). Independent
+        attempts are checked against each assert with it (evolution/agreement.py).
+        Verdicts journaled before it existed read as "".
     """
 
     status: str
@@ -139,3 +143,4 @@ class ExecutionResult:
     stderr: str
     detail: str
     compile_s: float = 0.0
+    outcomes: str = ""

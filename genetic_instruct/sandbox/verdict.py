@@ -50,6 +50,16 @@ class Records:
     def ran(self) -> int:
         return len(self._passed | self._failed)
 
+    @property
+    def outcomes(self) -> str:
+        """Per test in order, up to the first that never ran: "1" held, "0" failed."""
+        marks = []
+        for index in range(self.total):
+            if index not in self._passed and index not in self._failed:
+                break
+            marks.append("0" if index in self._failed else "1")
+        return "".join(marks)
+
     def feed(self, data: bytes) -> None:
         *lines, self._pending = (self._pending + data).split(b"\n")
         if len(self._pending) > MAX_RECORD_BYTES:
