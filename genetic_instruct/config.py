@@ -14,6 +14,7 @@ from omegaconf import II
 
 from genetic_instruct.choices import Choice
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.languages import Language, language_weights
 from genetic_instruct.sandbox.limits import CompileLimits, InvalidLimit, SandboxLimits
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
@@ -410,6 +411,16 @@ class Config:
     run_dir: str = "runs/demo"
     seed: int = 0
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
+    # The language each offspring is written in: one (python, cpp, java, javascript, rust,
+    # go; aliases such as c++ or js too), or several by share, languages={python: 0.5,
+    # cpp: 0.3, go: 0.2}, which wins when any share is above 0 (every language is listed,
+    # at 0: not written). `seeds=builtin` then reads seeds/<language>.jsonl for each; with
+    # several, mutation may also translate a task (the `translation` method) and crossover
+    # draws each offspring's language by share (languages.py).
+    language: str = "python"
+    languages: dict[str, float] = field(
+        default_factory=lambda: {language.value: 0.0 for language in Language}
+    )
     seeds_format: str = "auto"  # auto | native | messages | prompt_response (seeding/formats.py)
     # a new run runs each seed's reference solution against its tests (execution.enabled):
     # seeds that fail are refused, unless this keeps them
@@ -435,6 +446,17 @@ class Config:
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+def run_languages(cfg: Config) -> dict[Language, float]:
+    """The run's languages and their shares (language= or languages=); ConfigError naming
+    the key when a name or weight means nothing."""
+    shares = {name: share for name, share in cfg.languages.items() if share != 0}
+    key = "languages" if shares else "language"
+    try:
+        return language_weights(cfg.language, shares or None)
+    except ValueError as error:
+        raise ConfigError(f"config key {key}: {error}") from None
 
 
 def register_configs() -> None:

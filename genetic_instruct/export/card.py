@@ -27,6 +27,7 @@ from genetic_instruct.export.parquet import shard_names
 from genetic_instruct.files.atomic import atomic_file
 from genetic_instruct.files.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.files.plain import refuse_links
+from genetic_instruct.languages import SYNTAX, Language
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.state.meta import RUN_ID, WITHHELD_SEEDS
 from genetic_instruct.state.store import RunStore
@@ -176,7 +177,8 @@ def render_card(
         [
             "# Genetic-Instruct coding instructions",
             "",
-            f"{exported:,} synthetic Python coding tasks with solutions ({_files_text(files)}), "
+            f"{exported:,} synthetic {_languages_text(report)} coding tasks with solutions "
+            f"({_files_text(files)}), "
             f"grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
             f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
             "tool.",
@@ -236,6 +238,10 @@ def render_card(
             f"| population (seeds included) | {run['population']:,} |",
             f"| seeds | {run['seeds']:,} |",
             *(f"| made by {origin} | {n:,} |" for origin, n in origins.items()),
+            *(
+                f"| written in {SYNTAX[Language(name)].title} | {n:,} |"
+                for name, n in report["survivors"].get("by_language", {}).items()
+            ),
             f"| **exported** | **{exported:,}** |",
             "",
             *_filters(report, cfg),
@@ -264,6 +270,14 @@ def render_card(
             "",
         ]
     )
+
+
+def _languages_text(report: Mapping[str, Any]) -> str:
+    """The languages the rows are written in, most first ("Python", "C++ and Go")."""
+    names = [SYNTAX[Language(n)].title for n in report["survivors"].get("by_language", {})]
+    if not names:
+        return "Python"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _files_text(files: list[str]) -> str:

@@ -11,7 +11,10 @@ language to another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from genetic_instruct.languages import SYNTAX, Language
+from genetic_instruct.prompts import PromptTemplate
 
 # Each language's tests, as the sandbox runs and counts them.
 TESTS_IDIOM = {
@@ -48,6 +51,11 @@ FENCE = {
 }
 
 
+def fence_tag(language: Language) -> str:
+    """The tag a prompt fences `language`'s code with."""
+    return "python" if language is Language.python else FENCE[language]
+
+
 def prompt_values(language: Language) -> dict[str, str]:
     """The values code_*.txt are filled with for `language`."""
     return {
@@ -55,3 +63,24 @@ def prompt_values(language: Language) -> dict[str, str]:
         "fence": FENCE[language],
         "tests_idiom": TESTS_IDIOM[language],
     }
+
+
+@dataclass(frozen=True)
+class LanguagePrompts:
+    """A role's Python template and the template its other languages share (code_*.txt)."""
+
+    python: PromptTemplate
+    other: PromptTemplate
+
+    def template(self, language: Language) -> PromptTemplate:
+        return self.python if language is Language.python else self.other
+
+    def render(self, language: Language, **values: object) -> str:
+        """The prompt in `language`, the language's own values filled in for the others."""
+        extra = {} if language is Language.python else prompt_values(language)
+        return self.template(language).render(**values, **extra)
+
+
+def language_prompts(templates: dict[str, PromptTemplate], name: str) -> LanguagePrompts:
+    """The role template `name` (coder, coder_tests, tester, crossover) in every language."""
+    return LanguagePrompts(templates[name], templates[f"code_{name}"])

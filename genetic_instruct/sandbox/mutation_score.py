@@ -64,6 +64,7 @@ def mutant_runs(
     k: int,
     seed: int,
     workers: int | None = None,
+    service: str | None = None,
 ) -> list[list[tuple[Mutant, ExecutionResult]]]:
     """For each program: up to `k` mutants of its solution (chosen from its text and
     `seed`), each with its tests' run on it. All runs go to the sandbox in one parallel
@@ -79,7 +80,7 @@ def mutant_runs(
     for program, language, variants in zip(programs, languages, per_program):
         jobs += [(mutant.source, program[1], language) for mutant in variants]
         job_limits += [mutant_limits(limits, program[2])] * len(variants)
-    outcomes = iter(run_many(jobs, job_limits, workers))
+    outcomes = iter(run_many(jobs, job_limits, workers, service))
     runs = [[(mutant, next(outcomes)) for mutant in variants] for variants in per_program]
     return [[(m, r) for m, r in program if r.status != "compile_error"] for program in runs]
 
@@ -90,10 +91,11 @@ def mutation_results(
     k: int,
     seed: int,
     workers: int | None = None,
+    service: str | None = None,
 ) -> list[MutationResult]:
     """mutant_runs, counted: for programs whose tests pass on their solution, how many of
     its mutants the tests kill (a failed assert, an error, a timeout)."""
     return [
         MutationResult(mutants=len(runs), killed=sum(r.status != "passed" for _, r in runs))
-        for runs in mutant_runs(programs, limits, k, seed, workers)
+        for runs in mutant_runs(programs, limits, k, seed, workers, service)
     ]

@@ -220,6 +220,16 @@ class RunStore:
             yield Lineage(ident, origin, method, generation, tuple(orjson.loads(parents)))
 
     @state_errors
+    def languages(self) -> dict[str, int]:
+        """Offspring kept per language (seeds left out), most first; a record made before
+        records had languages is Python. SQLite reads it from the stored JSON."""
+        cursor = self._db.execute(
+            "SELECT coalesce(record ->> 'language', 'python'), count(*) FROM individuals "
+            "WHERE record ->> 'origin' != 'seed' GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        return {language: count for language, count in cursor}
+
+    @state_errors
     def pass_rates(self) -> list[float | None]:
         """Every individual's pass rate over its attempts (None: none measured), in
         insertion order; SQLite reads it from the stored JSON, no record is parsed here."""
