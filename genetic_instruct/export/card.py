@@ -49,6 +49,8 @@ FIELDS: dict[str, str] = {
     "instruction": "the coding task",
     "output": "the solution, as a fenced Python code block",
     "origin": "`crossover` or `mutation` (`seed` for seed tasks, if included)",
+    "language": "what the solution and tests are written in: `python`, `cpp`, `java`, "
+    "`javascript`, `rust` or `go` (the solution's fence in `output` says the same)",
     "generation": "the generation in which the task was made (0 for seeds)",
     "tests": "the tests the solution was run against: the seed's own for seeds, else the "
     "Coder's or the Tester's (execution.tests_from), suspect asserts dropped; null when "
