@@ -142,5 +142,5 @@ class ExecutionResult:
     stdout: str
     stderr: str
     detail: str
-    compile_s: float = 0.0
     outcomes: str = ""
+    compile_s: float = 0.0
