@@ -153,6 +153,7 @@ class Evolution:
         offspring order."""
         stats = GenerationStats(generation)
         parent_weights = self.population.parent_weights(self.cfg.evolution.parent_weighting)
+        members = self.population.languages() if len(self.languages) > 1 else None
         plans = [
             plan
             for colony in range(self.cfg.evolution.colonies)
@@ -163,6 +164,7 @@ class Evolution:
                 colony,
                 parent_weights,
                 self.languages,
+                members,
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)

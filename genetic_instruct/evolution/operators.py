@@ -66,13 +66,16 @@ def plan_colony(
     colony: int,
     weights: np.ndarray | None = None,
     languages: dict[Language, float] | None = None,
+    member_languages: Sequence[Language] | None = None,
 ) -> list[OffspringPlan]:
     """Choose operators, parents, methods and languages for one colony's offspring this
     generation. `weights`: a probability per member (harder_weights); None draws uniformly,
     with the draws runs made before weights existed, so their data is unchanged.
     `languages`: the run's (config.run_languages); with one, no draw is made for it and a
     Python run's plans are what they were before languages existed. With several, the
-    `translation` method joins the mutation methods (language_choice.py)."""
+    `translation` method joins the mutation methods (language_choice.py), and crossover
+    parents come from `member_languages` (each member's, StoredPopulation.languages) in
+    the offspring's language where enough are."""
     languages = languages or {Language.python: 1.0}
     n = evolution.offspring_per_colony
     n_mutations = int(rng.binomial(n, evolution.mutation_rate))
@@ -91,11 +94,12 @@ def plan_colony(
         plans.append(OffspringPlan(colony, MUTATION, (parent,), 1, method, language.value))
     remaining = n - n_mutations
     k = min(evolution.crossover_parents, len(population))
-    member_languages = [Language(member.language) for member in population]
     while remaining > 0:
         n_tasks = min(evolution.crossover_tasks_per_call, remaining)
         language = draw_language(rng, languages)
-        pool = parent_pool(member_languages, language, k) if len(languages) > 1 else None
+        pool = None
+        if len(languages) > 1 and member_languages is not None:
+            pool = parent_pool(member_languages, language, k)
         picks = _crossover_parents(rng, len(population), k, weights, pool)
         parents = tuple(population[int(i)] for i in picks)
         plans.append(OffspringPlan(colony, CROSSOVER, parents, n_tasks, None, language.value))

@@ -230,6 +230,15 @@ class RunStore:
         return {language: count for language, count in cursor}
 
     @state_errors
+    def member_languages(self) -> list[str]:
+        """Every individual's language, in insertion order (a record made before records
+        had languages is Python); read from the stored JSON, no record parsed here."""
+        cursor = self._db.execute(
+            "SELECT coalesce(record ->> 'language', 'python') FROM individuals ORDER BY seq"
+        )
+        return [language for (language,) in cursor]
+
+    @state_errors
     def pass_rates(self) -> list[float | None]:
         """Every individual's pass rate over its attempts (None: none measured), in
         insertion order; SQLite reads it from the stored JSON, no record is parsed here."""
