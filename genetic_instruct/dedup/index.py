@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.banding import Bands, choose_bands
-from genetic_instruct.dedup.buckets import BucketTable, sort_keys
+from genetic_instruct.dedup.buckets import BucketRuns, sort_keys
+from genetic_instruct.dedup.key_list import KeyList
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.parallel import available_cores
 from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.dedup.signature_rows import SignatureRows
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
 # first 64 earlier rows of each of its buckets. A pair at the threshold shares ~3 of
@@ -35,6 +38,7 @@ from genetic_instruct.dedup.shingles import Shingler
 # O(size) probe steps per lookup and O(size^2) comparisons within a batch.
 _BUCKET_CAP = 64
 _PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~10 MB
+_ITEMS_PER_ADD = 1 << 20  # a restore adds this many at a time: bounds the temporaries
 
 
 class NearDuplicateIndex:
@@ -55,6 +59,11 @@ class NearDuplicateIndex:
     :mod:`genetic_instruct.dedup.parallel`); band keys, numpy-bound, use as many
     threads. ``workers=1`` starts no process and no thread. Signatures are the same for
     any number.
+
+    What it holds per item is ~320 bytes of memory whatever the size (36 bucket entries
+    of 8 bytes and the packed key; see :mod:`genetic_instruct.dedup.buckets`); the
+    signatures themselves go to an unlinked file in ``spill_dir`` (see
+    :mod:`genetic_instruct.dedup.signature_rows`).
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -69,6 +78,7 @@ class NearDuplicateIndex:
         normalize: Normalize | str = Normalize.code,
         seed: int = 1,
         workers: int | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -85,9 +95,9 @@ class NearDuplicateIndex:
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)
-        self._table = BucketTable(max_per_key=_BUCKET_CAP)
-        self._keys: list[str] = []
-        self._signatures = np.empty((0, num_perm), SIGNATURE_DTYPE)
+        self._table = BucketRuns(max_per_key=_BUCKET_CAP)
+        self._keys = KeyList()
+        self._signatures = SignatureRows(num_perm, SIGNATURE_DTYPE, spill_dir)
 
     @property
     def bands(self) -> int:
@@ -99,8 +109,12 @@ class NearDuplicateIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held in numpy arrays (signatures and buckets), for reports."""
-        return self._signatures.nbytes + self._table.nbytes
+        """Bytes of memory held (buckets and keys), for reports."""
+        return self._table.nbytes + self._keys.nbytes
+
+    def memory(self) -> dict[str, int]:
+        """Bytes of memory held per part, for benchmarks (the signatures are on disk)."""
+        return {"buckets": self._table.nbytes, "signatures": 0, "ids": self._keys.nbytes}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -118,7 +132,8 @@ class NearDuplicateIndex:
             return result
         positions, items = self._table.lookup(self._bands.keys(sigs).ravel())
         rows, items = _unique_pairs(positions // self.bands, items)
-        agreeing = _agreeing(sigs, rows, self._signatures, items)
+        candidates = self._signatures.rows(items)
+        agreeing = _agreeing(sigs, rows, candidates, np.arange(items.size))
         close = agreeing >= self._min_agreeing
         rows, items, agreeing = rows[close], items[close], agreeing[close]
         best = np.lexsort((-agreeing, rows))  # per row, most agreeing first
@@ -148,25 +163,18 @@ class NearDuplicateIndex:
         return result
 
     def add(self, keys: Sequence[str], signatures: np.ndarray) -> None:
-        """Index ``signatures`` under ``keys``. Also the restore path: pass the stored
-        signature bytes as ``np.frombuffer(b"".join(blobs), dtype=signature_dtype)``;
-        a read-only array like that is kept as it is instead of copied, when it is the
-        first thing added (nobody can change it under us, and 800k signatures are
-        410 MB)."""
+        """Index ``signatures`` under ``keys``. Also the restore path (stored signature
+        bytes, ``np.frombuffer(blob, dtype=signature_dtype)``, a batch at a time), which
+        never re-hashes text."""
         sigs = self._as_signatures(signatures)
         if len(keys) != len(sigs):
             raise ValueError(f"{len(keys)} keys for {len(sigs)} signatures")
-        start, stop = len(self._keys), len(self._keys) + len(sigs)
-        if not start and not sigs.flags.writeable and sigs.flags.c_contiguous:
-            self._signatures = sigs
-        else:
-            if stop > len(self._signatures):
-                grown = np.empty((max(stop, 2 * start), self.num_perm), SIGNATURE_DTYPE)
-                grown[:start] = self._signatures[:start]
-                self._signatures = grown
-            self._signatures[start:stop] = sigs
-        self._keys.extend(keys)
-        self._table.insert(self._bands.keys(sigs), first_id=start)
+        for start in range(0, len(sigs), _ITEMS_PER_ADD):
+            part = sigs[start : start + _ITEMS_PER_ADD]
+            first_id = len(self._keys)
+            self._signatures.append(part)
+            self._keys.extend(keys[start : start + _ITEMS_PER_ADD])
+            self._table.insert(self._bands.keys(part), first_id=first_id)
 
     def _as_signatures(self, signatures: np.ndarray) -> np.ndarray:
         sigs = np.asarray(signatures)

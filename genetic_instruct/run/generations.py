@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from genetic_instruct.config import Config
 from genetic_instruct.dedup import NearDuplicateIndex
@@ -32,8 +33,7 @@ def seed_population(
 
 
 def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
-    ids, signatures = store.signatures(index.signature_dtype)
-    if ids:
+    for ids, signatures in store.signature_batches(index.signature_dtype):
         index.add(ids, signatures)
 
 
@@ -58,7 +58,7 @@ def grow(
     """Grow the population until target_size, max_generations or a stall; resumes from the
     store. Returns the population's size and why it stopped."""
     cfg, store, display = opened.cfg, opened.store, opened.display
-    index = build_index(cfg)
+    index = build_index(cfg, spill_dir=Path(cfg.run_dir))
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)

@@ -1,0 +1,75 @@
+"""Where the dedup index's bytes go as a population grows, and what a resume costs it.
+
+Grows a `NearDuplicateIndex` the way the loop does (a generation's survivors added at a
+time, ids the 16-hex-digit content ids of `individual.content_id`) with random
+signatures, and prints at each mark the resident memory of the process and the bytes
+of each part: bucket entries, signatures, ids. Then, in a fresh process, the restore a
+resume does (`run.generations.restore_index` from the stored blobs of a real store)
+is timed and its peak memory taken. Random signatures are the worst case for the
+buckets (no two items share a key); the loop's other per-individual memory is measured
+by `bench/population_bench.py`.
+
+    .venv/bin/python -m bench.index_memory --marks 1000000 2000000 3000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from genetic_instruct.dedup import NearDuplicateIndex
+
+
+def rss_gb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**30
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def grow(marks: list[int], per_generation: int) -> None:
+    rng = np.random.default_rng(7)
+    index = NearDuplicateIndex(workers=1)
+    print(
+        "| individuals | RSS | peak RSS | buckets | signatures in memory | ids "
+        "| bytes per individual (RSS) | add per generation |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    base = rss_gb()
+    n, add_s, adds = 0, 0.0, 0
+    for mark in marks:
+        while n < mark:
+            size = min(per_generation, mark - n)
+            sigs = rng.integers(0, 2**16, (size, index.num_perm), dtype=np.uint16)
+            ids = [f"{i:016x}" for i in range(n, n + size)]
+            started = time.perf_counter()
+            index.add(ids, sigs)
+            add_s += time.perf_counter() - started
+            adds += 1
+            n += size
+        parts = index.memory()
+        print(
+            f"| {n:,} | {rss_gb():.2f} GB | {peak_gb():.2f} GB "
+            f"| {parts['buckets'] / 2**30:.2f} GB | {parts['signatures'] / 2**30:.2f} GB "
+            f"| {parts['ids'] / 2**30:.2f} GB | {(rss_gb() - base) * 2**30 / n:.0f} "
+            f"| {1000 * add_s / adds:.0f} ms |",
+            flush=True,
+        )
+        add_s, adds = 0.0, 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--marks", type=int, nargs="+", default=[1_000_000, 2_000_000, 3_000_000])
+    parser.add_argument("--per-generation", type=int, default=20_000)
+    args = parser.parse_args()
+    grow(args.marks, args.per_generation)
+
+
+if __name__ == "__main__":
+    main()
