@@ -318,6 +318,35 @@ def test_restore_from_stored_signature_bytes() -> None:
     assert all(hit == f"new{i}" for i, hit in enumerate(after) if before[i] is None)
 
 
+def test_an_index_in_a_directory_reopens_with_the_items_it_wrote_whole(tmp_path: Path) -> None:
+    corpus = SyntheticCorpus(1500, dup_share=0.3, seed=2)
+    texts = corpus.texts(0, corpus.size)
+    original = NearDuplicateIndex(directory=tmp_path, workers=1)
+    sigs = original.signatures(texts[:1000])
+    keys = [str(i) for i in range(1000)]
+    for start, stop in [(0, 800), (800, 900), (900, 1000)]:  # runs [0, 800) and [800, 1000)
+        original.add(keys[start:stop], sigs[start:stop])
+    probe = original.signatures(texts[1000:])
+    want = original.query(probe)
+    assert any(hit is not None for hit in want)
+
+    reopened = NearDuplicateIndex(directory=tmp_path, workers=1)
+    assert len(reopened) == 1000 and reopened.query(probe) == want
+
+    # A crash: the newest run's file never written, the signature file torn.
+    newest = max((tmp_path / "buckets").glob("*.npy"))
+    newest.unlink()
+    with open(tmp_path / "signatures.u16", "r+b") as torn:
+        torn.truncate(torn.seek(0, 2) - 100)
+    again = NearDuplicateIndex(directory=tmp_path, workers=1)
+    have = len(again)
+    assert have == 800 and [again.key(i) for i in range(have)] == keys[:have]
+    again.add(keys[have:], sigs[have:])
+    assert again.query(probe) == want
+
+    assert len(NearDuplicateIndex(directory=tmp_path, seed=9)) == 0  # other settings
+
+
 def test_bucket_runs_match_a_dict_through_merges_keeping_a_keys_first_ids() -> None:
     rng = np.random.default_rng(5)
     table, reference = BucketRuns(max_per_key=64), {}

@@ -17,9 +17,18 @@ Items are inserted with increasing ids, so the runs hold consecutive id ranges a
 key's ids ascend across them: its first ``max_per_key`` ids are found by counting run
 by run. Only those are ever returned, which is what bounds a lookup in a crowded
 bucket; later entries of a crowded key stay stored (8 bytes each) but are never read.
+
+With a ``directory`` every run is also a file there, named by the ids it holds, written
+when the run is made (a new batch's, or a merge's, after which the merged runs' files
+go). Runs never change, so a resume loads them instead of sorting every entry again
+(at 15M texts a sort of 540M entries is minutes here): ``load`` takes the files that
+cover ids 0, 1, ... without a gap, and the caller adds the rest.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -34,9 +43,11 @@ class BucketRuns:
     """Multimap ``uint32 key -> item id`` (ids below 2^32, inserted in increasing order);
     a lookup returns each key's first ``max_per_key`` ids."""
 
-    def __init__(self, *, max_per_key: int) -> None:
+    def __init__(self, *, max_per_key: int, directory: Path | None = None) -> None:
         self.max_per_key = max_per_key
         self._runs: list[np.ndarray] = []
+        self._ids: list[tuple[int, int]] = []  # per run: its first id and the next run's
+        self._directory = directory
 
     def __len__(self) -> int:
         return sum(run.size for run in self._runs)
@@ -57,19 +68,69 @@ class BucketRuns:
         per_item = keys.shape[1]
         run = keys.reshape(-1).astype(U64)
         run <<= _SHIFT
-        ids = np.arange(keys.size, dtype=U64)
-        ids //= U64(per_item)
-        ids += U64(first_id)
-        run |= ids
-        del ids
+        items = np.arange(keys.size, dtype=U64)
+        items //= U64(per_item)
+        items += U64(first_id)
+        run |= items
+        del items
         run.sort()
         self._runs.append(run)
+        self._ids.append((first_id, first_id + keys.shape[0]))
+        merged_away = []
         while len(self._runs) > 1 and self._runs[-2].size < _RUN_RATIO * self._runs[-1].size:
-            newer = self._runs.pop()
+            newer, newer_ids = self._runs.pop(), self._ids.pop()
+            older_ids = self._ids.pop()
+            merged_away += [older_ids, newer_ids]
             merged = np.concatenate((self._runs.pop(), newer))
             del newer
             merged.sort(kind="stable")  # two sorted runs: one merge pass
             self._runs.append(merged)
+            self._ids.append((older_ids[0], newer_ids[1]))
+        if self._directory is not None:
+            self._save(self._runs[-1], self._ids[-1])
+            for gone in merged_away:
+                self._file(gone).unlink(missing_ok=True)
+
+    def load(self, limit: int) -> int:
+        """Take the saved runs that cover ids 0 up to at most ``limit`` without a gap
+        (the longest such chain), drop the other files; returns the ids covered."""
+        assert self._directory is not None and not self._runs
+        saved: dict[int, list[int]] = {}
+        for path in self._directory.glob("*.npy"):
+            first, _, after = path.stem.partition("-")
+            saved.setdefault(int(first), []).append(int(after))
+        covered, chain = 0, []
+        while fitting := [stop for stop in saved.get(covered, []) if stop <= limit]:
+            chain.append((covered, max(fitting)))
+            covered = max(fitting)
+        for start, stops in saved.items():
+            for stop in stops:
+                if (start, stop) not in chain:
+                    self._file((start, stop)).unlink()
+        for partial in self._directory.glob("*.partial"):
+            partial.unlink()
+        for ids in chain:
+            self._runs.append(np.load(self._file(ids)))
+            self._ids.append(ids)
+        return covered
+
+    def clear(self) -> None:
+        """Forget every entry (and its files)."""
+        if self._directory is not None:
+            for ids in self._ids:
+                self._file(ids).unlink(missing_ok=True)
+        self._runs, self._ids = [], []
+
+    def _file(self, ids: tuple[int, int]) -> Path:
+        assert self._directory is not None
+        return self._directory / f"{ids[0]:012d}-{ids[1]:012d}.npy"
+
+    def _save(self, run: np.ndarray, ids: tuple[int, int]) -> None:
+        path = self._file(ids)
+        partial = path.with_suffix(".partial")
+        with open(partial, "wb") as out:
+            np.save(out, run)
+        os.replace(partial, path)
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All stored pairs matching ``keys`` (a key's first ``max_per_key`` ids):

@@ -23,10 +23,10 @@ def dedup_text(compare: DedupCompare, instruction: str, solution: str) -> str:
 
 
 def build_index(
-    cfg: Config, workers: int | None = None, spill_dir: Path | None = None
+    cfg: Config, workers: int | None = None, directory: Path | None = None
 ) -> NearDuplicateIndex:
-    """`workers=1` for an index that only ever sees a few rows at a time; `spill_dir`
-    (the run directory for the population's index) holds its signature file."""
+    """`workers=1` for an index that only ever sees a few rows at a time; `directory`
+    keeps the population's index between runs (see NearDuplicateIndex)."""
     dd = cfg.dedup
     return NearDuplicateIndex(
         threshold=dd.threshold,
@@ -36,7 +36,7 @@ def build_index(
         normalize=dd.normalize,
         seed=cfg.seed + 1,
         workers=workers,
-        spill_dir=spill_dir,
+        directory=directory,
     )
 
 

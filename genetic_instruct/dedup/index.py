@@ -16,7 +16,9 @@ index with one ``add`` of the stored signatures and never re-hashes text.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,8 +64,11 @@ class NearDuplicateIndex:
 
     What it holds per item is ~320 bytes of memory whatever the size (36 bucket entries
     of 8 bytes and the packed key; see :mod:`genetic_instruct.dedup.buckets`); the
-    signatures themselves go to an unlinked file in ``spill_dir`` (see
-    :mod:`genetic_instruct.dedup.signature_rows`).
+    signatures themselves are read from a file (see
+    :mod:`genetic_instruct.dedup.signature_rows`). With a ``directory``, signatures,
+    keys and bucket runs are kept there as they are added, and a new index on the same
+    directory starts with what it finds there complete (``len`` says how many items):
+    the rest is the caller's to add again. Without, it lives as long as the object.
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -78,7 +83,7 @@ class NearDuplicateIndex:
         normalize: Normalize | str = Normalize.code,
         seed: int = 1,
         workers: int | None = None,
-        spill_dir: Path | None = None,
+        directory: Path | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -95,9 +100,33 @@ class NearDuplicateIndex:
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)
-        self._table = BucketRuns(max_per_key=_BUCKET_CAP)
-        self._keys = KeyList()
-        self._signatures = SignatureRows(num_perm, SIGNATURE_DTYPE, spill_dir)
+        buckets = None
+        if directory is not None:
+            buckets = directory / "buckets"
+            _start_over_unless(directory, self._settings(shingle_size, normalize, seed))
+            buckets.mkdir(parents=True, exist_ok=True)
+        self._table = BucketRuns(max_per_key=_BUCKET_CAP, directory=buckets)
+        self._keys = KeyList(directory)
+        self._signatures = SignatureRows(
+            num_perm, SIGNATURE_DTYPE, directory and directory / "signatures.u16"
+        )
+        if directory is not None:
+            covered = self._table.load(min(len(self._keys), len(self._signatures)))
+            self._keys.truncate(covered)
+            self._signatures.truncate(covered)
+
+    def _settings(self, shingle_size: int, normalize: Normalize | str, seed: int) -> str:
+        """What the stored signatures and bucket keys depend on."""
+        return json.dumps(
+            {
+                "format": 1,
+                "num_perm": self.num_perm,
+                "bands": self.bands,
+                "shingle_size": shingle_size,
+                "normalize": str(normalize),
+                "seed": seed,
+            }
+        )
 
     @property
     def bands(self) -> int:
@@ -118,6 +147,15 @@ class NearDuplicateIndex:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def key(self, item: int) -> str:
+        return self._keys[item]
+
+    def clear(self) -> None:
+        """Forget every item (and, with a directory, its files)."""
+        self._table.clear()
+        self._keys.truncate(0)
+        self._signatures.truncate(0)
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), num_perm)`` MinHash signatures, the same in every process."""
@@ -206,6 +244,15 @@ class NearDuplicateIndex:
         if not pairs_rows:
             return np.empty(0, np.intp), np.empty(0, np.intp)
         return _unique_pairs(np.concatenate(pairs_rows), np.concatenate(pairs_earlier))
+
+
+def _start_over_unless(directory: Path, settings: str) -> None:
+    """Empty ``directory`` unless it holds an index made with these ``settings``."""
+    written = directory / "settings.json"
+    if written.exists() and written.read_text() != settings:
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written.write_text(settings)
 
 
 def _agreeing(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray) -> np.ndarray:

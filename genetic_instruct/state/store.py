@@ -232,11 +232,14 @@ class RunStore:
 
     @state_errors
     def signature_batches(
-        self, dtype: np.dtype, size: int = 1 << 16
+        self, dtype: np.dtype, after: int = 0, size: int = 1 << 16
     ) -> Iterator[tuple[list[str], np.ndarray]]:
-        """Stored dedup signatures, ``size`` at a time in population order, so the index
-        is rebuilt without re-hashing any text or holding every blob at once."""
-        cursor = self._db.execute("SELECT id, signature FROM individuals ORDER BY seq")
+        """Stored dedup signatures after the first `after` individuals, ``size`` at a
+        time in population order, so the index is rebuilt without re-hashing any text
+        or holding every blob at once."""
+        cursor = self._db.execute(
+            "SELECT id, signature FROM individuals WHERE seq > ? ORDER BY seq", (after,)
+        )
         while rows := cursor.fetchmany(size):
             ids = [ident for ident, _ in rows]
             flat = np.frombuffer(b"".join(blob for _, blob in rows), dtype=dtype)
