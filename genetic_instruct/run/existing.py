@@ -37,8 +37,8 @@ def export_run(cfg: Config) -> tuple[int, Path]:
         # the card's place too, before the dataset is written
         check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
         run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
-        if cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
-            count = export_parquet(store, cfg.export)
+        if cfg.export.format == ExportFormat.parquet:  # on demand: every shard written
+            count = export_parquet(store, cfg.export, whole=True)
         elif is_run_dataset(store, cfg.export.path):
             with lock.exclusive(cfg.run_dir):
                 count = sync_export(store, cfg.export.path, cfg.export.include_seeds)
