@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.memory import peak_rss_gb
 from genetic_instruct.dedup import NearDuplicateIndex
 
 
@@ -33,18 +34,15 @@ def rss_gb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**30
 
 
-def peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 def reopen(directory: Path) -> dict[str, float]:
     """In a fresh process: open the index kept in ``directory``, as a resume does."""
     script = (
-        "import json, resource, sys, time; from pathlib import Path; t = time.perf_counter();"
+        "import json, sys, time; from pathlib import Path; t = time.perf_counter();"
+        "from bench.memory import peak_rss_gb;"
         "from genetic_instruct.dedup import NearDuplicateIndex;"
         "i = NearDuplicateIndex(workers=1, directory=Path(sys.argv[1]));"
         "print(json.dumps({'items': len(i), 'open_s': time.perf_counter() - t,"
-        "'peak_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))"
+        "'peak_gb': peak_rss_gb()}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(directory)], capture_output=True, text=True, check=True
@@ -77,7 +75,7 @@ def grow(marks: list[int], per_generation: int, directory: Path) -> None:
         opened = reopen(directory)
         assert opened["items"] == n
         print(
-            f"| {n:,} | {rss_gb():.2f} GB | {peak_gb():.2f} GB "
+            f"| {n:,} | {rss_gb():.2f} GB | {peak_rss_gb():.2f} GB "
             f"| {parts['buckets'] / 2**30:.2f} GB | {parts['signatures'] / 2**30:.2f} GB "
             f"| {parts['ids'] / 2**30:.2f} GB | {(rss_gb() - base) * 2**30 / n:.0f} "
             f"| {1000 * add_s / adds:.0f} ms | {opened['open_s']:.1f} s "

@@ -33,7 +33,7 @@ from genetic_instruct.export.identity import (
     kept_in_export,
     refuse_other_runs,
 )
-from genetic_instruct.export.parquet import NONE_FULL, Full, write_parquet
+from genetic_instruct.export.parquet import NOTHING, Written, write_parquet
 from genetic_instruct.files.atomic import atomic_file, sweep_debris, temp_beside
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.plain import refuse_links
@@ -205,14 +205,14 @@ def export_parquet(store: RunStore, export: ExportConfig, whole: bool = False) -
     withheld, last_seq = _withheld(store), store.population_size()
     target = str(Path(export.path).resolve())
     state = store.meta.get(SHARDS)
-    kept = NONE_FULL
+    kept = NOTHING
     if not whole and state is not None:
         if (state.path, state.include_seeds, state.rows_per_shard) == (
             target,
             export.include_seeds,
             export.rows_per_shard,
         ):
-            kept = Full(state.full, state.seq)
+            kept = Written(state.full, state.seq, state.last)
 
     def samples_after(seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
         records = store.records(after_seq=seq, upto_seq=last_seq)
@@ -220,9 +220,9 @@ def export_parquet(store: RunStore, export: ExportConfig, whole: bool = False) -
             if kept_in_export(record["origin"], record["id"], export.include_seeds, withheld):
                 yield position, sample_of_record(record)
 
-    count, full = write_parquet(samples_after, export.path, export.rows_per_shard, kept)
+    count, written = write_parquet(samples_after, export.path, export.rows_per_shard, kept)
     if not whole and not store.read_only:  # the run's own shards, kept up to date
-        shards = ExportedShards(target, export.include_seeds, export.rows_per_shard, *full)
+        shards = ExportedShards(target, export.include_seeds, export.rows_per_shard, *written)
         store.meta.set(SHARDS, shards)
     return count
 

@@ -42,61 +42,67 @@ def shard_names(path: str | Path, count: int, rows_per_shard: int) -> list[str]:
     return [f"{stem}-{i:05d}-of-{total:05d}.parquet" for i in range(total)]
 
 
-class Full(NamedTuple):
-    """Shards 0..shards-1 are full; the last row in them is at population position seq."""
+class Written(NamedTuple):
+    """Shards 0..full-1 hold `rows_per_shard` rows each, the last at population position
+    `seq`; the rows after it, up to position `last`, are in shard `full` (when last > seq)."""
 
-    shards: int
+    full: int
     seq: int
+    last: int
 
 
-NONE_FULL = Full(0, 0)
+NOTHING = Written(0, 0, 0)
 
 # The samples after a population position, each with its position.
 SamplesAfter = Callable[[int], Iterable[tuple[int, dict[str, Any]]]]
 
 
 def write_parquet(
-    samples_after: SamplesAfter, path: str | Path, rows_per_shard: int, kept: Full = NONE_FULL
-) -> tuple[int, Full]:
-    """Write the samples as shards beside `path`, all of them, or those after the `kept`
-    full shards of an earlier export with the same rows per shard (`samples_after` is
-    called twice: schema, then rows); return how many rows the shards hold and which are
-    full now."""
+    samples_after: SamplesAfter, path: str | Path, rows_per_shard: int, kept: Written = NOTHING
+) -> tuple[int, Written]:
+    """Write the samples as shards beside `path`: all of them, or, after an export that
+    wrote `kept` with the same rows per shard, the samples after `kept.last` (read from
+    `samples_after`, called twice: schema, then rows) added to its partial shard, which
+    is read back. Return how many rows the shards hold and what they are now."""
     pa, pq = _pyarrow()
     folder, stem = Path(path).parent, Path(path).stem
     folder.mkdir(parents=True, exist_ok=True)
-    old = [_shard(folder, stem, i) for i in range(kept.shards)]
+    old = [_shard(folder, stem, i) for i in range(kept.full + (kept.last > kept.seq))]
     if None in old:
-        kept = NONE_FULL
-    schema, count = _schema(pa, (sample for _, sample in samples_after(kept.seq)))
-    if kept.shards:
+        kept = NOTHING
+    schema, count = _schema(pa, (sample for _, sample in samples_after(kept.last)))
+    partial = None
+    if old and kept != NOTHING:
         theirs = pq.read_schema(old[0])
-        if not pa.unify_schemas([theirs, schema], promote_options="permissive").equals(
+        if pa.unify_schemas([theirs, schema], promote_options="permissive").equals(
             theirs, check_metadata=False
-        ):  # the new rows need another schema: every shard again
-            kept = NONE_FULL
-            schema, count = _schema(pa, (sample for _, sample in samples_after(0)))
-        else:
+        ):
             schema = theirs
-    names = shard_names(path, kept.shards * rows_per_shard + count, rows_per_shard)
-    shards = [folder / name for name in names]
-    refuse_foreign([(shard, "export.path") for shard in shards[kept.shards :]])
-    for source, shard in zip(old[: kept.shards], shards):
+            partial = pq.read_table(old[-1]) if kept.last > kept.seq else None
+        else:  # the new rows need another schema: every shard again
+            kept = NOTHING
+            schema, count = _schema(pa, (sample for _, sample in samples_after(0)))
+    count += kept.full * rows_per_shard + (partial.num_rows if partial is not None else 0)
+    shards = [folder / name for name in shard_names(path, count, rows_per_shard)]
+    refuse_foreign([(shard, "export.path") for shard in shards[kept.full :]])
+    for source, shard in zip(old[: kept.full], shards):
         if source != shard:
             os.replace(source, shard)  # type: ignore[arg-type]  # None was ruled out above
     schema = schema.with_metadata(PARQUET_OWNER)
-    rows = iter(samples_after(kept.seq))
-    full = kept
-    for i, shard in enumerate(shards[kept.shards :], start=kept.shards):
-        written, last_seq = 0, full.seq
+    rows = iter(samples_after(kept.last))
+    now = kept
+    for i, shard in enumerate(shards[kept.full :], start=kept.full):
+        held, last = 0, now.last
         with atomic_file(shard) as out, pq.ParquetWriter(out, schema) as writer:
-            for batch in _batches(islice(rows, rows_per_shard)):
+            if partial is not None and i == kept.full:
+                writer.write_table(partial)
+                held = partial.num_rows
+            for batch in _batches(islice(rows, rows_per_shard - held)):
                 writer.write_table(pa.Table.from_pylist([s for _, s in batch], schema=schema))
-                written, last_seq = written + len(batch), batch[-1][0]
-        if written == rows_per_shard:
-            full = Full(i + 1, last_seq)
-    _remove_stale(folder, stem, set(names))
-    return kept.shards * rows_per_shard + count, full
+                held, last = held + len(batch), batch[-1][0]
+        now = Written(i + 1, last, last) if held == rows_per_shard else now._replace(last=last)
+    _remove_stale(folder, stem, {shard.name for shard in shards})
+    return count, now
 
 
 def _shard(folder: Path, stem: str, i: int) -> Path | None:

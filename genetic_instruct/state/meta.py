@@ -14,7 +14,7 @@ earlier versions stored, so old run directories read as they are.
     FORCED_RESUMES  list[list[str]]  the changes each force_resume=true let through
     RUN_ID          str              the run's id, written into its dataset card
     EXPORT          ExportedDataset  the dataset the run keeps up to date, as confirmed
-    SHARDS          ExportedShards   its Parquet shards that are full, as confirmed
+    SHARDS          ExportedShards   its Parquet shards, as confirmed
     WITHHELD_SEEDS  list[str]        seeds that match a benchmark: parents, never exported
     FAILING_SEEDS   list[str]        seeds kept although their solution fails its tests
     CALIBRATION     Calibration      the judge's calibration (calibration/)
@@ -94,13 +94,14 @@ class ExportedDataset:
 
 @dataclass(frozen=True)
 class ExportedShards:
-    """The full Parquet shards the run confirmed (export/parquet.py writes after them)."""
+    """The Parquet shards the run confirmed (export/parquet.py adds to them)."""
 
     path: str  # export.path, resolved
     include_seeds: bool
     rows_per_shard: int
     full: int  # shards 0..full-1 hold rows_per_shard rows each and never change
     seq: int  # the population position their last record is at
+    last: int  # the population position of the last record in any shard
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExportedShards:
