@@ -37,12 +37,12 @@ def rss_gb() -> float:
 def reopen(directory: Path) -> dict[str, float]:
     """In a fresh process: open the index kept in ``directory``, as a resume does."""
     script = (
-        "import json, sys, time; from pathlib import Path; t = time.perf_counter();"
+        "import json, os, sys, time; from pathlib import Path; t = time.perf_counter();"
         "from bench.memory import peak_rss_gb;"
         "from genetic_instruct.dedup import NearDuplicateIndex;"
         "i = NearDuplicateIndex(workers=1, directory=Path(sys.argv[1]));"
         "print(json.dumps({'items': len(i), 'open_s': time.perf_counter() - t,"
-        "'peak_gb': peak_rss_gb()}))"
+        "'peak_gb': peak_rss_gb(), 'cpu_s': sum(os.times()[:2])}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(directory)], capture_output=True, text=True, check=True
@@ -78,7 +78,8 @@ def grow(marks: list[int], per_generation: int, directory: Path) -> None:
             f"| {n:,} | {rss_gb():.2f} GB | {peak_rss_gb():.2f} GB "
             f"| {parts['buckets'] / 2**30:.2f} GB | {parts['signatures'] / 2**30:.2f} GB "
             f"| {parts['ids'] / 2**30:.2f} GB | {(rss_gb() - base) * 2**30 / n:.0f} "
-            f"| {1000 * add_s / adds:.0f} ms | {opened['open_s']:.1f} s "
+            f"| {1000 * add_s / adds:.0f} ms "
+            f"| {opened['open_s']:.1f} s ({opened['cpu_s']:.1f} s CPU) "
             f"| {opened['peak_gb']:.2f} GB |",
             flush=True,
         )

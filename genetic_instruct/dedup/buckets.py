@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +38,24 @@ from genetic_instruct.dedup.hashing import U64
 _RUN_RATIO = 4
 _LOW = U64(0xFFFFFFFF)
 _SHIFT = U64(32)
+
+
+class Buckets(Protocol):
+    """What the index needs of its buckets: this module's runs, or shards of them
+    elsewhere (executors/ray_dedup.py)."""
+
+    max_per_key: int
+
+    def __len__(self) -> int: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def insert(self, keys: np.ndarray, first_id: int) -> None: ...
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def clear(self) -> None: ...
 
 
 class BucketRuns:
@@ -134,10 +153,10 @@ class BucketRuns:
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All stored pairs matching ``keys`` (a key's first ``max_per_key`` ids):
-        ``(positions in keys, ids)``."""
+        ``(positions in keys, ids)``, positions in ``keys`` flattened."""
         if not self._runs or not keys.size:
             return np.empty(0, np.intp), np.empty(0, np.intp)
-        queries, pending = sort_keys(keys)
+        queries, pending = sort_keys(keys.reshape(-1))
         low = pending.astype(U64) << _SHIFT
         high = low | _LOW
         starts = np.empty((len(self._runs), pending.size), np.intp)

@@ -26,7 +26,7 @@ import numpy as np
 
 from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.banding import Bands, choose_bands
-from genetic_instruct.dedup.buckets import BucketRuns, sort_keys
+from genetic_instruct.dedup.buckets import BucketRuns, Buckets, sort_keys
 from genetic_instruct.dedup.key_list import KeyList
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.parallel import available_cores
@@ -38,7 +38,7 @@ from genetic_instruct.dedup.signature_rows import SignatureRows
 # 36 buckets (36 x 0.7^7), more the closer it is, so a text still meets its
 # near-duplicates through its other buckets; without the cap a crowded bucket costs
 # O(size) probe steps per lookup and O(size^2) comparisons within a batch.
-_BUCKET_CAP = 64
+BUCKET_CAP = 64
 _PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~10 MB
 _ITEMS_PER_ADD = 1 << 20  # a restore adds this many at a time: bounds the temporaries
 
@@ -69,6 +69,9 @@ class NearDuplicateIndex:
     keys and bucket runs are kept there as they are added, and a new index on the same
     directory starts with what it finds there complete (``len`` says how many items):
     the rest is the caller's to add again. Without, it lives as long as the object.
+    ``buckets`` holds the LSH buckets elsewhere (shards on Ray actors:
+    executors/ray_dedup.py), empty, with a ``max_per_key`` of :data:`BUCKET_CAP`; the
+    answers are the same.
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -84,6 +87,7 @@ class NearDuplicateIndex:
         seed: int = 1,
         workers: int | None = None,
         directory: Path | None = None,
+        buckets: Buckets | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -100,17 +104,21 @@ class NearDuplicateIndex:
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)
-        buckets = None
+        if buckets is not None and directory is not None:
+            raise ValueError("buckets kept elsewhere are not kept in a directory")
+        runs = None
         if directory is not None:
-            buckets = directory / "buckets"
+            runs = directory / "buckets"
             _start_over_unless(directory, self._settings(shingle_size, normalize, seed))
-            buckets.mkdir(parents=True, exist_ok=True)
-        self._table = BucketRuns(max_per_key=_BUCKET_CAP, directory=buckets)
+            runs.mkdir(parents=True, exist_ok=True)
+        self._table: Buckets = (
+            buckets if buckets is not None else BucketRuns(max_per_key=BUCKET_CAP, directory=runs)
+        )
         self._keys = KeyList(directory)
         self._signatures = SignatureRows(
             num_perm, SIGNATURE_DTYPE, directory and directory / "signatures.u16"
         )
-        if directory is not None:
+        if isinstance(self._table, BucketRuns) and directory is not None:
             covered = self._table.load(min(len(self._keys), len(self._signatures)))
             self._keys.truncate(covered)
             self._signatures.truncate(covered)
@@ -168,7 +176,7 @@ class NearDuplicateIndex:
         result: list[str | None] = [None] * len(sigs)
         if not len(self) or not len(sigs):
             return result
-        positions, items = self._table.lookup(self._bands.keys(sigs).ravel())
+        positions, items = self._table.lookup(self._bands.keys(sigs))
         rows, items = _unique_pairs(positions // self.bands, items)
         candidates = self._signatures.rows(items)
         agreeing = _agreeing(sigs, rows, candidates, np.arange(items.size))
@@ -233,7 +241,7 @@ class NearDuplicateIndex:
         bucket_start = np.maximum.accumulate(np.where(starts_bucket, np.arange(keys.size), 0))
         later = np.flatnonzero(~starts_bucket)
         pairs_rows, pairs_earlier = [], []
-        for offset in range(_BUCKET_CAP):
+        for offset in range(BUCKET_CAP):
             mate = bucket_start[later] + offset
             before = mate < later
             later, mate = later[before], mate[before]
