@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import II
 
 from genetic_instruct.choices import Choice
 from genetic_instruct.errors import ConfigError
@@ -58,6 +59,20 @@ class DedupCompare(Choice):
     locals()["instruction+solution"] = "instruction+solution"
 
 
+class SuspectTests(Choice):
+    """What an assert the independent attempts disagree with does (evolution/agreement.py)."""
+
+    drop = "drop"  # the task keeps its other asserts
+    reject = "reject"  # the whole task goes (`suspect_test`)
+
+
+class ParentWeighting(Choice):
+    """How the operators pick parents (evolution/operators.py)."""
+
+    uniform = "uniform"
+    harder = "harder"  # toward a low pass rate over the attempts (execution.attempts)
+
+
 class ExecutorKind(Choice):
     local = "local"
     ray = "ray"
@@ -95,6 +110,11 @@ class ModelConfig:
     # answer stops the run at a safe point (exit 75); resume once it is back. A 401, 403 or
     # 404 (key refused, model gone) stops it at once.
     outage_deadline_s: float = 600.0
+    # vllm: VLLM_BATCH_INVARIANT=1, so a request's tokens do not depend on the batch it runs
+    # in (NVIDIA GPUs of compute capability 8.0+, AMD Instinct, Intel XPU; not vLLM's CPU
+    # build, which says so in one line). The run and its card record whether it was
+    # reproducible (llm/reproducibility.py).
+    batch_invariant: bool = False
 
 
 @dataclass
@@ -132,6 +152,18 @@ class RolesConfig:
     )
     # Writes unit tests in a request of its own, when execution.tests_from=tester.
     tester: RoleConfig = field(default_factory=lambda: RoleConfig(temperature=0.2, max_tokens=200))
+    # Solves a task again, blind to its tests: attempts 2..k of execution.attempts. The
+    # coder's model and sampling unless set (a small solver judging difficulty for a big
+    # coder, say: roles.solver.model=small).
+    solver: RoleConfig = field(
+        default_factory=lambda: RoleConfig(
+            model=II("roles.coder.model"),
+            temperature=II("roles.coder.temperature"),
+            top_p=II("roles.coder.top_p"),
+            max_tokens=II("roles.coder.max_tokens"),
+            chat_template_kwargs=II("roles.coder.chat_template_kwargs"),
+        )
+    )
 
 
 @dataclass
@@ -150,6 +182,10 @@ class EvolutionConfig:
     # At least the engines' batch (max_concurrency, vLLM's max_num_seqs); it does not
     # change the data.
     max_in_flight: int = 512
+    # uniform: every member alike (the paper). harder: a parent with a lower pass rate over
+    # its attempts weighs more (1.1 - pass rate), one without attempts as much as the
+    # average one that has them; so the population leans toward measured difficulty.
+    parent_weighting: ParentWeighting = ParentWeighting.uniform
     mutation_methods: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MUTATION_METHODS))
 
 
@@ -203,6 +239,26 @@ class ExecutionConfig(SandboxLimits):
     mutants: int = 5
     min_mutation_score: float = 0.0
     workers: int = 0  # parallel sandboxes; 0 = one per usable CPU
+    # Solutions per task, each run against its tests: attempt 1 is the Coder's, attempts
+    # 2..k the solver's (roles.solver), blind to the tests. Each row then carries attempts,
+    # passed_attempts, pass_rate and difficulty; the exported solution is the first passing
+    # attempt (the Coder's if it passes). 1: one solution, as the paper.
+    attempts: int = 1
+    # Difficulty from the pass rate (KodCode's thresholds): easy above easy_above, hard
+    # below hard_below, medium between (both included); unsolved when no attempt passes.
+    easy_above: float = 0.667
+    hard_below: float = 0.333
+    # A task no attempt solves is rejected (`unsolved`); true keeps it, marked unsolved,
+    # with the best attempt as its solution.
+    keep_unsolved: bool = False
+    # An assert that fails every independent attempt passing all the other asserts, and
+    # more of them than pass it, is suspect (evolution/agreement.py): drop it, or reject
+    # the task (`suspect_test`). Needs attempts >= 2.
+    suspect_tests: SuspectTests = SuspectTests.drop
+    # With attempts >= 2: seeds (with references and asserts) on which the run first
+    # measures how well the asserts agreement keeps tell right programs from wrong ones
+    # (calibration/test_oracle.py), for the report and card; 0: not measured.
+    oracle_seeds: int = 24
 
     def __post_init__(self) -> None:
         """The sandbox checks its limits; a bad one is named here by its config key."""
@@ -276,6 +332,26 @@ class ExecutorConfig:
 
 
 @dataclass
+class WhereConfig:
+    """`genetic-instruct export export.where.COLUMN=CONDITION`: only rows meeting every
+    condition set, into a file of their own (export/selection.py). Labels take a value or
+    several (export.where.difficulty='hard|medium'); numbers a value or a range LOW:HIGH,
+    both ends included, either left out (export.where.pass_rate=:0.5,
+    export.where.fitness=7:). A row without the column (a seed has no pass rate) meets
+    none. null: no condition."""
+
+    difficulty: str | None = None  # easy | medium | hard | unsolved
+    origin: str | None = None  # seed | crossover | mutation
+    method: str | None = None  # a mutation method
+    pass_rate: str | None = None
+    fitness: str | None = None
+    mutation_score: str | None = None
+    attempts: str | None = None
+    passed_attempts: str | None = None
+    generation: str | None = None
+
+
+@dataclass
 class ExportConfig:
     path: str = "${run_dir}/dataset.jsonl"
     include_seeds: bool = False
@@ -284,6 +360,13 @@ class ExportConfig:
     # (`datasets.load_dataset("parquet", ...)` reads them; the card lists them).
     format: ExportFormat = ExportFormat.jsonl
     rows_per_shard: int = 100_000
+    # Keep the reasoning of each row's solution (a reasoning model's thoughts, from a
+    # passing attempt only, never a truncated one) as the assistant message's
+    # `reasoning_content` and a `reasoning` column. Shapes what the run stores, so it is
+    # set when the run starts.
+    reasoning: bool = False
+    # `genetic-instruct export` only: the rows to keep, by column (WhereConfig).
+    where: WhereConfig = field(default_factory=lambda: WhereConfig())
 
 
 @dataclass
@@ -331,9 +414,14 @@ FITNESS_TERMS = (*JUDGE_CRITERIA, "tests")
 
 
 def roles_in_use(cfg: Config) -> tuple[str, ...]:
-    """The roles a run asks models: the tester only when it writes the tests."""
-    tester = cfg.execution.enabled and cfg.execution.tests_from == TestsFrom.tester
-    return tuple(role for role in ROLES if role != "tester" or tester)
+    """The roles a run asks models: the tester only when it writes the tests, the solver
+    only when there is more than one attempt."""
+    ex = cfg.execution
+    asked = {
+        "tester": ex.enabled and ex.tests_from == TestsFrom.tester,
+        "solver": ex.enabled and ex.attempts > 1,
+    }
+    return tuple(role for role in ROLES if asked.get(role, True))
 
 
 def calibrates(cfg: Config) -> bool:

@@ -126,6 +126,7 @@ def validate(cfg: Config) -> None:
         "execution.min_mutation_score",
         "needs execution.mutants > 0",
     )
+    _validate_attempts(cfg)
     dd = cfg.dedup
     _require(0.0 < dd.threshold < 1.0, "dedup.threshold", "must be in (0, 1)")
     _require(dd.num_perm >= 16, "dedup.num_perm", "must be >= 16")
@@ -137,6 +138,28 @@ def validate(cfg: Config) -> None:
     _require(dd.shingle_size >= 1, "dedup.shingle_size", "must be >= 1")
     _require(cfg.export.rows_per_shard >= 1, "export.rows_per_shard", "must be >= 1")
     _validate_executor(cfg.executor)
+
+
+def _validate_attempts(cfg: Config) -> None:
+    ex = cfg.execution
+    _require(ex.attempts >= 1, "execution.attempts", "must be >= 1")
+    _require(
+        ex.attempts == 1 or ex.enabled,
+        "execution.attempts",
+        "more than one attempt needs execution.enabled=true (each attempt runs the tests)",
+    )
+    _require(ex.oracle_seeds >= 0, "execution.oracle_seeds", "must be >= 0")
+    _require(0.0 <= ex.hard_below <= 1.0, "execution.hard_below", "must be in [0, 1]")
+    _require(
+        ex.hard_below <= ex.easy_above <= 1.0,
+        "execution.easy_above",
+        "must be in [execution.hard_below, 1]",
+    )
+    _require(
+        not cfg.export.reasoning or ex.enabled,
+        "export.reasoning",
+        "keeps only the reasoning of solutions that pass their tests: needs execution.enabled=true",
+    )
 
 
 def _validate_fitness(cfg: Config) -> None:

@@ -33,7 +33,14 @@ FREE_KEYS = (
     "evolution.max_generations",
     "evolution.stall_generations",
     "evolution.max_in_flight",  # how many steps overlap, not what they make
-    "export.*",
+    # how the dataset is written and which rows a copy selects; not export.reasoning, which
+    # decides what the run stores
+    "export.path",
+    "export.include_seeds",
+    "export.card",
+    "export.format",
+    "export.rows_per_shard",
+    "export.where.*",
     "models.*.base_urls*",
     "models.*.api_key_env",
     "models.*.max_concurrency",

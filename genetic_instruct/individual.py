@@ -48,6 +48,15 @@ class Individual:
     # Sandbox outcome: status, passed, total, pass_fraction, runtime_s, mutation_score,
     # mutants, killed (the last three None where not mutation-tested); None: not executed
     execution: dict[str, Any] | None = None
+    # The solutions tried (execution.attempts), each run against the tests; None: not
+    # executed. difficulty: easy | medium | hard | unsolved, None from a single attempt.
+    attempts: int | None = None
+    passed_attempts: int | None = None
+    pass_rate: float | None = None
+    difficulty: str | None = None
+    attempt_verdicts: dict[str, int] | None = None  # verdict -> attempts
+    suspect_tests: list[str] | None = None  # asserts the independent attempts voted out
+    reasoning: str | None = None  # the solution's reasoning (export.reasoning=true)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

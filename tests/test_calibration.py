@@ -220,7 +220,7 @@ def test_auto_gates_on_the_calibrated_threshold_when_the_judge_separates(
     assert "Judge calibration: AUC 1.00" in (run_dir / "README.md").read_text()
     assert "Judge calibration" in (run_dir / "report.html").read_text()
     inspected = run_cli("inspect", f"run_dir={run_dir}")
-    assert inspected.stdout.splitlines()[-1] == report["calibration"]["line"]
+    assert report["calibration"]["line"] in inspected.stdout.splitlines()
 
 
 def test_auto_lets_every_readable_verdict_through_a_judge_without_signal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from genetic_instruct.config import Config
 from genetic_instruct.config_checks import validate
@@ -136,4 +137,9 @@ def test_cli_non_utf8_seed_file_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_config_dataclass_defaults_validate() -> None:
-    validate(Config())
+    """The schema's own defaults, resolved as Hydra resolves them (the solver's settings
+    are the coder's by interpolation)."""
+    defaults = OmegaConf.to_object(OmegaConf.structured(Config))
+    assert isinstance(defaults, Config)
+    validate(defaults)
+    assert defaults.roles.solver == defaults.roles.coder

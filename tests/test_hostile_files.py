@@ -360,7 +360,8 @@ _CODER = CoderRole(load_templates()["coder_tests"], 8000)
 def _coder_reads(answer: str) -> tuple[str, str]:
     plan = OffspringPlan(0, MUTATION, (), 1, "add_constraints")
     task = "Write a function `join_fields(parts)` that joins the fields with a separator."
-    return _CODER.read(Completion(answer), Candidate(plan, task))
+    solved = _CODER.read(Completion(answer), Candidate(plan, task))
+    return solved.solution, solved.tests
 
 
 @pytest.mark.parametrize("sep", _SEPARATORS, ids=[f"U+{ord(s):04X}" for s in _SEPARATORS])

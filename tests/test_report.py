@@ -30,6 +30,7 @@ from genetic_instruct.report import (
     write_comparison,
     write_report,
 )
+from genetic_instruct.report.gates import measured_and_gated
 from genetic_instruct.run.job import RunResult, run
 from genetic_instruct.state.store import RunStore
 from tests.conftest import make_config, run_cli
@@ -352,3 +353,19 @@ def _distinct_pixel_bytes(png: Path) -> int:
             chunks.append(data[at + 8 : at + 8 + length])
         at += 12 + length
     return len(set(zlib.decompress(b"".join(chunks))))
+
+
+def test_the_card_says_what_this_run_checked_and_when_its_rows_are_unverified(
+    python_run: tuple[Config, RunResult],
+) -> None:
+    """The demo's settings (judge `auto` with no signal, tests recorded only) gate nothing
+    but syntax: the card says so first. A run whose tests gate says what they gate."""
+    demo = make_config()
+    gates = measured_and_gated(demo, None)
+    assert gates["unverified"] and gates["warning"].startswith("UNVERIFIED")
+    gated = measured_and_gated(make_config("execution.min_pass_fraction=1.0"), None)
+    assert not gated["unverified"] and "passes all of them" in gated["lines"][1]
+    cfg, result = python_run
+    body = (result.dataset.parent / "README.md").read_text()
+    assert "## What was checked" in body and "an LLM judge, which" not in body
+    assert ("UNVERIFIED" in body) == _report_of(cfg)["gates"]["unverified"]

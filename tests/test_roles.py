@@ -11,7 +11,13 @@ from genetic_instruct.config import DEFAULT_MUTATION_METHODS
 from genetic_instruct.evolution import roles
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.operators import CROSSOVER, MUTATION, OffspringPlan
-from genetic_instruct.evolution.roles import CoderRole, CrossoverRole, JudgeRole, MutationRole
+from genetic_instruct.evolution.roles import (
+    CoderRole,
+    CrossoverRole,
+    JudgeRole,
+    MutationRole,
+    Solved,
+)
 from genetic_instruct.evolution.roles.base import Role
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
@@ -37,8 +43,11 @@ def _subject(case: Case) -> OffspringPlan | Candidate:
 
 
 def _read(case: Case) -> object:
+    """What reaches a record as the answer: a Coder's solution and tests, its reasoning
+    aside (kept only with export.reasoning, tested on its own)."""
     completion = Completion(case.answer, finish_reason=case.finish_reason)
-    return ROLES[case.role].read(completion, _subject(case))  # type: ignore[arg-type]
+    reading = ROLES[case.role].read(completion, _subject(case))  # type: ignore[arg-type]
+    return (reading.solution, reading.tests) if isinstance(reading, Solved) else reading
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.role}-{c.family}" for c in CASES])

@@ -42,6 +42,27 @@ def final_answer(text: str) -> str | None:
     return text
 
 
+def inline_reasoning(text: str) -> str | None:
+    """The thoughts an answer holds before its final answer (inside reasoning tags, or a
+    harmony analysis channel), without the tags; None when it holds none, or when they
+    never ended (there is no final answer to keep them beside)."""
+    if final_answer(text) is None:
+        return None
+    if _HARMONY_FINAL in text:
+        before = text[: text.rindex(_HARMONY_FINAL)]
+        start = before.find(_HARMONY_ANALYSIS)
+        if start < 0:
+            return None
+        thoughts = before[start + len(_HARMONY_ANALYSIS) :].replace("<|message|>", "", 1)
+        thoughts = _HARMONY_END.split(thoughts, maxsplit=1)[0]
+    else:
+        closes = list(_CLOSE.finditer(text))
+        if not closes:
+            return None
+        thoughts = _OPEN.sub("", text[: closes[-1].start()])
+    return thoughts.strip() or None
+
+
 @dataclass(frozen=True)
 class Fence:
     """A fenced code block: its language tag (lower case, "" when none) and its code."""

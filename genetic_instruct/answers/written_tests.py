@@ -22,6 +22,7 @@ import ast
 import functools
 import sys
 import textwrap
+from collections.abc import Collection
 
 from genetic_instruct.answers.text import split_lines
 
@@ -166,6 +167,34 @@ def runnable_tests(code: str, solution_names: set[str]) -> str:
     if checked is None or not any(isinstance(n, ast.Assert) for n in checked.body):
         return ""
     return tests
+
+
+def top_level_asserts(tests: str) -> list[str]:
+    """The source of each top-level assert, in the order the harness numbers them."""
+    tree = parse_module(tests)
+    if tree is None:
+        return []
+    lines = _source_lines(tests)
+    lone = _alone_on_their_lines(tree.body)
+    return [_segment(lines, n, lone) for n in tree.body if isinstance(n, ast.Assert)]
+
+
+def without_asserts(tests: str, drop: Collection[int]) -> str:
+    """The tests without the top-level asserts numbered in `drop` (0-based, in the harness's
+    order); every other statement as written."""
+    tree = parse_module(tests)
+    if tree is None or not drop:
+        return tests
+    lines = _source_lines(tests)
+    lone = _alone_on_their_lines(tree.body)
+    kept, number = [], 0
+    for node in tree.body:
+        if isinstance(node, ast.Assert):
+            number += 1
+            if number - 1 in drop:
+                continue
+        kept.append(_segment(lines, node, lone))
+    return "\n".join(kept)
 
 
 def _first_line(node: ast.stmt) -> int:

@@ -26,7 +26,6 @@ from genetic_instruct.console.interrupts import unwinding
 from genetic_instruct.errors import ConfigError, EngineLost, InputError, Interrupted
 from genetic_instruct.report.saved_config import SAVED_CONFIG, save_config, saved_config
 from genetic_instruct.state.meta import (
-    CALIBRATION,
     ENGINE_LOST,
     MAX_GENERATIONS,
     STALLED,
@@ -115,7 +114,8 @@ def _run(cfg: Config, composed: DictConfig) -> None:
         print(f"genetic-instruct: {result.end.message}", file=sys.stderr)
         raise SystemExit(EXIT_CODES[result.end.reason])
     if not cfg.progress:  # the display is silent: still say why the run stopped
-        print(f"{result.end.message}; exported {result.exported} records to {result.dataset}")
+        cost = f"; {result.cost}" if result.cost else ""
+        print(f"{result.end.message}; exported {result.exported} records to {result.dataset}{cost}")
 
 
 def _export(cfg: Config, _: DictConfig) -> None:
@@ -124,11 +124,17 @@ def _export(cfg: Config, _: DictConfig) -> None:
     The run's own dataset is kept by its writer, so exporting there takes the run's lock;
     an export to any other path (also from a run on read-only media) only reads the run.
     A file there that genetic-instruct did not write is never overwritten.
+    `export.where.COLUMN=CONDITION` writes only the rows meeting every condition, to a file
+    of its own (e.g. export.where.difficulty=hard|medium export.where.pass_rate=:0.5
+    export.path=hard.jsonl; columns: difficulty, origin, method, pass_rate, fitness,
+    mutation_score, attempts, passed_attempts, generation), and prints the counts.
     """
     from genetic_instruct.run.existing import export_run
 
     with _output(cfg.export.path, "export.path"):
-        count, card = export_run(cfg)
+        count, card, selection = export_run(cfg)
+    if selection is not None:
+        print(selection.line())
     print(f"exported {count} records to {cfg.export.path} (card: {card})")
 
 
@@ -173,6 +179,7 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
     run rejected, each cut to its first and last 2,000 characters), as plain text;
     `--rejected` alone lists the reasons that have some.
     """
+    from genetic_instruct.report.run_truth import run_truth
     from genetic_instruct.run.existing import open_existing
 
     with open_existing(cfg) as store, store.snapshot():
@@ -182,7 +189,9 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
             table.add_column(column, justify="right")
         table.add_column("rejected (top reasons)")
         for stats in store.generation_stats():
-            reasons = sorted(stats.rejected.items(), key=lambda kv: -kv[1])[:3]
+            reasons = sorted(
+                ((k, v) for k, v in stats.rejected.items() if v), key=lambda kv: -kv[1]
+            )
             acceptance = stats.acceptance
             table.add_row(
                 str(stats.generation),
@@ -190,14 +199,14 @@ def _inspect(cfg: Config, _: DictConfig) -> None:
                 str(stats.accepted),
                 "-" if acceptance is None else f"{acceptance:.0%}",
                 str(stats.population),
-                ", ".join(f"{k} {v}" for k, v in reasons),
+                ", ".join(f"{k} {v}" for k, v in reasons[:3]),
             )
-        console = text_console()
-        console.print(table, width=None if console.is_terminal else 160)
+        # a file or a pipe gets whole lines, never a terminal's 80 columns
+        console = text_console() if sys.stdout.isatty() else text_console(width=100_000)
+        console.print(table)
         print(f"population {store.population_size()}")
-        calibration = store.meta.get(CALIBRATION)
-        if calibration is not None:
-            print(calibration.line())
+        for line in run_truth(store, cfg):
+            print(line)
 
 
 def inspect_rejected(reason: str) -> Task:

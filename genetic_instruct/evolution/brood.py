@@ -19,6 +19,7 @@ from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import Filter
 from genetic_instruct.evolution.filters.near_duplicates import BATCH_REASON, EarlierOffspring
+from genetic_instruct.evolution.fitness import JudgeVerdict
 from genetic_instruct.evolution.flow import Flow, SandboxJob
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.state.generation_stats import GenerationStats
@@ -78,8 +79,11 @@ class Brood:
 
         self.flow.sandbox(job, ran)
 
-    def tally(self, stats: GenerationStats) -> list[Candidate]:
-        """Count every offspring's fate into `stats`; the survivors, in number order."""
+    def tally(
+        self, stats: GenerationStats, judge_score: Callable[[JudgeVerdict], float]
+    ) -> list[Candidate]:
+        """Count every offspring's fate into `stats`; the survivors, in number order.
+        `judge_score` is what the judge's verdict weighs (fitness.judge_score)."""
         stats.rejected.update(self.rejected)
         kept = []
         for number in sorted(self._offspring):
@@ -93,6 +97,11 @@ class Brood:
                 stats.executions[cand.execution.status] += 1
             if cand.mutation is not None:
                 stats.mutation_scores[f"{cand.mutation.score:.1f}"] += 1
+            tried = cand.attempted
+            if tried is not None:
+                stats.count_attempts(tried.difficulty, tried.verdicts, len(tried.suspects))
+                if cand.verdict is not None:
+                    stats.count_judged(tried.passed / tried.count, judge_score(cand.verdict))
             if cand.rejected is None:
                 assert cand.verdict is not None, f"offspring {number} never finished"
                 kept.append(cand)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from genetic_instruct.evolution.agreement import Attempted
 from genetic_instruct.evolution.fitness import JudgeVerdict
 from genetic_instruct.evolution.operators import OffspringPlan
 from genetic_instruct.individual import Individual, content_id
@@ -24,7 +25,9 @@ class Candidate:
     signature: np.ndarray | None = None
     solution: str = ""
     tests: str = ""
-    execution: ExecutionResult | None = None
+    execution: ExecutionResult | None = None  # the exported attempt's run
+    attempted: Attempted | None = None  # every attempt's verdict, once all have run
+    reasoning: str | None = None  # the exported attempt's, when it passed and is kept
     mutation: MutationResult | None = None  # its tests against its mutants
     verdict: JudgeVerdict | None = None
     fitness: float = 0.0
@@ -54,6 +57,8 @@ class Candidate:
             rationale=self.verdict.rationale,
             tests=self.tests or None,
             execution=_execution_record(self.execution, self.mutation),
+            reasoning=self.reasoning,
+            **(self.attempted.record() if self.attempted is not None else {}),
         )
 
 

@@ -26,6 +26,8 @@ from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
 from genetic_instruct.evolution.answer_samples import AnswerSamples
+from genetic_instruct.evolution.asking import ask_about
+from genetic_instruct.evolution.attempts import AttemptsStep
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
@@ -36,7 +38,7 @@ from genetic_instruct.evolution.filters import (
     NearDuplicates,
 )
 from genetic_instruct.evolution.filters.near_duplicates import EarlierOffspring
-from genetic_instruct.evolution.fitness import FitnessGate, JudgeVerdict, fitness
+from genetic_instruct.evolution.fitness import FitnessGate, JudgeVerdict, fitness, judge_score
 from genetic_instruct.evolution.flow import Flow, SandboxJob
 from genetic_instruct.evolution.operators import MUTATION, OffspringPlan, colony_rng, plan_colony
 from genetic_instruct.evolution.population import StoredPopulation
@@ -47,6 +49,8 @@ from genetic_instruct.evolution.roles import (
     JudgeRole,
     MutationRole,
     Role,
+    Solved,
+    SolverRole,
     TesterRole,
 )
 from genetic_instruct.executors import Executor
@@ -54,7 +58,6 @@ from genetic_instruct.individual import Individual
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.sandbox import ExecutionResult, run_tests
 from genetic_instruct.sandbox.mutation_score import MutationResult, mutation_results
 from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.state.generation_stats import GenerationStats
@@ -101,8 +104,10 @@ class Evolution:
             cfg.filters.max_solution_chars,
         )
         self.tester = TesterRole(templates["tester"])
+        solver = SolverRole(templates["coder"], cfg.filters.max_solution_chars)
         self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
         self.sandbox_limits = execution.sandbox_limits()
+        self.attempts = AttemptsStep(cfg, solver, self.sandbox_limits)
         self.near_duplicates = NearDuplicates(
             index,
             store.has_individual,
@@ -121,11 +126,15 @@ class Evolution:
             self._code,
             *([] if self.early_dedup else [self._dedup]),
             *([self._write_tests] if "tester" in roles_in_use(cfg) else []),
-            *([self._execute, self._measure_tests, self._gate_tests] if execution.enabled else []),
+            *(self._execution_steps() if execution.enabled else []),
             self._judge,
         ]
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
+
+    def _execution_steps(self) -> list[Step]:
+        """Run the attempts, measure the tests of the one exported, gate on their strength."""
+        return [self.attempts, self._measure_tests, self._gate_tests]
 
     def _acceptance(self) -> str:
         if not self._run_tried:
@@ -140,6 +149,7 @@ class Evolution:
         each as soon as the previous one's answer is in; the survivors are committed in
         offspring order."""
         stats = GenerationStats(generation)
+        parent_weights = self.population.parent_weights(self.cfg.evolution.parent_weighting)
         plans = [
             plan
             for colony in range(self.cfg.evolution.colonies)
@@ -148,6 +158,7 @@ class Evolution:
                 self.population,
                 self.cfg.evolution,
                 colony,
+                parent_weights,
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)
@@ -180,7 +191,8 @@ class Evolution:
         stats.seconds = flow.spans
         stats.wall_seconds = round(time.monotonic() - start, 3)
         stats.replayed = self.journal.replayed - replayed_before
-        kept = brood.tally(stats)
+        weights = dict(self.cfg.fitness.weights)
+        kept = brood.tally(stats, lambda verdict: judge_score(verdict, weights))
         survivors = [self._individual(c, generation) for c in kept]
         signature_dtype = self.near_duplicates.index.signature_dtype
         signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
@@ -256,9 +268,11 @@ class Evolution:
             self.steps[step](brood, cand, functools.partial(self._go_on, brood, cand, step + 1))
 
     def _code(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
-        def accept(reading: tuple[str, str]) -> None:
-            cand.solution, tests = reading
-            cand.tests = tests if self.coder_writes_tests else ""
+        def accept(solved: Solved) -> None:
+            cand.solution = solved.solution
+            cand.tests = solved.tests if self.coder_writes_tests else ""
+            # kept only once a run shows it led to a passing solution (attempts.py)
+            cand.reasoning = solved.reasoning if self.cfg.export.reasoning else None
 
         self._ask(brood, self.coder, cand, accept, go_on)
 
@@ -276,37 +290,6 @@ class Evolution:
             cand.tests = tests
 
         self._ask(brood, self.tester, cand, accept, go_on)
-
-    def _execute(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
-        """Run the solution against its tests in the sandbox; gate on the pass fraction.
-
-        With `min_pass_fraction` 0 the results are recorded but gate nothing, and an
-        offspring without usable tests goes on unexecuted (for models too small to write
-        tests, like the embedded demo's).
-        """
-        minimum = self.cfg.execution.min_pass_fraction
-        if not cand.tests:
-            if minimum > 0:
-                brood.reject(cand, "no_tests")
-            else:
-                go_on()
-            return
-
-        def executed(result: ExecutionResult) -> None:
-            cand.execution = result
-            if result.pass_fraction < minimum:
-                brood.reject(cand, f"tests_{result.status}")
-            else:
-                go_on()
-
-        limits = self.sandbox_limits
-        job = SandboxJob(
-            "execution",
-            verdict_key("execution", cand.solution, cand.tests, dataclasses.asdict(limits)),
-            functools.partial(run_tests, cand.solution, cand.tests, limits),
-            ExecutionResult,
-        )
-        brood.sandbox(cand, job, executed)
 
     def _measure_tests(self, brood: Brood, cand: Candidate, go_on: Callable[[], None]) -> None:
         """Run the tests of a program that passed them against its mutants."""
@@ -362,26 +345,10 @@ class Evolution:
         """Ask `role` about `cand`; `accept` stores the reading or raises Rejection (as the
         role's own rejections of unreadable, truncated or failed answers do)."""
 
-        def answered(completion: Completion) -> None:
-            if brood.gate.duplicate(cand.number):  # found to copy an earlier one meanwhile
-                return
-            try:
-                accept(role.read(completion, cand))
-            except Rejection as reason:
-                brood.reject_answer(cand, str(reason), role.engine_role, completion)
-                return
-            then()
+        def refused(reason: Rejection, completion: Completion) -> None:
+            brood.reject_answer(cand, str(reason), role.engine_role, completion)
 
-        request = role_request(
-            self.cfg,
-            role.engine_role,
-            brood.generation,
-            cand.number,
-            role.prompt(cand),
-            cand.plan.colony,
-            role.json_schema,
-        )
-        brood.flow.ask(role.engine_role, request, answered)
+        ask_about(self.cfg, brood, role, cand, accept, then, refused)
 
     def _empty_index(self) -> NearDuplicateIndex:
         return build_index(self.cfg, workers=1)
@@ -393,6 +360,7 @@ class Evolution:
             "coder": self.coder,
             "judge": self.judge,
             "tester": self.tester,
+            "solver": self.attempts.solver,
         }
         roles = roles_in_use(self.cfg)
         models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}

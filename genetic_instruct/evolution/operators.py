@@ -35,26 +35,49 @@ def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generat
     return np.random.default_rng(np.random.SeedSequence([run_seed, generation, colony, 0xC0]))
 
 
+HARDER_FLOOR = 0.1  # a parent every attempt solved still weighs this much, not nothing
+
+
+def harder_weights(pass_rates: Sequence[float | None]) -> np.ndarray:
+    """Parent-selection probabilities leaning toward measured difficulty
+    (evolution.parent_weighting=harder): 1 + HARDER_FLOOR - pass rate, so a task no attempt
+    solved weighs 11 times one every attempt solved; a member without a pass rate (a seed,
+    a row made with one attempt) weighs as much as the average member that has one."""
+    measured = [1 + HARDER_FLOOR - rate for rate in pass_rates if rate is not None]
+    unknown = float(np.mean(measured)) if measured else 1.0
+    weights = np.array(
+        [unknown if rate is None else 1 + HARDER_FLOOR - rate for rate in pass_rates]
+    )
+    return weights / weights.sum()
+
+
 def plan_colony(
     rng: np.random.Generator,
     population: Sequence[Individual],
     evolution: EvolutionConfig,
     colony: int,
+    weights: np.ndarray | None = None,
 ) -> list[OffspringPlan]:
-    """Choose operators, parents and methods for one colony's offspring this generation."""
+    """Choose operators, parents and methods for one colony's offspring this generation.
+    `weights`: a probability per member (harder_weights); None draws uniformly, with the
+    draws runs made before weights existed, so their data is unchanged."""
     n = evolution.offspring_per_colony
     n_mutations = int(rng.binomial(n, evolution.mutation_rate))
     methods = sorted(evolution.mutation_methods)
     plans: list[OffspringPlan] = []
     for _ in range(n_mutations):
-        parent = population[int(rng.integers(len(population)))]
+        if weights is None:
+            picked = int(rng.integers(len(population)))
+        else:
+            picked = int(rng.choice(len(population), p=weights))
+        parent = population[picked]
         method = methods[int(rng.integers(len(methods)))]
         plans.append(OffspringPlan(colony, MUTATION, (parent,), 1, method))
     remaining = n - n_mutations
     k = min(evolution.crossover_parents, len(population))
     while remaining > 0:
         n_tasks = min(evolution.crossover_tasks_per_call, remaining)
-        picks = rng.choice(len(population), size=k, replace=False)
+        picks = rng.choice(len(population), size=k, replace=False, p=weights)
         parents = tuple(population[int(i)] for i in picks)
         plans.append(OffspringPlan(colony, CROSSOVER, parents, n_tasks))
         remaining -= n_tasks

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import overload
 
+import numpy as np
+
+from genetic_instruct.config import ParentWeighting
+from genetic_instruct.evolution.operators import harder_weights
 from genetic_instruct.individual import Individual
 from genetic_instruct.state.store import RunStore
 
@@ -37,3 +41,10 @@ class StoredPopulation(Sequence[Individual]):
     def refresh(self) -> None:
         """Take in what the last commit added."""
         self._size = self._store.population_size()
+
+    def parent_weights(self, weighting: ParentWeighting) -> np.ndarray | None:
+        """Each member's probability of being drawn as a parent; None: uniform. Read from
+        the stored pass rates once per generation (a float each, not the records)."""
+        if weighting == ParentWeighting.uniform:
+            return None
+        return harder_weights(self._store.pass_rates())

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from genetic_instruct.config import Config, ExportConfig, ExportFormat
+from genetic_instruct.export.card_rows import ROW_SIGNAL_FIELDS, row_signals, verification
 from genetic_instruct.export.identity import (
     id_line,
     refuse_other_runs,
@@ -48,7 +49,9 @@ FIELDS: dict[str, str] = {
     "output": "the solution, as a fenced Python code block",
     "origin": "`crossover` or `mutation` (`seed` for seed tasks, if included)",
     "generation": "the generation in which the task was made (0 for seeds)",
-    "tests": "tests for the solution, when the task came with them (seeds); else null",
+    "tests": "the tests the solution was run against: the seed's own for seeds, else the "
+    "Coder's or the Tester's (execution.tests_from), suspect asserts dropped; null when "
+    "none were written or execution was off",
     "method": "the evolution method of a mutation (e.g. `add_constraints`); null otherwise",
     "parents": "ids of the tasks it was made from (the mutated task, or the few-shot "
     "examples of a crossover)",
@@ -62,6 +65,7 @@ FIELDS: dict[str, str] = {
     "execution": "the sandbox run of the solution against its tests (status, passed, total, "
     "pass_fraction, runtime_s; mutation_score = killed / mutants: the share of small injected "
     "bugs its tests caught, null where its tests did not all pass); null when not executed",
+    **ROW_SIGNAL_FIELDS,
 }
 
 
@@ -73,13 +77,15 @@ def write_dataset_card(
     *,
     license_id: str = "other",
     report: Mapping[str, Any] | None = None,
+    selection: str | None = None,
 ) -> Path:
     """Write the card (export.card) in the folder of the exported JSONL at `path`; return
     its path. Raises ForeignFile, writing nothing, where a file not ours has that name.
 
     `license_id` is the Hub licence id; it is the publisher's call (the models' licences bind
     their outputs), hence `other` until one is given. `report` saves rebuilding the run
-    report when the caller has just written it.
+    report when the caller has just written it. `selection`: the counts line of an
+    export.where selection, when the file is one.
     """
     run_id = store.meta.get(RUN_ID)
     card = refuse_card_target(store.path.parent, run_id, path, cfg.export.card)
@@ -90,7 +96,9 @@ def write_dataset_card(
             _front_matter(files, exported_count, license_id),
             TEXT_MARKER,
             *([id_line(run_id)] if run_id else []),
-            render_card(report, cfg, files, exported_count, store.meta.get(WITHHELD_SEEDS)),
+            render_card(
+                report, cfg, files, exported_count, store.meta.get(WITHHELD_SEEDS), selection
+            ),
         ]
     )
     with atomic_file(card) as out:
@@ -157,9 +165,11 @@ def render_card(
     files: list[str],
     exported: int,
     withheld: Collection[str] | None = None,
+    selection: str | None = None,
 ) -> str:
     """The card's body (Markdown), below the front matter; `withheld` seeds matched a
-    benchmark and are kept out of the dataset (None: the seeds were never screened)."""
+    benchmark and are kept out of the dataset (None: the seeds were never screened);
+    `selection`, the export.where counts of a selected file."""
     run, settings = report["run"], report["settings"]
     origins = report["survivors"]["by_origin"]
     return "\n".join(
@@ -171,6 +181,7 @@ def render_card(
             f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
             "tool.",
             "",
+            *verification(report),
             "## How it was made",
             "",
             "Starting from the seed tasks, each generation every colony makes offspring with one "
@@ -209,6 +220,7 @@ def render_card(
             f"-shingles, `{settings['dedup']['normalize']}` normalization), against the "
             "population and within each batch",
             "",
+            *row_signals(report, selection),
             "## Seeds",
             "",
             f"{run['seeds']:,} seed tasks from {_seed_source(cfg.seeds)}. Seeds are "
@@ -241,9 +253,9 @@ def render_card(
             "",
             "- Synthetic data: instructions, solutions and scores were all written by language "
             "models, with no human review.",
-            "- Solutions passed a syntax check and an LLM judge, which can be wrong: a solution "
-            "may still be incorrect. Filtering by execution, if any, shows in the rejection "
-            "counts above.",
+            "- A solution passed only the checks listed under *What was checked*; each of "
+            "them can be wrong (a judge misjudges, model-written tests miss cases), so a "
+            "solution may still be incorrect.",
             "- The judge's preferences (and the models' blind spots) shape what survives; "
             "topics the seeds do not cover are rare.",
             "- Near-duplicates below the deduplication threshold remain.",
@@ -284,6 +296,9 @@ def _calibration(report: Mapping[str, Any]) -> list[str]:
             f"- {line[0].upper()}{line[1:]} (correct: seed references; faulty: "
             "mutants of them failing the seed's tests)"
         )
+    judge = report["row_signals"]["judge_vs_pass_rate"]
+    if judge is not None:  # beside the AUC: does the judge see what the attempts found?
+        lines.append(f"- {judge['line'][0].upper()}{judge['line'][1:]}")
     agreement = report["test_agreement"]
     if agreement is not None and agreement["executed"]:
         lines.append(

@@ -65,12 +65,12 @@ def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
     """
     instruction = record["instruction"]
     output = as_markdown(record["solution"])
+    answer = {"role": "assistant", "content": output}
+    if record.get("reasoning"):  # where chat templates (Qwen3, DeepSeek-R1, ...) read it
+        answer["reasoning_content"] = record["reasoning"]
     sample = {
         "id": record["id"],
-        "messages": [
-            {"role": "user", "content": instruction},
-            {"role": "assistant", "content": output},
-        ],
+        "messages": [{"role": "user", "content": instruction}, answer],
         "instruction": instruction,
         "output": output,
         **record,  # the lineage; id and instruction keep their places above

@@ -88,6 +88,9 @@ class Completion:
     completion_tokens: int = 0
     finish_reason: str = "stop"
     error: str | None = None  # set when the engine gave up on this request
+    # The thoughts a server returned apart from `text` (`reasoning_content` of vLLM's
+    # --reasoning-parser, SGLang, DeepSeek's API); thoughts written inline stay in `text`.
+    reasoning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,7 +113,17 @@ class Completion:
             return None
         if not isinstance(data.get("error"), str | None):
             return None
-        return cls(**{**data, "text": valid_text(text), "finish_reason": valid_text(finish)})
+        reasoning = data.get("reasoning")
+        if not isinstance(reasoning, str | None):
+            return None
+        return cls(
+            **{
+                **data,
+                "text": valid_text(text),
+                "finish_reason": valid_text(finish),
+                "reasoning": None if reasoning is None else valid_text(reasoning),
+            }
+        )
 
 
 # Called as each request finishes, with its position in the batch: the journal persists it

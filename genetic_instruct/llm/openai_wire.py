@@ -94,13 +94,16 @@ def parse_chat_response(body: Any) -> Completion:
     """Text, finish reason and token counts of the first choice; `usage` may be absent.
 
     Only `content` is the answer: a server running a reasoning parser returns the thoughts
-    apart (`reasoning_content`, or `reasoning`), and they never reach a record. Every field
+    apart (`reasoning_content`, or `reasoning`), kept as the completion's `reasoning`,
+    which reaches a record only with export.reasoning=true. Every field
     is checked for its type, strings are made valid text (a lone surrogate is a valid JSON
     escape) and token counts are bounded, so nothing of a body can fail a later step.
     """
     try:
         choice = body["choices"][0]
-        text = choice["message"].get("content") or ""  # null content: a refusal or tool call
+        message = choice["message"]
+        text = message.get("content") or ""  # null content: a refusal or tool call
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or None
         finish = choice.get("finish_reason") or "stop"
         usage = body.get("usage") or {}
         counts = [usage.get(name) for name in ("prompt_tokens", "completion_tokens")]
@@ -108,12 +111,15 @@ def parse_chat_response(body: Any) -> Completion:
         raise BadResponse("bad_response", "its body is not a chat completion") from None
     if not isinstance(text, str) or not isinstance(finish, str):
         raise BadResponse("bad_response", "its content or finish_reason is not a string")
+    if not isinstance(reasoning, str | None):
+        raise BadResponse("bad_response", "its reasoning_content is not a string")
     prompt_tokens, completion_tokens = (_token_count(count) for count in counts)
     return Completion(
         text=valid_text(text),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         finish_reason=valid_text(finish),
+        reasoning=None if reasoning is None else valid_text(reasoning),
     )
 
 

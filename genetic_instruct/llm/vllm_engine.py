@@ -29,6 +29,7 @@ from genetic_instruct.console.engine_logs import engine_output
 from genetic_instruct.errors import EngineLost
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback
 from genetic_instruct.llm.embedded import resolve_model_path
+from genetic_instruct.llm.reproducibility import INVARIANT_ENV, batch_invariance_unsupported
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
 from genetic_instruct.spawning import children_die_with_this_thread
 
@@ -90,6 +91,8 @@ class VLLMEngine:
             cpu = _is_cpu_build()
             if cpu:
                 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(model.kv_cache_gib))
+            if model.batch_invariant and batch_invariance_unsupported() is None:
+                os.environ[INVARIANT_ENV] = "1"  # read by the engine's processes as they start
             from vllm import LLM
 
             before = set(multiprocessing.active_children())

@@ -17,12 +17,22 @@ from genetic_instruct.config import ROLES, Config, TestsFrom, roles_in_use
 from genetic_instruct.evolution.fitness import fitness_gate
 from genetic_instruct.files.ownership import JSON_OWNER
 from genetic_instruct.rejection import truncated_reason
+from genetic_instruct.report.gates import measured_and_gated
 from genetic_instruct.report.lineage import lineage_depths
+from genetic_instruct.report.row_signals import row_signals
 from genetic_instruct.state.generation_stats import GenerationStats
-from genetic_instruct.state.meta import CALIBRATION, FAILING_SEEDS, RUN_END
+from genetic_instruct.state.meta import (
+    CALIBRATION,
+    FAILING_SEEDS,
+    REPRODUCIBILITY,
+    RUN_END,
+    TEST_ORACLE,
+)
 from genetic_instruct.state.store import Lineage, RunStore
 
-REPORT_SCHEMA = 3  # 2: mutation_scores; 3: calibration, gate, test_agreement
+# 2: mutation_scores; 3: calibration, gate, test_agreement; 4: row_signals, gates,
+# reproducibility, test_oracle, tokens_per_accepted["all"]
+REPORT_SCHEMA = 4
 
 
 def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
@@ -34,6 +44,8 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
     accepted = sum(row["accepted"] for row in offspring)
     rejected = _sum_counts(row["rejected"] for row in offspring)
     calibration = store.meta.get(CALIBRATION)
+    oracle = store.meta.get(TEST_ORACLE)
+    reproducible = store.meta.get(REPRODUCIBILITY)
     end = store.meta.get(RUN_END)
     failing = store.meta.get(FAILING_SEEDS)
     return {
@@ -67,7 +79,14 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
         # the judge's calibration (calibration/), None when it was not calibrated
         "calibration": None if calibration is None else calibration.to_dict(),
         "gate": fitness_gate(cfg, calibration).describe(),  # what survival was gated on
+        # every check a row went through, and whether anything but syntax gated it
+        "gates": measured_and_gated(cfg, calibration),
         "test_agreement": test_agreement(generations, cfg),
+        "row_signals": row_signals(generations, cfg),
+        # how well kept asserts tell right from wrong on the seeds (calibration/test_oracle)
+        "test_oracle": None if oracle is None else oracle.to_dict(),
+        # whether the same seed makes the same dataset again, and why not (llm/)
+        "reproducibility": None if reproducible is None else dataclasses.asdict(reproducible),
         "survivors": population["survivors"],
         "lineage_depth": population["lineage_depth"],
         "tokens_per_accepted": tokens_per_accepted(generations, accepted),
@@ -141,6 +160,12 @@ def generation_row(stats: GenerationStats) -> dict[str, Any]:
         "executions": dict(stats.executions),  # sandbox status -> programs
         # mutation score (one decimal) -> programs whose tests passed and were mutation-tested
         "mutation_scores": dict(sorted(stats.mutation_scores.items())),
+        # the attempts (execution.attempts): report/row_signals.py reads these
+        "difficulty": dict(stats.difficulty),
+        "attempts": dict(stats.attempts),
+        "suspect_asserts": stats.suspect_asserts,
+        "suspect_tasks": stats.suspect_tasks,
+        "judged_pass_rates": {rate: dict(h) for rate, h in stats.judged_pass_rates.items()},
     }
 
 
@@ -232,16 +257,25 @@ def test_agreement(generations: list[dict[str, Any]], cfg: Config) -> dict[str, 
 
 
 def tokens_per_accepted(generations: list[dict[str, Any]], accepted: int) -> dict[str, Any]:
-    """What one surviving sample costs in tokens, per role (rejected offspring included)."""
+    """What one surviving sample costs in tokens, per role and in all ("all"), rejected
+    offspring included: k attempts multiply the solver's share."""
     out: dict[str, Any] = {}
+    totals = {"prompt": 0, "completion": 0}
     for role in ROLES:
         prompt = sum(row["prompt_tokens"].get(role, 0) for row in generations)
         completion = sum(row["completion_tokens"].get(role, 0) for row in generations)
+        totals["prompt"] += prompt
+        totals["completion"] += completion
         out[role] = {
             "prompt": _ratio(prompt, accepted),
             "completion": _ratio(completion, accepted),
             "total": _ratio(prompt + completion, accepted),
         }
+    out["all"] = {
+        "prompt": _ratio(totals["prompt"], accepted),
+        "completion": _ratio(totals["completion"], accepted),
+        "total": _ratio(totals["prompt"] + totals["completion"], accepted),
+    }
     return out
 
 

@@ -23,6 +23,7 @@ from genetic_instruct.report.page import (
     share,
     table,
 )
+from genetic_instruct.report.signals_page import signals_section
 from genetic_instruct.state.store import RunStore
 
 REPORT_HTML = "report.html"
@@ -80,6 +81,7 @@ def render_run(report: Mapping[str, Any]) -> str:
         Section("calibration", "Judge calibration", _calibration(report)),
         Section("judge", "Judge scores", _judge(report)),
         Section("tests", "Test strength", _test_strength(report)),
+        Section("signals", "Row signals: what was checked, difficulty", signals_section(report)),
         Section("operators", "Operators and methods of survivors", _operators(report)),
         Section("lineage", "Lineage depth", _lineage(report)),
         Section("tokens", "Tokens per accepted sample", _tokens(report)),
@@ -209,8 +211,10 @@ def _judge(report: Mapping[str, Any]) -> str:
 
 def _calibration(report: Mapping[str, Any]) -> str:
     found = report["calibration"]
+    judge = report["row_signals"]["judge_vs_pass_rate"]  # beside the AUC: the attempts' view
+    against_attempts = "" if judge is None else note(judge["line"])
     if found is None:
-        return note(
+        return against_attempts + note(
             "The judge was not calibrated: run `genetic-instruct calibrate`, or set "
             "fitness.threshold=auto (or calibration.at_start=true)."
         )
@@ -252,7 +256,7 @@ def _calibration(report: Mapping[str, Any]) -> str:
         ),
         ("time", ", ".join(f"{part} {s} s" for part, s in found["seconds"].items())),
     ]
-    return figure(chart, caption) + table(None, rows) + _agreement(report)
+    return figure(chart, caption) + table(None, rows) + against_attempts + _agreement(report)
 
 
 def _agreement(report: Mapping[str, Any]) -> str:
@@ -335,9 +339,13 @@ def _tokens(report: Mapping[str, Any]) -> str:
         y_label="tokens per accepted sample",
     )
     rows = [
-        (role, per[role]["prompt"], per[role]["completion"], per[role]["total"]) for role in ROLES
+        (role, per[role]["prompt"], per[role]["completion"], per[role]["total"])
+        for role in (*ROLES, "all")
     ]
-    caption = "All tokens spent (on rejected offspring too) divided by the number of survivors."
+    caption = (
+        "All tokens spent (on rejected offspring too) divided by the number of survivors; "
+        "the solver's share grows with execution.attempts."
+    )
     return figure(chart, caption) + table(("role", "prompt", "completion", "total"), rows)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from genetic_instruct.config import Config
 from genetic_instruct.data_settings import SEEDS_KEY, differences, fingerprint, matches
 from genetic_instruct.errors import ConfigError
@@ -70,8 +72,11 @@ def _new_at_default(key: str, stored: dict[str, Any], current: dict[str, Any]) -
 
 @functools.cache
 def _defaults() -> dict[str, Any]:
-    """The structured config's own defaults, keyed as fingerprints are."""
-    return fingerprint(Config())
+    """The structured config's own defaults, keyed as fingerprints are (interpolations
+    such as the solver's `${roles.coder.model}` resolved, as in a composed config)."""
+    defaults = OmegaConf.to_object(OmegaConf.structured(Config))
+    assert isinstance(defaults, Config)
+    return fingerprint(defaults)
 
 
 def _kept_digest(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 
 from genetic_instruct.config import Config, ExportFormat
+from genetic_instruct.errors import ConfigError
 from genetic_instruct.export.card import check_export_target, write_dataset_card
 from genetic_instruct.export.dataset import copy_export, export_parquet, is_run_dataset, sync_export
+from genetic_instruct.export.selection import Selection, export_selection, parse_where
 from genetic_instruct.report import current_report, saved_config
 from genetic_instruct.run import lock
 from genetic_instruct.state.database import require_state
@@ -26,18 +28,31 @@ def open_existing(cfg: Config, read_only: bool = True) -> RunStore:
     return RunStore(cfg.run_dir, read_only=read_only)
 
 
-def export_run(cfg: Config) -> tuple[int, Path]:
+def export_run(cfg: Config) -> tuple[int, Path, Selection | None]:
     """The `export` command's job: the dataset at export.path and its card; returns the
-    record count and the card's path.
+    record count, the card's path and, with export.where, what the selection kept.
 
     The run's own dataset is kept by its writer, so exporting there takes the run's lock;
     an export to any other path (also from a run on read-only media) only reads the run.
     """
+    conditions = parse_where(cfg.export.where)
+    selection = None
     with open_existing(cfg, read_only=not os.access(cfg.run_dir, os.W_OK)) as store:
         # the card's place too, before the dataset is written
         check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
-        run_cfg = dataclasses.replace(saved_config(cfg.run_dir) or cfg, export=cfg.export)
-        if cfg.export.format == ExportFormat.parquet:  # on demand: every shard written
+        saved = saved_config(cfg.run_dir) or cfg
+        # what the run stored is the run's to say (export.reasoning); where it goes, ours
+        export = dataclasses.replace(cfg.export, reasoning=saved.export.reasoning)
+        run_cfg = dataclasses.replace(saved, export=export)
+        if conditions:
+            if is_run_dataset(store, cfg.export.path):
+                raise ConfigError(
+                    f"config key export.where: a selection is a file of its own; set "
+                    f"export.path (the run's dataset {cfg.export.path} keeps every row)"
+                )
+            selection = export_selection(store, cfg.export, conditions)
+            count = selection.kept
+        elif cfg.export.format == ExportFormat.parquet:  # on demand: every shard written
             count = export_parquet(store, cfg.export, whole=True)
         elif is_run_dataset(store, cfg.export.path):
             with lock.exclusive(cfg.run_dir):
@@ -45,6 +60,11 @@ def export_run(cfg: Config) -> tuple[int, Path]:
         else:
             count = copy_export(store, cfg.export.path, cfg.export.include_seeds)
         card = write_dataset_card(
-            cfg.export.path, run_cfg, store, count, report=current_report(store)
+            cfg.export.path,
+            run_cfg,
+            store,
+            count,
+            report=current_report(store),
+            selection=None if selection is None else selection.line(),
         )
-    return count, card
+    return count, card, selection

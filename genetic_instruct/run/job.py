@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from genetic_instruct.config import Config
+from genetic_instruct.calibration.test_oracle import run_oracle
+from genetic_instruct.config import Config, roles_in_use
 from genetic_instruct.config_checks import validate
 from genetic_instruct.console import interrupts
 from genetic_instruct.errors import EngineLost, Interrupted
@@ -16,7 +17,9 @@ from genetic_instruct.export.dataset import sync_dataset
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.shipped import resolve_seeds_path
 from genetic_instruct.llm.base import Engine
+from genetic_instruct.llm.reproducibility import model_reproducibility, run_reproducibility
 from genetic_instruct.report import REPORT_HTML, report_outputs, write_report
+from genetic_instruct.report.row_signals import tokens_line
 from genetic_instruct.run.compatibility import check_resume
 from genetic_instruct.run.fresh_start import refuse_orphaned_dataset
 from genetic_instruct.run.generations import grow
@@ -30,11 +33,15 @@ from genetic_instruct.state.meta import (
     ENGINE_LOST,
     FAILING_SEEDS,
     INTERRUPTED,
+    REPRODUCIBILITY,
     RUN_END,
     RUN_ID,
+    TEST_ORACLE,
     WITHHELD_SEEDS,
+    Reproducibility,
     RunEnd,
 )
+from genetic_instruct.state.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class RunResult:
     exported: int
     dataset: Path
     end: RunEnd
+    cost: str | None  # what a kept row cost in tokens, the run's last line
 
 
 def run(
@@ -100,6 +108,11 @@ def _run(
         if failing is None:
             failing = check_seed_tests(cfg, seed_file, _warn)
         store.meta.set(FAILING_SEEDS, failing)
+    _record_reproducibility(cfg, store)
+    if seed_file is not None:
+        oracle = run_oracle(cfg, seed_file.seeds, store.meta.get(TEST_ORACLE))
+        if oracle is not None:
+            store.meta.set(TEST_ORACLE, oracle)
     if on_accepted is not None:
         on_accepted()
 
@@ -134,11 +147,28 @@ def _run(
     exported = sync_dataset(store, cfg.export)
     report = write_report(store, cfg)
     card = write_dataset_card(cfg.export.path, cfg, store, exported, report=report)
+    cost = tokens_line(report["tokens_per_accepted"])  # the last words: what a row cost
     display.line(
         f"{end.message}; exported {exported} records to {cfg.export.path} (card: {card}); "
-        f"report: {Path(cfg.report_dir) / REPORT_HTML}"
+        f"report: {Path(cfg.report_dir) / REPORT_HTML}" + (f"; {cost}" if cost else "")
     )
-    return RunResult(population, store.generation or 0, exported, Path(cfg.export.path), end)
+    return RunResult(population, store.generation or 0, exported, Path(cfg.export.path), end, cost)
+
+
+def _record_reproducibility(cfg: Config, store: RunStore) -> None:
+    """Whether this run can be made again, kept over its starts (a resume on a machine that
+    cannot repeat it makes the whole run not reproducible); the one line where a model
+    asked for batch invariance and cannot have it."""
+    models = {getattr(cfg.roles, role).model for role in roles_in_use(cfg)}
+    found = {name: model_reproducibility(name, cfg.models[name]) for name in sorted(models)}
+    for name, (ok, why) in found.items():
+        if cfg.models[name].batch_invariant and ok is False:
+            _warn(f"{why}: this run is not reproducible")
+    verdict, why = run_reproducibility(found)
+    before = store.meta.get(REPRODUCIBILITY)
+    if before is not None and before.reproducible is False and verdict is not False:
+        return  # an earlier start could not repeat its answers
+    store.meta.set(REPRODUCIBILITY, Reproducibility(verdict, why))
 
 
 def _warn(line: str) -> None:

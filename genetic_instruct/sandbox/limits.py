@@ -83,6 +83,10 @@ class ExecutionResult:
     passed / total: asserts that held / top-level asserts in the tests; on a timeout or
         a crash, asserts that never ran count as not passed.
     detail: one short line: the first failing assert, the exception, or the limit hit.
+    outcomes: each assert that ran, in order, "1" held or "0" failed (asserts after a
+        crash or a limit never ran: the string is shorter than total). Independent
+        attempts are checked against each assert with it (evolution/agreement.py).
+        Verdicts journaled before it existed read as "".
     """
 
     status: str
@@ -93,3 +97,4 @@ class ExecutionResult:
     stdout: str
     stderr: str
     detail: str
+    outcomes: str = ""

@@ -303,6 +303,7 @@ def _result(
         stdout=channels.stdout.text(),
         stderr=stderr,
         detail=detail,
+        outcomes=records.outcomes[: records.total],
     )
 
 

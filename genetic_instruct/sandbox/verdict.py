@@ -28,6 +28,7 @@ class Records:
     total: int = 0
     passed: int = 0
     ran: int = 0
+    outcomes: str = ""  # per assert that ran, in order: "1" held, "0" failed
     first_failure: str = ""
     error: str = ""
     memory: str = ""
@@ -54,6 +55,7 @@ class Records:
             # Only the next assert in order counts, so a replayed record adds nothing.
             self.ran += 1
             self.passed += kind == "pass"
+            self.outcomes += "1" if kind == "pass" else "0"
             self.first_failure = self.first_failure or (text if kind == "fail" else "")
         elif kind == "error":
             self.error = text

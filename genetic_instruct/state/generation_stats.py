@@ -4,7 +4,7 @@ Generation 0 is the seeds: nothing tried, every seed accepted into the populatio
 fills a GenerationStats while a generation runs, the store commits it with the survivors,
 and the stall check, `inspect` and the report read it back. Rows written by earlier
 versions (generation 0 as {"seeds": n}; rows from before wall_seconds, replayed,
-executions or the score histograms were counted) are converted here, as they are read,
+executions, the score histograms or the attempts were counted) are converted here, as they are read,
 so no reader guesses at a row's shape.
 """
 
@@ -34,6 +34,13 @@ class GenerationStats:
     executions: Counter[str] = field(default_factory=Counter)  # sandbox status -> count
     # mutation score to one decimal -> count, over every program whose tests passed
     mutation_scores: Counter[str] = field(default_factory=Counter)
+    # Over the offspring whose attempts all ran (execution.attempts), rejected ones too:
+    difficulty: Counter[str] = field(default_factory=Counter)  # label -> offspring
+    attempts: Counter[str] = field(default_factory=Counter)  # verdict -> attempts
+    suspect_asserts: int = 0  # asserts the independent attempts voted out
+    suspect_tasks: int = 0  # offspring with at least one
+    # pass rate (2 decimals) -> judge score (1 decimal) -> offspring judged with both
+    judged_pass_rates: dict[str, Counter[str]] = field(default_factory=dict)
 
     @classmethod
     def of_seeds(cls, count: int) -> GenerationStats:
@@ -48,6 +55,21 @@ class GenerationStats:
     def count_tokens(self, role: str, prompt: int, completion: int) -> None:
         self.prompt_tokens[role] = self.prompt_tokens.get(role, 0) + prompt
         self.completion_tokens[role] = self.completion_tokens.get(role, 0) + completion
+
+    def count_attempts(self, label: str | None, verdicts: Mapping[str, int], suspects: int) -> None:
+        """One offspring's attempts: its difficulty, its attempts' verdicts, the asserts
+        voted out."""
+        if label is not None:
+            self.difficulty[label] += 1
+        self.attempts.update(verdicts)
+        self.suspect_asserts += suspects
+        self.suspect_tasks += bool(suspects)
+
+    def count_judged(self, pass_rate: float, judge_score: float) -> None:
+        """An offspring that has both a pass rate and a judge's score (calibration/
+        measures how well the one predicts the other)."""
+        scores = self.judged_pass_rates.setdefault(f"{pass_rate:.2f}", Counter())
+        scores[f"{judge_score:.1f}"] += 1
 
     def count_scores(self, scores: Mapping[str, float]) -> None:
         """One verdict's scores, rounded to whole points."""
@@ -69,6 +91,14 @@ class GenerationStats:
             "replayed": self.replayed,
             "executions": dict(self.executions),
             "mutation_scores": dict(sorted(self.mutation_scores.items())),
+            "difficulty": dict(sorted(self.difficulty.items())),
+            "attempts": dict(sorted(self.attempts.items())),
+            "suspect_asserts": self.suspect_asserts,
+            "suspect_tasks": self.suspect_tasks,
+            "judged_pass_rates": {
+                rate: dict(sorted(hist.items()))
+                for rate, hist in sorted(self.judged_pass_rates.items())
+            },
             "judge_scores": {
                 name: {str(k): v for k, v in sorted(hist.items())}
                 for name, hist in self.judge_scores.items()
@@ -99,4 +129,11 @@ class GenerationStats:
             },
             executions=Counter(row.get("executions", {})),
             mutation_scores=Counter(row.get("mutation_scores", {})),
+            difficulty=Counter(row.get("difficulty", {})),
+            attempts=Counter(row.get("attempts", {})),
+            suspect_asserts=row.get("suspect_asserts", 0),
+            suspect_tasks=row.get("suspect_tasks", 0),
+            judged_pass_rates={
+                rate: Counter(hist) for rate, hist in row.get("judged_pass_rates", {}).items()
+            },
         )

@@ -18,6 +18,9 @@ earlier versions stored, so old run directories read as they are.
     WITHHELD_SEEDS  list[str]        seeds that match a benchmark: parents, never exported
     FAILING_SEEDS   list[str]        seeds kept although their solution fails its tests
     CALIBRATION     Calibration      the judge's calibration (calibration/)
+    TEST_ORACLE     TestOracle       how well agreement's kept asserts tell right from wrong,
+                                     on the seeds (calibration/test_oracle.py)
+    REPRODUCIBILITY Reproducibility  whether the engines answer the same again (llm/)
     RUN_END         RunEnd           why the run stopped; unset while it has not
 """
 
@@ -170,6 +173,72 @@ class Calibration:
         return cls(**{**known, "auc_interval": tuple(interval) if interval else None})
 
 
+# -- the test oracle ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class TestOracle:
+    """Agreement's kept asserts at telling right programs from wrong ones, measured on seed
+    tasks with one wrong assert added (calibration/test_oracle.py says how). `by_right`:
+    per number of right attempts among the `independent` voters, {tasks, recall,
+    precision, wrong_assert_dropped, right_asserts_dropped}; `as_written`: no vote."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    key: str
+    tasks: int
+    independent: int
+    by_right: dict[str, dict[str, Any]]
+    as_written: dict[str, Any]
+
+    def line(self) -> str:
+        """The one line a user reads."""
+        if not self.tasks:
+            return "test oracle: not measured (no seed with asserts and a wrong variant)"
+
+        def scores(found: dict[str, Any]) -> str:
+            return f"recall {_share(found['recall'])}, precision {_share(found['precision'])}"
+
+        votes = "; ".join(
+            f"{right} of {self.independent} right: {scores(found)}, wrong assert dropped in "
+            f"{_share(found['wrong_assert_dropped'])}"
+            for right, found in self.by_right.items()
+        )
+        return (
+            f"test oracle on {self.tasks} seed tasks, each with one wrong assert added, "
+            f"{self.independent} independent attempts voting: {votes} (tests as written: "
+            f"{scores(self.as_written)})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "line": self.line()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestOracle:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+# -- reproducibility ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reproducibility:
+    """Whether the same config and seed make the same dataset again, per the engines: the
+    loop decides by offspring number, never by arrival, but an engine's answer itself may
+    depend on the batch it ran in (llm/reproducibility.py)."""
+
+    reproducible: bool | None  # None: the engine's server decides, unknown here
+    why: str
+
+    def line(self) -> str:
+        verdict = {True: "yes", False: "no", None: "unknown"}[self.reproducible]
+        return f"reproducible: {verdict}: {self.why}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reproducibility:
+        return cls(data["reproducible"], data["why"])
+
+
 def _as_is(value: Any) -> Any:
     return value
 
@@ -185,3 +254,5 @@ WITHHELD_SEEDS: Key[list[str]] = Key("withheld_seeds", list, _as_is)
 FAILING_SEEDS: Key[list[str]] = Key("failing_seeds", list, _as_is)
 CALIBRATION: Key[Calibration] = Key("calibration", Calibration.from_dict, Calibration.to_dict)
 RUN_END: Key[RunEnd] = Key("run_end", RunEnd.from_dict, asdict)
+TEST_ORACLE: Key[TestOracle] = Key("test_oracle", TestOracle.from_dict, TestOracle.to_dict)
+REPRODUCIBILITY: Key[Reproducibility] = Key("reproducibility", Reproducibility.from_dict, asdict)

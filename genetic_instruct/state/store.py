@@ -226,6 +226,13 @@ class RunStore:
         return found is not None
 
     @state_errors
+    def pass_rates(self) -> list[float | None]:
+        """Every individual's pass rate over its attempts (None: none measured), in
+        insertion order; SQLite reads it from the stored JSON, no record is parsed here."""
+        cursor = self._db.execute("SELECT record ->> 'pass_rate' FROM individuals ORDER BY seq")
+        return [rate for (rate,) in cursor]
+
+    @state_errors
     def ids(self) -> Iterator[str]:
         """The population's ids in order, streamed (15M of them are ~1 GB as a list)."""
         return (ident for (ident,) in self._db.execute("SELECT id FROM individuals ORDER BY seq"))

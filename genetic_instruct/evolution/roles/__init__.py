@@ -2,6 +2,7 @@
 
     CrossoverRole, MutationRole   the Instructor's two operators (engine role "instructor")
     CoderRole                     a solution, and tests when the prompt asks for them
+    SolverRole                    another solution, blind to the tests (execution.attempts)
     TesterRole                    tests for a given solution (execution.tests_from=tester)
     JudgeRole                     a verdict (scores and rationale)
 
@@ -11,7 +12,7 @@ no role reads). The loop (evolution/loop.py) only orders them.
 """
 
 from genetic_instruct.evolution.roles.base import Role
-from genetic_instruct.evolution.roles.coder import CoderRole, TesterRole
+from genetic_instruct.evolution.roles.coder import CoderRole, Solved, SolverRole, TesterRole
 from genetic_instruct.evolution.roles.instructor import CrossoverRole, MutationRole
 from genetic_instruct.evolution.roles.judge import JUDGE_SCHEMA, JudgeRole
 
@@ -22,5 +23,7 @@ __all__ = [
     "JudgeRole",
     "MutationRole",
     "Role",
+    "Solved",
+    "SolverRole",
     "TesterRole",
 ]

@@ -1,13 +1,20 @@
-"""The Coder (solution, and tests when asked) and the Tester (tests for a given solution).
+"""The Coder (solution, and tests when asked), the Solver (the task again, blind to its
+tests) and the Tester (tests for a given solution).
 
 The solution is one of the answer's Python blocks, chosen as answers/python_code.py says;
 tests are taken from every Python block, in the forms models write them
-(answers/written_tests.py).
+(answers/written_tests.py). A solution keeps the model's reasoning beside it (the thoughts
+before the final answer, or returned apart by the server): an answer whose reasoning was
+cut or never ended is rejected before it is read, so what is kept is always whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from genetic_instruct.answers.python_code import choose_solution, python_blocks
+from genetic_instruct.answers.text import inline_reasoning
 from genetic_instruct.answers.written_tests import (
     defined_names,
     is_test_node,
@@ -16,7 +23,8 @@ from genetic_instruct.answers.written_tests import (
     split_program,
 )
 from genetic_instruct.evolution.candidate import Candidate
-from genetic_instruct.evolution.roles.base import Role
+from genetic_instruct.evolution.roles.base import Role, storable
+from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import PromptTemplate
 from genetic_instruct.rejection import Rejection
 
@@ -32,8 +40,21 @@ def tests_of(blocks: list[str], solution_names: set[str]) -> str:
     return "\n".join(t for t in (runnable_tests(b, solution_names) for b in blocks) if t)
 
 
-class CoderRole(Role[Candidate, tuple[str, str]]):
-    """Solves a task; (solution, runnable tests or "")."""
+@dataclass(frozen=True)
+class Solved:
+    solution: str
+    tests: str  # runnable tests, or ""
+    reasoning: str | None = None  # the thoughts that led to it, whole; None: none written
+
+
+def reasoning_of(completion: Completion) -> str | None:
+    """The reasoning behind a completion: what the server returned apart, else the thoughts
+    written before the final answer."""
+    return completion.reasoning or inline_reasoning(completion.text)
+
+
+class CoderRole(Role[Candidate, Solved]):
+    """Solves a task; its tests too when the prompt asks for them."""
 
     engine_role = "coder"
 
@@ -44,7 +65,11 @@ class CoderRole(Role[Candidate, tuple[str, str]]):
     def prompt(self, cand: Candidate) -> str:
         return self.template.render(instruction=cand.instruction)
 
-    def parse(self, answer: str, cand: Candidate) -> tuple[str, str]:
+    def read(self, completion: Completion, cand: Candidate) -> Solved:
+        solved = super().read(completion, cand)
+        return dataclasses.replace(solved, reasoning=storable(reasoning_of(completion)))
+
+    def parse(self, answer: str, cand: Candidate) -> Solved:
         blocks = python_blocks(answer)
         if not blocks:
             raise Rejection("no_code")
@@ -56,7 +81,14 @@ class CoderRole(Role[Candidate, tuple[str, str]]):
         if not solution.strip() or tree is None:
             raise Rejection("code_syntax_error")
         others = [b for b in blocks if b is not chosen and holds_tests(b)]
-        return solution, tests_of([own_tests, *others], defined_names(tree))
+        return Solved(solution, tests_of([own_tests, *others], defined_names(tree)))
+
+
+class SolverRole(CoderRole):
+    """Solves a task again for the attempts (execution.attempts), shown neither its tests
+    nor any other attempt; what tests its answer holds are not read."""
+
+    engine_role = "solver"
 
 
 class TesterRole(Role[Candidate, str]):
