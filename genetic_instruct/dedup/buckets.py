@@ -82,7 +82,7 @@ class BucketRuns:
 
     @property
     def nbytes(self) -> int:
-        return sum(run.nbytes for run in self._runs)
+        return sum(run.nbytes for run in self._runs) + sum(b.nbytes for b, _ in self._prefixes)
 
     @property
     def runs(self) -> int:
