@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.memory import peak_rss_gb
 from genetic_instruct.config import Config
 from genetic_instruct.llm.base import ChatRequest, Completion, CompletionCallback, Engine
 from genetic_instruct.llm.scripted import ScriptedEngine
@@ -123,7 +123,7 @@ def grow(cfg: Config) -> Growth:
         nonlocal population
         now = time.perf_counter()
         population += stats.accepted
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        rss = peak_rss_gb()
         growth.generations.append(
             Generation(population, stats.tried, now - last[0], engine.seconds - last[1], rss)
         )
@@ -169,7 +169,7 @@ def resume_probe(run_dir: str, target: int, per_generation: int) -> None:
             json.dumps(
                 {
                     "resume_s": time.perf_counter() - started,
-                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                    "peak_rss_gb": peak_rss_gb(),
                 }
             )
         )

@@ -20,7 +20,7 @@ from datasketch import MinHash
 from bench.synthetic_corpus import SyntheticCorpus, deduplicate, score
 from genetic_instruct.dedup import NearDuplicateIndex, minhash, parallel
 from genetic_instruct.dedup.banding import candidate_probability, choose_bands
-from genetic_instruct.dedup.buckets import BucketTable
+from genetic_instruct.dedup.buckets import BucketRuns
 from genetic_instruct.dedup.shingles import Shingler
 
 SAMPLE = [
@@ -318,30 +318,57 @@ def test_restore_from_stored_signature_bytes() -> None:
     assert all(hit == f"new{i}" for i, hit in enumerate(after) if before[i] is None)
 
 
-def test_bucket_table_matches_a_dict_through_growth_and_wraparound() -> None:
+def test_an_index_in_a_directory_reopens_with_the_items_it_wrote_whole(tmp_path: Path) -> None:
+    corpus = SyntheticCorpus(1500, dup_share=0.3, seed=2)
+    texts = corpus.texts(0, corpus.size)
+    original = NearDuplicateIndex(directory=tmp_path, workers=1)
+    sigs = original.signatures(texts[:1000])
+    keys = [str(i) for i in range(1000)]
+    for start, stop in [(0, 800), (800, 900), (900, 1000)]:  # runs [0, 800) and [800, 1000)
+        original.add(keys[start:stop], sigs[start:stop])
+    probe = original.signatures(texts[1000:])
+    want = original.query(probe)
+    assert any(hit is not None for hit in want)
+
+    reopened = NearDuplicateIndex(directory=tmp_path, workers=1)
+    assert len(reopened) == 1000 and reopened.query(probe) == want
+
+    # A crash: the newest run's file never written, the signature file torn.
+    newest = max((tmp_path / "buckets").glob("*.npy"))
+    newest.unlink()
+    with open(tmp_path / "signatures.u16", "r+b") as torn:
+        torn.truncate(torn.seek(0, 2) - 100)
+    again = NearDuplicateIndex(directory=tmp_path, workers=1)
+    have = len(again)
+    assert have == 800 and [again.key(i) for i in range(have)] == keys[:have]
+    again.add(keys[have:], sigs[have:])
+    assert again.query(probe) == want
+
+    assert len(NearDuplicateIndex(directory=tmp_path, seed=9)) == 0  # other settings
+
+
+def test_bucket_runs_match_a_dict_through_merges_keeping_a_keys_first_ids() -> None:
     rng = np.random.default_rng(5)
-    table, reference = BucketTable(max_per_key=64), {}
+    table, reference = BucketRuns(max_per_key=64), {}
     crowded = rng.integers(0, 2**32, dtype=np.uint32)
-    for batch in range(6):
-        keys = rng.integers(0, 2**32, 40_000, dtype=np.uint32)
-        keys[::2000] = crowded  # 20 ids per batch, 120 in all
-        keys[1::5000] = 2**32 - 1  # home slot at the very end: probes wrap around
-        table.insert(keys[:, None], first_id=batch * 40_000)
-        for item, key in enumerate(keys.tolist(), start=batch * 40_000):
+    for batch in range(12):
+        size = 40_000 if batch % 5 else 160_000  # runs of unequal sizes: some merge, some wait
+        keys = rng.integers(0, 2**32, size, dtype=np.uint32)
+        keys[::4000] = crowded  # 10 or 40 ids per batch, more than 64 in all
+        keys[1::5000] = 2**32 - 1  # the largest key: its range ends at the top of uint64
+        first = sum(len(v) for v in reference.values())
+        table.insert(keys[:, None], first_id=first)
+        for item, key in enumerate(keys.tolist(), start=first):
             reference.setdefault(key, []).append(item)
+    assert 1 < table.runs < 12
     probe = np.concatenate([keys[:3000], rng.integers(0, 2**32, 500, dtype=np.uint32)])
     positions, found = table.lookup(probe)
     got = sorted(zip(positions.tolist(), found.tolist()))
     want = sorted(
-        (p, item)
-        for p, key in enumerate(probe.tolist())
-        if key != crowded
-        for item in reference.get(key, [])
+        (p, item) for p, key in enumerate(probe.tolist()) for item in reference.get(key, [])[:64]
     )
-    assert [pair for pair in got if probe[pair[0]] != crowded] == want
-    crowded_ids = found[positions == 0]
-    assert len(crowded_ids) == 64 and set(crowded_ids.tolist()) <= set(reference[int(crowded)])
-    assert len(table) == 240_000 - (120 - 64)
+    assert got == want
+    assert len(table) == sum(len(v) for v in reference.values())
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.6, 0.7, 0.8, 0.9])

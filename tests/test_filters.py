@@ -75,11 +75,13 @@ def test_offspring_close_to_a_benchmark_problem_are_dropped(
 
 def test_near_duplicates_of_the_population(scripted_config: Config) -> None:
     index = build_index(scripted_config)
-    step = NearDuplicates(index, [], lambda c: c.instruction)
+    known: set[str] = set()
+    step = NearDuplicates(index, known.__contains__, lambda c: c.instruction)
     first = Candidate(_PLAN, _TASK + " The intervals are closed and may overlap each other.")
     rejected: Counter[str] = Counter()
     assert step.apply([first], rejected) == [first] and first.signature is not None
     step.add([content_id(first.instruction)], first.signature[None, :])
+    known.add(content_id(first.instruction))
     again = Candidate(_PLAN, first.instruction)
     other = Candidate(_PLAN, "Count the vowels in each word of a sentence and return a dict.")
     assert step.apply([again, other], rejected) == [other] and other.signature is not None

@@ -10,6 +10,8 @@ import pytest
 from genetic_instruct.config import Config, ExportFormat
 from genetic_instruct.errors import InputError
 from genetic_instruct.run.job import run
+from genetic_instruct.state.meta import SHARDS
+from genetic_instruct.state.store import RunStore
 
 from .conftest import run_cli
 
@@ -86,3 +88,33 @@ def test_a_run_keeps_its_shards_current_and_drops_stale_ones(
     (path.parent / "data-00000-of-00001.parquet").write_bytes(b"PAR1 someone else's")
     with pytest.raises(InputError, match="data-00000-of-00001.parquet"):
         run(_parquet(scripted_config, path, rows_per_shard=1000))
+
+
+def test_a_growing_run_writes_only_the_shards_that_were_not_full(
+    scripted_config: Config, tmp_path: Path
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "shards" / "data.parquet"
+    cfg = _parquet(scripted_config, path, rows_per_shard=4)
+    grown = [
+        dataclasses.replace(cfg, evolution=dataclasses.replace(cfg.evolution, **limit))
+        for limit in ({"max_generations": 1}, {"max_generations": 3})
+    ]
+    run(grown[0])
+    with RunStore(cfg.run_dir) as store:
+        full = store.meta.get(SHARDS)
+    assert full is not None and full.full >= 1
+    before = {i: _shard(path, i).stat().st_ino for i in range(full.full)}
+
+    result = run(grown[1])
+    shards = sorted(path.parent.glob("data-*.parquet"))
+    assert len(shards) == -(-result.exported // 4) > len(before)
+    assert {i: _shard(path, i).stat().st_ino for i in before} == before  # renamed, not written
+    with RunStore(cfg.run_dir) as store:
+        ids = [r["id"] for r in store.records() if r["origin"] != "seed"]
+    assert [i for s in shards for i in pq.read_table(s).column("id").to_pylist()] == ids
+
+
+def _shard(path: Path, i: int) -> Path:
+    (found,) = path.parent.glob(f"{path.stem}-{i:05d}-of-*.parquet")
+    return found

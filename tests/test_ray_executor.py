@@ -65,7 +65,7 @@ def _with_engine_args(cfg: Config, **args: object) -> Config:
 
 def _result(cfg: Config) -> tuple[list[str], list[dict]]:
     store = RunStore(cfg.run_dir)
-    ids = store.ids()
+    ids = list(store.ids())
     assert store.integrity_problems() == []
     store.close()
     return ids, dataset_records(Path(cfg.export.path))

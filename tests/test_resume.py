@@ -68,7 +68,7 @@ def _cli(
 def _state(run_dir: Path) -> tuple[list[str], set[str]]:
     store = RunStore(run_dir)
     try:
-        return store.ids(), store.journal_keys()
+        return list(store.ids()), store.journal_keys()
     finally:
         store.close()
 

@@ -37,8 +37,9 @@ def test_generation_commit_round_trips(tmp_path: Path) -> None:
     assert again.generation == 1
     assert [i.id for i in again.individuals()] == ["id0", "id1", "id2"]
     assert next(again.individuals()) == _ind(0) == again.individual_at(0)
-    ids, restored = again.signatures(np.dtype(np.uint32))
-    assert ids == ["id0", "id1", "id2"] and np.array_equal(restored, sigs)
+    batches = list(again.signature_batches(np.dtype(np.uint32), size=2))
+    assert [ids for ids, _ in batches] == [["id0", "id1"], ["id2"]]
+    assert np.array_equal(np.concatenate([restored for _, restored in batches]), sigs)
     assert again.generation_stats() == [GenerationStats(1, tried=5)]
 
 

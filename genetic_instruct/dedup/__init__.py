@@ -1,8 +1,9 @@
-"""Near-duplicate detection with MinHash LSH, vectorized for a population of ~800k texts.
+"""Near-duplicate detection with MinHash LSH, vectorized, for populations of 15M texts.
 
 The one name the loop needs is :class:`NearDuplicateIndex`; the modules behind it each
 hold one step: :mod:`.shingles` (text to shingle hashes), :mod:`.minhash` (signatures),
-:mod:`.banding` (LSH band choice and keys), :mod:`.buckets` (the hash table) and
+:mod:`.banding` (LSH band choice and keys), :mod:`.buckets` (sorted runs of bucket
+entries), :mod:`.signature_rows` (signatures on disk), :mod:`.key_list` (packed keys) and
 :mod:`.parallel` (blocks of rows on several cores). The labelled corpus that measures
 quality and speed is a benchmark's: bench/synthetic_corpus.py.
 """

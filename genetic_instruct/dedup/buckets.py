@@ -1,199 +1,221 @@
-"""The LSH buckets: a multimap from 32-bit bucket keys to item ids, in one numpy array.
+"""The LSH buckets: a multimap from 32-bit bucket keys to item ids, in a few sorted arrays.
 
-At the 800k target with 36 bands there are 29 million (key, item) entries. As Python
-dicts that is ~3 GB of objects; sorted numpy arrays are compact but need an O(n) merge
-per inserted batch. This is an open-addressing hash table with linear probing over one
-flat ``uint64`` array, where a whole batch of lookups or inserts advances together, one
-vectorized probe step at a time, visiting the table in slot order (a sweep, not random
-reads of a table far larger than the CPU caches).
+At 15 million texts with 36 bands there are 540 million (key, item) entries. Each is one
+``uint64`` (key in the top half, item id in the bottom), 8 bytes and nothing else: no
+empty slots, no per-key objects. An open-addressing hash table, the previous layout,
+needed 2-8x that (it was kept at most half full and grew 4x, the step from 1.5 to
+3.97 GB at ~940k texts in bench/RESULTS-population.md).
 
-A slot packs a key and ``id + 1`` (0 marks an empty slot): one read tells whether a
-slot is taken, by which key and for which item. The home slot of a key is its top
-``bits`` bits, so the stored key still says where an entry belongs when the table
-grows.
+The entries live in *runs*, each a sorted array, oldest first, as in a log-structured
+merge tree: a batch of inserts becomes a new run, and a run is merged into the one
+before it while that one is less than ``_RUN_RATIO`` times larger. So there are at most
+~log4(entries / batch) + 1 runs (6 at 15M texts in batches of 20k), each entry is
+rewritten ~4 times per 4x growth, and a merge is linear (a stable sort of two sorted
+runs is one merge pass). A lookup is two binary searches per key and run.
 
-The table grows 4x when it would pass half full, so linear probing needs
-(1 + 1/(1 - a)^2) / 2 <= 2.5 probes for a miss on average (Knuth), and a growing index
-moves each entry ~1.3 times in all (2 times when doubling); at 800k texts x 36 bands
-it has 2^26 slots (537 MB). The ids of one key sit in one run of slots, so a key
-keeps about ``max_per_key`` ids at most (later ones are dropped): a batch advances one
-slot per step, and a few crowded keys must not cost thousands of steps.
+Items are inserted with increasing ids, so the runs hold consecutive id ranges and a
+key's ids ascend across them: its first ``max_per_key`` ids are found by counting run
+by run. Only those are ever returned, which is what bounds a lookup in a crowded
+bucket; later entries of a crowded key stay stored (8 bytes each) but are never read.
+
+With a ``directory`` every run is also a file there, named by the ids it holds, written
+when the run is made (a new batch's, or a merge's, after which the merged runs' files
+go). Runs never change, so a resume loads them instead of sorting every entry again
+(at 15M texts a sort of 540M entries is minutes here): ``load`` takes the files that
+cover ids 0, 1, ... without a gap, and the caller adds the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from genetic_instruct.dedup.hashing import U64
 
-_MAX_LOAD = 0.5
-_MIN_BITS = 16
-_MAX_BITS = 32  # home slots come from the 32 stored bits
-_WINDOW = 4  # slots read per lookup step (32 bytes: mostly one cache line)
-_STEPS = np.arange(_WINDOW)
+_RUN_RATIO = 4
+# Per run, one bit per possible top-b-bits key prefix, set where the run has an entry,
+# with 2^b >= 8 x entries (1 byte an entry): a lookup binary-searches a run only for the
+# keys whose bit is set, ~12% of the keys a run does not hold. Most keys are in no run (a
+# text meets few others), and a binary search over a large run misses the CPU caches at
+# nearly every step (~25 at 20M entries): without the bits the population check cost
+# 5-10x the hash table's per text.
+_PREFIX_BITS_PER_ENTRY = 8
+_CHUNK = 1 << 22  # entries per pass when the bits are set: bounds the temporaries
 _LOW = U64(0xFFFFFFFF)
-_CHUNK = 1 << 21  # entries handled per pass: bounds the temporaries
-
-IdsOf = Callable[[np.ndarray], np.ndarray]  # positions of entries in a batch -> their ids
+_SHIFT = U64(32)
 
 
-class BucketTable:
-    """Multimap ``uint32 key -> item id`` (ids below 2^31); a key holds up to about
-    ``max_per_key`` ids."""
+class Buckets(Protocol):
+    """What the index needs of its buckets: this module's runs, or shards of them
+    elsewhere (executors/ray_dedup.py)."""
 
-    def __init__(self, *, max_per_key: int) -> None:
+    max_per_key: int
+
+    def __len__(self) -> int: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def insert(self, keys: np.ndarray, first_id: int) -> None: ...
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def clear(self) -> None: ...
+
+
+class BucketRuns:
+    """Multimap ``uint32 key -> item id`` (ids below 2^32 - 1, inserted in increasing order);
+    a lookup returns each key's first ``max_per_key`` ids."""
+
+    def __init__(self, *, max_per_key: int, directory: Path | None = None) -> None:
         self.max_per_key = max_per_key
-        self._bits = _MIN_BITS
-        self._slots = np.zeros(1 << self._bits, U64)
-        self._count = 0
+        self._runs: list[np.ndarray] = []
+        self._prefixes: list[tuple[np.ndarray, int]] = []  # per run: its prefix bits, b
+        self._ids: list[tuple[int, int]] = []  # per run: its first id and the next run's
+        self._directory = directory
 
     def __len__(self) -> int:
-        return self._count
+        return sum(run.size for run in self._runs)
 
     @property
     def nbytes(self) -> int:
-        return self._slots.nbytes
+        return sum(run.nbytes for run in self._runs) + sum(b.nbytes for b, _ in self._prefixes)
+
+    @property
+    def runs(self) -> int:
+        return len(self._runs)
 
     def insert(self, keys: np.ndarray, first_id: int) -> None:
         """Add item ``first_id + r`` under every key in row ``r`` of ``keys`` (items x
-        keys per item), except to keys already holding ``max_per_key`` ids. Ids follow
-        from positions, so a bulk load never gathers them."""
-        per_item = keys.shape[1]
-        keys = keys.reshape(-1)
-        needed = self._count + keys.size
-        if needed > _MAX_LOAD * (1 << self._bits):
-            self._grow(needed)
-
-        def ids_from(start: int) -> IdsOf:
-            """Ids of positions counted from ``start`` in ``keys``."""
-            return lambda positions: first_id + (positions + start) // per_item
-
-        if not self._count:
-            self._sweep(keys, ids_from(0))
+        keys per item). Ids must exceed every id inserted before."""
+        if not keys.size:
             return
-        for start in range(0, keys.size, _CHUNK):
-            self._place(keys[start : start + _CHUNK], ids_from(start))
+        per_item = keys.shape[1]
+        run = keys.reshape(-1).astype(U64)
+        run <<= _SHIFT
+        items = np.arange(keys.size, dtype=U64)
+        items //= U64(per_item)
+        items += U64(first_id)
+        run |= items
+        del items
+        run.sort()
+        self._runs.append(run)
+        self._ids.append((first_id, first_id + keys.shape[0]))
+        merged_away = []
+        while len(self._runs) > 1 and self._runs[-2].size < _RUN_RATIO * self._runs[-1].size:
+            newer, newer_ids = self._runs.pop(), self._ids.pop()
+            older_ids = self._ids.pop()
+            merged_away += [older_ids, newer_ids]
+            merged = np.concatenate((self._runs.pop(), newer))
+            del newer
+            merged.sort(kind="stable")  # two sorted runs: one merge pass
+            self._runs.append(merged)
+            self._ids.append((older_ids[0], newer_ids[1]))
+        del self._prefixes[len(self._runs) - 1 :]
+        self._prefixes.append(_prefix_bits(self._runs[-1]))
+        if self._directory is not None:
+            self._save(self._runs[-1], self._ids[-1])
+            for gone in merged_away:
+                self._file(gone).unlink(missing_ok=True)
+
+    def load(self, limit: int) -> int:
+        """Take the saved runs that cover ids 0 up to at most ``limit`` without a gap
+        (the longest such chain), drop the other files; returns the ids covered."""
+        assert self._directory is not None and not self._runs
+        saved: dict[int, list[int]] = {}
+        for path in self._directory.glob("*.npy"):
+            first, _, after = path.stem.partition("-")
+            saved.setdefault(int(first), []).append(int(after))
+        covered, chain = 0, []
+        while fitting := [stop for stop in saved.get(covered, []) if stop <= limit]:
+            chain.append((covered, max(fitting)))
+            covered = max(fitting)
+        for start, stops in saved.items():
+            for stop in stops:
+                if (start, stop) not in chain:
+                    self._file((start, stop)).unlink()
+        for partial in self._directory.glob("*.partial"):
+            partial.unlink()
+        for ids in chain:
+            self._runs.append(np.load(self._file(ids)))
+            self._prefixes.append(_prefix_bits(self._runs[-1]))
+            self._ids.append(ids)
+        return covered
+
+    def clear(self) -> None:
+        """Forget every entry (and its files)."""
+        if self._directory is not None:
+            for ids in self._ids:
+                self._file(ids).unlink(missing_ok=True)
+        self._runs, self._prefixes, self._ids = [], [], []
+
+    def _file(self, ids: tuple[int, int]) -> Path:
+        assert self._directory is not None
+        return self._directory / f"{ids[0]:012d}-{ids[1]:012d}.npy"
+
+    def _save(self, run: np.ndarray, ids: tuple[int, int]) -> None:
+        path = self._file(ids)
+        partial = path.with_suffix(".partial")
+        with open(partial, "wb") as out:
+            np.save(out, run)
+        os.replace(partial, path)
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """All stored pairs matching ``keys``: ``(positions in keys, ids)``. A key's
-        pairs sit in the run of occupied slots from its home slot on, which ends at an
-        empty slot; each step reads the next ``_WINDOW`` slots of every pending key."""
-        mask = (1 << self._bits) - 1
-        queries, pending = sort_keys(keys)
-        slots = self._home(pending)
+        """All stored pairs matching ``keys`` (a key's first ``max_per_key`` ids):
+        ``(positions in keys, ids)``, positions in ``keys`` flattened."""
+        if not self._runs or not keys.size:
+            return np.empty(0, np.intp), np.empty(0, np.intp)
+        queries, pending = sort_keys(keys.reshape(-1))
+        low = pending.astype(U64) << _SHIFT
+        # A key's entries lie in [key << 32, key << 32 | 0xFFFFFFFF): no id is 2^32 - 1.
+        starts = np.zeros((len(self._runs), pending.size), np.intp)
+        counts = np.zeros_like(starts)
+        for r, (run, (bits, b)) in enumerate(zip(self._runs, self._prefixes)):
+            prefix = low >> U64(64 - b)
+            maybe = (bits[prefix >> U64(3)] >> (prefix & U64(7)).astype(np.uint8)) & 1 == 1
+            if not maybe.any():
+                continue
+            held = low[maybe]
+            found = run.searchsorted(np.concatenate((held, held | _LOW)))
+            starts[r, maybe] = found[: held.size]
+            counts[r, maybe] = found[held.size :] - found[: held.size]
+        if not counts.any():
+            return np.empty(0, np.intp), np.empty(0, np.intp)
+        before = np.cumsum(counts, axis=0) - counts  # ids of the key in earlier runs
+        counts = np.clip(self.max_per_key - before, 0, counts)
         found_queries, found_ids = [], []
-        while queries.size:
-            stored = self._slots[(slots[:, None] + _STEPS) & mask]
-            in_run = np.logical_and.accumulate(stored != 0, axis=1)
-            rows, cols = np.nonzero(in_run & ((stored >> U64(32)) == pending[:, None]))
-            found_queries.append(queries[rows])
-            found_ids.append((stored[rows, cols] & _LOW).astype(np.intp) - 1)
-            longer = in_run[:, -1]
-            queries, pending, slots = queries[longer], pending[longer], slots[longer] + _WINDOW
+        for r, run in enumerate(self._runs):
+            taken = counts[r]
+            total = int(taken.sum())
+            if not total:
+                continue
+            which = np.repeat(np.arange(taken.size), taken)
+            offsets = np.arange(total) - np.repeat(np.cumsum(taken) - taken, taken)
+            found_queries.append(queries[which])
+            found_ids.append((run[starts[r][which] + offsets] & _LOW).astype(np.intp))
         if not found_queries:
             return np.empty(0, np.intp), np.empty(0, np.intp)
         return np.concatenate(found_queries), np.concatenate(found_ids)
 
-    def _home(self, keys: np.ndarray) -> np.ndarray:
-        return (keys >> np.uint32(32 - self._bits)).astype(np.intp)
 
-    def _grow(self, needed: int) -> None:
-        bits = min(self._bits + 2, _MAX_BITS)
-        while needed > _MAX_LOAD * (1 << bits):
-            bits += 1
-        if bits > _MAX_BITS:
-            raise OverflowError(f"{needed} bucket entries exceed the table's {2**_MAX_BITS} slots")
-        live = self._slots[self._slots != 0]
-        self._bits, self._count = bits, 0
-        self._slots = np.zeros(1 << bits, U64)
-        ids = (live & _LOW).astype(np.intp) - 1
-        self._sweep((live >> U64(32)).astype(np.uint32), ids.__getitem__)
-
-    def _place(self, keys: np.ndarray, ids_of: IdsOf) -> None:
-        """Linear probing for a batch, in slot order: each step, every pending pair whose
-        slot is free and who is first in line for it takes it; the others move one slot
-        on. In slot order "first in line" is a comparison with the previous pair, and a
-        step keeps the order (all move by one) unless some wrap past the end. A pair is
-        dropped once the slots it passed plus the pairs ahead of it in the batch, all
-        of its key, reach ``max_per_key``."""
-        mask = (1 << self._bits) - 1
-        positions, keys = sort_keys(keys)
-        entries = (keys.astype(U64) << U64(32)) | (ids_of(positions) + 1).astype(U64)
-        slots = self._home(keys)
-        passed = _rank_in_runs(keys)  # pairs of the same key ahead in this batch
-        while slots.size:
-            stored = self._slots[slots]
-            first = np.ones(slots.size, bool)
-            first[1:] = slots[1:] != slots[:-1]
-            take = first & (stored == 0)
-            self._slots[slots[take]] = entries[take]
-            self._count += int(np.count_nonzero(take))
-            passed += (stored >> U64(32)) == keys
-            wait = ~take & (passed < self.max_per_key)
-            keys, entries, slots, passed = keys[wait], entries[wait], slots[wait] + 1, passed[wait]
-            if slots.size and slots[-1] > mask:
-                slots &= mask
-                order = np.argsort(slots, kind="stable")
-                keys, entries, slots, passed = (
-                    keys[order],
-                    entries[order],
-                    slots[order],
-                    passed[order],
-                )
-
-    def _sweep(self, keys: np.ndarray, ids_of: IdsOf) -> None:
-        """Bulk load into an empty table (a restore, or a resize), without probing: in
-        slot order, pair i lands at pos_i = max(home_i, pos_(i-1) + 1), so
-        pos = i + running max of (home - i). The cap applies per home slot here (the
-        same as per key unless distinct keys share a home); pairs pushed past the
-        last slot go through ``_place``, which wraps around."""
-        packed = _sorted_packed(keys)
-        next_free = 0  # the slot after the last pair placed
-        last_home, run = -1, 0  # home of the last pair seen, and how many pairs had it
-        for start in range(0, packed.size, _CHUNK):
-            chunk_positions, chunk_keys = _unpack(packed[start : start + _CHUNK])
-            homes = self._home(chunk_keys)
-            rank = _rank_in_runs(homes)
-            rank[homes == last_home] += run  # a home run that began in the last pass
-            last_home, run = homes[-1], rank[-1] + 1
-            kept = np.flatnonzero(rank < self.max_per_key)
-            homes, chunk_keys, ids = homes[kept], chunk_keys[kept], ids_of(chunk_positions[kept])
-            index = np.arange(homes.size)
-            slots = np.maximum(np.maximum.accumulate(homes - index), next_free) + index
-            inside = slots < self._slots.size
-            entries = (chunk_keys.astype(U64) << U64(32)) | (ids + 1).astype(U64)
-            self._slots[slots[inside]] = entries[inside]
-            self._count += int(np.count_nonzero(inside))
-            if not inside.all():
-                self._place(chunk_keys[~inside], ids[~inside].__getitem__)
-            next_free = int(slots[-1]) + 1 if slots.size else next_free
+def _prefix_bits(run: np.ndarray) -> tuple[np.ndarray, int]:
+    """The run's prefix bits (see _PREFIX_BITS_PER_ENTRY) and their width b."""
+    b = min(32, max(13, int(np.ceil(np.log2(max(run.size, 1) * _PREFIX_BITS_PER_ENTRY)))))
+    bits = np.zeros(1 << (b - 3), np.uint8)
+    for start in range(0, run.size, _CHUNK):
+        prefix = run[start : start + _CHUNK] >> U64(64 - b)
+        mask = np.left_shift(np.uint8(1), (prefix & U64(7)).astype(np.uint8))
+        np.bitwise_or.at(bits, (prefix >> U64(3)).astype(np.intp), mask)
+    return bits, b
 
 
 def sort_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``keys`` sorted by value (ties by position), and the sorted keys: in
-    the table, slot order."""
-    return _unpack(_sorted_packed(keys))
-
-
-def _sorted_packed(keys: np.ndarray) -> np.ndarray:
-    """Sorted ``key << 32 | position`` integers: one sort, 4x faster than an argsort,
-    and the keys come back without a gather."""
+    """Positions of ``keys`` sorted by value (ties by position), and the sorted keys."""
     packed = keys.astype(U64)
-    packed <<= U64(32)
+    packed <<= _SHIFT
     packed |= np.arange(keys.size, dtype=U64)
     packed.sort()
-    return packed
-
-
-def _unpack(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (packed & _LOW).astype(np.intp), (packed >> U64(32)).astype(np.uint32)
-
-
-def _rank_in_runs(values: np.ndarray) -> np.ndarray:
-    """For sorted ``values``, how many equal values precede each one."""
-    index = np.arange(values.size)
-    starts = np.ones(values.size, bool)
-    starts[1:] = values[1:] != values[:-1]
-    return index - np.maximum.accumulate(np.where(starts, index, 0))
+    return (packed & _LOW).astype(np.intp), (packed >> _SHIFT).astype(np.uint32)

@@ -6,6 +6,8 @@ so the two MinHash families are independent of each other and of the run's sampl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from genetic_instruct.config import Config, DecontaminationConfig, DedupCompare
 from genetic_instruct.dedup.decontamination import (
     BenchmarkSource,
@@ -20,8 +22,11 @@ def dedup_text(compare: DedupCompare, instruction: str, solution: str) -> str:
     return instruction if compare == DedupCompare.instruction else f"{instruction}\n{solution}"
 
 
-def build_index(cfg: Config, workers: int | None = None) -> NearDuplicateIndex:
-    """`workers=1` for an index that only ever sees a few rows at a time."""
+def build_index(
+    cfg: Config, workers: int | None = None, directory: Path | None = None
+) -> NearDuplicateIndex:
+    """`workers=1` for an index that only ever sees a few rows at a time; `directory`
+    keeps the population's index between runs (see NearDuplicateIndex)."""
     dd = cfg.dedup
     return NearDuplicateIndex(
         threshold=dd.threshold,
@@ -31,6 +36,7 @@ def build_index(cfg: Config, workers: int | None = None) -> NearDuplicateIndex:
         normalize=dd.normalize,
         seed=cfg.seed + 1,
         workers=workers,
+        directory=directory,
     )
 
 

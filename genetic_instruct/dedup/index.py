@@ -16,25 +16,31 @@ index with one ``add`` of the stored signatures and never re-hashes text.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from genetic_instruct.config import Normalize
 from genetic_instruct.dedup.banding import Bands, choose_bands
-from genetic_instruct.dedup.buckets import BucketTable, sort_keys
+from genetic_instruct.dedup.buckets import BucketRuns, Buckets, sort_keys
+from genetic_instruct.dedup.key_list import KeyList
 from genetic_instruct.dedup.minhash import SIGNATURE_DTYPE, MinHasher
 from genetic_instruct.dedup.parallel import available_cores
 from genetic_instruct.dedup.shingles import Shingler
+from genetic_instruct.dedup.signature_rows import SignatureRows
 
 # A bucket keeps its first 64 items, and within a batch a row is compared with the
 # first 64 earlier rows of each of its buckets. A pair at the threshold shares ~3 of
 # 36 buckets (36 x 0.7^7), more the closer it is, so a text still meets its
 # near-duplicates through its other buckets; without the cap a crowded bucket costs
 # O(size) probe steps per lookup and O(size^2) comparisons within a batch.
-_BUCKET_CAP = 64
+BUCKET_CAP = 64
 _PAIRS_PER_PASS = 8192  # (pairs, num_perm) comparison temporaries of ~10 MB
+_ITEMS_PER_ADD = 1 << 20  # a restore adds this many at a time: bounds the temporaries
 
 
 class NearDuplicateIndex:
@@ -55,6 +61,17 @@ class NearDuplicateIndex:
     :mod:`genetic_instruct.dedup.parallel`); band keys, numpy-bound, use as many
     threads. ``workers=1`` starts no process and no thread. Signatures are the same for
     any number.
+
+    What it holds per item is ~320 bytes of memory whatever the size (36 bucket entries
+    of 8 bytes and the packed key; see :mod:`genetic_instruct.dedup.buckets`); the
+    signatures themselves are read from a file (see
+    :mod:`genetic_instruct.dedup.signature_rows`). With a ``directory``, signatures,
+    keys and bucket runs are kept there as they are added, and a new index on the same
+    directory starts with what it finds there complete (``len`` says how many items):
+    the rest is the caller's to add again. Without, it lives as long as the object.
+    ``buckets`` holds the LSH buckets elsewhere (shards on Ray actors:
+    executors/ray_dedup.py), empty, with a ``max_per_key`` of :data:`BUCKET_CAP`; the
+    answers are the same.
     """
 
     signature_dtype: np.dtype = SIGNATURE_DTYPE
@@ -69,6 +86,8 @@ class NearDuplicateIndex:
         normalize: Normalize | str = Normalize.code,
         seed: int = 1,
         workers: int | None = None,
+        directory: Path | None = None,
+        buckets: Buckets | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -85,9 +104,37 @@ class NearDuplicateIndex:
         )
         # Estimated Jaccard = agreeing rows / num_perm; compare counts, not floats.
         self._min_agreeing = math.ceil(threshold * num_perm - 1e-9)
-        self._table = BucketTable(max_per_key=_BUCKET_CAP)
-        self._keys: list[str] = []
-        self._signatures = np.empty((0, num_perm), SIGNATURE_DTYPE)
+        if buckets is not None and directory is not None:
+            raise ValueError("buckets kept elsewhere are not kept in a directory")
+        runs = None
+        if directory is not None:
+            runs = directory / "buckets"
+            _start_over_unless(directory, self._settings(shingle_size, normalize, seed))
+            runs.mkdir(parents=True, exist_ok=True)
+        self._table: Buckets = (
+            buckets if buckets is not None else BucketRuns(max_per_key=BUCKET_CAP, directory=runs)
+        )
+        self._keys = KeyList(directory)
+        self._signatures = SignatureRows(
+            num_perm, SIGNATURE_DTYPE, directory and directory / "signatures.u16"
+        )
+        if isinstance(self._table, BucketRuns) and directory is not None:
+            covered = self._table.load(min(len(self._keys), len(self._signatures)))
+            self._keys.truncate(covered)
+            self._signatures.truncate(covered)
+
+    def _settings(self, shingle_size: int, normalize: Normalize | str, seed: int) -> str:
+        """What the stored signatures and bucket keys depend on."""
+        return json.dumps(
+            {
+                "format": 1,
+                "num_perm": self.num_perm,
+                "bands": self.bands,
+                "shingle_size": shingle_size,
+                "normalize": str(normalize),
+                "seed": seed,
+            }
+        )
 
     @property
     def bands(self) -> int:
@@ -99,11 +146,24 @@ class NearDuplicateIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held in numpy arrays (signatures and buckets), for reports."""
-        return self._signatures.nbytes + self._table.nbytes
+        """Bytes of memory held (buckets and keys), for reports."""
+        return self._table.nbytes + self._keys.nbytes
+
+    def memory(self) -> dict[str, int]:
+        """Bytes of memory held per part, for benchmarks (the signatures are on disk)."""
+        return {"buckets": self._table.nbytes, "signatures": 0, "ids": self._keys.nbytes}
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def key(self, item: int) -> str:
+        return self._keys[item]
+
+    def clear(self) -> None:
+        """Forget every item (and, with a directory, its files)."""
+        self._table.clear()
+        self._keys.truncate(0)
+        self._signatures.truncate(0)
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), num_perm)`` MinHash signatures, the same in every process."""
@@ -116,9 +176,10 @@ class NearDuplicateIndex:
         result: list[str | None] = [None] * len(sigs)
         if not len(self) or not len(sigs):
             return result
-        positions, items = self._table.lookup(self._bands.keys(sigs).ravel())
+        positions, items = self._table.lookup(self._bands.keys(sigs))
         rows, items = _unique_pairs(positions // self.bands, items)
-        agreeing = _agreeing(sigs, rows, self._signatures, items)
+        candidates = self._signatures.rows(items)
+        agreeing = _agreeing(sigs, rows, candidates, np.arange(items.size))
         close = agreeing >= self._min_agreeing
         rows, items, agreeing = rows[close], items[close], agreeing[close]
         best = np.lexsort((-agreeing, rows))  # per row, most agreeing first
@@ -148,25 +209,18 @@ class NearDuplicateIndex:
         return result
 
     def add(self, keys: Sequence[str], signatures: np.ndarray) -> None:
-        """Index ``signatures`` under ``keys``. Also the restore path: pass the stored
-        signature bytes as ``np.frombuffer(b"".join(blobs), dtype=signature_dtype)``;
-        a read-only array like that is kept as it is instead of copied, when it is the
-        first thing added (nobody can change it under us, and 800k signatures are
-        410 MB)."""
+        """Index ``signatures`` under ``keys``. Also the restore path (stored signature
+        bytes, ``np.frombuffer(blob, dtype=signature_dtype)``, a batch at a time), which
+        never re-hashes text."""
         sigs = self._as_signatures(signatures)
         if len(keys) != len(sigs):
             raise ValueError(f"{len(keys)} keys for {len(sigs)} signatures")
-        start, stop = len(self._keys), len(self._keys) + len(sigs)
-        if not start and not sigs.flags.writeable and sigs.flags.c_contiguous:
-            self._signatures = sigs
-        else:
-            if stop > len(self._signatures):
-                grown = np.empty((max(stop, 2 * start), self.num_perm), SIGNATURE_DTYPE)
-                grown[:start] = self._signatures[:start]
-                self._signatures = grown
-            self._signatures[start:stop] = sigs
-        self._keys.extend(keys)
-        self._table.insert(self._bands.keys(sigs), first_id=start)
+        for start in range(0, len(sigs), _ITEMS_PER_ADD):
+            part = sigs[start : start + _ITEMS_PER_ADD]
+            first_id = len(self._keys)
+            self._signatures.append(part)
+            self._keys.extend(keys[start : start + _ITEMS_PER_ADD])
+            self._table.insert(self._bands.keys(part), first_id=first_id)
 
     def _as_signatures(self, signatures: np.ndarray) -> np.ndarray:
         sigs = np.asarray(signatures)
@@ -187,7 +241,7 @@ class NearDuplicateIndex:
         bucket_start = np.maximum.accumulate(np.where(starts_bucket, np.arange(keys.size), 0))
         later = np.flatnonzero(~starts_bucket)
         pairs_rows, pairs_earlier = [], []
-        for offset in range(_BUCKET_CAP):
+        for offset in range(BUCKET_CAP):
             mate = bucket_start[later] + offset
             before = mate < later
             later, mate = later[before], mate[before]
@@ -198,6 +252,15 @@ class NearDuplicateIndex:
         if not pairs_rows:
             return np.empty(0, np.intp), np.empty(0, np.intp)
         return _unique_pairs(np.concatenate(pairs_rows), np.concatenate(pairs_earlier))
+
+
+def _start_over_unless(directory: Path, settings: str) -> None:
+    """Empty ``directory`` unless it holds an index made with these ``settings``."""
+    written = directory / "settings.json"
+    if written.exists() and written.read_text() != settings:
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written.write_text(settings)
 
 
 def _agreeing(a: np.ndarray, a_rows: np.ndarray, b: np.ndarray, b_rows: np.ndarray) -> np.ndarray:

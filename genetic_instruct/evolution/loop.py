@@ -114,7 +114,9 @@ class Evolution:
         self.sandbox_limits = execution.sandbox_limits()
         self.attempts = AttemptsStep(cfg, solver, self.sandbox_limits)
         self.near_duplicates = NearDuplicates(
-            index, store.ids(), lambda c: dedup_text(cfg.dedup.compare, c.instruction, c.solution)
+            index,
+            store.has_individual,
+            lambda c: dedup_text(cfg.dedup.compare, c.instruction, c.solution),
         )
         self.instruction_filters: list[Filter] = [InstructionLength(cfg.filters), CopyOfParent()]
         checker = build_contamination_checker(cfg.decontamination, cfg.seed)

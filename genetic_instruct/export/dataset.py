@@ -33,7 +33,7 @@ from genetic_instruct.export.identity import (
     kept_in_export,
     refuse_other_runs,
 )
-from genetic_instruct.export.parquet import write_parquet
+from genetic_instruct.export.parquet import NOTHING, Written, write_parquet
 from genetic_instruct.files.atomic import atomic_file, sweep_debris, temp_beside
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.plain import refuse_links
@@ -41,7 +41,13 @@ from genetic_instruct.individual import Individual
 from genetic_instruct.languages import Language
 from genetic_instruct.prompts.languages import fence_tag
 from genetic_instruct.spawning import spawn_without_main
-from genetic_instruct.state.meta import EXPORT, WITHHELD_SEEDS, ExportedDataset
+from genetic_instruct.state.meta import (
+    EXPORT,
+    SHARDS,
+    WITHHELD_SEEDS,
+    ExportedDataset,
+    ExportedShards,
+)
 from genetic_instruct.state.store import RunStore
 
 PARALLEL_FROM = 50_000  # records; a smaller rewrite is done before worker processes start
@@ -194,15 +200,33 @@ def sync_dataset(store: RunStore, export: ExportConfig) -> int:
     return sync_export(store, export.path, export.include_seeds)
 
 
-def export_parquet(store: RunStore, export: ExportConfig) -> int:
-    """The population as it is now, as Parquet shards beside export.path (rewritten whole)."""
+def export_parquet(store: RunStore, export: ExportConfig, whole: bool = False) -> int:
+    """The population as it is now, as Parquet shards beside export.path: after the full
+    shards the run confirmed there, or all of them (`whole`, or nothing confirmed)."""
     refuse_other_runs(store.path.parent, Path(export.path), "export.path")
-    withheld = _withheld(store)
-    return write_parquet(
-        lambda: _samples(store.records(), export.include_seeds, withheld),
-        export.path,
-        export.rows_per_shard,
-    )
+    withheld, last_seq = _withheld(store), store.population_size()
+    target = str(Path(export.path).resolve())
+    state = store.meta.get(SHARDS)
+    kept = NOTHING
+    if not whole and state is not None:
+        if (state.path, state.include_seeds, state.rows_per_shard) == (
+            target,
+            export.include_seeds,
+            export.rows_per_shard,
+        ):
+            kept = Written(state.full, state.seq, state.last)
+
+    def samples_after(seq: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        records = store.records(after_seq=seq, upto_seq=last_seq)
+        for position, record in enumerate(records, start=seq + 1):
+            if kept_in_export(record["origin"], record["id"], export.include_seeds, withheld):
+                yield position, sample_of_record(record)
+
+    count, written = write_parquet(samples_after, export.path, export.rows_per_shard, kept)
+    if not whole and not store.read_only:  # the run's own shards, kept up to date
+        shards = ExportedShards(target, export.include_seeds, export.rows_per_shard, *written)
+        store.meta.set(SHARDS, shards)
+    return count
 
 
 def is_run_dataset(store: RunStore, path: str | Path) -> bool:

@@ -127,8 +127,12 @@ def export_selection(
             if all(held):
                 yield sample_of_record(record)
 
+    def every_row(_after: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every kept row, each pass: a selection is written whole (no position needed)."""
+        return ((0, sample) for sample in rows())
+
     if export.format == ExportFormat.parquet:
-        kept = write_parquet(rows, export.path, export.rows_per_shard)
+        kept, _ = write_parquet(every_row, export.path, export.rows_per_shard)
     else:
         refuse_foreign([(target, "export.path")])
         kept = 0

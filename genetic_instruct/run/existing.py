@@ -52,8 +52,8 @@ def export_run(cfg: Config) -> tuple[int, Path, Selection | None]:
                 )
             selection = export_selection(store, cfg.export, conditions)
             count = selection.kept
-        elif cfg.export.format == ExportFormat.parquet:  # rewritten whole: no run state
-            count = export_parquet(store, cfg.export)
+        elif cfg.export.format == ExportFormat.parquet:  # on demand: every shard written
+            count = export_parquet(store, cfg.export, whole=True)
         elif is_run_dataset(store, cfg.export.path):
             with lock.exclusive(cfg.run_dir):
                 count = sync_export(store, cfg.export.path, cfg.export.include_seeds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from genetic_instruct.config import Config
 from genetic_instruct.dedup import NearDuplicateIndex
@@ -22,6 +23,10 @@ from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.meta import MAX_GENERATIONS, STALLED, TARGET_REACHED, RunEnd
 from genetic_instruct.state.store import RunStore
 
+# The population's dedup index in the run directory: derived from the store, rebuilt
+# from it when missing, kept so that a resume does not sort every bucket entry again.
+DEDUP_DIRECTORY = "dedup-index"
+
 
 def seed_population(
     cfg: Config, store: RunStore, index: NearDuplicateIndex, seeds: Sequence[Individual]
@@ -32,8 +37,17 @@ def seed_population(
 
 
 def restore_index(store: RunStore, index: NearDuplicateIndex) -> None:
-    ids, signatures = store.signatures(index.signature_dtype)
-    if ids:
+    """The index starts from its own files; what the store committed after them (a
+    crash between a commit and the index's write, or no files yet) is added from the
+    stored signatures, never re-hashed. Files that are not this store's prefix (the
+    store was replaced) are dropped."""
+    have = len(index)
+    if have and (
+        have > store.population_size() or store.individual_at(have - 1).id != index.key(have - 1)
+    ):
+        index.clear()
+        have = 0
+    for ids, signatures in store.signature_batches(index.signature_dtype, after=have):
         index.add(ids, signatures)
 
 
@@ -58,7 +72,7 @@ def grow(
     """Grow the population until target_size, max_generations or a stall; resumes from the
     store. Returns the population's size and why it stopped."""
     cfg, store, display = opened.cfg, opened.store, opened.display
-    index = build_index(cfg)
+    index = build_index(cfg, directory=Path(cfg.run_dir) / DEDUP_DIRECTORY)
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)

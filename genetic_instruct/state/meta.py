@@ -14,6 +14,7 @@ earlier versions stored, so old run directories read as they are.
     FORCED_RESUMES  list[list[str]]  the changes each force_resume=true let through
     RUN_ID          str              the run's id, written into its dataset card
     EXPORT          ExportedDataset  the dataset the run keeps up to date, as confirmed
+    SHARDS          ExportedShards   its Parquet shards, as confirmed
     WITHHELD_SEEDS  list[str]        seeds that match a benchmark: parents, never exported
     FAILING_SEEDS   list[str]        seeds kept although their solution fails its tests
     CALIBRATION     Calibration      the judge's calibration (calibration/)
@@ -91,6 +92,22 @@ class ExportedDataset:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExportedDataset:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ExportedShards:
+    """The Parquet shards the run confirmed (export/parquet.py adds to them)."""
+
+    path: str  # export.path, resolved
+    include_seeds: bool
+    rows_per_shard: int
+    full: int  # shards 0..full-1 hold rows_per_shard rows each and never change
+    seq: int  # the population position their last record is at
+    last: int  # the population position of the last record in any shard
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExportedShards:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -232,6 +249,7 @@ SETTINGS: Key[dict[str, Any]] = Key("config", dict, _as_is)
 FORCED_RESUMES: Key[list[list[str]]] = Key("forced_resumes", list, _as_is)
 RUN_ID: Key[str] = Key("run_id", str, _as_is)
 EXPORT: Key[ExportedDataset] = Key("export", ExportedDataset.from_dict, asdict)
+SHARDS: Key[ExportedShards] = Key("parquet_shards", ExportedShards.from_dict, asdict)
 WITHHELD_SEEDS: Key[list[str]] = Key("withheld_seeds", list, _as_is)
 FAILING_SEEDS: Key[list[str]] = Key("failing_seeds", list, _as_is)
 CALIBRATION: Key[Calibration] = Key("calibration", Calibration.from_dict, Calibration.to_dict)

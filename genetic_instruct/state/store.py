@@ -239,6 +239,12 @@ class RunStore:
         return [language for (language,) in cursor]
 
     @state_errors
+    def has_individual(self, ident: str) -> bool:
+        """Whether `ident` is in the population (one lookup in the id index)."""
+        found = self._db.execute("SELECT 1 FROM individuals WHERE id = ?", (ident,)).fetchone()
+        return found is not None
+
+    @state_errors
     def pass_rates(self) -> list[float | None]:
         """Every individual's pass rate over its attempts (None: none measured), in
         insertion order; SQLite reads it from the stored JSON, no record is parsed here."""
@@ -246,21 +252,24 @@ class RunStore:
         return [rate for (rate,) in cursor]
 
     @state_errors
-    def ids(self) -> list[str]:
-        return [ident for (ident,) in self._db.execute("SELECT id FROM individuals ORDER BY seq")]
+    def ids(self) -> Iterator[str]:
+        """The population's ids in order, streamed (15M of them are ~1 GB as a list)."""
+        return (ident for (ident,) in self._db.execute("SELECT id FROM individuals ORDER BY seq"))
 
     @state_errors
-    def signatures(self, dtype: np.dtype) -> tuple[list[str], np.ndarray]:
-        """Stored dedup signatures, so the index is rebuilt without re-hashing any text."""
-        ids: list[str] = []
-        blobs: list[bytes] = []
-        for ident, blob in self._db.execute("SELECT id, signature FROM individuals ORDER BY seq"):
-            ids.append(ident)
-            blobs.append(blob)
-        if not blobs:
-            return ids, np.zeros((0, 0), dtype=dtype)
-        flat = np.frombuffer(b"".join(blobs), dtype=dtype)
-        return ids, flat.reshape(len(blobs), -1)
+    def signature_batches(
+        self, dtype: np.dtype, after: int = 0, size: int = 1 << 16
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Stored dedup signatures after the first `after` individuals, ``size`` at a
+        time in population order, so the index is rebuilt without re-hashing any text
+        or holding every blob at once."""
+        cursor = self._db.execute(
+            "SELECT id, signature FROM individuals WHERE seq > ? ORDER BY seq", (after,)
+        )
+        while rows := cursor.fetchmany(size):
+            ids = [ident for ident, _ in rows]
+            flat = np.frombuffer(b"".join(blob for _, blob in rows), dtype=dtype)
+            yield ids, flat.reshape(len(rows), -1)
 
     @state_errors
     def generation_stats(self) -> list[GenerationStats]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,18 +21,18 @@ class NearDuplicates(Filter):
     def __init__(
         self,
         index: NearDuplicateIndex,
-        known_ids: Iterable[str],
+        is_known: Callable[[str], bool],
         text_of: Callable[[Candidate], str],
     ) -> None:
         self.index = index
-        self.known_ids = set(known_ids)
+        self.is_known = is_known  # an id in the population (the store's, not a copy)
         self.text_of = text_of
 
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
         signatures = self.index.signatures([self.text_of(c) for c in candidates])
         reasons: list[str | None] = []
         for cand, signature, hit in zip(candidates, signatures, self.index.query(signatures)):
-            if hit is not None or content_id(cand.instruction) in self.known_ids:
+            if hit is not None or self.is_known(content_id(cand.instruction)):
                 reasons.append("near_duplicate_population")
             else:
                 cand.signature = signature
@@ -43,7 +43,6 @@ class NearDuplicates(Filter):
         """Survivors join the population: later generations are compared with them."""
         if ids:
             self.index.add(ids, signatures)
-        self.known_ids.update(ids)
 
 
 class EarlierOffspring:
