@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 
 from genetic_instruct.sandbox import SandboxLimits, run_many, run_tests
-from genetic_instruct.sandbox.runner import PYTHON_FLAGS, usable_cpus
+from genetic_instruct.sandbox.launch import PYTHON_FLAGS
+from genetic_instruct.sandbox.runner import usable_cpus
 
 
 def small_programs(count: int) -> list[tuple[str, str]]:

@@ -14,7 +14,8 @@ from omegaconf import II
 
 from genetic_instruct.choices import Choice
 from genetic_instruct.errors import ConfigError
-from genetic_instruct.sandbox.limits import InvalidLimit, SandboxLimits
+from genetic_instruct.languages import Language, language_weights
+from genetic_instruct.sandbox.limits import CompileLimits, InvalidLimit, SandboxLimits
 
 EMBEDDED_MODEL = "embedded:smollm2-135m-instruct"
 
@@ -42,6 +43,11 @@ class TestsFrom(Choice):
     __test__ = False  # not a pytest test class, despite its name
     coder = "coder"  # asked with the solution
     tester = "tester"  # a separate request
+
+
+class Backend(Choice):
+    local = "local"  # this machine's sandbox (sandbox/)
+    sandbox_fusion = "sandbox_fusion"  # a SandboxFusion server at execution.backend_url
 
 
 class Normalize(Choice):
@@ -223,12 +229,26 @@ class CalibrationConfig:
 
 
 @dataclass
+class CompileConfig(CompileLimits):
+    """execution.compile.*: the compilers' own limits (CompileLimits says each one)."""
+
+    def __post_init__(self) -> None:
+        try:
+            super().__post_init__()
+        except InvalidLimit as error:
+            raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
+
+
+@dataclass
 class ExecutionConfig(SandboxLimits):
     """Running each solution against its unit tests in the sandbox (beyond the paper).
 
     The limits (wall_seconds, cpu_seconds, memory_mb, file_size_mb, max_processes,
-    output_bytes, network) are SandboxLimits' own fields, with their defaults.
+    output_bytes, network, and the compilers' own under compile.*) are SandboxLimits'
+    own fields, with their defaults.
     """
+
+    compile: CompileConfig = field(default_factory=CompileConfig)
 
     enabled: bool = True  # false: the paper's judge-only fitness
     tests_from: TestsFrom = TestsFrom.coder
@@ -259,6 +279,11 @@ class ExecutionConfig(SandboxLimits):
     # measures how well the asserts agreement keeps tell right programs from wrong ones
     # (calibration/test_oracle.py), for the report and card; 0: not measured.
     oracle_seeds: int = 24
+    # Where programs run: this machine's sandbox, or a SandboxFusion server (its /run_code
+    # API at backend_url, e.g. http://sandbox:8080): one verdict per program there, no
+    # per-assert counts (sandbox/remote.py).
+    backend: Backend = Backend.local
+    backend_url: str | None = None
 
     def __post_init__(self) -> None:
         """The sandbox checks its limits; a bad one is named here by its config key."""
@@ -266,6 +291,18 @@ class ExecutionConfig(SandboxLimits):
             super().__post_init__()
         except InvalidLimit as error:
             raise ConfigError(f"config key execution.{error.name}: {error.reason}") from None
+        url = self.backend_url or ""
+        if Backend(self.backend) is Backend.sandbox_fusion and not url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                "config key execution.backend_url: execution.backend=sandbox_fusion needs the "
+                f"server's http:// or https:// URL, got {self.backend_url!r}"
+            )
+
+    def service(self) -> str | None:
+        """The sandbox service's URL where programs run there, else None (run_tests)."""
+        return self.backend_url if Backend(self.backend) is Backend.sandbox_fusion else None
 
     def sandbox_limits(self) -> SandboxLimits:
         """The sandbox's limits alone (execution.* repeats them under the same names)."""
@@ -374,6 +411,16 @@ class Config:
     run_dir: str = "runs/demo"
     seed: int = 0
     seeds: str = "builtin"  # a JSONL file, or `builtin` for the seeds shipped in seeds/
+    # The language each offspring is written in: one (python, cpp, java, javascript, rust,
+    # go; aliases such as c++ or js too), or several by share, languages={python: 0.5,
+    # cpp: 0.3, go: 0.2}, which wins when any share is above 0 (every language is listed,
+    # at 0: not written). `seeds=builtin` then reads seeds/<language>.jsonl for each; with
+    # several, mutation may also translate a task (the `translation` method) and crossover
+    # draws each offspring's language by share (languages.py).
+    language: str = "python"
+    languages: dict[str, float] = field(
+        default_factory=lambda: {language.value: 0.0 for language in Language}
+    )
     seeds_format: str = "auto"  # auto | native | messages | prompt_response (seeding/formats.py)
     # a new run runs each seed's reference solution against its tests (execution.enabled):
     # seeds that fail are refused, unless this keeps them
@@ -399,6 +446,17 @@ class Config:
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+def run_languages(cfg: Config) -> dict[Language, float]:
+    """The run's languages and their shares (language= or languages=); ConfigError naming
+    the key when a name or weight means nothing."""
+    shares = {name: share for name, share in cfg.languages.items() if share != 0}
+    key = "languages" if shares else "language"
+    try:
+        return language_weights(cfg.language, shares or None)
+    except ValueError as error:
+        raise ConfigError(f"config key {key}: {error}") from None
 
 
 def register_configs() -> None:

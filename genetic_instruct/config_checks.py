@@ -20,6 +20,7 @@ from genetic_instruct.config import (
     ExecutorConfig,
     ExecutorKind,
     RoleConfig,
+    run_languages,
 )
 from genetic_instruct.errors import ConfigError
 
@@ -31,6 +32,7 @@ def _require(condition: bool, key: str, message: str) -> None:
 
 def validate(cfg: Config) -> None:
     """Check meanings Hydra's types cannot express; raise ConfigError naming the key."""
+    run_languages(cfg)
     evo = cfg.evolution
     _require(evo.target_size > 0, "evolution.target_size", "must be positive")
     _require(evo.max_generations >= 0, "evolution.max_generations", "must be >= 0")

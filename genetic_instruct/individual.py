@@ -57,6 +57,7 @@ class Individual:
     attempt_verdicts: dict[str, int] | None = None  # verdict -> attempts
     suspect_tests: list[str] | None = None  # asserts the independent attempts voted out
     reasoning: str | None = None  # the solution's reasoning (export.reasoning=true)
+    language: str = "python"  # what the solution and its tests are written in (languages.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -24,6 +24,7 @@ from genetic_instruct.files.jsonl import JsonlFormatError, read_jsonl
 from genetic_instruct.files.shipped import builtin_seeds_path
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
+from genetic_instruct.prompts.languages import language_prompts
 from genetic_instruct.state.database import LOCK_FILE, STATE_FILE
 
 from .conftest import one_error, run_cli, run_snapshot
@@ -354,7 +355,7 @@ def test_a_benchmark_line_that_is_not_text_names_file_and_line(
 
 
 _SEPARATORS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
-_CODER = CoderRole(load_templates()["coder_tests"], 8000)
+_CODER = CoderRole(language_prompts(load_templates(), "coder_tests"), 8000)
 
 
 def _coder_reads(answer: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from genetic_instruct.evolution.operators import CROSSOVER, MUTATION, plan_colon
 from genetic_instruct.evolution.roles import CrossoverRole, MutationRole
 from genetic_instruct.individual import Individual
 from genetic_instruct.prompts import load_templates
+from genetic_instruct.prompts.languages import language_prompts
 
 
 def _population(n: int) -> list[Individual]:
@@ -65,8 +66,10 @@ def test_prompts_carry_parents_and_method() -> None:
     evo = EvolutionConfig(offspring_per_colony=10)
     plans = plan_colony(np.random.default_rng(3), _population(20), evo, 0)
     roles = {
-        MUTATION: MutationRole(templates["mutation"], evo.mutation_methods),
-        CROSSOVER: CrossoverRole(templates["crossover"]),
+        MUTATION: MutationRole(
+            templates["mutation"], evo.mutation_methods, templates["translation"]
+        ),
+        CROSSOVER: CrossoverRole(language_prompts(templates, "crossover")),
     }
     for plan in plans:
         prompt = roles[plan.operator].prompt(plan)

@@ -21,6 +21,7 @@ from genetic_instruct.evolution.roles import (
 from genetic_instruct.evolution.roles.base import Role
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
+from genetic_instruct.prompts.languages import language_prompts
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import run_tests
 
@@ -28,10 +29,12 @@ from .answers.corpus import CASES, Case
 
 _TEMPLATES = load_templates()
 ROLES: dict[str, Role] = {
-    "crossover": CrossoverRole(_TEMPLATES["crossover"]),
-    "mutation": MutationRole(_TEMPLATES["mutation"], DEFAULT_MUTATION_METHODS),
-    "coder_tests": CoderRole(_TEMPLATES["coder_tests"], 8000),
-    "tester": roles.TesterRole(_TEMPLATES["tester"]),
+    "crossover": CrossoverRole(language_prompts(_TEMPLATES, "crossover")),
+    "mutation": MutationRole(
+        _TEMPLATES["mutation"], DEFAULT_MUTATION_METHODS, _TEMPLATES["translation"]
+    ),
+    "coder_tests": CoderRole(language_prompts(_TEMPLATES, "coder_tests"), 8000),
+    "tester": roles.TesterRole(language_prompts(_TEMPLATES, "tester")),
     "judge": JudgeRole(_TEMPLATES["judge"], structured_output=True),
 }
 

@@ -29,9 +29,9 @@ from genetic_instruct.sandbox import (
     ExecutionResult,
     SandboxLimits,
     SandboxUnavailable,
+    launch,
     run_many,
     run_tests,
-    runner,
 )
 from genetic_instruct.sandbox.verdict import Records
 
@@ -59,14 +59,14 @@ def sandbox_processes(marker: str = "") -> list[str]:
             continue  # exited while we looked
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
         marked = bool(marker) and marker in cmdline
-        if str(runner.LAUNCHER) in cmdline or uid >= runner.SANDBOX_UID_BASE or marked:
+        if str(launch.LAUNCHER) in cmdline or uid >= launch.SANDBOX_UID_BASE or marked:
             found.append(f"{pid} uid={uid} {cmdline}")
     return found
 
 
 def sandbox_dirs() -> set[str]:
     names = os.listdir(tempfile.gettempdir())
-    return {name for name in names if name.startswith(runner.TEMP_PREFIX)}
+    return {name for name in names if name.startswith(launch.TEMP_PREFIX)}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -129,16 +129,16 @@ def test_setup_statements_run_between_asserts():
 
 
 @pytest.mark.parametrize(
-    ("solution", "tests", "expected"),
+    ("solution", "tests", "status", "expected"),
     [
-        ("def f(:\n    pass\n", "assert True\n", "compile the solution: SyntaxError"),
-        ("x = 1\n", "assert (x ==\n", "compile the tests: SyntaxError"),
-        ("x = 1\n", "assert " + "(" * 5000 + ")" * 5000, "compile the tests"),
-        ("x = 1 / 0\n", "assert True\n", "ZeroDivisionError"),
-        ("x = 1\n", "y = undefined_name\nassert x == 1\n", "NameError"),
-        ("x = 1\n", "y = x + 1\n", "no top-level assert"),
-        ("import sys\nsys.exit(0)\n", "assert True\n", "SystemExit"),
-        ("import os\nos._exit(0)\n", "assert True\n", "exited before the tests finished"),
+        ("def f(:\n    pass\n", "assert True\n", "compile_error", "compile the solution: Syntax"),
+        ("x = 1\n", "assert (x ==\n", "compile_error", "compile the tests: SyntaxError"),
+        ("x = 1\n", "assert " + "(" * 5000 + ")" * 5000, "compile_error", "compile the tests"),
+        ("x = 1 / 0\n", "assert True\n", "runtime_error", "ZeroDivisionError"),
+        ("x = 1\n", "y = undefined_name\nassert x == 1\n", "runtime_error", "NameError"),
+        ("x = 1\n", "y = x + 1\n", "failed", "no assert: nothing was checked"),
+        ("import sys\nsys.exit(0)\n", "assert True\n", "runtime_error", "SystemExit"),
+        ("import os\nos._exit(0)\n", "assert True\n", "runtime_error", "exited before the tests"),
     ],
     ids=[
         "solution-syntax",
@@ -151,9 +151,11 @@ def test_setup_statements_run_between_asserts():
         "os-exit",
     ],
 )
-def test_programs_that_cannot_run_are_errors(solution, tests, expected):
+def test_programs_that_cannot_run_say_why(solution, tests, status, expected):
+    """The same verdicts as the compiled languages': a program that does not compile, one
+    that raises before its tests end, tests that check nothing."""
     result = run(solution, tests)
-    assert result.status == "error" and result.passed == 0
+    assert result.status == status and result.passed == 0
     assert expected in result.detail
 
 
@@ -218,7 +220,7 @@ def test_infinite_loop_is_stopped_by_the_wall_clock():
     result = run(solution, "assert True\nspin()\nassert True\n", limits)
     assert result.status == "timeout" and "wall-clock" in result.detail
     assert (result.passed, result.total) == (1, 2)  # what ran before the loop still counts
-    assert result.runtime_s < 1 + runner.GRACE_S
+    assert result.runtime_s < 1 + launch.GRACE_S
 
 
 def test_busy_loop_is_stopped_by_the_cpu_limit():
@@ -401,7 +403,7 @@ def test_sigterm_ignoring_program_and_its_grandchild_are_killed():
 
 def test_the_callers_own_kill_leaves_no_orphans(monkeypatch):
     # Make the caller's fallback fire before init's own wall clock does.
-    monkeypatch.setattr(runner, "GRACE_S", -4.0)
+    monkeypatch.setattr(launch, "GRACE_S", -4.0)
     marker = f"{uuid.uuid4().int % 10**6 + 10**6}.25"
     result = run(STUBBORN.format(marker=marker), "assert True\n", SandboxLimits(wall_seconds=5))
     assert result.status == "timeout" and result.runtime_s < 3
@@ -433,7 +435,7 @@ def test_forged_results_do_not_turn_failures_into_passes():
 def test_exiting_midway_is_not_a_pass():
     solution = "import os\ndef leave():\n    os._exit(0)\n"
     result = run(solution, "assert True\nassert leave()\nassert True\n")
-    assert result.status == "error" and (result.passed, result.total) == (1, 3)
+    assert result.status == "runtime_error" and (result.passed, result.total) == (1, 3)
 
 
 # Platforms ------------------------------------------------------------------------------

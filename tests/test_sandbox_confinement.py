@@ -44,7 +44,7 @@ import json, sys
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, cgroup, run_tests
 exec(sys.argv[1])
 try:
-    r = run_tests(sys.argv[2], sys.argv[3], SandboxLimits(**json.loads(sys.argv[4])))
+    r = run_tests(sys.argv[2], sys.argv[3], SandboxLimits(**json.loads(sys.argv[4])), sys.argv[5])
 except SandboxUnavailable as exc:
     print(json.dumps({"unavailable": str(exc)}))
 else:
@@ -90,13 +90,14 @@ def sandboxed(
     tests: str,
     *,
     setup: str = "",
+    language: str = "python",
     **limits: object,
 ) -> dict:
     """run_tests in a caller started with `prefix`; its result as a dict."""
     python = usable_python(prefix)
     if python is None:
         pytest.skip(f"no Python interpreter that {prefix} can run")
-    args = [textwrap.dedent(setup), textwrap.dedent(solution), tests, json.dumps(limits)]
+    args = [textwrap.dedent(setup), textwrap.dedent(solution), tests, json.dumps(limits), language]
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sandbox_pythonpath()}
     done = subprocess.run(
         [*prefix, python, "-c", CALLER, *args],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genetic_instruct.individual import Individual
+from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
 from genetic_instruct.sandbox.mutation_score import mutant_runs
 
@@ -32,6 +33,7 @@ class Specimen:
     operator: str | None = None  # the mutation that made a faulty one
     tests: str = ""
     execution: ExecutionResult | None = None
+    language: str = "python"
 
 
 def calibration_tasks(
@@ -56,10 +58,10 @@ def make_specimens(
 ) -> list[Specimen]:
     """Each task's reference (when it passes its tests here) and up to `faulty_per_task`
     mutants of it that fail them; two parallel sandbox batches."""
-    references = run_many([(t.solution, t.tests or "") for t in tasks], limits, workers)
+    references = run_many([(t.solution, t.tests or "", t.language) for t in tasks], limits, workers)
     passing = [(t, r) for t, r in zip(tasks, references) if r.status == "passed"]
     runs = mutant_runs(
-        [(t.solution, t.tests or "", r.runtime_s) for t, r in passing],
+        [(t.solution, t.tests or "", r.runtime_s, Language(t.language)) for t, r in passing],
         limits,
         MUTANTS_PER_FAULTY * faulty_per_task,
         seed,
@@ -67,10 +69,12 @@ def make_specimens(
     )
     found: list[Specimen] = []
     for (task, _), task_runs in zip(passing, runs):
-        found.append(Specimen(task.id, task.instruction, task.solution, correct=True))
+        found.append(
+            Specimen(task.id, task.instruction, task.solution, True, language=task.language)
+        )
         failed = [mutant for mutant, result in task_runs if result.status != "passed"]
         found += [
-            Specimen(task.id, task.instruction, m.source, correct=False, operator=m.operator)
+            Specimen(task.id, task.instruction, m.source, False, m.operator, language=task.language)
             for m in failed[:faulty_per_task]
         ]
     return found

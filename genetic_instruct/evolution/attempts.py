@@ -98,10 +98,20 @@ class AttemptsStep:
         settled: Callable[[], None],
     ) -> None:
         solution, limits = tries.solutions[attempt], self.limits
+        language, service = cand.plan.language, self.cfg.execution.service()
         job = SandboxJob(
             "execution",
-            verdict_key("execution", solution, cand.tests, dataclasses.asdict(limits)),
-            functools.partial(run_tests, solution, cand.tests, limits),
+            verdict_key(
+                "execution",
+                solution,
+                cand.tests,
+                dataclasses.asdict(limits),
+                *(
+                    # Python's keys are what they were before languages, so resumes replay
+                    [] if language == "python" else [language]
+                ),
+            ),
+            functools.partial(run_tests, solution, cand.tests, limits, language, service),
             ExecutionResult,
         )
 
@@ -166,7 +176,9 @@ class AttemptsStep:
         cand.reasoning = tries.reasonings[chosen] if chosen in passing else None
         cand.tests = without_asserts(cand.tests, dropped)
         cand.execution = kept_result(run, dropped)
-        if rejecting or len(dropped) >= run.total:  # nothing left that can be trusted
+        # nothing left that can be trusted (a build that failed dropped no assert: a run
+        # without asserts is its verdict's, below)
+        if rejecting or (dropped and len(dropped) >= run.total):
             brood.reject(cand, SUSPECT)
         elif ex.attempts > 1 and not passing and not ex.keep_unsolved:
             brood.reject(cand, UNSOLVED)

@@ -34,6 +34,11 @@ class Candidate:
     rejected: str | None = None  # why it was dropped
     gated: bool = False  # it reached the check against earlier offspring of its generation
 
+    @property
+    def language(self) -> str:
+        """What its solution and tests are written in: its plan's language."""
+        return self.plan.language
+
     def individual(
         self, generation: int, models: dict[str, str], prompt_hashes: dict[str, str]
     ) -> Individual:
@@ -58,6 +63,7 @@ class Candidate:
             tests=self.tests or None,
             execution=_execution_record(self.execution, self.mutation),
             reasoning=self.reasoning,
+            language=plan.language,
             **(self.attempted.record() if self.attempted is not None else {}),
         )
 

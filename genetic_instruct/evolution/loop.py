@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from genetic_instruct import faults
-from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_use
+from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_use, run_languages
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
@@ -55,10 +55,12 @@ from genetic_instruct.evolution.roles import (
 )
 from genetic_instruct.executors import Executor
 from genetic_instruct.individual import Individual
+from genetic_instruct.languages import Language
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
+from genetic_instruct.prompts.languages import language_prompts
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.sandbox.mutation_score import MutationResult, mutation_results
+from genetic_instruct.sandbox.mutation_score import MutationResult, Program, mutation_results
 from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.journal import Journal, verdict_key
@@ -95,16 +97,19 @@ class Evolution:
         self.journal = Journal(store)
         templates = load_templates()
         execution = cfg.execution
-        self.crossover = CrossoverRole(templates["crossover"])
-        self.mutation = MutationRole(templates["mutation"], cfg.evolution.mutation_methods)
+        self.languages = run_languages(cfg)
+        self.crossover = CrossoverRole(language_prompts(templates, "crossover"))
+        self.mutation = MutationRole(
+            templates["mutation"], cfg.evolution.mutation_methods, templates["translation"]
+        )
         # The Coder writes the tests too (one request), unless the Tester or nobody does.
         self.coder_writes_tests = execution.enabled and execution.tests_from == TestsFrom.coder
         self.coder = CoderRole(
-            templates["coder_tests" if self.coder_writes_tests else "coder"],
+            language_prompts(templates, "coder_tests" if self.coder_writes_tests else "coder"),
             cfg.filters.max_solution_chars,
         )
-        self.tester = TesterRole(templates["tester"])
-        solver = SolverRole(templates["coder"], cfg.filters.max_solution_chars)
+        self.tester = TesterRole(language_prompts(templates, "tester"))
+        solver = SolverRole(language_prompts(templates, "coder"), cfg.filters.max_solution_chars)
         self.judge = JudgeRole(templates["judge"], cfg.roles.judge.structured_output)
         self.sandbox_limits = execution.sandbox_limits()
         self.attempts = AttemptsStep(cfg, solver, self.sandbox_limits)
@@ -150,6 +155,7 @@ class Evolution:
         offspring order."""
         stats = GenerationStats(generation)
         parent_weights = self.population.parent_weights(self.cfg.evolution.parent_weighting)
+        members = self.population.languages() if len(self.languages) > 1 else None
         plans = [
             plan
             for colony in range(self.cfg.evolution.colonies)
@@ -159,6 +165,8 @@ class Evolution:
                 self.cfg.evolution,
                 colony,
                 parent_weights,
+                self.languages,
+                members,
             )
         ]
         stats.tried = sum(p.n_tasks for p in plans)
@@ -302,9 +310,14 @@ class Evolution:
             cand.mutation = result
             go_on()
 
-        program = (cand.solution, cand.tests, run.runtime_s)
+        language = Language(cand.plan.language)
+        # A Python program's key and tuple are what they were before languages existed.
+        program: Program = (cand.solution, cand.tests, run.runtime_s)
+        if language is not Language.python:
+            program = (*program, language)
         limits, k, seed = self.sandbox_limits, self.cfg.execution.mutants, self.cfg.seed
-        measure = functools.partial(mutation_results, [program], limits, k, seed, 1)
+        service = self.cfg.execution.service()
+        measure = functools.partial(mutation_results, [program], limits, k, seed, 1, service)
         job = SandboxJob(
             "mutation",
             verdict_key("mutation", *program, dataclasses.asdict(limits), k, seed),
@@ -364,5 +377,8 @@ class Evolution:
         }
         roles = roles_in_use(self.cfg)
         models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}
-        hashes = {name: made_by[name].template.hash for name in roles}
+        hashes = {
+            name: made_by[name].template_for(cand.plan if name == "instructor" else cand).hash
+            for name in roles
+        }
         return cand.individual(generation, models, hashes)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from genetic_instruct.config import EvolutionConfig
+from genetic_instruct.evolution.language_choice import (
+    TRANSLATION,
+    draw_language,
+    parent_pool,
+    translation_target,
+)
 from genetic_instruct.individual import Individual
+from genetic_instruct.languages import Language
 
 CROSSOVER = "crossover"
 MUTATION = "mutation"
@@ -28,6 +35,7 @@ class OffspringPlan:
     parents: tuple[Individual, ...]
     n_tasks: int
     method: str | None = None  # the evolution method, for mutations
+    language: str = "python"  # what its offspring are written in (language_choice.py)
 
 
 def colony_rng(run_seed: int, generation: int, colony: int) -> np.random.Generator:
@@ -57,13 +65,21 @@ def plan_colony(
     evolution: EvolutionConfig,
     colony: int,
     weights: np.ndarray | None = None,
+    languages: dict[Language, float] | None = None,
+    member_languages: Sequence[Language] | None = None,
 ) -> list[OffspringPlan]:
-    """Choose operators, parents and methods for one colony's offspring this generation.
-    `weights`: a probability per member (harder_weights); None draws uniformly, with the
-    draws runs made before weights existed, so their data is unchanged."""
+    """Choose operators, parents, methods and languages for one colony's offspring this
+    generation. `weights`: a probability per member (harder_weights); None draws uniformly,
+    with the draws runs made before weights existed, so their data is unchanged.
+    `languages`: the run's (config.run_languages); with one, no draw is made for it and a
+    Python run's plans are what they were before languages existed. With several, the
+    `translation` method joins the mutation methods (language_choice.py), and crossover
+    parents come from `member_languages` (each member's, StoredPopulation.languages) in
+    the offspring's language where enough are."""
+    languages = languages or {Language.python: 1.0}
     n = evolution.offspring_per_colony
     n_mutations = int(rng.binomial(n, evolution.mutation_rate))
-    methods = sorted(evolution.mutation_methods)
+    methods = sorted([*evolution.mutation_methods, *([TRANSLATION] if len(languages) > 1 else [])])
     plans: list[OffspringPlan] = []
     for _ in range(n_mutations):
         if weights is None:
@@ -72,13 +88,35 @@ def plan_colony(
             picked = int(rng.choice(len(population), p=weights))
         parent = population[picked]
         method = methods[int(rng.integers(len(methods)))]
-        plans.append(OffspringPlan(colony, MUTATION, (parent,), 1, method))
+        language = Language(parent.language)
+        if method == TRANSLATION:
+            language = translation_target(rng, languages, language)
+        plans.append(OffspringPlan(colony, MUTATION, (parent,), 1, method, language.value))
     remaining = n - n_mutations
     k = min(evolution.crossover_parents, len(population))
     while remaining > 0:
         n_tasks = min(evolution.crossover_tasks_per_call, remaining)
-        picks = rng.choice(len(population), size=k, replace=False, p=weights)
+        language = draw_language(rng, languages)
+        pool = None
+        if len(languages) > 1 and member_languages is not None:
+            pool = parent_pool(member_languages, language, k)
+        picks = _crossover_parents(rng, len(population), k, weights, pool)
         parents = tuple(population[int(i)] for i in picks)
-        plans.append(OffspringPlan(colony, CROSSOVER, parents, n_tasks))
+        plans.append(OffspringPlan(colony, CROSSOVER, parents, n_tasks, None, language.value))
         remaining -= n_tasks
     return plans
+
+
+def _crossover_parents(
+    rng: np.random.Generator,
+    size: int,
+    k: int,
+    weights: np.ndarray | None,
+    pool: list[int] | None,
+) -> np.ndarray:
+    """k distinct members, by weight; from `pool` (indexes) where one is given."""
+    if pool is None:
+        return rng.choice(size, size=k, replace=False, p=weights)
+    chosen = np.array(pool)
+    p = None if weights is None else weights[chosen] / weights[chosen].sum()
+    return chosen[rng.choice(len(chosen), size=k, replace=False, p=p)]

@@ -10,6 +10,7 @@ import numpy as np
 from genetic_instruct.config import ParentWeighting
 from genetic_instruct.evolution.operators import harder_weights
 from genetic_instruct.individual import Individual
+from genetic_instruct.languages import Language
 from genetic_instruct.state.store import RunStore
 
 
@@ -48,3 +49,8 @@ class StoredPopulation(Sequence[Individual]):
         if weighting == ParentWeighting.uniform:
             return None
         return harder_weights(self._store.pass_rates())
+
+    def languages(self) -> list[Language]:
+        """Each member's language, read from the store once per generation (a short string
+        each, not the records): only runs in several languages ask."""
+        return [Language(name) for name in self._store.member_languages()]

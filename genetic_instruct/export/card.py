@@ -27,6 +27,7 @@ from genetic_instruct.export.parquet import shard_names
 from genetic_instruct.files.atomic import atomic_file
 from genetic_instruct.files.ownership import TEXT_MARKER, refuse_foreign
 from genetic_instruct.files.plain import refuse_links
+from genetic_instruct.languages import SYNTAX, Language
 from genetic_instruct.report.metrics import build_report
 from genetic_instruct.state.meta import RUN_ID, WITHHELD_SEEDS
 from genetic_instruct.state.store import RunStore
@@ -48,6 +49,8 @@ FIELDS: dict[str, str] = {
     "instruction": "the coding task",
     "output": "the solution, as a fenced Python code block",
     "origin": "`crossover` or `mutation` (`seed` for seed tasks, if included)",
+    "language": "what the solution and tests are written in: `python`, `cpp`, `java`, "
+    "`javascript`, `rust` or `go` (the solution's fence in `output` says the same)",
     "generation": "the generation in which the task was made (0 for seeds)",
     "tests": "the tests the solution was run against: the seed's own for seeds, else the "
     "Coder's or the Tester's (execution.tests_from), suspect asserts dropped; null when "
@@ -176,7 +179,8 @@ def render_card(
         [
             "# Genetic-Instruct coding instructions",
             "",
-            f"{exported:,} synthetic Python coding tasks with solutions ({_files_text(files)}), "
+            f"{exported:,} synthetic {_languages_text(report)} coding tasks with solutions "
+            f"({_files_text(files)}), "
             f"grown from {run['seeds']:,} seed tasks with the Genetic-Instruct "
             f"algorithm ([Majumdar et al., 2024]({PAPER})) by the open-source `genetic-instruct` "
             "tool.",
@@ -236,6 +240,10 @@ def render_card(
             f"| population (seeds included) | {run['population']:,} |",
             f"| seeds | {run['seeds']:,} |",
             *(f"| made by {origin} | {n:,} |" for origin, n in origins.items()),
+            *(
+                f"| written in {SYNTAX[Language(name)].title} | {n:,} |"
+                for name, n in report["survivors"].get("by_language", {}).items()
+            ),
             f"| **exported** | **{exported:,}** |",
             "",
             *_filters(report, cfg),
@@ -264,6 +272,14 @@ def render_card(
             "",
         ]
     )
+
+
+def _languages_text(report: Mapping[str, Any]) -> str:
+    """The languages the rows are written in, most first ("Python", "C++ and Go")."""
+    names = [SYNTAX[Language(n)].title for n in report["survivors"].get("by_language", {})]
+    if not names:
+        return "Python"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _files_text(files: list[str]) -> str:

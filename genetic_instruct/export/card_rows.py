@@ -22,8 +22,8 @@ ROW_SIGNAL_FIELDS: dict[str, str] = {
     "pass_rate": "passed_attempts / attempts",
     "difficulty": "`easy`, `medium` or `hard` from the pass rate (`unsolved` where such rows "
     "were kept); null from a single attempt",
-    "attempt_verdicts": "attempts per verdict: passed, failed, error, timeout, or why an "
-    "answer was unreadable",
+    "attempt_verdicts": "attempts per verdict: passed, failed, compile_error, runtime_error, "
+    "timeout, killed, or why an answer was unreadable",
     "suspect_tests": "asserts the independent attempts voted out as wrong (dropped from `tests`)",
     "reasoning": "the reasoning that led to the solution, from a passing attempt and never "
     "truncated (export.reasoning=true; also the assistant message's `reasoning_content`)",

@@ -38,6 +38,8 @@ from genetic_instruct.files.atomic import atomic_file, sweep_debris, temp_beside
 from genetic_instruct.files.ownership import refuse_foreign
 from genetic_instruct.files.plain import refuse_links
 from genetic_instruct.individual import Individual
+from genetic_instruct.languages import Language
+from genetic_instruct.prompts.languages import fence_tag
 from genetic_instruct.spawning import spawn_without_main
 from genetic_instruct.state.meta import (
     EXPORT,
@@ -64,7 +66,7 @@ def sample_of_record(record: dict[str, Any]) -> dict[str, Any]:
     round trip would cost more than reading and writing the file.
     """
     instruction = record["instruction"]
-    output = as_markdown(record["solution"])
+    output = as_markdown(record["solution"], record.get("language", "python"))
     answer = {"role": "assistant", "content": output}
     if record.get("reasoning"):  # where chat templates (Qwen3, DeepSeek-R1, ...) read it
         answer["reasoning_content"] = record["reasoning"]
@@ -314,6 +316,7 @@ def _open_confirmed(target: Path, state: ExportedDataset, include_seeds: bool) -
     return None
 
 
-def as_markdown(code: str) -> str:
-    """How a solution is shown as the assistant's message in the exported chat."""
-    return f"```python\n{code}\n```"
+def as_markdown(code: str, language: str = "python") -> str:
+    """How a solution is shown as the assistant's message in the exported chat, fenced with
+    its language's tag."""
+    return f"```{fence_tag(Language(language))}\n{code}\n```"

@@ -33,7 +33,12 @@ def conf_dir() -> Path:
 
 def builtin_seeds_path() -> Path:
     """The seed file `seeds=builtin` reads."""
-    return _shipped("seeds", "python.jsonl") / "python.jsonl"
+    return language_seeds_path("python")
+
+
+def language_seeds_path(language: str) -> Path:
+    """The shipped seed file of one language (seeds/<language>.jsonl)."""
+    return _shipped("seeds", "python.jsonl") / f"{language}.jsonl"
 
 
 def resolve_seeds_path(spec: str) -> Path:

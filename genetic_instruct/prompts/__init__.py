@@ -12,7 +12,20 @@ from string import Template
 
 from genetic_instruct.individual import text_hash
 
-TEMPLATE_NAMES = ("crossover", "mutation", "coder", "coder_tests", "tester", "judge")
+TEMPLATE_NAMES = (
+    "crossover",
+    "mutation",
+    "coder",
+    "coder_tests",
+    "tester",
+    "judge",
+    # the other languages' (prompts/languages.py), and the translation mutation
+    "code_crossover",
+    "code_coder",
+    "code_coder_tests",
+    "code_tester",
+    "translation",
+)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from genetic_instruct.config import Config, SuspectTests, TestsFrom
+from genetic_instruct.config import Config, SuspectTests, TestsFrom, run_languages
 from genetic_instruct.evolution.fitness import fitness_gate
+from genetic_instruct.languages import SYNTAX
 from genetic_instruct.state.meta import Calibration
 
 UNVERIFIED = (
@@ -67,7 +68,8 @@ def measured_and_gated(cfg: Config, calibration: Calibration | None) -> dict[str
     ex = cfg.execution
     tests, tests_gate = _tests_gate(cfg)
     judge = fitness_gate(cfg, calibration)
-    lines = ["syntax: every solution parses as Python", tests]
+    titles = [SYNTAX[language].title for language in run_languages(cfg)]
+    lines = [f"syntax: every solution parses as {' or '.join(titles)}", tests]
     if ex.enabled and ex.mutants:
         gate = (
             f"survivors needed at least {ex.min_mutation_score}"

@@ -87,7 +87,7 @@ def build_report(store: RunStore, cfg: Config) -> dict[str, Any]:
         "test_oracle": None if oracle is None else oracle.to_dict(),
         # whether the same seed makes the same dataset again, and why not (llm/)
         "reproducibility": None if reproducible is None else dataclasses.asdict(reproducible),
-        "survivors": population["survivors"],
+        "survivors": {**population["survivors"], "by_language": store.languages()},
         "lineage_depth": population["lineage_depth"],
         "tokens_per_accepted": tokens_per_accepted(generations, accepted),
         "throughput": throughput(generations),

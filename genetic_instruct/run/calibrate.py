@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 
 from genetic_instruct.calibration import CALIBRATION_JSON, calibrate
-from genetic_instruct.config import Config, calibrates
+from genetic_instruct.config import Config, calibrates, run_languages
 from genetic_instruct.evolution.fitness import FitnessGate, fitness_gate
 from genetic_instruct.executors import Executor
 from genetic_instruct.run.opening import OpenRun, open_run
@@ -36,7 +36,7 @@ def run_gate(opened: OpenRun, executor: Executor) -> FitnessGate:
 
 def calibrate_run(cfg: Config) -> tuple[Calibration, Path]:
     """The `calibrate` command's job: the calibration, and the file it is written to."""
-    seed_file = load_seed_file(cfg.seeds, cfg.seeds_format)
+    seed_file = load_seed_file(cfg.seeds, cfg.seeds_format, list(run_languages(cfg)))
     with open_run(cfg, seed_file) as opened, opened.executor() as executor:
         found = calibrate(
             cfg,

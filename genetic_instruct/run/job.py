@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genetic_instruct.calibration.test_oracle import run_oracle
-from genetic_instruct.config import Config, roles_in_use
+from genetic_instruct.config import Config, roles_in_use, run_languages
 from genetic_instruct.config_checks import validate
 from genetic_instruct.console import interrupts
 from genetic_instruct.errors import EngineLost, Interrupted
@@ -101,7 +101,9 @@ def _run(
     check_resume(store, cfg, None if seed_file is None else seeds_digest(seed_file.seeds))
     check_export_target(cfg.run_dir, store.meta.get(RUN_ID), cfg.export)
     if store.generation is None:  # the seeds are not committed yet
-        seed_file = seed_file or load_seed_file(cfg.seeds, cfg.seeds_format)
+        seed_file = seed_file or load_seed_file(
+            cfg.seeds, cfg.seeds_format, list(run_languages(cfg))
+        )
         if withheld is None:
             withheld = screen_seeds(cfg, seed_file)
         store.meta.set(WITHHELD_SEEDS, withheld)
@@ -180,5 +182,5 @@ def _seed_file(cfg: Config, new: bool) -> SeedFile | None:
     """The seed file, validated; None on a resume whose seed file is gone (its seeds are
     stored). On a resume its content is still compared with the run's (check_resume)."""
     if new or resolve_seeds_path(cfg.seeds).exists():
-        return load_seed_file(cfg.seeds, cfg.seeds_format)
+        return load_seed_file(cfg.seeds, cfg.seeds_format, list(run_languages(cfg)))
     return None

@@ -7,7 +7,7 @@ Outcomes go to a pipe the caller opened, not to stdout (which belongs to the sol
 line per record:
 
     "<nonce> <kind> <index> <text>\\n"
-    kind: total (index = number of asserts), pass, fail, error, memory, done
+    kind: total (index = number of asserts), pass, fail, compile, error, memory, done
 
 The nonce is random per run and never printed, so output that merely imitates records is
 ignored by the caller. The solution shares this process with its asserts, so a program
@@ -55,13 +55,13 @@ def run(solution: str, tests: str, report: Report) -> None:
     try:
         body = compile(tests, "tests.py", "exec", _ONLY_AST, dont_inherit=True).body
     except Exception as exc:
-        report(_failure_kind(exc), 0, f"could not compile the tests: {_describe(exc)}")
+        report(_compile_kind(exc), 0, f"could not compile the tests: {_describe(exc)}")
         return
     report("total", sum(isinstance(statement, _ast.Assert) for statement in body), "")
     try:
         code = compile(solution, "solution.py", "exec", dont_inherit=True, optimize=0)
     except Exception as exc:
-        report(_failure_kind(exc), 0, f"could not compile the solution: {_describe(exc)}")
+        report(_compile_kind(exc), 0, f"could not compile the solution: {_describe(exc)}")
         return
     # A real module in sys.modules, so pickle (multiprocessing) and dataclasses can find
     # what the solution defines. Not "__main__": its `if __name__ == "__main__":` block
@@ -103,6 +103,10 @@ def _run_tests(body: list, lines: list[str], namespace: dict, report: Report) ->
 
 def _failure_kind(exc: BaseException) -> str:
     return "memory" if isinstance(exc, MemoryError) else "error"
+
+
+def _compile_kind(exc: BaseException) -> str:
+    return "memory" if isinstance(exc, MemoryError) else "compile"
 
 
 def _source_line(lines: list[str], lineno: int) -> str:

@@ -112,6 +112,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 NOBODY = 65534
 SETUP_FAILED = 125  # a forked child's body raised: the sandbox's fault, not the program's
+RESULTS_FD = 3  # where an exec'd harness writes its records (the Python harness: any fd)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Flags are unsigned long: passed as plain ints, their upper 32 bits would be undefined.
@@ -134,6 +135,9 @@ def main() -> None:
     try:
         _isolate(job)
         _build_root(job["root"], job)
+        # Opened now: init's pivot takes the host's tree from this namespace.
+        work_fd = os.open(job["root"] + job["workdir"], os.O_RDONLY | os.O_DIRECTORY)
+        out_fd = os.open(job["out"], os.O_RDONLY | os.O_DIRECTORY) if job["collect"] else -1
     except OSError as exc:
         _send(control_fd, f"unavailable {exc}")
         os._exit(1)
@@ -142,11 +146,80 @@ def main() -> None:
     os.close(admit_fd)
     init = os.fork()
     if init == 0:
+        # Above all out_fd: a directory of the host's tree, which the program must never hold.
+        for fd in (work_fd, out_fd):
+            if fd >= 0:
+                os.close(fd)
         _as_child(_run_init, job, result_fd, control_fd)
     os.close(result_fd)
     os.close(control_fd)
+    # init's exit ends the PID namespace: every process of the program is gone when
+    # waitpid returns, so nothing writes to the scratch while it is collected.
     os.waitpid(init, 0)
+    if job["collect"]:
+        _collect(job["collect"], work_fd, out_fd, job["collect_bytes"])
     os._exit(0)
+
+
+def _collect(names: list[str], work_fd: int, out_fd: int, budget: int) -> None:
+    """Copy what the program left under `names` in its scratch (a build's output: a
+    file, or a flat directory of files) to the caller's folder, up to `budget` bytes.
+
+    The scratch is the program's: nothing in it is followed (no links, no devices, no
+    nested directories), so a link planted there cannot make this trusted process read
+    or write anything else.
+    """
+    for name in names:
+        try:
+            source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=work_fd)
+        except OSError:
+            continue  # the build failed and left nothing: the caller reads its exit
+        try:
+            if _is_dir(source):
+                os.mkdir(name, 0o700, dir_fd=out_fd)
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=out_fd)
+                for child in sorted(os.listdir(source)):
+                    budget = _copy_file(source, child, inner, budget)
+                os.close(inner)
+            else:
+                budget = _copy_open(source, name, out_fd, budget)
+        finally:
+            os.close(source)
+
+
+def _is_dir(fd: int) -> bool:
+    return (os.fstat(fd).st_mode & 0o170000) == 0o040000
+
+
+def _copy_file(dir_fd: int, name: str, out_fd: int, budget: int) -> int:
+    try:
+        source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return budget
+    try:
+        return _copy_open(source, name, out_fd, budget)
+    finally:
+        os.close(source)
+
+
+def _copy_open(source: int, name: str, out_fd: int, budget: int) -> int:
+    """Copy one regular file, keeping whether it is executable; the rest of the budget."""
+    status = os.fstat(source)
+    if (status.st_mode & 0o170000) != 0o100000 or status.st_size > budget:
+        return budget
+    mode = 0o700 if status.st_mode & 0o100 else 0o600
+    target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode, dir_fd=out_fd)
+    try:
+        copied = 0
+        while copied < status.st_size:
+            chunk = os.read(source, min(1 << 20, status.st_size - copied))
+            if not chunk:
+                break
+            os.write(target, chunk)
+            copied += len(chunk)
+    finally:
+        os.close(target)
+    return budget - copied
 
 
 def _as_child(body: Callable[..., None], *args: object) -> NoReturn:
@@ -336,6 +409,13 @@ def _run_sandboxed(job: dict, result_fd: int) -> None:
     os.chdir(job["workdir"])
     _apply_limits(job)
     _drop_privileges(job)
+    if job["kind"] == "exec":
+        try:
+            _write_files(job.pop("files"))
+            _confine(job)
+        except Exception as exc:  # nothing of the program ran yet: the sandbox's fault
+            _unavailable(job["nonce"], result_fd, f"cannot set up the program: {exc!r}")
+        _exec(job, result_fd)
     _confine(job)
     sys.argv[:] = ["solution.py"]
     os.set_inheritable(result_fd, False)  # programs the solution execs get no channel
@@ -350,14 +430,56 @@ def _run_sandboxed(job: dict, result_fd: int) -> None:
     os._exit(0)
 
 
+def _write_files(files: list) -> None:
+    """The program's files (sources, or a build's output), owned by the sandbox's uid."""
+    for name, data, mode in files:
+        folder = os.path.dirname(name)  # a build's output folder (Java's classes/)
+        if folder and not os.path.isdir(folder):
+            os.mkdir(folder, 0o700)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+def _exec(job: dict, result_fd: int) -> NoReturn:
+    """Become the job's program (a compiler, or a built program and its harness).
+
+    A harness writes its records to RESULTS_FD and reads this run's nonce from the file
+    the caller put among its files; a compiler gets no channel. If the program cannot be
+    started (a toolchain file missing from the root), that is the sandbox's fault, said
+    on the channel as "unavailable".
+    """
+    argv = job["argv"]
+    # Temporary files and a home in the scratch, as for Python (the runner's own env).
+    env = {"HOME": job["workdir"], "TMPDIR": job["workdir"], **job["env"]}
+    os.set_inheritable(result_fd, False)
+    if job["results"] and result_fd == RESULTS_FD:
+        os.set_inheritable(RESULTS_FD, True)
+    elif job["results"]:
+        os.dup2(result_fd, RESULTS_FD)  # inheritable: the one descriptor the program gets
+    try:
+        os.execve(argv[0], argv, env)
+    except OSError as exc:
+        _unavailable(job["nonce"], result_fd, f"cannot start {argv[0]}: {exc}")
+
+
+def _unavailable(nonce: str, result_fd: int, why: str) -> NoReturn:
+    """Say on the records channel that the sandbox, not the program, failed; then end."""
+    os.write(result_fd, f"{nonce} unavailable 0 {why}\n".encode("utf-8", "replace"))
+    os._exit(SETUP_FAILED)
+
+
 def _apply_limits(job: dict) -> None:
     cpu = int(-(-job["cpu_seconds"] // 1))  # the kernel counts whole seconds; round up
     megabyte = 1024 * 1024
     # Rootless, the count is per user namespace and so includes the launcher and init.
     processes = job["max_processes"] + (2 if job["rootless"] else 0)
+    address_space = job["address_space_mb"] * megabyte
     limits = (
         (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at the limit, SIGKILL a second later
-        (resource.RLIMIT_AS, job["memory_mb"] * megabyte, job["memory_mb"] * megabyte),
+        (resource.RLIMIT_AS, address_space, address_space),
         (resource.RLIMIT_FSIZE, job["file_size_mb"] * megabyte, job["file_size_mb"] * megabyte),
         (resource.RLIMIT_NPROC, processes, processes),
         (resource.RLIMIT_CORE, 0, 0),

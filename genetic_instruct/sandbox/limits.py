@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from genetic_instruct.choices import Choice
 
@@ -21,6 +21,47 @@ class InvalidLimit(ValueError):
         super().__init__(f"SandboxLimits.{name} {reason}")
         self.name = name
         self.reason = reason
+
+
+@dataclass
+class CompileLimits:
+    """Bounds on compiling one program (C++, Java, Rust, Go), in a sandbox of its own with
+    the same isolation as the program's: `execution.compile.*` in the config.
+
+    A compiler needs far more than the small programs it builds: g++ on a file that
+    includes <bits/stdc++.h> takes ~200 MB and seconds, rustc ~150 MB, javac a JVM with
+    ~30 threads. Its limits are its own, so the program's stay tight; a build that passes
+    them (a template or macro bomb) is a compile_error.
+
+    wall_seconds / cpu_seconds: real and CPU time of the whole build.
+    memory_mb: the build's memory, all its processes together.
+    file_size_mb: the largest file it may write, and the size of its scratch directory
+        (object files, the program, temporary files); also the most of its output the
+        program's run takes along.
+    max_processes: processes and threads at once (a compiler driver, its passes, a
+        linker, a JVM's or LLVM's threads).
+    """
+
+    wall_seconds: float = 60.0
+    cpu_seconds: float = 60.0
+    memory_mb: int = 2048
+    file_size_mb: int = 256
+    max_processes: int = 64
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "compile.")
+
+
+# The bounds both kinds of limits have, each meaningless at 0 or below.
+_BOUNDS = ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes")
+
+
+def _check_positive(limits: CompileLimits | SandboxLimits, prefix: str) -> None:
+    """Fail at construction, before any code runs under a limit that means nothing."""
+    for name in _BOUNDS:
+        value = getattr(limits, name)
+        if value <= 0:
+            raise InvalidLimit(prefix + name, f"must be positive, got {value!r}")
 
 
 @dataclass
@@ -56,13 +97,10 @@ class SandboxLimits:
     # judge sees the output, so the default shapes data.
     output_bytes: int = 8192
     network: NetworkMode = NetworkMode.isolate
+    compile: CompileLimits = field(default_factory=CompileLimits)
 
     def __post_init__(self) -> None:
-        # Fail at construction, before any code runs under a limit that means nothing.
-        for name in ("wall_seconds", "cpu_seconds", "memory_mb", "file_size_mb", "max_processes"):
-            value = getattr(self, name)
-            if value <= 0:
-                raise InvalidLimit(name, f"must be positive, got {value!r}")
+        _check_positive(self, "")
         if self.output_bytes < 0:
             raise InvalidLimit("output_bytes", f"must be >= 0, got {self.output_bytes!r}")
         try:
@@ -77,13 +115,20 @@ class SandboxLimits:
 class ExecutionResult:
     """Outcome of running one solution against its tests.
 
-    status: "passed" (every assert held), "failed" (some assert failed), "error" (the
-        solution or the test setup could not run, or the tests hold no assert),
-        "timeout" (wall-clock or CPU limit), "killed" (a signal or the memory limit).
-    passed / total: asserts that held / top-level asserts in the tests; on a timeout or
-        a crash, asserts that never ran count as not passed.
-    detail: one short line: the first failing assert, the exception, or the limit hit.
-    outcomes: each assert that ran, in order, "1" held or "0" failed (asserts after a
+    status, the same in every language: "passed" (every test held), "failed" (some test
+        did not hold, or the tests check nothing), "compile_error" (the solution or its
+        tests do not compile), "runtime_error" (the program raised or crashed before its
+        tests finished), "timeout" (wall-clock or CPU limit), "killed" (the memory limit,
+        or a signal from outside).
+    passed / total: tests that held / tests: Python's top-level asserts, the assert sites
+        of C++, Java, JavaScript and Rust tests, Go's Test functions (toolchains/); on a
+        timeout or a crash, tests that never ran count as not passed.
+    detail: one short line: the first failing test, the exception or compiler error, or
+        the limit hit.
+    runtime_s: the run of the tests (what mutants' time limits scale from).
+    compile_s: the build before it (0 for Python and JavaScript, and for a build the
+        artefact cache already held).
+    outcomes: each assert that ran, in order, "1" held or "0" failed (tests after a
         crash or a limit never ran: the string is shorter than total). Independent
         attempts are checked against each assert with it (evolution/agreement.py).
         Verdicts journaled before it existed read as "".
@@ -98,3 +143,4 @@ class ExecutionResult:
     stderr: str
     detail: str
     outcomes: str = ""
+    compile_s: float = 0.0

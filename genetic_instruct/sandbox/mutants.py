@@ -36,9 +36,10 @@ import copy
 import hashlib
 import random
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 DEFAULT_MUTANTS = 5
+T = TypeVar("T")
 _ATTEMPTS_PER_MUTANT = 4  # sites tried per mutant wanted, bounding time on large programs
 
 _COMPARE_FLIP: dict[type, type] = {
@@ -265,6 +266,12 @@ def _schedule(tree: ast.AST, rng: random.Random) -> list[tuple[str, int, Variant
     for position, node in enumerate(_nodes(tree)):
         for name, (sites, _) in OPERATORS.items():
             by_operator[name].extend((name, position, v) for v in sites(node))
+    return interleave(by_operator, rng)
+
+
+def interleave(by_operator: dict[str, list[T]], rng: random.Random) -> list[T]:
+    """Each operator's sites shuffled, then taken one of each operator in turn (operators
+    in a shuffled order), so the first mutants are of different kinds."""
     queues = [queue for queue in by_operator.values() if queue]
     for queue in queues:
         rng.shuffle(queue)

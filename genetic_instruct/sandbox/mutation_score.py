@@ -18,8 +18,10 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
 from genetic_instruct.sandbox.mutants import Mutant, mutants
+from genetic_instruct.sandbox.tree_mutants import tree_mutants
 
 SLOWDOWN = 4.0  # a mutant may take this many times the solution's test run
 MIN_SECONDS = 1.0  # and at least this long (interpreter start-up under load)
@@ -45,35 +47,55 @@ def mutant_limits(limits: SandboxLimits, runtime_s: float) -> SandboxLimits:
     )
 
 
+# (solution, tests, seconds its tests took on it), and its language where not Python.
+Program = tuple[str, str, float] | tuple[str, str, float, Language]
+
+
+def program_mutants(solution: str, language: Language, k: int, seed: int) -> list[Mutant]:
+    """Up to `k` mutants of `solution`: Python's over `ast`, the others' over tree-sitter."""
+    if language is Language.python:
+        return mutants(solution, k, seed)
+    return tree_mutants(solution, language, k, seed)
+
+
 def mutant_runs(
-    programs: Sequence[tuple[str, str, float]],
+    programs: Sequence[Program],
     limits: SandboxLimits,
     k: int,
     seed: int,
     workers: int | None = None,
+    service: str | None = None,
 ) -> list[list[tuple[Mutant, ExecutionResult]]]:
-    """For each (solution, tests, seconds its tests took on it): up to `k` mutants of the
-    solution (chosen from its text and `seed`), each with its tests' run on it. All runs
-    go to the sandbox in one parallel batch; results in input order."""
-    per_program = [mutants(solution, k, seed) for solution, _, _ in programs]
-    jobs, job_limits = [], []
-    for (_, tests, runtime_s), variants in zip(programs, per_program):
-        jobs += [(mutant.source, tests) for mutant in variants]
-        job_limits += [mutant_limits(limits, runtime_s)] * len(variants)
-    outcomes = iter(run_many(jobs, job_limits, workers))
-    return [[(mutant, next(outcomes)) for mutant in variants] for variants in per_program]
+    """For each program: up to `k` mutants of its solution (chosen from its text and
+    `seed`), each with its tests' run on it. All runs go to the sandbox in one parallel
+    batch; results in input order. A mutant that does not build is left out: no mutant
+    at all (Python's are compiled before they are kept)."""
+    languages = [program[3] if len(program) == 4 else Language.python for program in programs]
+    per_program = [
+        program_mutants(program[0], language, k, seed)
+        for program, language in zip(programs, languages)
+    ]
+    jobs: list[tuple[str, str, Language]] = []
+    job_limits = []
+    for program, language, variants in zip(programs, languages, per_program):
+        jobs += [(mutant.source, program[1], language) for mutant in variants]
+        job_limits += [mutant_limits(limits, program[2])] * len(variants)
+    outcomes = iter(run_many(jobs, job_limits, workers, service))
+    runs = [[(mutant, next(outcomes)) for mutant in variants] for variants in per_program]
+    return [[(m, r) for m, r in program if r.status != "compile_error"] for program in runs]
 
 
 def mutation_results(
-    programs: Sequence[tuple[str, str, float]],
+    programs: Sequence[Program],
     limits: SandboxLimits,
     k: int,
     seed: int,
     workers: int | None = None,
+    service: str | None = None,
 ) -> list[MutationResult]:
     """mutant_runs, counted: for programs whose tests pass on their solution, how many of
     its mutants the tests kill (a failed assert, an error, a timeout)."""
     return [
         MutationResult(mutants=len(runs), killed=sum(r.status != "passed" for _, r in runs))
-        for runs in mutant_runs(programs, limits, k, seed, workers)
+        for runs in mutant_runs(programs, limits, k, seed, workers, service)
     ]

@@ -34,6 +34,7 @@ import glob
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 
 from genetic_instruct.errors import SandboxUnavailable
 
@@ -49,19 +50,44 @@ def plan() -> tuple[Entry, ...]:
     stdlib = os.path.dirname(os.__file__)
     executables = [os.path.realpath(sys.executable)]
     executables += sorted(glob.glob(os.path.join(stdlib, "lib-dynload", "*.so")))
+    site_packages = os.path.join(os.path.realpath(stdlib), "site-packages")
+    return plan_for([sys.executable, stdlib], executables, masks=[site_packages])
+
+
+def plan_for(
+    paths: Iterable[str], executables: Iterable[str] = (), masks: Iterable[str] = ()
+) -> tuple[Entry, ...]:
+    """A root holding `paths` (files or whole directories), the shared libraries the
+    `executables` load, the loader's cache, the devices, /dev/shm and /proc; each of
+    `masks` (a directory inside one of those) an empty one there. Paths that do not exist
+    are left out. One plan per toolchain: the sandbox's root for a program holds what its
+    language needs and nothing else."""
+    programs = list(executables)
+    libraries = shared_libraries(programs) if programs else []
     entries: dict[Entry, None] = {}
     # The loader cache: how the loader finds libraries outside its default directories.
-    files = [sys.executable, stdlib, *shared_libraries(executables), LOADER_CACHE]
-    for path in filter(os.path.exists, files):
+    for path in filter(os.path.exists, [*paths, *libraries, LOADER_CACHE]):
         _expose(entries, "bind", path)
-    site_packages = os.path.join(os.path.realpath(stdlib), "site-packages")
-    if os.path.isdir(site_packages):
-        _add(entries, "mask", site_packages)
+    for mask in masks:
+        if os.path.isdir(mask):
+            _add(entries, "mask", mask)
     for device in DEVICES:
         _expose(entries, "device", device)
     for kind, path in (("shm", "/dev/shm"), ("proc", "/proc")):
         _expose(entries, kind, path, directory=True)
-    return tuple(entries)
+    return _inside_binds_left_out(entries)
+
+
+def _inside_binds_left_out(entries: dict[Entry, None]) -> tuple[Entry, ...]:
+    """The entries without those a bound directory already shows: a directory, file, link
+    or bind inside a read-only bind could not be made there (and need not be)."""
+    bound = [path for kind, path, *_ in entries if kind == "bind" and os.path.isdir(path)]
+    bound_dirs = tuple(path.rstrip("/") + "/" for path in bound)
+    return tuple(
+        entry
+        for entry in entries
+        if entry[0] in ("mask", "device", "shm", "proc") or not entry[1].startswith(bound_dirs)
+    )
 
 
 def shared_libraries(files: list[str]) -> list[str]:
@@ -101,6 +127,11 @@ def _mirror(path: str, entries: dict[Entry, None]) -> str:
     so the path resolves inside the new root exactly as on the host."""
     current = "/"
     for part in path.strip("/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":  # from where the links so far led, as the kernel does (ldd: bin/../lib)
+            current = os.path.dirname(current)
+            continue
         candidate = os.path.join(current, part)
         if os.path.islink(candidate):
             _parents(entries, candidate)

@@ -20,7 +20,7 @@ from genetic_instruct.answers.python_code import choose_solution, python_blocks
 from genetic_instruct.errors import SeedFileError
 from genetic_instruct.rejection import Rejection
 
-OPTIONAL = ("tests", "id", "topic", "difficulty")
+OPTIONAL = ("tests", "id", "topic", "difficulty", "language")
 _REQUIRED = {
     "native": ("instruction", "solution"),
     "messages": ("messages",),

@@ -36,11 +36,12 @@ def check_seed_tests(cfg: Config, seed_file: SeedFile, say: Callable[[str], None
     key = _passed_key(seed_file, limits)
     if not cfg.execution.enabled or key in _passed_keys():
         return []
-    tested = [(seed, line) for seed, line in zip(seed_file.seeds, seed_file.lines) if seed.tests]
+    tested = [(seed, seed_file.where(i)) for i, seed in enumerate(seed_file.seeds) if seed.tests]
     results = run_many(
-        [(seed.solution, seed.tests or "") for seed, _ in tested],
+        [(seed.solution, seed.tests or "", seed.language) for seed, _ in tested],
         limits,
         cfg.execution.workers or None,
+        cfg.execution.service(),
     )
     failing = [
         (seed, line, result)
@@ -51,7 +52,7 @@ def check_seed_tests(cfg: Config, seed_file: SeedFile, say: Callable[[str], None
         _remember_passed(key)
     for seed, line, result in failing:
         say(
-            f"{seed_file.path}:{line}: seed {seed.id!r}: its solution fails its own tests "
+            f"{line}: seed {seed.id!r}: its solution fails its own tests "
             f"({result.status}: {result.detail})"
         )
     if failing and not cfg.allow_failing_seeds:

@@ -25,13 +25,15 @@ def screen_seeds(cfg: Config, seed_file: SeedFile) -> list[str]:
     matches = checker.matches([seed.instruction for seed in seed_file.seeds])
     found = [
         (seed, line, match)
-        for seed, line, match in zip(seed_file.seeds, seed_file.lines, matches)
+        for seed, line, match in zip(
+            seed_file.seeds, map(seed_file.where, range(len(seed_file.seeds))), matches
+        )
         if match is not None
     ]
     if found and not cfg.decontamination.allow_contaminated_seeds:
         seed, line, match = found[0]
         raise SeedFileError(
-            f"{seed_file.path}:{line}: seed {seed.id!r} matches benchmark problem "
+            f"{line}: seed {seed.id!r} matches benchmark problem "
             f"{match.problem} ({match.method}); {len(found)} of {len(seed_file.seeds)} seeds "
             "match. Remove them, or keep them as parents only (never exported) with "
             "decontamination.allow_contaminated_seeds=true"

@@ -220,6 +220,25 @@ class RunStore:
             yield Lineage(ident, origin, method, generation, tuple(orjson.loads(parents)))
 
     @state_errors
+    def languages(self) -> dict[str, int]:
+        """Offspring kept per language (seeds left out), most first; a record made before
+        records had languages is Python. SQLite reads it from the stored JSON."""
+        cursor = self._db.execute(
+            "SELECT coalesce(record ->> 'language', 'python'), count(*) FROM individuals "
+            "WHERE record ->> 'origin' != 'seed' GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        return {language: count for language, count in cursor}
+
+    @state_errors
+    def member_languages(self) -> list[str]:
+        """Every individual's language, in insertion order (a record made before records
+        had languages is Python); read from the stored JSON, no record parsed here."""
+        cursor = self._db.execute(
+            "SELECT coalesce(record ->> 'language', 'python') FROM individuals ORDER BY seq"
+        )
+        return [language for (language,) in cursor]
+
+    @state_errors
     def has_individual(self, ident: str) -> bool:
         """Whether `ident` is in the population (one lookup in the id index)."""
         found = self._db.execute("SELECT 1 FROM individuals WHERE id = ?", (ident,)).fetchone()

@@ -72,6 +72,10 @@ class Role(ABC, Generic[Subject, Reading]):
     def prompt(self, subject: Subject) -> str:
         """The request's text for this subject."""
 
+    def template_for(self, subject: Subject) -> PromptTemplate:
+        """The template this subject is asked with (its hash goes into the lineage)."""
+        return self.template
+
     @abstractmethod
     def parse(self, answer: str, subject: Subject) -> Reading:
         """Read a final answer (reasoning already removed); raise Rejection if unusable."""

@@ -3,7 +3,9 @@ tests) and the Tester (tests for a given solution).
 
 The solution is one of the answer's Python blocks, chosen as answers/python_code.py says;
 tests are taken from every Python block, in the forms models write them
-(answers/written_tests.py). A solution keeps the model's reasoning beside it (the thoughts
+(answers/written_tests.py). In the other languages the offspring's plan names, the prompt
+is that language's (prompts/languages.py) and the answer is read as strictly by
+answers/language_code.py. A solution keeps the model's reasoning beside it (the thoughts
 before the final answer, or returned apart by the server): an answer whose reasoning was
 cut or never ended is rejected before it is read, so what is kept is always whole.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from genetic_instruct.answers.language_code import language_files, read_program, tests_in
 from genetic_instruct.answers.python_code import choose_solution, python_blocks
 from genetic_instruct.answers.text import inline_reasoning
 from genetic_instruct.answers.written_tests import (
@@ -24,8 +27,10 @@ from genetic_instruct.answers.written_tests import (
 )
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.roles.base import Role, storable
+from genetic_instruct.languages import Language
 from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import PromptTemplate
+from genetic_instruct.prompts.languages import LanguagePrompts
 from genetic_instruct.rejection import Rejection
 
 
@@ -58,18 +63,28 @@ class CoderRole(Role[Candidate, Solved]):
 
     engine_role = "coder"
 
-    def __init__(self, template: PromptTemplate, max_solution_chars: int) -> None:
-        super().__init__(template)
+    def __init__(self, prompts: LanguagePrompts, max_solution_chars: int) -> None:
+        super().__init__(prompts.python)
+        self.prompts = prompts
         self.max_solution_chars = max_solution_chars
 
+    def template_for(self, cand: Candidate) -> PromptTemplate:
+        return self.prompts.template(Language(cand.plan.language))
+
     def prompt(self, cand: Candidate) -> str:
-        return self.template.render(instruction=cand.instruction)
+        return self.prompts.render(Language(cand.plan.language), instruction=cand.instruction)
 
     def read(self, completion: Completion, cand: Candidate) -> Solved:
         solved = super().read(completion, cand)
         return dataclasses.replace(solved, reasoning=storable(reasoning_of(completion)))
 
     def parse(self, answer: str, cand: Candidate) -> Solved:
+        language = Language(cand.plan.language)
+        if language is not Language.python:  # answers/language_code.py, as strict
+            solution, tests = read_program(answer, language, cand.instruction, False)
+            if len(solution) > self.max_solution_chars:
+                raise Rejection("solution_too_long")
+            return Solved(solution, tests)
         blocks = python_blocks(answer)
         if not blocks:
             raise Rejection("no_code")
@@ -96,10 +111,24 @@ class TesterRole(Role[Candidate, str]):
 
     engine_role = "tester"
 
+    def __init__(self, prompts: LanguagePrompts) -> None:
+        super().__init__(prompts.python)
+        self.prompts = prompts
+
+    def template_for(self, cand: Candidate) -> PromptTemplate:
+        return self.prompts.template(Language(cand.plan.language))
+
     def prompt(self, cand: Candidate) -> str:
-        return self.template.render(instruction=cand.instruction, solution=cand.solution)
+        language = Language(cand.plan.language)
+        return self.prompts.render(language, instruction=cand.instruction, solution=cand.solution)
 
     def parse(self, answer: str, cand: Candidate) -> str:
+        language = Language(cand.plan.language)
+        if language is not Language.python:
+            files = [f.code for f in language_files(answer, language) if tests_in(f.code, language)]
+            if not files:
+                raise Rejection("no_tests")
+            return files[-1]
         blocks = python_blocks(answer)
         if not blocks:
             raise Rejection("no_code")

@@ -18,9 +18,12 @@ from genetic_instruct.answers.text import (
     outside_fences,
     trim_chatter,
 )
+from genetic_instruct.evolution.language_choice import TRANSLATION
 from genetic_instruct.evolution.operators import OffspringPlan
 from genetic_instruct.evolution.roles.base import Role
+from genetic_instruct.languages import SYNTAX, Language
 from genetic_instruct.prompts import PromptTemplate
+from genetic_instruct.prompts.languages import LanguagePrompts
 from genetic_instruct.rejection import Rejection
 
 # "Task 1:", "**Task 2.**", "### Problem 3 -" ... at the start of a line, outside code. Bare
@@ -57,16 +60,26 @@ def _reject_empty(answer: str) -> Rejection:
 
 
 class CrossoverRole(Role[OffspringPlan, list[str]]):
-    """New tasks in the style of k parents, split on their "Task N:" headers."""
+    """New tasks in the style of k parents, split on their "Task N:" headers; in the
+    plan's language (code_crossover.txt for the languages other than Python)."""
 
     engine_role = "instructor"
+
+    def __init__(self, prompts: LanguagePrompts) -> None:
+        super().__init__(prompts.python)
+        self.prompts = prompts
+
+    def template_for(self, plan: OffspringPlan) -> PromptTemplate:
+        return self.prompts.template(Language(plan.language))
 
     def prompt(self, plan: OffspringPlan) -> str:
         examples = "\n\n".join(
             f"Example {i}:\n{parent.instruction.strip()}"
             for i, parent in enumerate(plan.parents, 1)
         )
-        return self.template.render(k=len(plan.parents), n=plan.n_tasks, examples=examples)
+        return self.prompts.render(
+            Language(plan.language), k=len(plan.parents), n=plan.n_tasks, examples=examples
+        )
 
     def parse(self, answer: str, plan: OffspringPlan) -> list[str]:
         """At most n tasks; an answer without any header counts as one task (small models
@@ -88,14 +101,27 @@ class MutationRole(Role[OffspringPlan, list[str]]):
 
     engine_role = "instructor"
 
-    def __init__(self, template: PromptTemplate, methods: dict[str, str]) -> None:
+    def __init__(
+        self, template: PromptTemplate, methods: dict[str, str], translation: PromptTemplate
+    ) -> None:
         super().__init__(template)
         self.methods = methods
+        self.translation = translation
+
+    def template_for(self, plan: OffspringPlan) -> PromptTemplate:
+        return self.translation if plan.method == TRANSLATION else self.template
 
     def prompt(self, plan: OffspringPlan) -> str:
         assert plan.method is not None
+        parent = plan.parents[0]
+        if plan.method == TRANSLATION:  # the same task, asked for in the plan's language
+            return self.translation.render(
+                source=SYNTAX[Language(parent.language)].title,
+                target=SYNTAX[Language(plan.language)].title,
+                instruction=parent.instruction,
+            )
         return self.template.render(
-            method=self.methods[plan.method], instruction=plan.parents[0].instruction
+            method=self.methods[plan.method], instruction=parent.instruction
         )
 
     def parse(self, answer: str, plan: OffspringPlan) -> list[str]:

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 from genetic_instruct.config import JUDGE_CRITERIA
 from genetic_instruct.evolution.fitness import SCORE_MAX, SCORE_MIN, JudgeVerdict
 from genetic_instruct.evolution.roles.base import Role
+from genetic_instruct.languages import Language
 from genetic_instruct.prompts import PromptTemplate
+from genetic_instruct.prompts.languages import fence_tag
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import ExecutionResult
 
@@ -104,6 +106,8 @@ class Judged(Protocol):
     def tests(self) -> str: ...
     @property
     def execution(self) -> ExecutionResult | None: ...
+    @property
+    def language(self) -> str: ...
 
 
 def execution_summary(cand: Judged) -> str:
@@ -125,10 +129,12 @@ class JudgeRole(Role[Judged, JudgeVerdict]):
         self.json_schema = JUDGE_SCHEMA if structured_output else None
 
     def prompt(self, cand: Judged) -> str:
-        tests = f"Unit tests:\n```python\n{cand.tests}\n```" if cand.tests else "No unit tests."
+        fence = fence_tag(Language(cand.language))
+        tests = f"Unit tests:\n```{fence}\n{cand.tests}\n```" if cand.tests else "No unit tests."
         return self.template.render(
             instruction=cand.instruction,
             solution=cand.solution,
+            fence=fence,
             tests=tests,
             execution=execution_summary(cand),
         )
