@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -14,18 +12,7 @@ from genetic_instruct.dedup.index import BUCKET_CAP
 ray = pytest.importorskip("ray")
 from genetic_instruct.executors.ray_dedup import RayBucketShards  # noqa: E402  (needs Ray)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster() -> Iterator[None]:
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-    )
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def _decisions(index: NearDuplicateIndex, batches: list[list[str]]) -> list[object]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,19 +30,7 @@ from genetic_instruct.executors.ray_colonies import (  # noqa: E402  (needs Ray)
     RayColonies,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster() -> Iterator[None]:
-    """One local Ray instance for the module: runs join it instead of starting their own."""
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-    )
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def _at(cfg: Config, run_dir: Path, **executor: object) -> Config:

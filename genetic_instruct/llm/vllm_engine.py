@@ -33,7 +33,9 @@ from genetic_instruct.llm.reproducibility import INVARIANT_ENV, batch_invariance
 from genetic_instruct.llm.stream import Deliver, InboxThread, RequestStream, drain
 from genetic_instruct.spawning import children_die_with_this_thread
 
-WATCH_REAP_S = 1.0  # for a dead engine process's exit status, to say how it died
+# How long to wait for a dead engine process's exit status, to say how it died: a killed
+# process holding gigabytes takes seconds to be reaped on a loaded machine.
+WATCH_REAP_S = 10.0
 
 
 def _is_cpu_build() -> bool:
@@ -233,11 +235,12 @@ class _ProcessWatch:
             return
         process.join(WATCH_REAP_S)
         code = process.exitcode
-        how = (
-            f"was killed by {signal.Signals(-code).name}"
-            if code is not None and code < 0
-            else f"exited with status {code}"
-        )
+        if code is None:
+            how = f"ended (its exit status was still unknown {WATCH_REAP_S:g} s later)"
+        elif code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with status {code}"
         self.lost = f"vLLM's engine process {process.name} (pid {process.pid}) {how}"
         outputs = getattr(client, "outputs_queue", None)  # vLLM 0.32's SyncMPClient
         if outputs is not None:
