@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from genetic_instruct.files.shipped import language_seeds_path
 from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import SandboxLimits, artefacts, run_many
-from genetic_instruct.sandbox.mutation_score import mutation_results
+from genetic_instruct.sandbox.mutation_score import TestedProgram, mutation_results
 from genetic_instruct.sandbox.remote import program_text
 from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.sandbox.toolchains import cpp, java, rust, toolchain
@@ -93,7 +93,7 @@ def measure(language: Language, k: int) -> tuple[str, ...]:
     plain_s = time.perf_counter() - started
     passed = sum(r.status == "passed" for r in results)
     programs = [
-        (s["solution"], s["tests"], r.runtime_s + r.compile_s, language)
+        TestedProgram(s["solution"], s["tests"], r.runtime_s + r.compile_s, language)
         for s, r in zip(tasks, results)
     ]
     started = time.perf_counter()

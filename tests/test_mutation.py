@@ -16,7 +16,7 @@ from genetic_instruct.errors import ConfigError
 from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.sandbox import SandboxLimits, SandboxUnavailable, run_tests
 from genetic_instruct.sandbox.mutants import OPERATORS, mutants
-from genetic_instruct.sandbox.mutation_score import mutation_results
+from genetic_instruct.sandbox.mutation_score import TestedProgram, mutation_results
 from genetic_instruct.seeding.seed_file import load_seeds
 from tests.conftest import make_config, run_cli
 
@@ -98,12 +98,14 @@ def sandbox() -> None:
     ],
 )
 def test_tests_that_never_call_the_solution_score_zero(sandbox: None, tests: str) -> None:
-    [result] = mutation_results([(RICH, tests, 1.0)], LIMITS, 5, seed=0)
+    [result] = mutation_results([TestedProgram(RICH, tests, 1.0)], LIMITS, 5, seed=0)
     assert result.mutants == 5 and result.killed == 0 and result.score == 0.0
 
 
 def test_real_tests_kill_most_mutants(sandbox: None) -> None:
-    programs = [(RICH, RICH_TESTS, 1.0)] + [(s.solution, s.tests or "", 1.0) for s in SEEDS[:4]]
+    programs = [TestedProgram(RICH, RICH_TESTS, 1.0)] + [
+        TestedProgram(s.solution, s.tests or "", 1.0) for s in SEEDS[:4]
+    ]
     results = mutation_results(programs, LIMITS, 5, seed=0)
     assert all(r.mutants > 0 for r in results)
     assert sum(r.score for r in results) / len(results) >= 0.8

@@ -16,7 +16,7 @@ import numpy as np
 from genetic_instruct.individual import Individual
 from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
-from genetic_instruct.sandbox.mutation_score import mutant_runs
+from genetic_instruct.sandbox.mutation_score import TestedProgram, mutant_runs
 
 MUTANTS_PER_FAULTY = 3  # mutants tried per faulty variant wanted (some survive the tests)
 
@@ -61,7 +61,10 @@ def make_specimens(
     references = run_many([(t.solution, t.tests or "", t.language) for t in tasks], limits, workers)
     passing = [(t, r) for t, r in zip(tasks, references) if r.status == "passed"]
     runs = mutant_runs(
-        [(t.solution, t.tests or "", r.runtime_s, Language(t.language)) for t, r in passing],
+        [
+            TestedProgram(t.solution, t.tests or "", r.runtime_s, Language(t.language))
+            for t, r in passing
+        ],
         limits,
         MUTANTS_PER_FAULTY * faulty_per_task,
         seed,

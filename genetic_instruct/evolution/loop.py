@@ -60,7 +60,7 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.prompts.languages import language_prompts
 from genetic_instruct.rejection import Rejection
-from genetic_instruct.sandbox.mutation_score import MutationResult, Program, mutation_results
+from genetic_instruct.sandbox.mutation_score import MutationResult, TestedProgram, mutation_results
 from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.state.generation_stats import GenerationStats
 from genetic_instruct.state.journal import Journal, verdict_key
@@ -310,17 +310,15 @@ class Evolution:
             cand.mutation = result
             go_on()
 
-        language = Language(cand.plan.language)
-        # A Python program's key and tuple are what they were before languages existed.
-        program: Program = (cand.solution, cand.tests, run.runtime_s)
-        if language is not Language.python:
-            program = (*program, language)
+        program = TestedProgram(
+            cand.solution, cand.tests, run.runtime_s, Language(cand.plan.language)
+        )
         limits, k, seed = self.sandbox_limits, self.cfg.execution.mutants, self.cfg.seed
         service = self.cfg.execution.service()
         measure = functools.partial(mutation_results, [program], limits, k, seed, 1, service)
         job = SandboxJob(
             "mutation",
-            verdict_key("mutation", *program, dataclasses.asdict(limits), k, seed),
+            verdict_key("mutation", *program.key(), dataclasses.asdict(limits), k, seed),
             lambda: measure()[0],
             MutationResult,
         )

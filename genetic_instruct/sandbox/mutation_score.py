@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from genetic_instruct.languages import Language
 from genetic_instruct.sandbox import ExecutionResult, SandboxLimits, run_many
@@ -47,8 +48,19 @@ def mutant_limits(limits: SandboxLimits, runtime_s: float) -> SandboxLimits:
     )
 
 
-# (solution, tests, seconds its tests took on it), and its language where not Python.
-Program = tuple[str, str, float] | tuple[str, str, float, Language]
+class TestedProgram(NamedTuple):
+    """A solution, its tests and the seconds they took on it: its mutants' time limits."""
+
+    solution: str
+    tests: str
+    seconds: float
+    language: Language = Language.python
+
+    def key(self) -> tuple[object, ...]:
+        """What a verdict key holds of it: a Python program's key is what it was before
+        programs had languages, so resumes replay its journaled measurement."""
+        plain = (self.solution, self.tests, self.seconds)
+        return plain if self.language is Language.python else (*plain, self.language)
 
 
 def program_mutants(solution: str, language: Language, k: int, seed: int) -> list[Mutant]:
@@ -59,7 +71,7 @@ def program_mutants(solution: str, language: Language, k: int, seed: int) -> lis
 
 
 def mutant_runs(
-    programs: Sequence[Program],
+    programs: Sequence[TestedProgram],
     limits: SandboxLimits,
     k: int,
     seed: int,
@@ -70,23 +82,19 @@ def mutant_runs(
     `seed`), each with its tests' run on it. All runs go to the sandbox in one parallel
     batch; results in input order. A mutant that does not build is left out: no mutant
     at all (Python's are compiled before they are kept)."""
-    languages = [program[3] if len(program) == 4 else Language.python for program in programs]
-    per_program = [
-        program_mutants(program[0], language, k, seed)
-        for program, language in zip(programs, languages)
-    ]
+    per_program = [program_mutants(p.solution, p.language, k, seed) for p in programs]
     jobs: list[tuple[str, str, Language]] = []
     job_limits = []
-    for program, language, variants in zip(programs, languages, per_program):
-        jobs += [(mutant.source, program[1], language) for mutant in variants]
-        job_limits += [mutant_limits(limits, program[2])] * len(variants)
+    for program, variants in zip(programs, per_program):
+        jobs += [(mutant.source, program.tests, program.language) for mutant in variants]
+        job_limits += [mutant_limits(limits, program.seconds)] * len(variants)
     outcomes = iter(run_many(jobs, job_limits, workers, service))
     runs = [[(mutant, next(outcomes)) for mutant in variants] for variants in per_program]
     return [[(m, r) for m, r in program if r.status != "compile_error"] for program in runs]
 
 
 def mutation_results(
-    programs: Sequence[Program],
+    programs: Sequence[TestedProgram],
     limits: SandboxLimits,
     k: int,
     seed: int,
