@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from genetic_instruct.dedup.in_order import Sketch
 from genetic_instruct.evolution.agreement import Attempted
 from genetic_instruct.evolution.fitness import JudgeVerdict
 from genetic_instruct.evolution.operators import OffspringPlan
@@ -22,7 +21,7 @@ class Candidate:
     plan: OffspringPlan
     instruction: str
     number: int = 0  # its place in the generation, in plan order: seeds and ties go by it
-    signature: np.ndarray | None = None
+    sketch: Sketch | None = None  # for near-duplicate checks, once it passed the population's
     solution: str = ""
     tests: str = ""
     execution: ExecutionResult | None = None  # the exported attempt's run

@@ -24,12 +24,14 @@ from genetic_instruct import faults
 from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_use, run_languages
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
-from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
+from genetic_instruct.dedup.from_config import build_contamination_checker, dedup_text
+from genetic_instruct.dedup.in_order import InOrderIndex
 from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.asking import ask_about
 from genetic_instruct.evolution.attempts import AttemptsStep
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.collection_pace import generation_pace
 from genetic_instruct.evolution.filters import (
     Contamination,
     CopyOfParent,
@@ -173,7 +175,10 @@ class Evolution:
         self.journal.reload()
         replayed_before = self.journal.replayed
         start = time.monotonic()
-        with self.display.stage("requests", None, self._acceptance()) as tracker:
+        with (
+            generation_pace(),
+            self.display.stage("requests", None, self._acceptance()) as tracker,
+        ):
 
             def answered(role: str, completion: Completion) -> None:
                 stats.count_tokens(role, completion.prompt_tokens, completion.completion_tokens)
@@ -187,7 +192,7 @@ class Evolution:
                 answered,
                 on_idle=lambda: self._screen(brood),
             )
-            gate = EarlierOffspring(self._empty_index(), stats.tried)
+            gate = EarlierOffspring(InOrderIndex(self.near_duplicates.index), stats.tried)
             stored = self.store.rejected_answer_counts()  # by the generations before
             samples = AnswerSamples(generation, self.cfg.rejected_samples, stored, gate)
             brood = Brood(generation, flow, gate, samples)
@@ -203,7 +208,7 @@ class Evolution:
         kept = brood.tally(stats, lambda verdict: judge_score(verdict, weights))
         survivors = [self._individual(c, generation) for c in kept]
         signature_dtype = self.near_duplicates.index.signature_dtype
-        signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
+        signatures = np.array([c.sketch.signature for c in kept if c.sketch], signature_dtype)
         stats.accepted = len(survivors)
         stats.population = len(self.population) + len(survivors)
         self.store.commit_generation(stats, survivors, signatures, brood.samples.kept())
@@ -360,9 +365,6 @@ class Evolution:
             brood.reject_answer(cand, str(reason), role.engine_role, completion)
 
         ask_about(self.cfg, brood, role, cand, accept, then, refused)
-
-    def _empty_index(self) -> NearDuplicateIndex:
-        return build_index(self.cfg, workers=1)
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:
         """The survivor, with the model and the prompt of each role the run asks."""
