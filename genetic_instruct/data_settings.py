@@ -68,6 +68,7 @@ FREE_KEYS = (
         )
     ),
     "executor.*",  # where colonies run, not what they make
+    "dedup.ray_shards",  # where the buckets live; the decisions are the same
     "calibration.at_start",  # measures the judge; gates only with fitness.threshold=auto
 )
 
