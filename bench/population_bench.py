@@ -110,9 +110,10 @@ class Growth:
     wall_s: float = 0.0
 
 
-def config(run_dir: Path, target: int, per_generation: int) -> Config:
+def config(run_dir: Path, target: int, per_generation: int, *more: str) -> Config:
     colonies = 8
     return make_config(
+        *more,
         "engine=scripted",
         f"run_dir={run_dir}",
         "progress=false",
@@ -313,7 +314,9 @@ def main() -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.copytree(args.continue_from, run_dir)
     print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; run directory {run_dir}", flush=True)
-    growth = grow(config(run_dir, args.target, args.per_generation), args.every)
+    # a run grown by another version of the code: its settings are the same
+    more = ["force_resume=true"] if args.continue_from else []
+    growth = grow(config(run_dir, args.target, args.per_generation, *more), args.every)
     print()
     print(report(growth, [*args.marks]))
     if not args.no_finish:

@@ -138,6 +138,11 @@ class Evolution:
         ]
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
+        roles = roles_in_use(cfg)  # and the model of each, the same for every survivor
+        self._models_by_role = (
+            roles,
+            {r: cfg.models[getattr(cfg.roles, r).model].path for r in roles},
+        )
 
     def _execution_steps(self) -> list[Step]:
         """Run the attempts, measure the tests of the one exported, gate on their strength."""
@@ -375,8 +380,7 @@ class Evolution:
             "tester": self.tester,
             "solver": self.attempts.solver,
         }
-        roles = roles_in_use(self.cfg)
-        models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}
+        roles, models = self._models_by_role
         hashes = {
             name: made_by[name].template_for(cand.plan if name == "instructor" else cand).hash
             for name in roles
