@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,11 @@ class Candidate:
     rejected: str | None = None  # why it was dropped
     gated: bool = False  # it reached the check against earlier offspring of its generation
 
+    @functools.cached_property
+    def id(self) -> str:
+        """Its content id (the instruction does not change once read): three checks ask."""
+        return content_id(self.instruction)
+
     @property
     def language(self) -> str:
         """What its solution and tests are written in: its plan's language."""
@@ -46,7 +52,7 @@ class Candidate:
         plan = self.plan
         assert self.verdict is not None
         return Individual(
-            id=content_id(self.instruction),
+            id=self.id,
             instruction=self.instruction,
             solution=self.solution,
             origin=plan.operator,

@@ -10,7 +10,6 @@ from genetic_instruct.dedup import NearDuplicateIndex
 from genetic_instruct.dedup.in_order import InOrderIndex, Sketch
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters.base import Filter
-from genetic_instruct.individual import content_id
 
 BATCH_REASON = "near_duplicate_batch"
 
@@ -36,7 +35,7 @@ class NearDuplicates(Filter):
         hits = self.index.query(signatures, keys)
         reasons: list[str | None] = []
         for cand, signature, row, hit in zip(candidates, signatures, keys.tolist(), hits):
-            if hit is not None or self.is_known(content_id(cand.instruction)):
+            if hit is not None or self.is_known(cand.id):
                 reasons.append("near_duplicate_population")
             else:
                 cand.sketch = Sketch(signature, tuple(row))
