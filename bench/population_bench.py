@@ -317,6 +317,8 @@ def main() -> None:
     # a run grown by another version of the code: its settings are the same
     more = ["force_resume=true"] if args.continue_from else []
     growth = grow(config(run_dir, args.target, args.per_generation, *more), args.every)
+    if args.continue_from:  # its first generation's time holds the resume's
+        growth.generations = growth.generations[1:]
     print()
     print(report(growth, [*args.marks]))
     if not args.no_finish:
