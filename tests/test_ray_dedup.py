@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -78,11 +79,25 @@ def test_a_lost_shard_stops_the_index_instead_of_missing_duplicates() -> None:
     sigs = index.signatures(["def add(a, b): return a + b", "print('hello')"])
     index.add(["a", "b"], sigs)
     ray.kill(buckets.actors[1])
+    _until_dead(buckets.actors[1])
     try:
         with pytest.raises(ShardLost, match="running the same command again resumes"):
             index.query(sigs)
     finally:
         buckets.close()
+
+
+def _until_dead(actor: object, timeout_s: float = 60.0) -> None:
+    """ray.kill only asks: a call made before the actor's worker hears it still answers
+    (seen under load). Wait until a call fails."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.size.remote(), timeout=5)  # type: ignore[attr-defined]
+        except ray.exceptions.RayError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the killed shard still answers")
 
 
 def _run(run_dir: Path, *overrides: str) -> Config:
