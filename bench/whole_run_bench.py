@@ -13,8 +13,12 @@ request body it forwards. Each tool is measured the same way, back to back:
     bare aiohttp client at the same concurrency.
 
 Completion tokens come from the server's /metrics over each one's wall time; a tool's
-share is (b)'s rate over (a)'s. `--before DIR` also runs the CLI of another checkout
-(main, say) in the same pass, replayed likewise.
+share is (b)'s rate over (a)'s. The proxy also times every request, so each run says how
+full it kept the server (mean of min(in flight, concurrency) / concurrency over its wall
+time), when its first request went out and how long it ran after its last answer: on a
+shared machine the load of other processes moves tok/s a lot, and these hardly.
+`--before DIR` also runs the CLI of another checkout (main, say) in the same pass,
+replayed likewise.
 
     .venv/bin/python -m bench.whole_run_bench            # ~25 min on 2 cores
 """
@@ -56,6 +60,26 @@ class Recording:
     bodies: list[dict[str, Any]] = field(default_factory=list)  # chat requests, as sent
     in_flight: int = 0
     peak: int = 0  # most chat requests in flight at once
+    changes: list[tuple[float, int]] = field(default_factory=list)  # (perf_counter, in flight)
+
+    def change(self, by: int) -> None:
+        self.in_flight += by
+        self.peak = max(self.peak, self.in_flight)
+        self.changes.append((time.perf_counter(), self.in_flight))
+
+    def reset(self) -> None:
+        self.bodies, self.peak, self.changes = [], 0, []
+
+    def fullness(self, start: float, end: float, concurrency: int) -> float:
+        """How full the tool kept the server from `start` to `end`: the mean of
+        min(in flight, concurrency) / concurrency over that time. Unlike tok/s, the load of
+        other processes on the machine hardly moves it."""
+        area, at, level = 0.0, start, 0
+        for when, now in self.changes:
+            area += min(level, concurrency) * (when - at)
+            at, level = when, now
+        area += min(level, concurrency) * (end - at)
+        return area / (concurrency * (end - start))
 
 
 @contextmanager
@@ -78,8 +102,7 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, Recording]]:
                 chat = request.method == "POST" and request.path == CHAT
                 if chat:
                     record.bodies.append(json.loads(body))
-                    record.in_flight += 1
-                    record.peak = max(record.peak, record.in_flight)
+                    record.change(+1)
                 try:
                     headers = {"Content-Type": request.headers.get("Content-Type", "")}
                     async with session.request(
@@ -91,7 +114,7 @@ def recording_proxy(upstream: str) -> Iterator[tuple[str, Recording]]:
                         )
                 finally:
                     if chat:
-                        record.in_flight -= 1
+                        record.change(-1)
 
             app = web.Application(client_max_size=64 * 2**20)
             app.router.add_route("*", "/{tail:.*}", forward)
@@ -193,17 +216,22 @@ def timed(command: Sequence[str], env: dict[str, str] | None = None) -> float:
 
 
 HEAD = (
-    "| tool | path | requests | peak in flight | completion tokens | s | tok/s | share |\n"
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| tool | path | requests | peak in flight | server kept full | first request at | "
+    "after last answer | completion tokens | s | tok/s | share |\n"
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 
 
 def measure(label: str, run: Any, upstream: str, record: Recording, concurrency: int) -> list[str]:
     """(b) `run()` through the proxy, then (a) its bodies replayed; two table rows."""
-    record.bodies, record.peak = [], 0
+    record.reset()
     before = generation_tokens(upstream + "/v1")
+    started = time.perf_counter()
     seconds = run()
+    ended = time.perf_counter()
     tokens = generation_tokens(upstream + "/v1") - before
+    full = record.fullness(started, ended, concurrency)
+    head, tail = record.changes[0][0] - started, ended - record.changes[-1][0]
     bodies = list(record.bodies)
     started = time.perf_counter()
     replay(upstream, bodies, concurrency)
@@ -213,9 +241,11 @@ def measure(label: str, run: Any, upstream: str, record: Recording, concurrency:
     load = os.getloadavg()[0]
     rows = [
         f"| {label} | (a) ceiling: its {len(bodies)} bodies at once, bare client | "
-        f"{len(bodies)} | {concurrency} | {raw_tokens:.0f} | {raw_s:.1f} | {ceiling:.1f} | 1.00 |",
+        f"{len(bodies)} | {concurrency} | | | | {raw_tokens:.0f} | {raw_s:.1f} | {ceiling:.1f} "
+        "| 1.00 |",
         f"| {label} | (b) the whole run, end to end | {len(bodies)} | {record.peak} | "
-        f"{tokens:.0f} | {seconds:.1f} | {rate:.1f} | **{rate / ceiling:.2f}** |",
+        f"{full:.2f} | {head:.1f} s | {tail:.1f} s | {tokens:.0f} | {seconds:.1f} | {rate:.1f} "
+        f"| **{rate / ceiling:.2f}** |",
     ]
     print("\n".join(rows), f"(load {load:.1f})", flush=True)
     return rows
