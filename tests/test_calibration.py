@@ -359,21 +359,24 @@ class _Timeline(ScriptedEngine):
         return super().generate(requests, answered)
 
 
+# Calibrated beside generation 1, whose random verdicts (fitness.threshold=6) wait for it.
+BESIDE = [
+    *SCRIPTED,
+    "calibration.tasks=6",
+    "calibration.faulty_per_task=1",
+    "calibration.resamples=200",
+    "calibration.at_start=true",
+    "fitness.threshold=6",  # random verdicts: some kept, some below it, decided late
+    "evolution.max_generations=1",
+    "execution.enabled=false",
+]
+
+
 def test_calibration_runs_beside_generation_one_and_changes_no_record(tmp_path: Path) -> None:
     """Generation 1's Instructor requests go out before the calibration's last answer is in
     (its specimens are still in the sandbox then), and only verdicts wait for it: the
     records, counts and calibration are those of a run whose calibration came first."""
-    overrides = [
-        *SCRIPTED,
-        "calibration.tasks=6",
-        "calibration.faulty_per_task=1",
-        "calibration.resamples=200",
-        "calibration.at_start=true",
-        "fitness.threshold=6",  # random verdicts: some kept, some below it, decided late
-        "evolution.max_generations=1",
-        "execution.enabled=false",
-    ]
-    beside = make_config(f"run_dir={tmp_path / 'beside'}", *overrides)
+    beside = make_config(f"run_dir={tmp_path / 'beside'}", *BESIDE)
     engine = _Timeline()
     run(beside, engines={"default": engine})
     calibration = {request_seed(beside.seed, CALIBRATION_GENERATION, "judge", i) for i in range(12)}
@@ -388,7 +391,7 @@ def test_calibration_runs_beside_generation_one_and_changes_no_record(tmp_path: 
     ]
     assert len(answered) == 12 and sent[0] < answered[-1]
 
-    first = make_config(f"run_dir={tmp_path / 'first'}", *overrides)
+    first = make_config(f"run_dir={tmp_path / 'first'}", *BESIDE)
     calibrate_run(first)
     run(first)
     records = dataset_records(tmp_path / "beside" / "dataset.jsonl")
@@ -398,3 +401,27 @@ def test_calibration_runs_beside_generation_one_and_changes_no_record(tmp_path: 
     assert records and stats[0].rejected["below_fitness_threshold"] > 0
     found = [_calibration(tmp_path / name) for name in ("beside", "first")]
     assert [{**f, "seconds": None} for f in found] == [{**found[1], "seconds": None}] * 2
+
+
+def test_a_run_killed_while_its_calibration_rides_along_resumes_without_paying_twice(
+    tmp_path: Path,
+) -> None:
+    """Killed among the judge's answers of generation 1 and its calibration, the run
+    resumes to the records and calibration of an uninterrupted one, and sends no
+    journaled request again."""
+    run_dir, log = tmp_path / "run", tmp_path / "requests.log"
+    args = [f"run_dir={run_dir}", *BESIDE, f"+models.default.engine_args.request_log={log}"]
+    # answers take 50 ms, so the journal (flushed every 0.5 s) holds some when it dies
+    killed = run_cli(*args, "+models.default.engine_args.latency_s=0.05", crash_at="judge:8")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (run_dir / "calibration.json").exists()
+    with RunStore(run_dir) as store:
+        journaled = store.journal_keys()
+    before = len(log.read_text().split())
+    assert run_cli(*args).returncode == 0
+    assert journaled and not journaled & set(log.read_text().split()[before:])
+    whole = tmp_path / "whole"
+    assert run_cli(f"run_dir={whole}", *BESIDE).returncode == 0
+    records = dataset_records(run_dir / "dataset.jsonl")
+    assert records and records == dataset_records(whole / "dataset.jsonl")
+    assert {**_calibration(run_dir), "seconds": None} == {**_calibration(whole), "seconds": None}
