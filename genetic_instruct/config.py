@@ -320,6 +320,12 @@ class DedupConfig:
     shingle_size: int = 3
     normalize: Normalize = Normalize.code
     compare: DedupCompare = DedupCompare.instruction
+    # 0: the LSH buckets live in this process (and in run_dir/dedup-index, for a resume).
+    # N: sharded by band over N Ray actors on the cluster executor.* reaches (started here
+    # without executor.address), one CPU each, for populations whose buckets outgrow one
+    # machine (~4.3 GB at 15M texts); the driver decides as before, so the dataset is the
+    # same. The shards are rebuilt from the store's signatures at each start. Needs Ray.
+    ray_shards: int = 0
 
 
 @dataclass

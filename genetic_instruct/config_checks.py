@@ -138,6 +138,12 @@ def validate(cfg: Config) -> None:
         "must divide dedup.num_perm",
     )
     _require(dd.shingle_size >= 1, "dedup.shingle_size", "must be >= 1")
+    _require(dd.ray_shards >= 0, "dedup.ray_shards", "must be >= 0 (0: buckets in this process)")
+    _require(
+        dd.ray_shards == 0 or importlib.util.find_spec("ray") is not None,
+        "dedup.ray_shards",
+        "shards live on Ray actors: pip install 'genetic-instruct[ray]'",
+    )
     _require(cfg.export.rows_per_shard >= 1, "export.rows_per_shard", "must be >= 1")
     _validate_executor(cfg.executor)
 

@@ -2,9 +2,10 @@
 
 A run's fingerprint is its config as dotted keys, without the keys that only say how long
 to run, where to write or how to reach an engine (FREE_KEYS), plus the hash of each prompt
-template and the digest of the seed tasks' content. Two configs with equal fingerprints
-make the same data from the same seed. A new setting belongs in FREE_KEYS unless changing
-it changes what the run makes.
+template as the run's languages fill it (what the models see, not how the file spells
+it) and the digest of the seed tasks' content. Two configs with equal fingerprints make
+the same data from the same seed. A new setting belongs in FREE_KEYS unless changing it
+changes what the run makes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import dataclasses
 import fnmatch
 from typing import Any
 
-from genetic_instruct.config import Config
+from genetic_instruct.config import Config, run_languages
+from genetic_instruct.individual import text_hash
+from genetic_instruct.languages import Language
 from genetic_instruct.prompts import load_templates
+from genetic_instruct.prompts.languages import as_seen
 
 SEEDS_KEY = "seeds.sha256"  # the seed tasks' content; the path (`seeds`) may change
+PROMPTS = "prompts."  # prompts.<template name>: its hash as the run's languages fill it
 # Dotted keys (fnmatch patterns) that may change between a run and its resume.
 FREE_KEYS = (
     "run_dir",
@@ -68,6 +73,7 @@ FREE_KEYS = (
         )
     ),
     "executor.*",  # where colonies run, not what they make
+    "dedup.ray_shards",  # where the buckets live; the decisions are the same
     "calibration.at_start",  # measures the judge; gates only with fitness.threshold=auto
 )
 
@@ -88,11 +94,13 @@ def matches(key: str, patterns: tuple[str, ...]) -> bool:
 
 def fingerprint(cfg: Config, seeds_digest: str | None = None) -> dict[str, Any]:
     """The settings that shape the data, as dotted keys, plus the prompt templates' hashes
-    and the seed tasks' digest (when known)."""
+    (as the run's languages fill them) and the seed tasks' digest (when known)."""
     flat = _flatten(dataclasses.asdict(cfg))
     kept = {key: value for key, value in flat.items() if not matches(key, FREE_KEYS)}
-    for name, template in load_templates().items():
-        kept[f"prompts.{name}"] = template.hash
+    languages = [language for language in Language if language in run_languages(cfg)]
+    templates = load_templates()
+    for name in templates:
+        kept[f"{PROMPTS}{name}"] = text_hash(as_seen(templates, name, languages))
     if seeds_digest is not None:
         kept[SEEDS_KEY] = seeds_digest
     return kept

@@ -60,13 +60,18 @@ class Individual:
     language: str = "python"  # what the solution and its tests are written in (languages.py)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """The stored record: a new dict of the fields, whose dicts and lists are the
+        individual's own (records are written and read, never edited; a deep copy, as
+        dataclasses.asdict makes, cost 150 us a survivor at its commit)."""
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["parents"] = list(self.parents)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Individual:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _FIELD_NAMES}
         values["parents"] = tuple(values.get("parents", ()))
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Individual))

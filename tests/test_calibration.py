@@ -292,7 +292,7 @@ def test_a_run_made_before_calibration_existed_resumes(tmp_path: Path) -> None:
     at_defaults = ("calibration.tasks=40", "calibration.faulty_per_task=2")  # not the demo's
     cfg = make_config("engine=scripted", f"run_dir={tmp_path / 'run'}", *at_defaults)
     store = RunStore(cfg.run_dir)
-    store.journal_record("judge", [("key", Completion("answer"))])  # past its seeds
+    store.journal_write([("judge", "key", Completion("answer"))])  # past its seeds
     older = {k: v for k, v in fingerprint(cfg).items() if not k.startswith("calibration.")}
     store.meta.set(SETTINGS, older)
     check_resume(store, cfg)

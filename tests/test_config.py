@@ -88,6 +88,7 @@ def test_missing_mandatory_model_path_is_named() -> None:
         (["models.default.engine=tgi"], "config key models.default.engine: Invalid value 'tgi'"),
         (["execution.network=open"], "config key execution.network: Invalid value 'open'"),
         (["execution.wall_seconds=0"], "config key execution.wall_seconds: must be positive"),
+        (["dedup.ray_shards=-1"], "config key dedup.ray_shards: must be >= 0"),
         (["export.format=csv"], "config key export.format: Invalid value 'csv'"),
         (["executor.kind=dask"], "config key executor.kind: Invalid value 'dask'"),
         (["roles.coder.temperature=0.1=2"], "override 'roles.coder.temperature=0.1=2'"),

@@ -11,6 +11,7 @@ import numpy as np
 
 from genetic_instruct.config import BenchmarkFileConfig, Config, FilterConfig
 from genetic_instruct.dedup.from_config import build_contamination_checker, build_index
+from genetic_instruct.dedup.in_order import InOrderIndex, Sketch
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters import (
     Contamination,
@@ -79,12 +80,12 @@ def test_near_duplicates_of_the_population(scripted_config: Config) -> None:
     step = NearDuplicates(index, known.__contains__, lambda c: c.instruction)
     first = Candidate(_PLAN, _TASK + " The intervals are closed and may overlap each other.")
     rejected: Counter[str] = Counter()
-    assert step.apply([first], rejected) == [first] and first.signature is not None
-    step.add([content_id(first.instruction)], first.signature[None, :])
+    assert step.apply([first], rejected) == [first] and first.sketch is not None
+    step.add([content_id(first.instruction)], first.sketch.signature[None, :])
     known.add(content_id(first.instruction))
     again = Candidate(_PLAN, first.instruction)
     other = Candidate(_PLAN, "Count the vowels in each word of a sentence and return a dict.")
-    assert step.apply([again, other], rejected) == [other] and other.signature is not None
+    assert step.apply([again, other], rejected) == [other] and other.sketch is not None
     assert rejected == {"near_duplicate_population": 1}
 
 
@@ -137,11 +138,12 @@ def test_earlier_offspring_in_any_arrival_order_match_the_batch_in_order(
     expected = {offered[j] for j, copy in enumerate(in_order) if copy is not None}
     assert expected == {2, 5}  # chain[2] stays: it only copies a copy
     rng = np.random.default_rng(7)
+    sketches = [Sketch(sig, tuple(keys)) for sig, keys in zip(sigs, index.band_keys(sigs).tolist())]
     for _ in range(20):
-        gate = EarlierOffspring(build_index(scripted_config, workers=1), len(texts))
+        gate = EarlierOffspring(InOrderIndex(index), len(texts))
         for n in rng.permutation(len(texts)).tolist():
             if n in skipped:
                 gate.skip(n)
             else:
-                gate.offer(n, sigs[n])
+                gate.offer(n, sketches[n])
         assert {n for n in range(len(texts)) if gate.duplicate(n)} == expected

@@ -6,6 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
+from genetic_instruct.config import ROLES
+from genetic_instruct.evolution.requests import request_seed
 from genetic_instruct.llm.base import ChatRequest, Sampling
 from genetic_instruct.llm.openai_wire import chat_payload, parse_chat_response
 from genetic_instruct.llm.vllm_engine import _by_template_kwargs
@@ -45,3 +49,19 @@ def test_only_content_is_the_answer_and_bad_text_is_made_storable() -> None:
     }
     completion = parse_chat_response(body)
     assert completion.text == "final \ufffd" and completion.finish_reason == "length"
+
+
+def test_request_seeds_are_numpy_seed_sequences_first_words() -> None:
+    """The seeds made a block at a time are the ones every run so far was sampled with
+    (journals and datasets hold them): SeedSequence's, for run seeds of one and several
+    32-bit words, every role, first and later attempts, indexes across blocks."""
+    rng = np.random.default_rng(5)
+    for run_seed in [0, 1, 1234, 2**32 - 1, 2**32, 2**63 + 7]:
+        for role in ROLES:
+            for attempt in (0, 1, 3):
+                generation = int(rng.integers(0, 500))
+                for index in [0, 1, 4095, 4096, int(rng.integers(0, 2**20)), 2**32 - 1]:
+                    entropy = [run_seed, generation, ROLES.index(role), index]
+                    entropy += [attempt] if attempt else []
+                    expected = np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF
+                    assert request_seed(run_seed, generation, role, index, attempt) == expected

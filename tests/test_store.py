@@ -61,8 +61,8 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_journal_keeps_answers_but_not_failures(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.journal_record(
-        "coder", [("k1", Completion("ok", 3, 4)), ("k2", Completion("", error="x"))]
+    store.journal_write(
+        [("coder", "k1", Completion("ok", 3, 4)), ("coder", "k2", Completion("", error="x"))]
     )
     found = store.journal_lookup(["k1", "k2", "k3"])
     assert found == {"k1": Completion("ok", 3, 4)}
@@ -83,7 +83,7 @@ def test_a_journaled_answer_no_longer_believed_is_asked_again(tmp_path: Path, st
     """Journals of earlier versions kept whatever a server said; a replay refuses what a
     fresh answer would be refused for, and the request goes to the engine again."""
     store = RunStore(tmp_path)
-    store.journal_record("coder", [("good", Completion("fine", 3, 4))])
+    store.journal_write([("coder", "good", Completion("fine", 3, 4))])
     store._db.execute(
         "INSERT INTO journal (key, role, completion) VALUES (?, ?, ?)", ("bad", "coder", stored)
     )
@@ -101,8 +101,8 @@ def test_a_journaled_lone_surrogate_is_made_storable(tmp_path: Path) -> None:
 
 def test_a_commit_empties_the_journal_with_the_generation(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.journal_record("coder", [("k1", Completion("ok", 3, 4))])
-    store.verdict_record([("execution", "v1", {"status": "passed"})])
+    store.journal_write([("coder", "k1", Completion("ok", 3, 4))])
+    store.journal_write(verdicts=[("execution", "v1", {"status": "passed"})])
     store.commit_generation(GenerationStats(1), [_ind(0)], np.zeros((1, 4), np.uint32))
     assert store.journal_keys() == set() and store.verdict_keys() == set()
 
@@ -111,7 +111,7 @@ def test_verdicts_round_trip_with_what_a_program_printed(tmp_path: Path) -> None
     """A lone surrogate is valid in a str but not in UTF-8: stored escaped, read back as is."""
     store = RunStore(tmp_path)
     printed = {"status": "failed", "stdout": "caf\u00e9 \ud800", "passed": 1}
-    store.verdict_record([("execution", "v1", printed)])
+    store.journal_write(verdicts=[("execution", "v1", printed)])
     assert store.verdict_lookup("v1") == printed and store.verdict_lookup("v2") is None
     assert store.integrity_problems() == []
 

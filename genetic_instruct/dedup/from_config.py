@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genetic_instruct.config import Config, DecontaminationConfig, DedupCompare
+from genetic_instruct.dedup.buckets import Buckets
 from genetic_instruct.dedup.decontamination import (
     BenchmarkSource,
     ContaminationChecker,
@@ -23,10 +24,14 @@ def dedup_text(compare: DedupCompare, instruction: str, solution: str) -> str:
 
 
 def build_index(
-    cfg: Config, workers: int | None = None, directory: Path | None = None
+    cfg: Config,
+    workers: int | None = None,
+    directory: Path | None = None,
+    buckets: Buckets | None = None,
 ) -> NearDuplicateIndex:
     """`workers=1` for an index that only ever sees a few rows at a time; `directory`
-    keeps the population's index between runs (see NearDuplicateIndex)."""
+    keeps the population's index between runs, `buckets` holds its LSH buckets elsewhere
+    (see NearDuplicateIndex)."""
     dd = cfg.dedup
     return NearDuplicateIndex(
         threshold=dd.threshold,
@@ -37,6 +42,7 @@ def build_index(
         seed=cfg.seed + 1,
         workers=workers,
         directory=directory,
+        buckets=buckets,
     )
 
 

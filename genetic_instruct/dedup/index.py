@@ -145,6 +145,11 @@ class NearDuplicateIndex:
         return self._bands.rows
 
     @property
+    def min_agreeing(self) -> int:
+        """Equal signature positions (of num_perm) that make two items near-duplicates."""
+        return self._min_agreeing
+
+    @property
     def nbytes(self) -> int:
         """Bytes of memory held (buckets and keys), for reports."""
         return self._table.nbytes + self._keys.nbytes
@@ -169,14 +174,19 @@ class NearDuplicateIndex:
         """``(len(texts), num_perm)`` MinHash signatures, the same in every process."""
         return self._hasher.signatures(texts)
 
-    def query(self, signatures: np.ndarray) -> list[str | None]:
+    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """``(n, bands)`` bucket keys of ``(n, num_perm)`` signatures."""
+        return self._bands.keys(self._as_signatures(signatures))
+
+    def query(self, signatures: np.ndarray, keys: np.ndarray | None = None) -> list[str | None]:
         """Per row, the key of the indexed item most similar to it among those with
-        estimated Jaccard >= threshold, or None."""
+        estimated Jaccard >= threshold, or None. `keys`: the rows' band_keys, when the
+        caller has them already."""
         sigs = self._as_signatures(signatures)
         result: list[str | None] = [None] * len(sigs)
         if not len(self) or not len(sigs):
             return result
-        positions, items = self._table.lookup(self._bands.keys(sigs))
+        positions, items = self._table.lookup(self._bands.keys(sigs) if keys is None else keys)
         rows, items = _unique_pairs(positions // self.bands, items)
         candidates = self._signatures.rows(items)
         agreeing = _agreeing(sigs, rows, candidates, np.arange(items.size))

@@ -55,9 +55,9 @@ class Brood:
 
     def offer(self, cand: Candidate) -> None:
         """The candidate reaches the check against earlier offspring."""
-        assert cand.signature is not None
+        assert cand.sketch is not None
         cand.gated = True
-        self.gate.offer(cand.number, cand.signature)
+        self.gate.offer(cand.number, cand.sketch)
 
     def reject(self, cand: Candidate, reason: str) -> None:
         cand.rejected = reason

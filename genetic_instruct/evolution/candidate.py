@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from genetic_instruct.dedup.in_order import Sketch
 from genetic_instruct.evolution.agreement import Attempted
 from genetic_instruct.evolution.fitness import JudgeVerdict
 from genetic_instruct.evolution.operators import OffspringPlan
@@ -22,7 +22,7 @@ class Candidate:
     plan: OffspringPlan
     instruction: str
     number: int = 0  # its place in the generation, in plan order: seeds and ties go by it
-    signature: np.ndarray | None = None
+    sketch: Sketch | None = None  # for near-duplicate checks, once it passed the population's
     solution: str = ""
     tests: str = ""
     execution: ExecutionResult | None = None  # the exported attempt's run
@@ -33,6 +33,11 @@ class Candidate:
     fitness: float = 0.0
     rejected: str | None = None  # why it was dropped
     gated: bool = False  # it reached the check against earlier offspring of its generation
+
+    @functools.cached_property
+    def id(self) -> str:
+        """Its content id (the instruction does not change once read): three checks ask."""
+        return content_id(self.instruction)
 
     @property
     def language(self) -> str:
@@ -47,7 +52,7 @@ class Candidate:
         plan = self.plan
         assert self.verdict is not None
         return Individual(
-            id=content_id(self.instruction),
+            id=self.id,
             instruction=self.instruction,
             solution=self.solution,
             origin=plan.operator,

@@ -32,6 +32,10 @@ T = TypeVar("T")
 POLL_S = 0.2  # how often a wait for answers looks at Ctrl-C
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class SandboxJob(Generic[T]):
     """A run in the sandbox: `run` does it; `key` (journal.verdict_key) hashes what
@@ -163,8 +167,13 @@ class Flow:
             self.close()
 
     def close(self) -> None:
-        """Journal what was answered; stop the streams and the sandbox's queue."""
+        """Journal what was answered; stop the streams and the sandbox's queue; let go of
+        the callbacks, which hold the generation's offspring (and through them this flow:
+        a cycle only a full collection would free)."""
         self._journal.flush()
+        self._on_idle = _nothing
+        self._steps.clear()
+        self._held.clear()
         for _, stream in self._streams.values():
             stream.close()
         self._streams.clear()

@@ -24,13 +24,15 @@ from genetic_instruct import faults
 from genetic_instruct.config import Config, DedupCompare, TestsFrom, roles_in_use, run_languages
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.dedup import NearDuplicateIndex
-from genetic_instruct.dedup.from_config import build_contamination_checker, build_index, dedup_text
+from genetic_instruct.dedup.from_config import build_contamination_checker, dedup_text
+from genetic_instruct.dedup.in_order import InOrderIndex
 from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.asking import ask_about
 from genetic_instruct.evolution.attempts import AttemptsStep
 from genetic_instruct.evolution.awaited_gate import AwaitedGate, GateToCome
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
+from genetic_instruct.evolution.collection_pace import generation_pace
 from genetic_instruct.evolution.filters import (
     Contamination,
     CopyOfParent,
@@ -137,6 +139,11 @@ class Evolution:
         ]
         self._run_tried = 0  # over the generations run by this process, for the display
         self._run_accepted = 0
+        roles = roles_in_use(cfg)  # and the model of each, the same for every survivor
+        self._models_by_role = (
+            roles,
+            {r: cfg.models[getattr(cfg.roles, r).model].path for r in roles},
+        )
 
     def _execution_steps(self) -> list[Step]:
         """Run the attempts, measure the tests of the one exported, gate on their strength."""
@@ -174,7 +181,10 @@ class Evolution:
         self.journal.reload()
         replayed_before = self.journal.replayed
         start = time.monotonic()
-        with self.display.stage("requests", None, self._acceptance()) as tracker:
+        with (
+            generation_pace(),
+            self.display.stage("requests", None, self._acceptance()) as tracker,
+        ):
 
             def answered(role: str, completion: Completion) -> None:
                 tracker.answered(role, completion.completion_tokens)
@@ -189,7 +199,7 @@ class Evolution:
                 answered,
                 on_idle=lambda: self._screen(brood),
             )
-            gate = EarlierOffspring(self._empty_index(), stats.tried)
+            gate = EarlierOffspring(InOrderIndex(self.near_duplicates.index), stats.tried)
             stored = self.store.rejected_answer_counts()  # by the generations before
             samples = AnswerSamples(generation, self.cfg.rejected_samples, stored, gate)
             brood = Brood(generation, flow, gate, samples)
@@ -210,7 +220,7 @@ class Evolution:
         kept = brood.tally(stats, lambda verdict: judge_score(verdict, weights))
         survivors = [self._individual(c, generation) for c in kept]
         signature_dtype = self.near_duplicates.index.signature_dtype
-        signatures = np.array([c.signature for c in kept], dtype=signature_dtype)
+        signatures = np.array([c.sketch.signature for c in kept if c.sketch], signature_dtype)
         stats.accepted = len(survivors)
         stats.population = len(self.population) + len(survivors)
         self.store.commit_generation(stats, survivors, signatures, brood.samples.kept())
@@ -370,9 +380,6 @@ class Evolution:
 
         ask_about(self.cfg, brood, role, cand, accept, then, refused, hold=hold)
 
-    def _empty_index(self) -> NearDuplicateIndex:
-        return build_index(self.cfg, workers=1)
-
     def _individual(self, cand: Candidate, generation: int) -> Individual:
         """The survivor, with the model and the prompt of each role the run asks."""
         made_by: dict[str, Role[Any, Any]] = {
@@ -382,8 +389,7 @@ class Evolution:
             "tester": self.tester,
             "solver": self.attempts.solver,
         }
-        roles = roles_in_use(self.cfg)
-        models = {name: self.cfg.models[getattr(self.cfg.roles, name).model].path for name in roles}
+        roles, models = self._models_by_role
         hashes = {
             name: made_by[name].template_for(cand.plan if name == "instructor" else cand).hash
             for name in roles

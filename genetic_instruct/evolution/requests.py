@@ -8,11 +8,13 @@ journal answers them. Generation 0 holds the seeds and asks no model; the judge 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from genetic_instruct.config import ROLES, Config, RoleConfig
+from genetic_instruct.evolution.seed_sequence import first_words
 from genetic_instruct.llm.base import ChatRequest, Sampling
 
 CALIBRATION_GENERATION = 0
@@ -22,11 +24,25 @@ CALIBRATION_STAGE = "calibration"
 
 
 def request_seed(run_seed: int, generation: int, role: str, index: int, attempt: int = 0) -> int:
-    """A request's sampling seed, from its place in the run (not from wall time or order).
-    `attempt` numbers the solutions of one task (execution.attempts); the first keeps the
-    seed requests had before attempts existed, so journals and datasets stay as they were."""
-    entropy = [run_seed, generation, ROLES.index(role), index, *([attempt] if attempt else [])]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0] & 0x7FFFFFFF)
+    """A request's sampling seed, from its place in the run (not from wall time or order):
+    `SeedSequence([run_seed, generation, role's number, index, *([attempt] if attempt
+    else [])])`'s first word, 31 bits. `attempt` numbers the solutions of one task
+    (execution.attempts); the first keeps the seed requests had before attempts existed,
+    so journals and datasets stay as they were."""
+    if not 0 <= index < 2**32:
+        raise ValueError(f"request index out of range: {index}")
+    block = _seed_block(run_seed, generation, ROLES.index(role), attempt, index // _BLOCK)
+    return int(block[index % _BLOCK])
+
+
+_BLOCK = 4096  # seeds made at once: a generation's requests of a role come in index order
+
+
+@functools.lru_cache(maxsize=64)
+def _seed_block(run_seed: int, generation: int, role: int, attempt: int, block: int) -> np.ndarray:
+    indexes = np.arange(block * _BLOCK, (block + 1) * _BLOCK, dtype=np.uint64)
+    words = first_words([run_seed, generation, role], indexes, [attempt] if attempt else [])
+    return words & np.uint32(0x7FFFFFFF)
 
 
 def role_request(

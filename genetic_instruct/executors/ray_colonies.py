@@ -14,24 +14,18 @@ loss: it reaches the driver as EngineLost, so the run stops as it would in proce
 
 from __future__ import annotations
 
-import logging
-import math
-import os
-import signal
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from genetic_instruct.config import Config, ExecutorConfig
+from genetic_instruct.config import Config
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.errors import ConfigError, EngineLost
 from genetic_instruct.executors.colony_worker import ColonyWorker
+from genetic_instruct.executors.ray_cluster import join
 from genetic_instruct.llm.base import (
     ChatRequest,
     Completion,
@@ -56,7 +50,7 @@ class RayColonies:
         ex = cfg.executor
         self._cfg = cfg
         self._display = display
-        self._owns_ray = _connect(ex, cfg.evolution.colonies * ex.num_cpus_per_colony)
+        self._owns_ray = join(cfg)
         worker = ray.remote(ColonyWorker)
         token = uuid.uuid4().hex[:8]
         runtime_env = {"env_vars": dict(ex.env)} if ex.env else None
@@ -199,33 +193,3 @@ def _by_colony(requests: Sequence[ChatRequest]) -> dict[int, list[int]]:
     for i, request in enumerate(requests):
         positions.setdefault(request.colony, []).append(i)
     return positions
-
-
-def _connect(ex: ExecutorConfig, cpus_needed: float) -> bool:
-    """Join Ray (or start it here); True when this call started it, so must shut it down."""
-    if ray.is_initialized():  # a caller's own session (a notebook, the test suite)
-        return False
-    kwargs: dict[str, Any] = {"log_to_driver": ex.log_to_driver, "logging_level": logging.ERROR}
-    if ex.address is None:
-        # Logical CPUs: as many as the colonies ask for, so a laptop is never too small.
-        cpus = max(os.cpu_count() or 1, math.ceil(cpus_needed))
-        kwargs.update(address="local", num_cpus=cpus, include_dashboard=False)
-    else:
-        kwargs["address"] = ex.address
-    with _signal_handlers_kept():
-        ray.init(**kwargs)
-    return True
-
-
-@contextmanager
-def _signal_handlers_kept() -> Iterator[None]:
-    """ray.init replaces SIGTERM's handler; the run's stop-at-a-safe-point one must stay."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)

@@ -6,6 +6,7 @@ the prompts are full of braces.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -33,8 +34,9 @@ class PromptTemplate:
     name: str
     text: str
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """Recorded in every survivor's lineage: hashed once per template."""
         return text_hash(self.text)
 
     def render(self, **values: object) -> str:

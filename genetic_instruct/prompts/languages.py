@@ -6,15 +6,20 @@ languages share one template per role (code_*.txt), filled with the language's n
 fence tag and how its tests are written, so that what the Coder is asked for is exactly
 what the sandbox's harness counts (sandbox/toolchains/) and the reader takes
 (answers/language_code.py). translation.txt asks the mutation that moves a task from one
-language to another.
+language to another. `as_seen` is a template as a run's languages fill it: what a resume
+compares (data_settings.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from string import Template
 
 from genetic_instruct.languages import SYNTAX, Language
 from genetic_instruct.prompts import PromptTemplate
+
+OTHERS = "code_"  # code_coder.txt is coder.txt for every language but Python
 
 # Each language's tests, as the sandbox runs and counts them.
 TESTS_IDIOM = {
@@ -83,4 +88,33 @@ class LanguagePrompts:
 
 def language_prompts(templates: dict[str, PromptTemplate], name: str) -> LanguagePrompts:
     """The role template `name` (coder, coder_tests, tester, crossover) in every language."""
-    return LanguagePrompts(templates[name], templates[f"code_{name}"])
+    return LanguagePrompts(templates[name], templates[f"{OTHERS}{name}"])
+
+
+def as_seen(templates: dict[str, PromptTemplate], name: str, languages: Sequence[Language]) -> str:
+    """Template `name` as a run in `languages` fills it, the per-offspring values
+    ($instruction, ...) aside: what every prompt it makes shares, so that a template whose
+    placeholders changed and whose prompts did not (judge.txt's ```$fence, ```python before)
+    is the same. One text per language that uses it, each text once; a template none of
+    them uses is its own text."""
+    users = [language for language in languages if _uses(templates, name, language)]
+    text = Template(templates[name].text)
+    seen = dict.fromkeys(text.safe_substitute(_run_values(language)) for language in users)
+    return "\n".join(seen) if seen else text.template
+
+
+def _uses(templates: dict[str, PromptTemplate], name: str, language: Language) -> bool:
+    """Whether offspring in `language` are prompted with template `name`."""
+    if name.startswith(OTHERS):
+        return language is not Language.python
+    if f"{OTHERS}{name}" in templates:
+        return language is Language.python
+    return True
+
+
+def _run_values(language: Language) -> dict[str, str]:
+    """What prompts in `language` are filled with whatever the offspring: its fence tag
+    (the judge shows code in it), and for the other languages their name and test idiom."""
+    if language is Language.python:
+        return {"fence": fence_tag(language)}
+    return prompt_values(language)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from genetic_instruct.config import Config
@@ -26,6 +27,21 @@ from genetic_instruct.state.store import RunStore
 # The population's dedup index in the run directory: derived from the store, rebuilt
 # from it when missing, kept so that a resume does not sort every bucket entry again.
 DEDUP_DIRECTORY = "dedup-index"
+
+
+@contextmanager
+def population_index(cfg: Config) -> Iterator[NearDuplicateIndex]:
+    """The population's dedup index, empty or as its files left it: in this process, kept
+    in run_dir/dedup-index; or with dedup.ray_shards its buckets on Ray actors for the
+    block, with signatures and keys in this process, all rebuilt from the store at each
+    start (executors/ray_dedup.py says why)."""
+    if not cfg.dedup.ray_shards:
+        yield build_index(cfg, directory=Path(cfg.run_dir) / DEDUP_DIRECTORY)
+        return
+    from genetic_instruct.executors.ray_dedup import run_shards  # imports Ray
+
+    with run_shards(cfg) as shards:
+        yield build_index(cfg, buckets=shards)
 
 
 def seed_population(
@@ -71,8 +87,17 @@ def grow(
 ) -> tuple[int, RunEnd]:
     """Grow the population until target_size, max_generations or a stall; resumes from the
     store. Returns the population's size and why it stopped."""
+    with population_index(opened.cfg) as index:
+        return _grow_into(opened, index, seeds, on_generation)
+
+
+def _grow_into(
+    opened: OpenRun,
+    index: NearDuplicateIndex,
+    seeds: Sequence[Individual],
+    on_generation: Callable[[int, GenerationStats], None] | None,
+) -> tuple[int, RunEnd]:
     cfg, store, display = opened.cfg, opened.store, opened.display
-    index = build_index(cfg, directory=Path(cfg.run_dir) / DEDUP_DIRECTORY)
     if store.generation is None:
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)

@@ -8,6 +8,7 @@ file and line, so a user with 500 seeds finds the bad one.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -150,12 +151,38 @@ def _decode(where: str, raw: bytes) -> str:
         ) from None
 
 
+# The record's fields when runs began to keep a seed digest (0.2.0): each counts, set or
+# not. A field added since counts only where a seed sets it, so that seeds whose content
+# did not change keep their digest, and a run made before the field resumes.
+_FIRST_DIGEST_FIELDS = frozenset(
+    {
+        *("id", "instruction", "solution", "origin", "generation", "tests", "method"),
+        *("parents", "colony", "models", "prompt_hashes", "scores", "fitness", "rationale"),
+        *("topic", "execution"),
+    }
+)
+
+
 def seeds_digest(seeds: Sequence[Individual]) -> str:
     """The seed tasks' content as one hash: a resume compares it, not the file's path."""
     digest = hashlib.sha256()
+    unset = _unset_values()
     for seed in seeds:
-        record = seed.to_dict()
-        if record["language"] == Language.python.value:
-            del record["language"]  # Python seeds hash as they did before seeds had languages
+        record = {
+            key: value
+            for key, value in seed.to_dict().items()
+            if key in _FIRST_DIGEST_FIELDS or value != unset.get(key, dataclasses.MISSING)
+        }
         digest.update(json.dumps(record, sort_keys=True).encode("utf-8") + b"\n")
     return digest.hexdigest()[:16]
+
+
+def _unset_values() -> dict[str, Any]:
+    """Each defaulted field of an Individual, at its default (as to_dict writes it)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Individual):
+        if f.default is not dataclasses.MISSING:
+            values[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            values[f.name] = f.default_factory()
+    return values

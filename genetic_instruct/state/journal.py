@@ -21,7 +21,7 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.state.store import RunStore
 
 FLUSH_EVERY_S = 0.5
-FLUSH_EVERY_N = 64
+FLUSH_EVERY_N = 1024  # bounds memory; a transaction a flush costs more than its rows
 
 
 def verdict_key(stage: str, *inputs: Any) -> str:
@@ -79,15 +79,11 @@ class Journal:
             self.flush()
 
     def flush(self) -> None:
-        """Verdicts first: an answer may depend on one (the judge's prompt shows it), so no
-        answer is on disk without the verdict it was asked about."""
-        if self._pending_verdicts:
-            self.store.verdict_record(self._pending_verdicts)
+        """Verdicts and answers in one transaction: an answer may depend on a verdict (the
+        judge's prompt shows it), so no answer is on disk without the verdict it was
+        asked about."""
+        if self._pending or self._pending_verdicts:
+            self.store.journal_write(self._pending, self._pending_verdicts)
+            self._pending.clear()
             self._pending_verdicts.clear()
-        by_role: dict[str, list[tuple[str, Completion]]] = {}
-        for role, key, completion in self._pending:
-            by_role.setdefault(role, []).append((key, completion))
-        for role, entries in by_role.items():
-            self.store.journal_record(role, entries)
-        self._pending.clear()
         self._last_flush = time.monotonic()

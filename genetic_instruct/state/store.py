@@ -313,16 +313,28 @@ class RunStore:
         return found
 
     @state_errors
-    def journal_record(self, role: str, entries: Sequence[tuple[str, Completion]]) -> None:
-        """Persist finished requests; failed ones are not journaled, so a resume retries them."""
-        rows = [
-            (key, role, json.dumps(c.to_dict(), ensure_ascii=False))
-            for key, c in entries
-            if c.error is None
-        ]
+    def journal_write(
+        self,
+        answers: Sequence[tuple[str, str, Completion]] = (),
+        verdicts: Sequence[tuple[str, str, Any]] = (),
+    ) -> None:
+        """Persist finished requests, (role, key, answer) each, and sandbox verdicts,
+        (stage, key, a JSON value) each, in one transaction: one commit a flush, where one
+        per role cost more than the rest of the journal. Failed requests are not
+        journaled, so a resume retries them. Verdicts are ASCII JSON, so text a program
+        printed (lone surrogates included) is stored as it came."""
         with Transaction(self._db):
             self._db.executemany(
-                "INSERT OR IGNORE INTO journal (key, role, completion) VALUES (?, ?, ?)", rows
+                "INSERT OR IGNORE INTO verdicts (key, stage, result) VALUES (?, ?, ?)",
+                [(key, stage, json.dumps(result)) for stage, key, result in verdicts],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO journal (key, role, completion) VALUES (?, ?, ?)",
+                [
+                    (key, role, orjson.dumps(c.to_dict()).decode())
+                    for role, key, c in answers
+                    if c.error is None
+                ],
             )
             faults.point("journal")
 
@@ -335,17 +347,6 @@ class RunStore:
         """A journaled sandbox verdict, as the JSON value it was recorded as; None if absent."""
         row = self._db.execute("SELECT result FROM verdicts WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
-
-    @state_errors
-    def verdict_record(self, entries: Sequence[tuple[str, str, Any]]) -> None:
-        """Persist sandbox verdicts: (stage, key, a JSON value) each. ASCII JSON, so text a
-        program printed (lone surrogates included) is stored as it came."""
-        rows = [(key, stage, json.dumps(result)) for stage, key, result in entries]
-        with Transaction(self._db):
-            self._db.executemany(
-                "INSERT OR IGNORE INTO verdicts (key, stage, result) VALUES (?, ?, ?)", rows
-            )
-            faults.point("journal")
 
     @state_errors
     def verdict_keys(self) -> set[str]:

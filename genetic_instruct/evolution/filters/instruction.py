@@ -5,7 +5,6 @@ from __future__ import annotations
 from genetic_instruct.config import FilterConfig
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters.base import CandidateFilter
-from genetic_instruct.individual import content_id
 
 
 class InstructionLength(CandidateFilter):
@@ -29,4 +28,4 @@ class CopyOfParent(CandidateFilter):
 
     def reason(self, cand: Candidate) -> str | None:
         parent_ids = {p.id for p in cand.plan.parents}
-        return "copy_of_parent" if content_id(cand.instruction) in parent_ids else None
+        return "copy_of_parent" if cand.id in parent_ids else None

@@ -7,16 +7,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from genetic_instruct.dedup import NearDuplicateIndex
+from genetic_instruct.dedup.in_order import InOrderIndex, Sketch
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.filters.base import Filter
-from genetic_instruct.individual import content_id
 
 BATCH_REASON = "near_duplicate_batch"
 
 
 class NearDuplicates(Filter):
-    """MinHash LSH against the population. Kept candidates carry their signature, for the
-    generation's own check (EarlierOffspring) and for the index once they survive."""
+    """MinHash LSH against the population. Kept candidates carry their sketch (signature
+    and band keys), for the generation's own check (EarlierOffspring) and for the index
+    once they survive."""
 
     def __init__(
         self,
@@ -30,12 +31,14 @@ class NearDuplicates(Filter):
 
     def reasons(self, candidates: Sequence[Candidate]) -> list[str | None]:
         signatures = self.index.signatures([self.text_of(c) for c in candidates])
+        keys = self.index.band_keys(signatures)
+        hits = self.index.query(signatures, keys)
         reasons: list[str | None] = []
-        for cand, signature, hit in zip(candidates, signatures, self.index.query(signatures)):
-            if hit is not None or self.is_known(content_id(cand.instruction)):
+        for cand, signature, row, hit in zip(candidates, signatures, keys.tolist(), hits):
+            if hit is not None or self.is_known(cand.id):
                 reasons.append("near_duplicate_population")
             else:
-                cand.signature = signature
+                cand.sketch = Sketch(signature, tuple(row))
                 reasons.append(None)
         return reasons
 
@@ -50,17 +53,17 @@ class EarlierOffspring:
     order whatever order the answers arrive in, so a seed still fixes the dataset.
 
     Offspring are numbered 0..size-1 when planned; each reaches this check once: `offer`
-    with its signature, or `skip` when it was dropped before (it competes with no one).
-    The answer is that of checking them all in number order and keeping each that copies
-    no kept one (NearDuplicateIndex.within_batch). Offspring n's fate is final once all
-    below n have reached the check; until then it goes on unless it copies one already
-    known to be kept, and may still be found a copy later (its further answers are then
-    ignored). Answers arrive roughly in request order, so that rarely costs a request.
+    with its sketch, or `skip` when it was dropped before (it competes with no one). The
+    answer is that of checking them one by one in number order and keeping each that
+    copies no kept one. Offspring n's fate is final once all below n have reached the
+    check; until then it goes on unless it copies one already known to be kept, and may
+    still be found a copy later (its further answers are then ignored). Answers arrive
+    roughly in request order, so that rarely costs a request.
     """
 
-    def __init__(self, kept: NearDuplicateIndex, size: int) -> None:
-        self._kept = kept  # an empty index with the population's settings
-        self._offered: list[np.ndarray | None] = [None] * size
+    def __init__(self, kept: InOrderIndex, size: int) -> None:
+        self._kept = kept  # empty, with the population's settings
+        self._offered: list[Sketch | None] = [None] * size
         self._reached = [False] * size
         self._final = 0  # offspring below this number have their final answer
         self._duplicates: set[int] = set()
@@ -72,10 +75,10 @@ class EarlierOffspring:
         """Whether offspring n's answer here is final (every one below it has arrived)."""
         return n < self._final
 
-    def offer(self, n: int, signature: np.ndarray) -> None:
-        """Offspring n reached the check with this signature."""
-        self._offered[n] = signature
-        if self._kept.query(signature[None, :])[0] is not None:  # copies a kept one: final
+    def offer(self, n: int, sketch: Sketch) -> None:
+        """Offspring n reached the check with this sketch."""
+        self._offered[n] = sketch
+        if self._kept.copies(sketch):  # copies one known to be kept: final
             self._duplicates.add(n)
         self._reach(n)
 
@@ -86,19 +89,13 @@ class EarlierOffspring:
     def _reach(self, n: int) -> None:
         """Settle, in number order, every offspring whose predecessors have all arrived."""
         self._reached[n] = True
-        start = self._final
         while self._final < len(self._reached) and self._reached[self._final]:
+            number = self._final
             self._final += 1
-        block = [i for i in range(start, self._final) if self._offered[i] is not None]
-        if not block:
-            return
-        sigs = np.stack([self._offered[i] for i in block])  # type: ignore[misc]
-        for i in block:
-            self._offered[i] = None  # from here on the index holds what is needed
-        fresh = [j for j, hit in enumerate(self._kept.query(sigs)) if hit is None]
-        copies = self._kept.within_batch(sigs[fresh]) if fresh else []
-        keep = [fresh[k] for k, copy in enumerate(copies) if copy is None]
-        if keep:
-            self._kept.add([str(block[j]) for j in keep], sigs[keep])
-        kept = set(keep)
-        self._duplicates.update(block[j] for j in range(len(block)) if j not in kept)
+            sketch, self._offered[number] = self._offered[number], None
+            if sketch is None or number in self._duplicates:
+                continue
+            if self._kept.copies(sketch):
+                self._duplicates.add(number)
+            else:
+                self._kept.add(sketch)
