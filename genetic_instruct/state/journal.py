@@ -21,7 +21,7 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.state.store import RunStore
 
 FLUSH_EVERY_S = 0.5
-FLUSH_EVERY_N = 1024  # bounds memory; a transaction a flush costs more than its rows
+FLUSH_EVERY_N = 64  # answers a flush: what a kill can lose when answers come fast
 
 
 def verdict_key(stage: str, *inputs: Any) -> str:
