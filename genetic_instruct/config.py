@@ -220,7 +220,8 @@ class CalibrationConfig:
     of them that fail the seed's own tests); the judge scores both, blind to the tests.
     """
 
-    at_start: bool = False  # calibrate before generation 1 (always so with threshold=auto)
+    # calibrate beside generation 1, whose verdicts wait for it (always so with threshold=auto)
+    at_start: bool = False
     tasks: int = 40  # seed tasks sampled (those with tests that pass; fewer if fewer)
     faulty_per_task: int = 2  # faulty variants judged beside each task's reference
     keep_correct: float = 0.9  # the calibrated threshold keeps this share of correct ones

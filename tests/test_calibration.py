@@ -21,14 +21,18 @@ from genetic_instruct.calibration.separation import (
 )
 from genetic_instruct.calibration.specimens import calibration_tasks, make_specimens
 from genetic_instruct.errors import ConfigError
+from genetic_instruct.evolution.requests import CALIBRATION_GENERATION, request_seed
 from genetic_instruct.files.shipped import BUILTIN
 from genetic_instruct.llm.base import Completion
+from genetic_instruct.llm.scripted import ScriptedEngine
+from genetic_instruct.run.calibrate import calibrate_run
+from genetic_instruct.run.job import run
 from genetic_instruct.sandbox import SandboxLimits, run_many
 from genetic_instruct.seeding.seed_file import load_seeds
 from genetic_instruct.state.meta import SETTINGS
 from genetic_instruct.state.store import RunStore
 
-from .conftest import STEADY_SANDBOX, make_config, run_cli
+from .conftest import STEADY_SANDBOX, dataset_records, make_config, run_cli
 
 SEEDS = load_seeds(BUILTIN)
 SMALL = ["calibration.tasks=10", "calibration.faulty_per_task=2", "calibration.resamples=500"]
@@ -333,3 +337,91 @@ def test_independent_tests_report_how_often_they_agree_with_the_solution(
     coder = tmp_path / "coder"
     assert run_cli(f"run_dir={coder}", *SCRIPTED, "evolution.max_generations=1").returncode == 0
     assert json.loads((coder / "report.json").read_text())["test_agreement"] is None
+
+
+# -- calibration beside generation 1 --------------------------------------------------------
+class _Timeline(ScriptedEngine):
+    """The scripted engine, noting in order each batch's requests as sent and each answer,
+    by request seed."""
+
+    def __init__(self) -> None:
+        super().__init__(malformed_rate=0)
+        self.events: list[tuple[str, int]] = []
+
+    def generate(self, requests, on_complete=None):  # type: ignore[no-untyped-def]
+        self.events += [("sent", request.seed) for request in requests]
+
+        def answered(i: int, completion: Completion) -> None:
+            self.events.append(("answered", requests[i].seed))
+            if on_complete is not None:
+                on_complete(i, completion)
+
+        return super().generate(requests, answered)
+
+
+# Calibrated beside generation 1, whose random verdicts (fitness.threshold=6) wait for it.
+BESIDE = [
+    *SCRIPTED,
+    "calibration.tasks=6",
+    "calibration.faulty_per_task=1",
+    "calibration.resamples=200",
+    "calibration.at_start=true",
+    "fitness.threshold=6",  # random verdicts: some kept, some below it, decided late
+    "evolution.max_generations=1",
+    "execution.enabled=false",
+]
+
+
+def test_calibration_runs_beside_generation_one_and_changes_no_record(tmp_path: Path) -> None:
+    """Generation 1's Instructor requests go out before the calibration's last answer is in
+    (its specimens are still in the sandbox then), and only verdicts wait for it: the
+    records, counts and calibration are those of a run whose calibration came first."""
+    beside = make_config(f"run_dir={tmp_path / 'beside'}", *BESIDE)
+    engine = _Timeline()
+    run(beside, engines={"default": engine})
+    calibration = {request_seed(beside.seed, CALIBRATION_GENERATION, "judge", i) for i in range(12)}
+    instructor = {request_seed(beside.seed, 1, "instructor", i) for i in range(12)}
+    sent = [
+        i for i, (what, seed) in enumerate(engine.events) if what == "sent" and seed in instructor
+    ]
+    answered = [
+        i
+        for i, (what, seed) in enumerate(engine.events)
+        if what == "answered" and seed in calibration
+    ]
+    assert len(answered) == 12 and sent[0] < answered[-1]
+
+    first = make_config(f"run_dir={tmp_path / 'first'}", *BESIDE)
+    calibrate_run(first)
+    run(first)
+    records = dataset_records(tmp_path / "beside" / "dataset.jsonl")
+    assert records == dataset_records(tmp_path / "first" / "dataset.jsonl")
+    stats = [RunStore(tmp_path / name).generation_stats()[-1] for name in ("beside", "first")]
+    assert stats[0].rejected == stats[1].rejected and stats[0].accepted == stats[1].accepted
+    assert records and stats[0].rejected["below_fitness_threshold"] > 0
+    found = [_calibration(tmp_path / name) for name in ("beside", "first")]
+    assert [{**f, "seconds": None} for f in found] == [{**found[1], "seconds": None}] * 2
+
+
+def test_a_run_killed_while_its_calibration_rides_along_resumes_without_paying_twice(
+    tmp_path: Path,
+) -> None:
+    """Killed among the judge's answers of generation 1 and its calibration, the run
+    resumes to the records and calibration of an uninterrupted one, and sends no
+    journaled request again."""
+    run_dir, log = tmp_path / "run", tmp_path / "requests.log"
+    args = [f"run_dir={run_dir}", *BESIDE, f"+models.default.engine_args.request_log={log}"]
+    # answers take 50 ms, so the journal (flushed every 0.5 s) holds some when it dies
+    killed = run_cli(*args, "+models.default.engine_args.latency_s=0.05", crash_at="judge:8")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (run_dir / "calibration.json").exists()
+    with RunStore(run_dir) as store:
+        journaled = store.journal_keys()
+    before = len(log.read_text().split())
+    assert run_cli(*args).returncode == 0
+    assert journaled and not journaled & set(log.read_text().split()[before:])
+    whole = tmp_path / "whole"
+    assert run_cli(f"run_dir={whole}", *BESIDE).returncode == 0
+    records = dataset_records(run_dir / "dataset.jsonl")
+    assert records and records == dataset_records(whole / "dataset.jsonl")
+    assert {**_calibration(run_dir), "seconds": None} == {**_calibration(whole), "seconds": None}

@@ -1,8 +1,10 @@
 """Calibrate the judge: score correct and faulty solutions, measure how well it separates them.
 
-The judge's requests are journaled like every other model call (generation 0 of the request
-seeds, which the seeds hold and no generation asks), and so are the specimens the sandbox
-found, so an interrupted calibration resumes without paying for an answer twice and asks
+The work is steps of a Flow (CalibrationInFlow): a run puts them in its first generation's
+flow, so they overlap the generation's requests (run/calibrate.py); `calibrate` runs them
+alone. The judge's requests are journaled like every other model call (generation 0 of the
+request seeds, which the seeds hold and no generation asks), and so are the specimens the
+sandbox found, so an interrupted calibration resumes without paying for an answer twice and asks
 the judge about the same solutions. The outcome is stored in the run state and in
 run_dir/calibration.json; a run with `fitness.threshold=auto` reuses it while what it
 depends on (judge, prompt, seeds, settings) is unchanged.
@@ -15,9 +17,10 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from genetic_instruct.calibration.separation import (
     Scored,
@@ -30,8 +33,12 @@ from genetic_instruct.config import Config
 from genetic_instruct.console.display import RunDisplay
 from genetic_instruct.data_settings import fingerprint
 from genetic_instruct.evolution.fitness import judge_score
-from genetic_instruct.evolution.flow import Flow
-from genetic_instruct.evolution.requests import CALIBRATION_GENERATION, role_request
+from genetic_instruct.evolution.flow import Flow, SandboxJob
+from genetic_instruct.evolution.requests import (
+    CALIBRATION_GENERATION,
+    CALIBRATION_STAGE,
+    role_request,
+)
 from genetic_instruct.evolution.roles import JudgeRole
 from genetic_instruct.executors import Executor
 from genetic_instruct.files.atomic import atomic_file
@@ -41,11 +48,11 @@ from genetic_instruct.llm.base import Completion
 from genetic_instruct.prompts import load_templates
 from genetic_instruct.rejection import Rejection
 from genetic_instruct.sandbox import SandboxLimits
+from genetic_instruct.sandbox.runner import usable_cpus
 from genetic_instruct.state.journal import Journal, verdict_key
 from genetic_instruct.state.meta import CALIBRATION, Calibration
 from genetic_instruct.state.store import RunStore
 
-STAGE = "calibration"  # the progress bar's name
 CALIBRATION_JSON = "calibration.json"  # in the run directory, beside the state
 
 
@@ -58,89 +65,156 @@ def calibrate(
     failing: Collection[str],
     limits: SandboxLimits,
 ) -> Calibration:
-    """The stored calibration when still valid, else a new one (stored in the run state and
-    written to run_dir/calibration.json)."""
+    """The stored calibration when still valid, else a new one, measured in a flow of its
+    own (stored in the run state and written to run_dir/calibration.json)."""
+    found = calibration_to_make(cfg, store, seeds, failing, limits)
+    if isinstance(found, Calibration):
+        return found
+    journal = Journal(store)
+    journal.reload()
+    measured: list[Calibration] = []
+    with display.stage(CALIBRATION_STAGE, None, "-") as tracker:
+        flow = Flow(
+            executor,
+            journal,
+            cfg.evolution.max_in_flight,
+            cfg.execution.workers or usable_cpus(),
+            lambda stage, completion: tracker.answered(stage, completion.completion_tokens),
+        )
+        flow.run([functools.partial(found.start, flow, measured.append)])
+    return measured[0]
+
+
+def calibration_to_make(
+    cfg: Config,
+    store: RunStore,
+    seeds: Sequence[Individual],
+    failing: Collection[str],
+    limits: SandboxLimits,
+) -> Calibration | CalibrationInFlow:
+    """The stored calibration when still valid, else the work that makes one in a flow."""
     judge = JudgeRole(load_templates()["judge"], cfg.roles.judge.structured_output)
     tasks = calibration_tasks(seeds, failing, cfg.calibration.tasks, cfg.seed)
     key = _key(cfg, judge, tasks, limits)
     stored = store.meta.get(CALIBRATION)
     if stored is not None and stored.key == key:
         return stored
-    journal = Journal(store)
-    journal.reload()
-    start = time.monotonic()
-    specimens = _specimens(cfg, journal, tasks, limits)
-    judged = time.monotonic()
-    scored, unreadable = _judge(cfg, journal, executor, display, judge, specimens)
-    seconds = {"sandbox": round(judged - start, 1), "judge": round(time.monotonic() - judged, 1)}
-    result = _measure(cfg, key, len(tasks), specimens, scored, unreadable, seconds)
-    store.meta.set(CALIBRATION, result)
-    _write_json(result, Path(cfg.run_dir) / CALIBRATION_JSON)
-    return result
+    return CalibrationInFlow(cfg, store, judge, tasks, key, limits)
 
 
-def _specimens(
-    cfg: Config, journal: Journal, tasks: Sequence[Individual], limits: SandboxLimits
-) -> list[Specimen]:
-    """make_specimens, journaled as one verdict: which mutants fail their tests can depend
-    on the machine's load (a mutant's wall-clock limit), and the judge is asked about
-    exactly these solutions."""
-    faulty = cfg.calibration.faulty_per_task
-    programs = [[t.id, t.instruction, t.solution, t.tests] for t in tasks]
-    key = verdict_key("calibration", programs, asdict(limits), faulty, cfg.seed)
-    stored = journal.verdict(key)
-    if stored is not None:
-        return [Specimen(**fields) for fields in stored]
-    specimens = make_specimens(tasks, limits, faulty, cfg.seed, cfg.execution.workers or None)
-    journal.record_verdict("calibration", key, [asdict(s) for s in specimens])
-    return specimens
+@dataclass(frozen=True)
+class SpecimenSet:
+    """make_specimens' outcome as one sandbox verdict (Flow.sandbox journals dataclasses)."""
+
+    specimens: list[Specimen]
+
+    @classmethod
+    def from_journal(cls, specimens: list[dict[str, Any]]) -> SpecimenSet:
+        return cls([Specimen(**fields) for fields in specimens])
 
 
-def _judge(
-    cfg: Config,
-    journal: Journal,
-    executor: Executor,
-    display: RunDisplay,
-    judge: JudgeRole,
-    specimens: Sequence[Specimen],
-) -> tuple[list[Scored], Counter[str]]:
-    """Each specimen's judge score; unreadable verdicts counted by reason. The requests go
-    through a Flow like a generation's: in flight together, answered from the journal when
-    it holds them."""
-    answers: dict[int, Completion] = {}
+class CalibrationInFlow:
+    """One calibration as steps of a Flow: the specimens from the sandbox, the judge's
+    verdict on each, then the measure, stored before `done` gets it. In a generation's
+    flow, its sandbox runs and requests share the machine and the engines with the
+    generation's; alone, it is the whole flow (calibrate)."""
 
-    def ask(flow: Flow, i: int, specimen: Specimen) -> None:
-        request = role_request(
-            cfg,
-            "judge",
-            CALIBRATION_GENERATION,
-            i,
-            judge.prompt(specimen),
-            i % cfg.evolution.colonies,
-            judge.json_schema,
+    def __init__(
+        self,
+        cfg: Config,
+        store: RunStore,
+        judge: JudgeRole,
+        tasks: Sequence[Individual],
+        key: str,
+        limits: SandboxLimits,
+    ) -> None:
+        self.cfg, self.store, self.judge = cfg, store, judge
+        self.tasks, self.key, self.limits = tasks, key, limits
+
+    def start(self, flow: Flow, done: Callable[[Calibration], None]) -> None:
+        """Make the specimens, journaled as one verdict: which mutants fail their tests can
+        depend on the machine's load (a mutant's wall-clock limit), and the judge is asked
+        about exactly these solutions."""
+        faulty, seed = self.cfg.calibration.faulty_per_task, self.cfg.seed
+        programs = [[t.id, t.instruction, t.solution, t.tests] for t in self.tasks]
+        make = functools.partial(
+            make_specimens,
+            self.tasks,
+            self.limits,
+            faulty,
+            seed,
+            self.cfg.execution.workers or None,
         )
-        flow.ask("judge", request, functools.partial(answers.__setitem__, i))
-
-    with display.stage(STAGE, len(specimens), "-") as tracker:
-        flow = Flow(
-            executor,
-            journal,
-            cfg.evolution.max_in_flight,
-            1,
-            lambda role, completion: tracker.answered(role, completion.completion_tokens),
+        job = SandboxJob(
+            CALIBRATION_STAGE,
+            verdict_key("calibration specimens", programs, asdict(self.limits), faulty, seed),
+            lambda: SpecimenSet(make()),
+            SpecimenSet.from_journal,
         )
-        flow.run(functools.partial(ask, flow, i, s) for i, s in enumerate(specimens))
-    weights = dict(cfg.fitness.weights)
-    scored: list[Scored] = []
-    unreadable: Counter[str] = Counter()
-    for i, specimen in enumerate(specimens):
-        try:
-            verdict = judge.read(answers[i], specimen)
-        except Rejection as reason:
-            unreadable[str(reason)] += 1
-            continue
-        scored.append(Scored(specimen.task, specimen.correct, judge_score(verdict, weights)))
-    return scored, unreadable
+        started = time.monotonic()
+        flow.sandbox(job, lambda found: self._judge(flow, found.specimens, started, done))
+
+    def _judge(
+        self,
+        flow: Flow,
+        specimens: Sequence[Specimen],
+        started: float,
+        done: Callable[[Calibration], None],
+    ) -> None:
+        """Ask the judge about every specimen at once; the last answer measures them."""
+        judged = time.monotonic()
+        answers: dict[int, Completion] = {}
+
+        def answered(i: int, completion: Completion) -> None:
+            answers[i] = completion
+            if len(answers) == len(specimens):
+                finish()
+
+        def finish() -> None:
+            seconds = {
+                "sandbox": round(judged - started, 1),
+                "judge": round(time.monotonic() - judged, 1),
+            }
+            done(self._store(specimens, answers, seconds))
+
+        if not specimens:
+            finish()
+        for i, specimen in enumerate(specimens):
+            request = role_request(
+                self.cfg,
+                "judge",
+                CALIBRATION_GENERATION,
+                i,
+                self.judge.prompt(specimen),
+                i % self.cfg.evolution.colonies,
+                self.judge.json_schema,
+            )
+            flow.ask("judge", request, functools.partial(answered, i), stage=CALIBRATION_STAGE)
+
+    def _store(
+        self,
+        specimens: Sequence[Specimen],
+        answers: Mapping[int, Completion],
+        seconds: dict[str, float],
+    ) -> Calibration:
+        """Each specimen's judge score (unreadable verdicts counted by reason), measured,
+        stored in the run state and written to calibration.json."""
+        weights = dict(self.cfg.fitness.weights)
+        scored: list[Scored] = []
+        unreadable: Counter[str] = Counter()
+        for i, specimen in enumerate(specimens):
+            try:
+                verdict = self.judge.read(answers[i], specimen)
+            except Rejection as reason:
+                unreadable[str(reason)] += 1
+                continue
+            scored.append(Scored(specimen.task, specimen.correct, judge_score(verdict, weights)))
+        result = _measure(
+            self.cfg, self.key, len(self.tasks), specimens, scored, unreadable, seconds
+        )
+        self.store.meta.set(CALIBRATION, result)
+        _write_json(result, Path(self.cfg.run_dir) / CALIBRATION_JSON)
+        return result
 
 
 def _measure(

@@ -8,6 +8,7 @@ offspring was meanwhile found to copy an earlier one; else it is read, and eithe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,8 +32,11 @@ def ask_about(
     then: Callable[[], None],
     refused: Callable[[Rejection, Completion], None],
     attempt: int = 0,
+    hold: Callable[[Callable[[], None]], None] | None = None,
 ) -> None:
-    """Ask `role` about `cand` (its `attempt`-th try, for the solver)."""
+    """Ask `role` about `cand` (its `attempt`-th try, for the solver). `hold`, when given,
+    gets what the answer leads to and calls it when it may be decided (the judge's
+    verdicts wait for a fitness gate still being calibrated); the request goes out now."""
 
     def answered(completion: Completion) -> None:
         if brood.gate.duplicate(cand.number):  # found to copy an earlier one meanwhile
@@ -54,4 +58,7 @@ def ask_about(
         role.json_schema,
         attempt=attempt,
     )
-    brood.flow.ask(role.engine_role, request, answered)
+    if hold is None:
+        brood.flow.ask(role.engine_role, request, answered)
+    else:
+        brood.flow.ask(role.engine_role, request, lambda c: hold(functools.partial(answered, c)))

@@ -53,6 +53,7 @@ class _Step:
     then: Callable[[Any], None]
     key: str | None = None  # the journal key of a fresh request or run; None: replayed
     launched: bool = False  # holds one of the max_in_flight places (replayed ones do not)
+    role: str = ""  # a request's engine role (journaled under it); "": a sandbox run
 
 
 class Flow:
@@ -94,18 +95,28 @@ class Flow:
     def spans(self) -> dict[str, float]:
         return {stage: round(self._last[stage] - self._first[stage], 3) for stage in self._last}
 
-    def ask(self, role: str, request: ChatRequest, then: Callable[[Completion], None]) -> None:
-        """Send `request` to the role's engine (or take its answer from the journal)."""
+    def ask(
+        self,
+        role: str,
+        request: ChatRequest,
+        then: Callable[[Completion], None],
+        stage: str | None = None,
+    ) -> None:
+        """Send `request` to the role's engine (or take its answer from the journal).
+        `stage` is what `on_answer` and `spans` call the step (the role unless said): work
+        riding in a generation's flow, such as the judge's calibration, is told apart."""
         engine = self._engines.for_role(role)
         key = request.journal_key(engine.model_name)
-        ticket = self._ticket(role)
+        ticket = self._ticket(stage or role)
         replayed = self._journal.lookup([key]).get(key)
         if replayed is not None:
-            self._steps[ticket] = _Step(role, then)
+            self._steps[ticket] = _Step(stage or role, then, role=role)
             self._done.put((ticket, replayed))
             return
         self._launch(
-            ticket, _Step(role, then, key), lambda: self._stream(engine).submit(ticket, request)
+            ticket,
+            _Step(stage or role, then, key, role=role),
+            lambda: self._stream(engine).submit(ticket, request),
         )
 
     def sandbox(self, job: SandboxJob[T], then: Callable[[T], None]) -> None:
@@ -214,6 +225,6 @@ class Flow:
             step.then(result)
             return
         if step.key is not None:
-            self._journal.record(step.stage, step.key, outcome)
+            self._journal.record(step.role, step.key, outcome)
         self._on_answer(step.stage, outcome)
         step.then(outcome)

@@ -29,6 +29,7 @@ from genetic_instruct.dedup.in_order import InOrderIndex
 from genetic_instruct.evolution.answer_samples import AnswerSamples
 from genetic_instruct.evolution.asking import ask_about
 from genetic_instruct.evolution.attempts import AttemptsStep
+from genetic_instruct.evolution.awaited_gate import AwaitedGate, GateToCome
 from genetic_instruct.evolution.brood import Brood
 from genetic_instruct.evolution.candidate import Candidate
 from genetic_instruct.evolution.collection_pace import generation_pace
@@ -44,7 +45,7 @@ from genetic_instruct.evolution.fitness import FitnessGate, JudgeVerdict, fitnes
 from genetic_instruct.evolution.flow import Flow, SandboxJob
 from genetic_instruct.evolution.operators import MUTATION, OffspringPlan, colony_rng, plan_colony
 from genetic_instruct.evolution.population import StoredPopulation
-from genetic_instruct.evolution.requests import role_request
+from genetic_instruct.evolution.requests import CALIBRATION_STAGE, role_request
 from genetic_instruct.evolution.roles import (
     CoderRole,
     CrossoverRole,
@@ -88,10 +89,10 @@ class Evolution:
         engines: Executor,
         display: RunDisplay,
         index: NearDuplicateIndex,
-        gate: FitnessGate,
+        gate: FitnessGate | GateToCome,
     ) -> None:
         self.cfg = cfg
-        self.gate = gate
+        self.gate = AwaitedGate(gate)  # a calibration to come rides in generation 1's flow
         self.store = store
         self.display = display
         self.population = StoredPopulation(store)
@@ -186,8 +187,9 @@ class Evolution:
         ):
 
             def answered(role: str, completion: Completion) -> None:
-                stats.count_tokens(role, completion.prompt_tokens, completion.completion_tokens)
                 tracker.answered(role, completion.completion_tokens)
+                if role != CALIBRATION_STAGE:  # riding along; not this generation's cost
+                    stats.count_tokens(role, completion.prompt_tokens, completion.completion_tokens)
 
             flow = Flow(
                 self._engines,
@@ -203,10 +205,15 @@ class Evolution:
             brood = Brood(generation, flow, gate, samples)
             firsts = itertools.accumulate((p.n_tasks for p in plans), initial=0)
             flow.run(
-                functools.partial(self._instruct, brood, i, plan, first)
-                for i, (plan, first) in enumerate(zip(plans, firsts))
+                itertools.chain(
+                    self.gate.start(flow),
+                    (
+                        functools.partial(self._instruct, brood, i, plan, first)
+                        for i, (plan, first) in enumerate(zip(plans, firsts))
+                    ),
+                )
             )
-        stats.seconds = flow.spans
+        stats.seconds = {k: v for k, v in flow.spans.items() if k != CALIBRATION_STAGE}
         stats.wall_seconds = round(time.monotonic() - start, 3)
         stats.replayed = self.journal.replayed - replayed_before
         weights = dict(self.cfg.fitness.weights)
@@ -350,10 +357,10 @@ class Evolution:
             cand.verdict = verdict
             passed = cand.execution.pass_fraction if cand.execution is not None else None
             cand.fitness = fitness(verdict, weights, passed)
-            if not self.gate.admits(verdict, weights, cand.fitness):
+            if not self.gate.known.admits(verdict, weights, cand.fitness):
                 raise Rejection("below_fitness_threshold")
 
-        self._ask(brood, self.judge, cand, accept, go_on)
+        self._ask(brood, self.judge, cand, accept, go_on, hold=self.gate.hold)
 
     def _ask(
         self,
@@ -362,14 +369,16 @@ class Evolution:
         cand: Candidate,
         accept: Callable[[Reading], None],
         then: Callable[[], None],
+        hold: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         """Ask `role` about `cand`; `accept` stores the reading or raises Rejection (as the
-        role's own rejections of unreadable, truncated or failed answers do)."""
+        role's own rejections of unreadable, truncated or failed answers do); `hold` as
+        ask_about's."""
 
         def refused(reason: Rejection, completion: Completion) -> None:
             brood.reject_answer(cand, str(reason), role.engine_role, completion)
 
-        ask_about(self.cfg, brood, role, cand, accept, then, refused)
+        ask_about(self.cfg, brood, role, cand, accept, then, refused, hold=hold)
 
     def _individual(self, cand: Candidate, generation: int) -> Individual:
         """The survivor, with the model and the prompt of each role the run asks."""

@@ -18,6 +18,9 @@ from genetic_instruct.evolution.seed_sequence import first_words
 from genetic_instruct.llm.base import ChatRequest, Sampling
 
 CALIBRATION_GENERATION = 0
+# What the calibration's steps are called in a Flow (Flow.ask's stage): when they ride in a
+# generation's flow, that generation neither counts nor times them as its own.
+CALIBRATION_STAGE = "calibration"
 
 
 def request_seed(run_seed: int, generation: int, role: str, index: int, attempt: int = 0) -> int:

@@ -102,9 +102,10 @@ def _grow_into(
         seed_population(cfg, store, index, seeds)
     restore_index(store, index)
     with opened.executor() as executor:
-        evo = Evolution(cfg, store, executor, display, index, run_gate(opened, executor))
         generation = (store.generation or 0) + 1
         empty = _trailing_empty_generations(store.generation_stats())
+        alone = _end(cfg, store.population_size(), generation, empty, store) is not None
+        evo = Evolution(cfg, store, executor, display, index, run_gate(opened, executor, alone))
         while (end := _end(cfg, len(evo.population), generation, empty, store)) is None:
             start = time.monotonic()
             stats = evo.run_generation(generation)
