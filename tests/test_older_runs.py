@@ -62,7 +62,7 @@ def _resume(tmp_path: Path, *overrides: str, seeds: list[dict] = SEEDS) -> dict:
         *overrides,
     )
     with RunStore(cfg.run_dir) as store:
-        store.journal_record("judge", [("key", Completion("answer"))])  # past its seeds
+        store.journal_write([("judge", "key", Completion("answer"))])  # past its seeds
         store.meta.set(SETTINGS, RECORDED)
         check_resume(store, cfg, seeds_digest(load_seeds(str(seed_file))))
         kept = store.meta.get(SETTINGS)
