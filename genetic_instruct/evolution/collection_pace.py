@@ -3,7 +3,7 @@
 Every offspring keeps a few dozen tracked objects alive until its generation commits (its
 candidate, plan, requests and continuations). With the default thresholds (700, 10, 10)
 the collector scans all of them, and everything else alive, each time they grow by a
-quarter: at 20k offspring a generation, three generations, 27 full collections, 5.0 s of
+quarter: at 20k offspring a generation, three generations, 27 full collections, 5.0 s,
 12% of the process's CPU (bench/gc_bench.py; 6 and 0.6 s paced). Inside a generation
 only the full collections wait (young objects are collected as usual); they run again once
 the generation is over. The generation leaves no cycles behind (Flow.close), so nothing
